@@ -1,0 +1,34 @@
+# The two commands a developer, a facilitator or CI needs: `make serve` and `make test`.
+# Both create .venv and install the course into it on a fresh clone.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# nbgrader runs `alembic` from PATH when it creates a gradebook.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: install serve test release bench chromium
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Debian's chromium for the browser tests (Playwright cannot download its own browser here).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
+
+serve: install
+	$(PY) -m course serve
+
+release: install
+	$(PY) -m course release
+
+test: install chromium
+	$(PY) -m pytest -n 2 --dist loadfile
+
+bench: install chromium
+	$(PY) -m course bench

@@ -1,0 +1,1 @@
+"""Allies in Tech: the course package the notebooks import."""

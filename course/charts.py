@@ -1,0 +1,116 @@
+"""Accessible charts: matplotlib figures rendered to PNG with alt text and a colour-blind-safe palette."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+
+# Okabe & Ito (2008), the palette recommended for readers with colour-vision deficiencies.
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "grey": "#6E6E6E",
+}
+MUTED = "#BBBBBB"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A rendered chart with the text a screen reader announces instead of the picture."""
+
+    png: bytes
+    alt: str
+    source: str
+
+    def html(self) -> str:
+        """An accessible <figure>: the image with alt text, and its source as caption."""
+        data = base64.b64encode(self.png).decode("ascii")
+        return (
+            f'<figure class="allies-chart" style="margin:0">'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}" '
+            f'style="max-width:100%;height:auto">'
+            f'<figcaption style="font-size:0.85em">Source: {html.escape(self.source)}</figcaption>'
+            f"</figure>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+
+def _figure(title: str) -> tuple[Figure, object]:
+    fig = Figure(figsize=(6.4, 3.4), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title(title, loc="left", fontsize=11)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
+
+
+def _render(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:g}{unit}"
+
+
+def bars(labels, values, *, title: str, unit: str = "%", source: str,
+         highlight: str | None = None, ylim: float | None = 100) -> Chart:
+    """Vertical bars, values printed on them; the bar named `highlight` stands out, the rest are muted."""
+    fig, ax = _figure(title)
+    colours = [PALETTE["blue"] if highlight in (None, label) else MUTED for label in labels]
+    drawn = ax.bar(labels, values, color=colours, edgecolor="black", linewidth=0.6)
+    ax.bar_label(drawn, labels=[_fmt(v, unit) for v in values], padding=2)
+    if ylim:
+        ax.set_ylim(0, ylim)
+    ax.set_ylabel(unit.strip() or "value")
+    listed = "; ".join(f"{label}: {_fmt(value, unit)}" for label, value in zip(labels, values))
+    focus = f" Highlighted: {highlight}." if highlight else ""
+    return Chart(_render(fig), f"Bar chart, {title}. {listed}.{focus}", source)
+
+
+def grouped_bars(groups, series: dict[str, list[float]], *, title: str, unit: str = "%",
+                 source: str) -> Chart:
+    """Bars for each group side by side, one colour per series, with a legend."""
+    fig, ax = _figure(title)
+    width = 0.8 / max(len(series), 1)
+    colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"], PALETTE["purple"]]
+    for i, (name, values) in enumerate(series.items()):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        drawn = ax.bar(xs, values, width, label=name, color=colours[i % len(colours)],
+                       edgecolor="black", linewidth=0.6, hatch=["", "//", "..", "xx"][i % 4])
+        ax.bar_label(drawn, labels=[_fmt(v, unit) for v in values], padding=2)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylim(0, 100)
+    ax.legend(frameon=False, loc="upper right")
+    parts = []
+    for g, group in enumerate(groups):
+        parts.append(f"{group}: " + ", ".join(f"{n} {_fmt(v[g], unit)}" for n, v in series.items()))
+    return Chart(_render(fig), f"Grouped bar chart, {title}. " + "; ".join(parts) + ".", source)
+
+
+def timeline(xs, ys, *, title: str, unit: str = "%", source: str, highlight=None,
+             ylim: float | None = None) -> Chart:
+    """A line over time with each observation marked; the point at `highlight` is labelled."""
+    fig, ax = _figure(title)
+    ax.plot(xs, ys, color=PALETTE["blue"], marker="o", linewidth=2)
+    if highlight is not None and highlight in xs:
+        y = ys[list(xs).index(highlight)]
+        ax.plot([highlight], [y], marker="o", markersize=12, color=PALETTE["vermillion"],
+                markeredgecolor="black")
+        ax.annotate(f"{highlight}: {_fmt(y, unit)}", (highlight, y), textcoords="offset points",
+                    xytext=(-10, 12), ha="right", fontsize=10)
+    ax.set_ylim(0, ylim or max(ys) * 1.3)
+    ax.set_ylabel(unit.strip() or "value")
+    listed = ", ".join(f"{x}: {_fmt(y, unit)}" for x, y in zip(xs, ys))
+    focus = f" Highlighted: {highlight}." if highlight is not None else ""
+    return Chart(_render(fig), f"Line chart, {title}. {listed}.{focus}", source)

@@ -1,0 +1,94 @@
+"""The course's interactive figures: each turns a `data/` table and a learner's choice into a chart."""
+from __future__ import annotations
+
+from . import charts, widgets
+from .data import cite, table
+
+
+def _source(rows) -> str:
+    return " | ".join(s.citation() for s in cite(rows))
+
+
+def leadership():
+    """Women among Fortune 500 CEOs over the years; the slider picks the year to read."""
+    rows = table("women_ceos_fortune500")
+    years = [int(r["year"]) for r in rows]
+    shares = [round(100 * int(r["women_ceos"]) / int(r["companies"]), 1) for r in rows]
+
+    def draw(year):
+        row = rows[years.index(year)]
+        chart = charts.timeline(years, shares, title="Women as a share of Fortune 500 CEOs",
+                                source=_source(rows), highlight=year, ylim=50)
+        note = " (this year's count is from a secondary source)" if row["confidence"] == "secondary" else ""
+        return chart, (f"In {year}, {row['women_ceos']} of the {row['companies']} Fortune 500 CEOs were "
+                       f"women: {shares[years.index(year)]:g}%. Men held the other "
+                       f"{int(row['companies']) - int(row['women_ceos'])} seats{note}.")
+
+    return widgets.explorer(widgets.slider(years), draw, "Year")
+
+
+def men_involvement():
+    """BCG's comparison of companies where men are, or are not, actively involved."""
+    rows = table("men_involvement_progress")
+    labels = [r["group"] for r in rows]
+    values = [float(r["pct_reporting_progress"]) for r in rows]
+
+    def draw(focus):
+        chart = charts.bars(labels, values, title="Companies reporting progress on gender diversity",
+                            source=_source(rows), highlight=None if focus == "Both" else focus)
+        if focus == "Both":
+            reading = (f"{values[0]:g}% against {values[1]:g}%: the gap is "
+                       f"{values[0] - values[1]:g} percentage points. This is progress the companies "
+                       "reported, not measured results.")
+        else:
+            reading = f"{focus}: {values[labels.index(focus)]:g}% of companies reported progress."
+        return chart, reading
+
+    return widgets.explorer(widgets.choices(["Both", *labels]), draw, "Show")
+
+
+def perception_gap():
+    """How men's and women's answers differ on the same survey statements."""
+    rows = table("perception_gap")
+    statements = list(dict.fromkeys(r["statement"] for r in rows))
+
+    def draw(statement):
+        pair = {r["respondents"]: r for r in rows if r["statement"] == statement}
+        chart = charts.grouped_bars(["Agree"], {who: [float(pair[who]["pct"])] for who in ("Men", "Women")},
+                                    title="Share who agree, by gender", source=_source(rows))
+
+        def said(who):
+            row = pair[who]
+            qualifier = f"{row['approximate']} " if row["approximate"] else ""
+            return f"{qualifier}{row['pct']}% of {who.lower()}"
+
+        return chart, f"“{statement}”: {said('Men')} agreed, against {said('Women')}."
+
+    return widgets.explorer(widgets.dropdown(statements), draw, "Statement")
+
+
+def continuum():
+    """The lagging / learning / leading picture, with the learner's own place highlighted."""
+    rows = sorted(table("ally_continuum"), key=lambda r: int(r["order"]))
+    stages = [r["stage"] for r in rows]
+    shares = [float(r["teaching_share_pct"]) for r in rows]
+
+    def draw(stage):
+        row = rows[stages.index(stage)]
+        chart = charts.bars(stages, shares, title="A teaching picture of the ally continuum (not measured)",
+                            source=_source(rows), highlight=stage)
+        return chart, (f"{stage}: {row['description']}. The 20 / 60 / 20 split is a picture used to "
+                       "teach the idea, not a survey result.")
+
+    return widgets.explorer(widgets.choices(stages, "Learning"), draw, "Where am I today?")
+
+
+def computing_jobs():
+    """Women's share of US computing jobs (a still chart with its source)."""
+    from IPython.display import display
+
+    rows = table("women_computing_jobs_us")
+    chart = charts.bars([r["year"] for r in rows], [float(r["pct_women"]) for r in rows],
+                        title="Women's share of US computing jobs", source=_source(rows))
+    display(chart)
+    return chart

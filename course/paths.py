@@ -1,0 +1,11 @@
+"""Where the course's folders are, overridable by environment for hosted and test set-ups."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def folder(name: str) -> Path:
+    """The course folder `name` (data, modules, solutions), or ALLIES_<NAME>_DIR if set."""
+    override = os.environ.get(f"ALLIES_{name.upper()}_DIR")
+    return Path(override) if override else ROOT / name
