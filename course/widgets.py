@@ -85,6 +85,7 @@ def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
         status.value = _status(message)
 
     picker.observe(record, names="value")
+    picker._allies_status = status
     box = w.VBox([picker, status])
     box.add_class("allies-check-input")
     display(box)
@@ -108,6 +109,7 @@ def reflection(item: str):
         status.value = _status(message, ok)
 
     box.observe(check, names="value")
+    box._allies_status = status
     panel = w.VBox([box, status])
     panel.add_class("allies-reflection")
     panel.add_class(f"allies-item-{item}")

@@ -1,0 +1,56 @@
+"""Every figure a learner sees has a source, and every source is used."""
+import csv
+import re
+
+import pytest
+
+from course import data
+from conftest import ROOT
+
+REQUIRED_SOURCE_FIELDS = ("authors", "title", "publisher", "year", "url", "what_we_took", "confidence")
+
+
+def _rows(name):
+    with (ROOT / "data" / f"{name}.csv").open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("name", data.table_names())
+def test_every_row_names_a_known_source(name):
+    rows = _rows(name)
+    assert rows, f"{name}.csv is empty"
+    known = data.sources()
+    for row in rows:
+        assert row.get("source_id") in known, f"{name}.csv row without a known source: {row}"
+        assert row.get("confidence"), f"{name}.csv row without a confidence label: {row}"
+
+
+def test_every_source_is_complete_and_used():
+    used = {row["source_id"] for name in data.table_names() for row in _rows(name)}
+    for source_id, source in data.sources().items():
+        for field in REQUIRED_SOURCE_FIELDS:
+            assert getattr(source, field).strip(), f"source {source_id} has no {field}"
+        assert re.match(r"https://", source.url), f"source {source_id} has no https link"
+        assert source_id in used, f"source {source_id} is listed but no figure uses it"
+
+
+def test_a_row_without_a_source_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "sources.csv").write_text((ROOT / "data" / "sources.csv").read_text(encoding="utf-8"),
+                                          encoding="utf-8")
+    (tmp_path / "orphan.csv").write_text("year,value,source_id,confidence\n2020,5,nowhere,checked\n",
+                                         encoding="utf-8")
+    monkeypatch.setenv("ALLIES_DATA_DIR", str(tmp_path))
+    data.sources.cache_clear()
+    data.table.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="no known source"):
+            data.table("orphan")
+    finally:
+        data.sources.cache_clear()
+        data.table.cache_clear()
+
+
+@pytest.mark.parametrize("name", ["../sources", "a/b", ""])
+def test_table_names_cannot_escape_the_data_folder(name):
+    with pytest.raises(ValueError):
+        data.table(name)

@@ -1,0 +1,82 @@
+"""The notebooks: generated from their sources, stored clean, follow the course rules, and run."""
+import json
+import re
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from course import release
+from conftest import ROOT
+
+MODULES = release.module_names()
+NOTEBOOKS = [ROOT / folder / f"{name}.ipynb" for folder in ("modules", "solutions") for name in MODULES]
+
+
+def _nb(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _graded(nb, kind):
+    cells = []
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if kind == "check" and meta.get("grade") and not meta.get("solution"):
+            cells.append(cell)
+        if kind == "reflection" and meta.get("grade") and meta.get("solution"):
+            cells.append(cell)
+    return cells
+
+
+def test_modules_are_fresh_releases_of_their_solutions():
+    assert MODULES, "no modules found"
+    assert release.stale() == []
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_learner_notebook_holds_no_solution_or_hidden_test(name):
+    text = (ROOT / "modules" / f"{name}.ipynb").read_text(encoding="utf-8")
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "assert letter("):
+        assert marker not in text
+    for cell in _graded(_nb(ROOT / "solutions" / f"{name}.ipynb"), "reflection"):
+        assert "".join(cell["source"]).strip() not in text, "an exemplar reflection leaked"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebook_is_stored_without_outputs(path):
+    for cell in _nb(path)["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_follows_the_course_rules(name):
+    nb = _nb(ROOT / "solutions" / f"{name}.ipynb")
+    checks = _graded(nb, "check")
+    hidden = [c for c in checks if "BEGIN HIDDEN TESTS" in "".join(c["source"])]
+    assert len(hidden) >= 3, "at least three autograded knowledge checks with hidden tests"
+    reflections = _graded(nb, "reflection")
+    assert len(reflections) >= 2, "at least two hand-graded reflections"
+    prompts = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert prompts.count("How this is read") >= len(reflections), "each reflection shows its rubric"
+    assert re.search(r"^## Summary", prompts, re.M), "each module ends with a summary"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and not cell["metadata"].get("nbgrader", {}).get("grade"):
+            assert len("".join(cell["source"]).splitlines()) <= 12, "code cells stay short: call course/"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_prose_types_no_statistic_so_every_figure_comes_from_data(name):
+    for cell in _nb(ROOT / "solutions" / f"{name}.ipynb")["cells"]:
+        if cell["cell_type"] == "markdown" and not cell["metadata"].get("nbgrader", {}).get("solution"):
+            text = "".join(cell["source"])
+            assert not re.search(r"\d\s*(%|per ?cent|percentage points)", text), text[:120]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebook_runs_top_to_bottom_in_a_fresh_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []

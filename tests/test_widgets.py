@@ -1,0 +1,84 @@
+"""Widgets and the checks behind them: bad input gets a clear message, never a traceback."""
+import pytest
+from hypothesis import given, strategies as st
+
+from course import charts, validation, widgets
+
+OPTIONS = {"a": "First", "b": "Second", "c": "Third"}
+HOSTILE = ["", " ", "<img src=x onerror=alert(1)>", "\u202eevil", "x" * 1_000_000, "é😀", "\x00", "\ud800"]
+
+
+@given(st.one_of(st.none(), st.text(), st.integers(), st.lists(st.text())))
+def test_any_knowledge_check_answer_gets_a_message_not_an_error(answer):
+    key, message = validation.choice(answer, OPTIONS)
+    assert key in (None, *OPTIONS)
+    assert message
+
+
+@pytest.mark.parametrize("typed, expected", [("b", "b"), (" B ", "b"), ("(c)", "c"), ("ｂ", "b"),
+                                             ("d", None), (None, None), (2, None)])
+def test_knowledge_check_answers_are_normalised(typed, expected):
+    assert validation.choice(typed, OPTIONS)[0] == expected
+
+
+@given(st.text())
+def test_any_reflection_gets_a_message_not_an_error(text):
+    ok, message = validation.reflection(text)
+    assert isinstance(ok, bool) and message
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_reflections_get_clear_messages(text):
+    ok, message = validation.reflection(text)
+    if len(text) > validation.MAX_REFLECTION_CHARS:
+        assert not ok and "limit" in message and "nothing you wrote is deleted" in message
+    if not text.strip():
+        assert not ok and message == "Nothing written yet."
+
+
+def test_learner_text_is_escaped_before_it_meets_html():
+    assert "<img" not in validation.escaped("<img src=x onerror=alert(1)>")
+
+
+@pytest.mark.parametrize("answer", HOSTILE + [None, 42])
+def test_notebook_knowledge_check_shows_escaped_status(answer, capsys):
+    widgets.knowledge_check("t-q1", answer, "Pick <b>one</b>", OPTIONS)
+    shown = capsys.readouterr().out
+    assert "<img src=x" not in shown and "Traceback" not in shown
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_website_reflection_box_reports_bad_input(text, monkeypatch):
+    monkeypatch.setenv("VOILA_KERNEL_ID", "test")
+    box = widgets.reflection("t-r1")
+    box.value = text
+    status = box._allies_status.value
+    assert 'role="status"' in status and "<img src=x" not in status
+
+
+def test_website_knowledge_check_records_a_choice(monkeypatch):
+    monkeypatch.setenv("VOILA_KERNEL_ID", "test")
+    picker = widgets.knowledge_check("t-q1", None, "Pick one", OPTIONS)
+    picker.value = "b"
+    assert "Recorded: (b) Second" in picker._allies_status.value
+
+
+def test_every_chart_has_alt_text_naming_its_values_and_a_source():
+    chart = charts.bars(["Men", "Women"], [63, 49], title="Agree", source="Test source 2017")
+    assert "Men: 63%" in chart.alt and "Women: 49%" in chart.alt
+    assert 'alt="Bar chart, Agree.' in chart.html() and "Source: Test source 2017" in chart.html()
+    assert chart.png.startswith(b"\x89PNG")
+
+
+def _luminance(hex_colour):
+    def channel(c):
+        c = int(c, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(hex_colour[i:i + 2]) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_chart_colours_are_distinguishable_from_the_white_background():
+    for colour in (charts.PALETTE["blue"], charts.PALETTE["vermillion"]):
+        contrast = (1.05) / (_luminance(colour) + 0.05)
+        assert contrast >= 3, f"{colour} contrast {contrast:.1f} below 3:1 for graphics"
