@@ -85,10 +85,7 @@ def continuum():
 
 def computing_jobs():
     """Women's share of US computing jobs (a still chart with its source)."""
-    from IPython.display import display
-
     rows = table("women_computing_jobs_us")
     chart = charts.bars([r["year"] for r in rows], [float(r["pct_women"]) for r in rows],
                         title="Women's share of US computing jobs", source=_source(rows))
-    display(chart)
     return chart

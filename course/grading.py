@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
 COURSE_ID = "allies-in-tech"
@@ -13,7 +14,18 @@ FEEDBACK_PREPROCESSORS = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     # nbgrader's default feedback would show the hidden tests to learners.
     "nbgrader.preprocessors.ClearHiddenTests",
+    "course.grading.ClearTracebacks",
 ]
+
+
+class ClearTracebacks(NbGraderPreprocessor):
+    """Feedback shows a failed check's message, not the traceback that quotes the hidden test."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
 
 
 def config(root: Path, course_id: str = COURSE_ID) -> Config:

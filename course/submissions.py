@@ -77,3 +77,48 @@ def write_submission(root: Path, student: str, assignment: str, notebook: str, n
     when = when or datetime.datetime.now(datetime.timezone.utc)
     (folder / "timestamp.txt").write_text(when.strftime(TIMESTAMP_FORMAT), encoding="utf-8")
     return path
+
+
+def read(path: Path) -> dict:
+    """A notebook file as plain JSON."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def problems(release_nb: dict, answers: dict[str, str]) -> list[str]:
+    """What stops these answers from being handed in, in words a learner can act on."""
+    from .validation import reflection
+
+    found = []
+    for grade_id, kind in answer_cells(release_nb).items():
+        text = answers.get(grade_id)
+        if kind != "markdown" or text is None:
+            continue
+        ok, message = reflection(text)
+        if not ok and text.strip():
+            found.append(f"Reflection {grade_id}: {message}")
+    return found
+
+
+def to_exchange(root: str | Path, course_id: str, student: str, assignment: str, nb: dict,
+                when: datetime.datetime | None = None) -> Path:
+    """Hand `nb` in as `nbgrader submit` does: a new `inbound/<student>+<assignment>+<timestamp>+<random>`
+    folder in the exchange, with `timestamp.txt`; earlier submissions stay, and `nbgrader collect`
+    takes the latest. Returns the notebook's path."""
+    import base64
+    import os
+
+    stamp = (when or now()).strftime(TIMESTAMP_FORMAT)
+    name = "+".join([_segment(student, "student"), _segment(assignment, "assignment"), stamp,
+                     base64.urlsafe_b64encode(os.urandom(9)).decode("ascii")])
+    if "+" in student or "+" in assignment:
+        raise ValueError("student and assignment ids cannot contain '+'")
+    folder = Path(root, _segment(course_id, "course"), "inbound", name)
+    folder.mkdir(parents=True)
+    path = folder / f"{assignment}.ipynb"
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "timestamp.txt").write_text(stamp, encoding="utf-8")
+    return path

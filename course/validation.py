@@ -29,10 +29,15 @@ def reflection(text) -> tuple[bool, str]:
     if not isinstance(text, str) or not text.strip():
         return False, "Nothing written yet."
     if "\x00" in text:
-        return False, "Your text contains a NUL character, which cannot be kept; remove it and save again."
+        return False, "Your text contains a NUL character, which a notebook cannot hold: remove it before submitting."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False, ("Your text contains a broken character (half of an emoji or symbol) that a notebook "
+                       "cannot hold: retype it before submitting.")
     if len(text) > MAX_REFLECTION_CHARS:
         return False, (f"Your reflection is {len(text):,} characters; the limit is "
-                       f"{MAX_REFLECTION_CHARS:,}. Shorten it to save — nothing you wrote is deleted.")
+                       f"{MAX_REFLECTION_CHARS:,}. Shorten it before submitting — nothing you wrote is deleted.")
     words = len(text.split())
     return True, f"{words} word{'s' if words != 1 else ''}."
 

@@ -6,7 +6,7 @@ from typing import Callable
 import ipywidgets as w
 from IPython.display import HTML, display
 
-from . import validation
+from . import session, validation
 from .charts import Chart
 from .context import in_voila
 
@@ -40,10 +40,8 @@ class Explorer(w.VBox):
 
 
 def explorer(control: w.ValueWidget, draw: Draw, label: str) -> Explorer:
-    """Show an Explorer; `draw(value)` returns the chart and a sentence reading it."""
-    box = Explorer(control, draw, label)
-    display(box)
-    return box
+    """An Explorer for a cell to show; `draw(value)` returns the chart and a sentence reading it."""
+    return Explorer(control, draw, label)
 
 
 def slider(options, value=None) -> w.SelectionSlider:
@@ -64,9 +62,30 @@ def dropdown(options) -> w.Dropdown:
     return w.Dropdown(options=list(options), layout=w.Layout(width="95%"))
 
 
+class AnswerBox(w.VBox):
+    """An answer input with two status lines: what the answer means now, and whether it is saved."""
+
+    def __init__(self, item: str, field: w.ValueWidget, describe: Callable[[object], tuple[bool, str]]):
+        self.item, self.field, self.describe = item, field, describe
+        self.status = w.HTML(_status(describe(field.value)[1]))
+        self.saved = w.HTML()
+        field.observe(self._describe, names="value")
+        super().__init__([field, self.status, self.saved])
+        self.add_class("allies-answer")
+        self.add_class(f"allies-item-{item}")
+        session.current().bind(item, field, self.show_saved)
+
+    def _describe(self, _change=None) -> None:
+        ok, message = self.describe(self.field.value)
+        self.status.value = _status(message, ok)
+
+    def show_saved(self, text: str, ok: bool) -> None:
+        self.saved.value = _status(text, ok)
+
+
 def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
     """Show a knowledge check. In a notebook, `answer` is what the learner typed in the cell;
-    in the Voilà app the learner picks with radio buttons."""
+    in the Voilà app the learner picks with radio buttons, saved as they choose."""
     listed = "".join(f"<li><b>({validation.escaped(k)})</b> {validation.escaped(v)}</li>"
                      for k, v in options.items())
     display(HTML(f'<div class="allies-check" data-item="{validation.escaped(item)}">'
@@ -74,44 +93,52 @@ def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
     if not in_voila():
         key, message = validation.choice(answer, options)
         display(HTML(_status(message, key is not None or answer is None)))
-        return key
+        return None
     picker = w.RadioButtons(options=[(f"({k}) {v}", k) for k, v in options.items()], value=None,
                             description="Your answer", layout=w.Layout(width="auto"))
     picker.style.description_width = "initial"
-    status = w.HTML(_status("Not answered yet."))
 
-    def record(change):
-        _key, message = validation.choice(change["new"], options)
-        status.value = _status(message)
+    def describe(value):
+        key, message = validation.choice(value, options)
+        return True, message if key else "Not answered yet."
 
-    picker.observe(record, names="value")
-    picker._allies_status = status
-    box = w.VBox([picker, status])
-    box.add_class("allies-check-input")
-    display(box)
-    return picker
+    return AnswerBox(item, picker, describe)
 
 
 def reflection(item: str):
-    """In the Voilà app, a text box for the reflection `item`; in a notebook, a pointer to the
-    answer cell below, where the learner writes."""
+    """In the Voilà app, a text box for the reflection `item`, saved as the learner types;
+    in a notebook, a pointer to the answer cell below, where the learner writes."""
     if not in_voila():
         display(HTML(_status("Write your reflection in the cell below (double-click it to edit). "
                              "Only you and your graders see it.")))
         return None
-    box = w.Textarea(placeholder="Write here. Only you and your graders see this.",
-                     description="Your reflection", rows=8, layout=w.Layout(width="100%"))
-    box.style.description_width = "initial"
-    status = w.HTML(_status("Nothing written yet."))
+    field = w.Textarea(placeholder="Write here. Only you and your graders see this.",
+                       description="Your reflection", rows=8, layout=w.Layout(width="100%"))
+    field.style.description_width = "initial"
+    return AnswerBox(item, field, validation.reflection)
 
-    def check(change):
-        ok, message = validation.reflection(change["new"])
-        status.value = _status(message, ok)
 
-    box.observe(check, names="value")
-    box._allies_status = status
-    panel = w.VBox([box, status])
-    panel.add_class("allies-reflection")
-    panel.add_class(f"allies-item-{item}")
-    display(panel)
+def submit_module(module: str):
+    """The hand-in step at the end of a module: a button on the website, directions in a notebook."""
+    if not in_voila():
+        display(HTML(_status("To hand this module in, save the notebook (Ctrl + S) and submit it from "
+                             "the Assignments tab, or as your facilitator has asked.")))
+        return None
+    button = w.Button(description="Submit this module for grading", button_style="primary",
+                      layout=w.Layout(width="auto"))
+    status = w.HTML(_status("You can submit as often as you like; your latest submission is graded."))
+
+    def submit(_button):
+        button.disabled = True
+        try:
+            session.current().submit(module)
+            status.value = _status("Submitted. Your facilitator will return feedback here.")
+        except Exception as exc:  # every failure is said plainly, and the answers stay saved
+            status.value = _status(f"Not submitted: {exc}", False)
+        finally:
+            button.disabled = False
+
+    button.on_click(submit)
+    box = w.VBox([button, status])
+    box.add_class("allies-submit")
     return box

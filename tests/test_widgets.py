@@ -51,16 +51,16 @@ def test_notebook_knowledge_check_shows_escaped_status(answer, capsys):
 def test_website_reflection_box_reports_bad_input(text, monkeypatch):
     monkeypatch.setenv("VOILA_KERNEL_ID", "test")
     box = widgets.reflection("t-r1")
-    box.value = text
-    status = box._allies_status.value
+    box.field.value = text
+    status = box.status.value
     assert 'role="status"' in status and "<img src=x" not in status
 
 
 def test_website_knowledge_check_records_a_choice(monkeypatch):
     monkeypatch.setenv("VOILA_KERNEL_ID", "test")
-    picker = widgets.knowledge_check("t-q1", None, "Pick one", OPTIONS)
-    picker.value = "b"
-    assert "Recorded: (b) Second" in picker._allies_status.value
+    box = widgets.knowledge_check("t-q1", None, "Pick one", OPTIONS)
+    box.field.value = "b"
+    assert "Recorded: (b) Second" in box.status.value
 
 
 def test_every_chart_has_alt_text_naming_its_values_and_a_source():
