@@ -46,7 +46,8 @@ class Chart:
 
 
 def _figure(title: str) -> tuple[Figure, object]:
-    fig = Figure(figsize=(6.4, 3.4), dpi=100, layout="constrained")
+    fig = Figure(figsize=(6.4, 3.4), dpi=100)
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.88, bottom=0.12)  # fixed: faster than a layout engine
     ax = fig.add_subplot()
     ax.set_title(title, loc="left", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)

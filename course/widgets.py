@@ -19,24 +19,25 @@ def _status(text: str, ok: bool = True) -> str:
 
 
 class Explorer(w.VBox):
-    """A control, the chart it drives and a one-line reading of it; moving the control redraws."""
+    """A control, the chart it drives and a one-line reading of it.
+
+    Every view is drawn once, up front, and the control switches between them in the browser
+    (`jslink` to a `Stack`), so moving the control needs no round trip to the kernel.
+    """
 
     def __init__(self, control: w.ValueWidget, draw: Draw, label: str):
         self.control = control
-        self.draw = draw
-        self.chart = w.HTML(layout=w.Layout(min_height="340px"))
-        self.reading = w.HTML()
         control.description = label
         control.style.description_width = "initial"
-        control.observe(self._redraw, names="value")
-        super().__init__([control, self.chart, self.reading], layout=w.Layout(gap="6px"))
+        self.views = w.Stack([self._view(*draw(value)) for value in control.options],
+                             selected_index=control.index)
+        w.jslink((control, "index"), (self.views, "selected_index"))
+        super().__init__([control, self.views], layout=w.Layout(gap="6px"))
         self.add_class("allies-explorer")
-        self._redraw()
 
-    def _redraw(self, _change=None) -> None:
-        chart, reading = self.draw(self.control.value)
-        self.chart.value = chart.html()
-        self.reading.value = f'<p aria-live="polite">{validation.escaped(reading)}</p>'
+    @staticmethod
+    def _view(chart: Chart, reading: str) -> w.HTML:
+        return w.HTML(chart.html() + f'<p aria-live="polite">{validation.escaped(reading)}</p>')
 
 
 def explorer(control: w.ValueWidget, draw: Draw, label: str) -> Explorer:
@@ -86,17 +87,18 @@ class AnswerBox(w.VBox):
 def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
     """Show a knowledge check. In a notebook, `answer` is what the learner typed in the cell;
     in the Voilà app the learner picks with radio buttons, saved as they choose."""
-    listed = "".join(f"<li><b>({validation.escaped(k)})</b> {validation.escaped(v)}</li>"
-                     for k, v in options.items())
-    display(HTML(f'<div class="allies-check" data-item="{validation.escaped(item)}">'
-                 f"<p><b>{validation.escaped(prompt)}</b></p><ul>{listed}</ul></div>"))
+    question = f'<p class="allies-check" data-item="{validation.escaped(item)}"><b>{validation.escaped(prompt)}</b></p>'
     if not in_voila():
+        listed = "".join(f"<li><b>({validation.escaped(k)})</b> {validation.escaped(v)}</li>"
+                         for k, v in options.items())
+        display(HTML(f"{question}<ul>{listed}</ul>"))
         key, message = validation.choice(answer, options)
         display(HTML(_status(message, key is not None or answer is None)))
         return None
     picker = w.RadioButtons(options=[(f"({k}) {v}", k) for k, v in options.items()], value=None,
                             description="Your answer", layout=w.Layout(width="auto"))
     picker.style.description_width = "initial"
+    display(HTML(question))
 
     def describe(value):
         key, message = validation.choice(value, options)

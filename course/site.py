@@ -1,0 +1,70 @@
+"""The self-paced course website: Voilà serving only `modules/` with the course's `allies` template."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from traitlets.config import Config
+
+from .paths import folder
+
+# Voilà finds templates under <JUPYTER_PATH entry>/voila/templates/<name>.
+JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
+# JupyterLab extensions that only make sense in JupyterLab (nbgrader's throws errors in Voilà).
+LAB_ONLY_EXTENSIONS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension"]
+
+
+def title(notebook: Path) -> str:
+    """The notebook's first `# ` heading, or its file name without the suffix."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return notebook.stem
+
+
+def modules() -> list[dict[str, str]]:
+    """Every `modules/NN-*.ipynb`, in course order, as {"path", "title"}."""
+    return [{"path": nb.name, "title": title(nb)}
+            for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))]
+
+
+def _page_config(page_config: dict, notebook_path: str = "", **_kwargs) -> dict:
+    """Voilà's page_config_hook: give the index page (tree.html) the module list."""
+    if not notebook_path.endswith(".ipynb"):
+        page_config["alliesModules"] = modules()
+    return page_config
+
+
+def config(port: int = 8866, open_browser: bool = True) -> Config:
+    """The Voilà configuration: modules/ only, on 127.0.0.1, idle kernels culled."""
+    c = Config()
+    c.Voila.ip = "127.0.0.1"
+    c.Voila.port = port
+    c.Voila.port_retries = 0
+    c.Voila.open_browser = open_browser
+    c.Voila.root_dir = str(folder("modules"))
+    c.VoilaConfiguration.template = "allies"
+    # No ?template= / ?theme= from the URL: those would bring back the stock page and its CDN links.
+    c.VoilaConfiguration.allow_template_override = "NO"
+    c.VoilaConfiguration.allow_theme_override = "NO"
+    c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
+    c.VoilaConfiguration.show_tracebacks = False
+    c.VoilaConfiguration.extension_denylist = LAB_ONLY_EXTENSIONS
+    c.VoilaConfiguration.page_config_hook = _page_config
+    # Voilà's shutdown-on-close is refused (no _xsrf), so closed pages leave kernels to the culler.
+    c.MappingKernelManager.cull_idle_timeout = 600
+    c.MappingKernelManager.cull_interval = 60
+    return c
+
+
+def serve(port: int = 8866, open_browser: bool = True) -> None:
+    """Run the site until interrupted."""
+    from voila.app import Voila
+
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DIR),
+                                                               os.environ.get("JUPYTER_PATH")]))
+    Voila.launch_instance(argv=[], config=config(port, open_browser))

@@ -1,0 +1,152 @@
+"""The course website (`python -m course serve`): modules/ only, usable from the keyboard, nothing off-site."""
+import http.client
+import json
+import subprocess
+import sys
+import time
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from course import site
+from course.paths import folder
+from conftest import ROOT, free_port
+
+MODULE_1 = "01-why-men-why-now.ipynb"
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    """GET `path` exactly as written (no client-side clean-up of `..` or `%2e`)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real `python -m course serve` on a free port, for this file's tests."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("site") / "voila.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "course", "serve", "--port", str(port), "--no-browser"],
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if _get(port, "/")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not answer:\n" + log.read_text()
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def module_page(server, browser):
+    """Module 1 opened from the index in headless Chromium, widgets drawn; records every request."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.requests = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("websocket", lambda ws: page.requests.append(ws.url))
+    page.goto(f"http://127.0.0.1:{server}/")
+    page.get_by_role("link", name=site.title(folder("modules") / MODULE_1)).click()
+    page.wait_for_url(f"**/voila/render/{MODULE_1}")
+    page.wait_for_selector(".allies-explorer img", timeout=45_000)
+    yield page
+    context.close()
+
+
+def test_index_lists_every_module_in_order_with_its_title(server):
+    status, body = _get(server, "/")
+    assert status == 200 and "<main>" in body and "<h1>" in body
+    expected = sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))
+    assert expected and expected[0].name == MODULE_1
+    links = [f'<a href="/voila/render/{nb.name}">{site.title(nb)}</a>' for nb in expected]
+    assert all(link in body for link in links), body
+    assert [body.index(link) for link in links] == sorted(body.index(link) for link in links)
+    assert "Module 1" in site.title(expected[0])
+
+
+def test_module_page_is_titled_and_links_back(module_page):
+    assert module_page.title() == site.title(folder("modules") / MODULE_1)
+    assert module_page.get_attribute("html", "lang") == "en"
+    expect(module_page.get_by_role("link", name="← All modules")).to_be_visible()
+
+
+def test_year_slider_works_from_the_keyboard(module_page):
+    explorer = module_page.locator(".allies-explorer", has=module_page.locator(".noUi-handle")).first
+    image, reading = explorer.locator("figure img"), explorer.locator("p[aria-live]")
+    before_src, before_text = image.get_attribute("src"), reading.inner_text()
+    handle = explorer.locator(".noUi-handle")
+    handle.focus()
+    assert module_page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    module_page.keyboard.press("ArrowLeft")
+    expect(image).not_to_have_attribute("src", before_src)
+    expect(reading).not_to_have_text(before_text)
+
+
+def test_choice_buttons_redraw_their_chart(module_page):
+    explorer = module_page.locator(".allies-explorer", has=module_page.locator(".widget-toggle-buttons")).first
+    image = explorer.locator("figure img")
+    before_src = image.get_attribute("src")
+    explorer.locator(".widget-toggle-button").nth(1).click()
+    expect(image).not_to_have_attribute("src", before_src)
+
+
+def test_page_fetches_nothing_from_other_hosts(module_page):
+    module_page.wait_for_load_state("networkidle")
+    remote = [url for url in module_page.requests
+              if urlparse(url).scheme in ("http", "https", "ws", "wss") and urlparse(url).hostname != "127.0.0.1"]
+    assert module_page.requests and not remote
+
+
+def test_the_url_cannot_switch_back_to_the_stock_template(server):
+    status, body = _get(server, f"/voila/render/{MODULE_1}?template=lab")
+    assert status == 200 and "allies-nav" in body and "cdn.jsdelivr.net" not in body
+
+
+def test_answer_stubs_are_hidden_and_every_image_has_alt_text(module_page):
+    text = module_page.inner_text("body")
+    assert "YOUR ANSWER" not in text and "Write your reflection here" not in text
+    alts = module_page.eval_on_selector_all("img", "images => images.map(i => i.getAttribute('alt'))")
+    assert alts and all(alt and alt.strip() for alt in alts)
+
+
+def _secrets() -> list[str]:
+    """Text that exists only in solutions/: solution markers, hidden tests, exemplar answers."""
+    cells = json.loads((folder("solutions") / MODULE_1).read_text(encoding="utf-8"))["cells"]
+    exemplars = ["".join(c["source"])[:80] for c in cells
+                 if c["cell_type"] == "markdown" and c["metadata"].get("nbgrader", {}).get("solution")]
+    assert exemplars
+    return ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", *exemplars]
+
+
+def test_nothing_outside_modules_is_served(server):
+    solution = folder("solutions") / MODULE_1
+    paths = [f"/voila/render/../solutions/{MODULE_1}", f"/voila/render/%2e%2e/solutions/{MODULE_1}",
+             f"/voila/render/%2E%2E%2Fsolutions%2F{MODULE_1}", f"/voila/files/../solutions/{MODULE_1}",
+             f"/voila/files/%2e%2e/solutions/{MODULE_1}", f"/voila/api/contents/../solutions/{MODULE_1}",
+             f"/voila/api/contents/%2e%2e/solutions/{MODULE_1}", "/voila/tree/solutions", "/voila/tree/..",
+             f"/voila/render/{solution}", f"/voila/render/{str(solution).replace('/', '%2F')}",
+             "/voila/files/../README.md", "/voila/api/contents/%2e%2e"]
+    secrets = _secrets()
+    for path in paths:
+        status, body = _get(server, path)
+        assert status in (403, 404), (path, status)
+        assert not any(secret in body for secret in secrets), path
