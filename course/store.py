@@ -1,0 +1,486 @@
+"""The learners' answer store for the hosted cohort site: every answer a learner gives, with its history,
+the roster with hashed access codes, and submission times, in one SQLite file.
+
+The file must live outside anything the website serves; the caller gives its path. It is created
+readable by its owner only, in WAL mode with synchronous=FULL: a save that has returned is on disk
+and survives a killed process. Any number of threads and processes may use one file at once: each
+thread has its own connection, writers queue on SQLite's lock, and a "database is locked" that still
+gets through is retried here, so callers never see it.
+
+Values are kept exactly, code point for code point (NUL, lone surrogates, bidi controls included):
+they are stored as `value.encode("utf-8", "surrogatepass")` BLOBs. Escaping them for display is the
+site's job.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import random
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+__all__ = ["AnswerStore", "Saved", "Revision", "Learner", "Submission", "TooLarge", "UnknownLearner",
+           "LearnerExists", "StoreBusy", "MAX_VALUE_BYTES", "ROLES"]
+
+MAX_VALUE_BYTES = 2 * 1024 * 1024  # per answer, UTF-8 encoded
+MAX_ID_CHARS = 100
+MAX_NAME_CHARS = 200
+ROLES = ("learner", "instructor")
+BUSY_TIMEOUT_MS = 5_000  # SQLite's own wait for the write lock, per attempt
+RETRY_FOR_SECONDS = 60.0  # then our retries of "database is locked" give up with StoreBusy
+
+_ID = re.compile(r"[A-Za-z0-9._@-]{1,%d}" % MAX_ID_CHARS)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Access codes: 16 characters from an alphabet without look-alikes (0/o, 1/l/i), shown as xxxx-xxxx-xxxx-xxxx;
+# 31**16 is about 2**79.
+_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+_CODE_GROUPS, _CODE_GROUP_LEN = 4, 4
+_KDF = "scrypt:16384:8:1"  # n, r, p; stored with each hash so the cost can be raised later
+_SALT_BYTES = 16
+
+T = TypeVar("T")
+
+
+class TooLarge(ValueError):
+    """An answer over MAX_VALUE_BYTES (UTF-8 encoded); nothing was saved."""
+
+
+class UnknownLearner(LookupError):
+    """A learner id that is not on the roster."""
+
+
+class LearnerExists(ValueError):
+    """add_learner with an id already on the roster."""
+
+
+class StoreBusy(RuntimeError):
+    """The file stayed locked by other writers for RETRY_FOR_SECONDS; nothing was saved."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One acknowledged save: its revision (1, 2, ... per learner, module and item) and UTC time."""
+    revision: int
+    saved_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Revision(Saved):
+    """A saved revision with the value it stored."""
+    value: str
+
+
+@dataclass(frozen=True)
+class Learner:
+    """A roster entry; `role` is "learner" or "instructor"."""
+    learner_id: str
+    display_name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submission of a module: the submitted file's path and when it was submitted (UTC)."""
+    path: str
+    submitted_at: dt.datetime
+
+
+# Schema migrations: _MIGRATIONS[n] takes user_version n to n + 1. Append only; never edit a shipped one.
+_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE learners (
+               id TEXT PRIMARY KEY NOT NULL,
+               display_name TEXT NOT NULL,
+               role TEXT NOT NULL CHECK (role IN ('learner', 'instructor')),
+               code_kdf TEXT NOT NULL,
+               code_salt BLOB NOT NULL,
+               code_hash BLOB NOT NULL,
+               created_at TEXT NOT NULL)""",
+        """CREATE TABLE answers (
+               learner TEXT NOT NULL REFERENCES learners(id),
+               module TEXT NOT NULL,
+               item TEXT NOT NULL,
+               revision INTEGER NOT NULL CHECK (revision >= 1),
+               value BLOB NOT NULL CHECK (typeof(value) = 'blob'),
+               saved_at TEXT NOT NULL,
+               UNIQUE (learner, module, item, revision))""",
+        # The latest revision of each item, kept in step by save(), so load() does not scan the history.
+        """CREATE TABLE latest (
+               learner TEXT NOT NULL,
+               module TEXT NOT NULL,
+               item TEXT NOT NULL,
+               revision INTEGER NOT NULL,
+               PRIMARY KEY (learner, module, item),
+               FOREIGN KEY (learner, module, item, revision) REFERENCES answers (learner, module, item, revision)
+           ) WITHOUT ROWID""",
+        """CREATE TABLE submissions (
+               learner TEXT NOT NULL REFERENCES learners(id),
+               module TEXT NOT NULL,
+               path BLOB NOT NULL CHECK (typeof(path) = 'blob'),
+               submitted_at TEXT NOT NULL,
+               recorded_at TEXT NOT NULL)""",
+        "CREATE INDEX submissions_by_module ON submissions (learner, module, submitted_at)",
+    ],
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+# Connections inherited across fork() are never used or closed in the child (SQLite forbids it);
+# they are parked here so garbage collection does not close them either.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    """Fixed-width UTC ISO 8601, so text order is time order."""
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _unstamp(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def _check_id(what: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if not _ID.fullmatch(value) or not value.strip("."):
+        shown = repr(value) if len(value) <= 60 else repr(value[:60]) + f"... ({len(value)} characters)"
+        raise ValueError(f"{what} must be 1-{MAX_ID_CHARS} characters from A-Z a-z 0-9 . _ @ - "
+                         f"and not only dots; got {shown}")
+    return value
+
+
+def _encode(value: str, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"{where} must be a str, not {type(value).__name__}")
+    if len(value) > MAX_VALUE_BYTES:  # every code point is at least one byte: refuse before encoding
+        raise TooLarge(f"{where} is {len(value):,} characters, over {MAX_VALUE_BYTES:,} bytes as UTF-8; "
+                       f"the answer store keeps at most {MAX_VALUE_BYTES:,} bytes (2 MiB) per answer. "
+                       "Nothing was saved.")
+    data = value.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_VALUE_BYTES:
+        raise TooLarge(f"{where} is {len(data):,} bytes as UTF-8; the answer store keeps at most "
+                       f"{MAX_VALUE_BYTES:,} bytes (2 MiB) per answer. Nothing was saved.")
+    return data
+
+
+def _decode(data: bytes) -> str:
+    return bytes(data).decode("utf-8", "surrogatepass")
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"display name must be a str, not {type(name).__name__}")
+    if not name.strip() or len(name) > MAX_NAME_CHARS or _CONTROL.search(name):
+        raise ValueError(f"display name must be 1-{MAX_NAME_CHARS} characters, not blank, "
+                         f"without control characters; got {name[:60]!r}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"display name must be valid Unicode text (no lone surrogates); got {name[:60]!r}") from None
+    return name
+
+
+def _normalise_code(code: str) -> str:
+    """What the learner typed, as generated: lower case, without spaces or hyphens."""
+    return re.sub(r"[\s-]", "", code).lower()
+
+
+def _new_code() -> str:
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_GROUPS * _CODE_GROUP_LEN))
+    return "-".join(raw[i:i + _CODE_GROUP_LEN] for i in range(0, len(raw), _CODE_GROUP_LEN))
+
+
+def _hash_code(code: str, salt: bytes, kdf: str = _KDF) -> bytes:
+    name, n, r, p = kdf.split(":")
+    if name != "scrypt":
+        raise ValueError(f"unknown access-code hash {kdf!r}")
+    return hashlib.scrypt(_normalise_code(code).encode("utf-8", "surrogatepass"), salt=salt,
+                          n=int(n), r=int(r), p=int(p), maxmem=64 * 1024 * 1024, dklen=32)
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    message = str(error).lower()
+    return "locked" in message or "busy" in message
+
+
+class AnswerStore:
+    """The answer store in the SQLite file at `path` (created, owner-only, and migrated on open).
+
+    Safe to share between threads; each process opens its own. Call close() (or use `with`) when done.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # -wal and -shm inherit these permissions
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._pid = os.getpid()
+        self._closed = False
+        self._run(self._migrate, write=False)
+
+    # -- answers ---------------------------------------------------------------------------------
+
+    def save(self, learner: str, module: str, item: str, value: str) -> Saved:
+        """Append `value` as the next revision of the learner's item; returns once it is on disk."""
+        _check_id("learner id", learner)
+        _check_id("module id", module)
+        _check_id("item id", item)
+        data = _encode(value, f"answer {learner}/{module}/{item}")
+
+        def write(conn: sqlite3.Connection) -> Saved:
+            self._require_learner(conn, learner)
+            row = conn.execute("SELECT revision FROM latest WHERE learner = ? AND module = ? AND item = ?",
+                               (learner, module, item)).fetchone()
+            revision = row[0] + 1 if row else 1
+            now = _now()
+            conn.execute("INSERT INTO answers (learner, module, item, revision, value, saved_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (learner, module, item, revision, data, _stamp(now)))
+            conn.execute("INSERT INTO latest (learner, module, item, revision) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (learner, module, item) DO UPDATE SET revision = excluded.revision",
+                         (learner, module, item, revision))
+            return Saved(revision, now)
+
+        return self._run(write, write=True)
+
+    def load(self, learner: str, module: str) -> dict[str, str]:
+        """The latest value of each item the learner has saved in `module` ({} if none)."""
+        _check_id("learner id", learner)
+        _check_id("module id", module)
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT latest.item, answers.value FROM latest JOIN answers USING (learner, module, item, revision) "
+            "WHERE latest.learner = ? AND latest.module = ? ORDER BY latest.item", (learner, module)).fetchall(),
+            write=False)
+        return {item: _decode(value) for item, value in rows}
+
+    def history(self, learner: str, module: str, item: str) -> list[Revision]:
+        """Every saved revision of one item, oldest first ([] if none)."""
+        _check_id("learner id", learner)
+        _check_id("module id", module)
+        _check_id("item id", item)
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT revision, saved_at, value FROM answers WHERE learner = ? AND module = ? AND item = ? "
+            "ORDER BY revision", (learner, module, item)).fetchall(), write=False)
+        return [Revision(revision, _unstamp(saved_at), _decode(value)) for revision, saved_at, value in rows]
+
+    # -- submissions -----------------------------------------------------------------------------
+
+    def record_submission(self, learner: str, module: str, path: str | os.PathLike[str],
+                          submitted_at: dt.datetime | None = None) -> Submission:
+        """Record that the learner submitted `module` as the file at `path` (at `submitted_at`, an aware
+        datetime, or now). Every submission is kept."""
+        _check_id("learner id", learner)
+        _check_id("module id", module)
+        path_text = os.fspath(path)
+        if not isinstance(path_text, str):
+            raise TypeError(f"submission path must be a str or path, not {type(path_text).__name__}")
+        data = _encode(path_text, "submission path")
+        if submitted_at is None:
+            submitted_at = _now()
+        elif not isinstance(submitted_at, dt.datetime) or submitted_at.utcoffset() is None:
+            raise ValueError(f"submitted_at must be a timezone-aware datetime; got {submitted_at!r}")
+        submitted_at = submitted_at.astimezone(dt.timezone.utc)
+
+        def write(conn: sqlite3.Connection) -> Submission:
+            self._require_learner(conn, learner)
+            conn.execute("INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (learner, module, data, _stamp(submitted_at), _stamp(_now())))
+            return Submission(path_text, submitted_at)
+
+        return self._run(write, write=True)
+
+    def submissions(self, learner: str, module: str) -> list[Submission]:
+        """Every recorded submission of `module` by the learner, oldest first."""
+        _check_id("learner id", learner)
+        _check_id("module id", module)
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT path, submitted_at FROM submissions WHERE learner = ? AND module = ? "
+            "ORDER BY submitted_at, rowid", (learner, module)).fetchall(), write=False)
+        return [Submission(_decode(path), _unstamp(at)) for path, at in rows]
+
+    # -- roster ----------------------------------------------------------------------------------
+
+    def add_learner(self, learner_id: str, display_name: str, role: str = "learner") -> str:
+        """Put a learner (or instructor) on the roster; returns their new access code, which is stored
+        only as a salted scrypt hash: show it once. Raises LearnerExists if the id is taken."""
+        _check_id("learner id", learner_id)
+        _check_name(display_name)
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+        code, salt = _new_code(), secrets.token_bytes(_SALT_BYTES)
+        digest = _hash_code(code, salt)
+
+        def write(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM learners WHERE id = ?", (learner_id,)).fetchone():
+                raise LearnerExists(f"learner id {learner_id!r} is already on the roster")
+            conn.execute("INSERT INTO learners (id, display_name, role, code_kdf, code_salt, code_hash, created_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (learner_id, display_name, role, _KDF, salt, digest, _stamp(_now())))
+
+        self._run(write, write=True)
+        return code
+
+    def reset_code(self, learner_id: str) -> str:
+        """Replace the learner's access code with a new one and return it; the old one stops working."""
+        _check_id("learner id", learner_id)
+        code, salt = _new_code(), secrets.token_bytes(_SALT_BYTES)
+        digest = _hash_code(code, salt)
+
+        def write(conn: sqlite3.Connection) -> None:
+            self._require_learner(conn, learner_id)
+            conn.execute("UPDATE learners SET code_kdf = ?, code_salt = ?, code_hash = ? WHERE id = ?",
+                         (_KDF, salt, digest, learner_id))
+
+        self._run(write, write=True)
+        return code
+
+    def verify(self, learner_id: str, code: str) -> Learner | None:
+        """The learner if `code` is their current access code (case, spaces and hyphens ignored),
+        else None. Takes the same time whether or not the id exists."""
+        row = None
+        if isinstance(learner_id, str) and _ID.fullmatch(learner_id):
+            row = self._run(lambda conn: conn.execute(
+                "SELECT display_name, role, code_kdf, code_salt, code_hash FROM learners WHERE id = ?",
+                (learner_id,)).fetchone(), write=False)
+        if not isinstance(code, str) or len(code) > 200:
+            code = ""
+        if row is None:
+            _hash_code(code, b"\0" * _SALT_BYTES)  # same work as a real check
+            return None
+        display_name, role, kdf, salt, digest = row
+        if hmac.compare_digest(_hash_code(code, salt, kdf), digest):
+            return Learner(learner_id, display_name, role)
+        return None
+
+    def learners(self) -> list[Learner]:
+        """The roster, by id."""
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT id, display_name, role FROM learners ORDER BY id").fetchall(), write=False)
+        return [Learner(*row) for row in rows]
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection this store opened in this process. Use when no thread is using it."""
+        with self._lock:
+            self._closed = True
+            if self._pid == os.getpid():
+                for _, conn in self._connections:
+                    conn.close()
+            self._connections.clear()
+
+    def __enter__(self) -> AnswerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _require_learner(conn: sqlite3.Connection, learner: str) -> None:
+        if conn.execute("SELECT 1 FROM learners WHERE id = ?", (learner,)).fetchone() is None:
+            raise UnknownLearner(f"learner id {learner!r} is not on the roster; add_learner() first")
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version == SCHEMA_VERSION:
+            return
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"answer store {version=} is newer than this code knows ({SCHEMA_VERSION}); "
+                               "upgrade the course package")
+        for step in _MIGRATIONS[version:]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode.lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot put {self.path} in WAL mode (got {mode!r}); "
+                                               "is it on a network file system?")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and again in a forked child)."""
+        pid = os.getpid()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == pid and not self._closed:
+            return conn
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"answer store {self.path} is closed")
+            if self._pid != pid:  # forked: leave the parent's connections alone
+                _INHERITED.extend(c for _, c in self._connections)
+                self._connections = []
+                self._pid = pid
+            conn = self._connect()
+            alive = []
+            for thread, other in self._connections:  # close connections of threads that have ended
+                if thread.is_alive():
+                    alive.append((thread, other))
+                else:
+                    other.close()
+            alive.append((threading.current_thread(), conn))
+            self._connections = alive
+        self._local.conn, self._local.pid = conn, pid
+        return conn
+
+    def _run(self, work: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
+        """Run `work` in one transaction (BEGIN IMMEDIATE for writes), retrying while the file is locked."""
+        deadline = time.monotonic() + RETRY_FOR_SECONDS
+        pause = 0.002
+        while True:
+            conn = None
+            try:
+                conn = self._conn()
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                result = work(conn)
+                conn.execute("COMMIT")
+                return result
+            except sqlite3.OperationalError as error:
+                self._rollback(conn)
+                if not _is_busy(error):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreBusy(f"answer store {self.path} stayed locked for {RETRY_FOR_SECONDS:.0f} s; "
+                                    "nothing was saved") from error
+                time.sleep(random.uniform(pause / 2, pause))
+                pause = min(pause * 2, 0.25)
+            except BaseException:
+                self._rollback(conn)
+                raise
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection | None) -> None:
+        if conn is not None and conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
