@@ -37,11 +37,13 @@ class Session:
     bindings: dict[str, Binding] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _opened: object = None
 
     # -- identity ---------------------------------------------------------------------------------
     def start(self) -> None:
-        """Learn who the learner is now, or, in a preheated kernel, once a request claims it."""
-        if os.environ.get("VOILA_PREHEAT") == "True" and LEARNER_ENV not in os.environ:
+        """Learn who the learner is now, or, in a preheated kernel, once a request claims it: answers
+        saved while the kernel waited in the pool must not be shown stale."""
+        if os.environ.get("VOILA_PREHEAT") == "True":
             threading.Thread(target=self._wait_for_request, daemon=True).start()
         else:
             self._identify()
@@ -62,7 +64,9 @@ class Session:
     def _store(self):
         from .store import AnswerStore
 
-        return AnswerStore(self.store_path)
+        if self._opened is None:
+            self._opened = AnswerStore(self.store_path)
+        return self._opened
 
     def bind(self, item: str, widget, show: Callable[[str, bool], None]) -> None:
         """Restore `widget`'s saved value for `item` and autosave it as the learner works."""

@@ -7,7 +7,11 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from . import session
+from .instance import Instance
 from .paths import folder
+
+LOCAL_LEARNER = "local"
 
 # Voilà finds templates under <JUPYTER_PATH entry>/voila/templates/<name>.
 JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
@@ -61,10 +65,40 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     return c
 
 
-def serve(port: int = 8866, open_browser: bool = True) -> None:
-    """Run the site until interrupted."""
-    from voila.app import Voila
+def preheat(c: Config, pool_size: int) -> None:
+    """Keep `pool_size` kernels per module started and rendered ahead of the learners who will use them."""
+    c.VoilaConfiguration.preheat_kernel = pool_size > 0
+    c.VoilaConfiguration.default_pool_size = pool_size
+    c.VoilaKernelManager.fill_delay = 0
 
+
+def environment(instance: Instance, learner: str | None = None) -> None:
+    """What the server hands to every kernel it starts: the template path, the answer store, the exchange,
+    and, on a single-learner site only, who the learner is."""
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DIR),
                                                                os.environ.get("JUPYTER_PATH")]))
-    Voila.launch_instance(argv=[], config=config(port, open_browser))
+    os.environ[session.STORE_ENV] = str(instance.store)
+    os.environ[session.EXCHANGE_ENV] = str(instance.exchange)
+    if learner:
+        os.environ[session.LEARNER_ENV] = learner
+    else:
+        os.environ.pop(session.LEARNER_ENV, None)
+
+
+def serve(port: int = 8866, open_browser: bool = True, instance_dir: str | None = None,
+          pool_size: int = 1) -> None:
+    """Run the self-paced site until interrupted; answers are saved for the one local learner."""
+    from voila.app import Voila
+
+    from .store import AnswerStore, LearnerExists
+
+    instance = Instance(instance_dir) if instance_dir else Instance()
+    with AnswerStore(instance.store) as store:
+        try:
+            store.add_learner(LOCAL_LEARNER, "You")
+        except LearnerExists:
+            pass
+    environment(instance, LOCAL_LEARNER)
+    c = config(port, open_browser)
+    preheat(c, pool_size)
+    Voila.launch_instance(argv=[], config=c)

@@ -19,7 +19,7 @@ def choice(answer, options: dict[str, str]) -> tuple[str | None, str]:
         return None, f"Put the letter in quotes, for example answer = \"{next(iter(options))}\"."
     key = letter(answer)
     if key in options:
-        return key, f"Recorded: ({key}) {options[key]}. It is checked when the module is graded."
+        return key, f"Recorded: ({key}) {options[key].rstrip('.')}. It is checked when the module is graded."
     shown = answer if len(answer) <= 40 else answer[:40] + "…"
     return None, f"{shown!r} is not one of the options: choose {letters}."
 

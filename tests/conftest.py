@@ -48,3 +48,84 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+def get(port: int, path: str, headers: dict | None = None) -> tuple[int, str]:
+    """GET `path` exactly as written (no client-side clean-up of `..` or `%2e`)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+class Server:
+    """A real course server (`python -m course …`) in a subprocess, on a free port; restartable."""
+
+    def __init__(self, args: list[str], log: Path, port: int | None = None):
+        self.args, self.log, self.port = args, log, port or free_port()
+        self.proc = None
+
+    def start(self, timeout: float = 60) -> "Server":
+        import subprocess
+        import time
+
+        out = open(self.log, "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "course", *self.args, "--port", str(self.port)],
+                                     cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if get(self.port, "/login")[0] in (200, 302, 404) and get(self.port, "/")[0] < 500:
+                    return self
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not answer:\n" + self.log.read_text()
+            time.sleep(0.2)
+
+    def stop(self, kill: bool = False) -> None:
+        import subprocess
+
+        if self.proc is None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    """A cohort site with three people on its roster; yields (server, {learner_id: access code})."""
+    import csv
+    import io
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("cohort")
+    instance = folder / "instance"
+    roster = folder / "roster.csv"
+    roster.write_text("learner_id,display_name,role\nana,Ana Lima,learner\nben,Ben Okafor,learner\n"
+                      "ines,Inés Ruiz,instructor\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "course", "cohort", "add-learners", str(roster),
+                             "--instance", str(instance)], cwd=ROOT, capture_output=True, text=True, check=True)
+    codes = {row["learner_id"]: row["access_code"] for row in csv.DictReader(io.StringIO(result.stdout))}
+    server = Server(["cohort", "serve", "--instance", str(instance), "--pool-size", "1"], folder / "server.log")
+    server.instance = instance
+    server.start()
+    yield server, codes
+    server.stop()

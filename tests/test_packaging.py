@@ -1,7 +1,6 @@
 """The project's own files install and describe the same environment."""
 import re
 import tomllib
-from pathlib import Path
 
 from conftest import ROOT
 
@@ -32,3 +31,12 @@ def test_installed_versions_are_past_known_advisories():
 def test_ci_runs_the_documented_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / "README.md").read_text()
+
+
+def test_code_has_no_unused_names_or_syntax_errors():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "F,E9", "course", "tests"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

@@ -1,9 +1,5 @@
 """The course website (`python -m course serve`): modules/ only, usable from the keyboard, nothing off-site."""
-import http.client
 import json
-import subprocess
-import sys
-import time
 from urllib.parse import urlparse
 
 import pytest
@@ -11,49 +7,19 @@ from playwright.sync_api import expect
 
 from course import site
 from course.paths import folder
-from conftest import ROOT, free_port
+from conftest import Server, get as _get
 
 MODULE_1 = "01-why-men-why-now.ipynb"
-
-
-def _get(port: int, path: str) -> tuple[int, str]:
-    """GET `path` exactly as written (no client-side clean-up of `..` or `%2e`)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real `python -m course serve` on a free port, for this file's tests."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("site") / "voila.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "course", "serve", "--port", str(port), "--no-browser"],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if _get(port, "/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "server did not answer:\n" + log.read_text()
-            time.sleep(0.2)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    folder = tmp_path_factory.mktemp("site")
+    running = Server(["serve", "--no-browser", "--instance", str(folder / "instance")], folder / "voila.log")
+    running.start()
+    yield running.port
+    running.stop()
 
 
 @pytest.fixture(scope="module")

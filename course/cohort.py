@@ -1,0 +1,106 @@
+"""The hosted cohort site: the course website with sign-in, saved answers and kernels that only talk widgets.
+
+- Sign-in: each learner has an access code from the facilitator's roster, stored only as a hash.
+- Identity: the server puts the signed-in learner's id in the `X-Allies-Learner` request header, after
+  dropping any such header the browser sent, and Voilà hands it to the kernel (`http_header_envs`).
+- Kernels: Voilà's kernel manager accepts only widget messages from the browser (`allowed_message_types`),
+  so a page cannot run code that would read the answer store; a test holds it to that.
+"""
+from __future__ import annotations
+
+
+from jupyter_server.auth.identity import IdentityProvider, User
+from jupyter_server.auth.login import LoginFormHandler
+from tornado.escape import url_escape, xhtml_escape
+from traitlets import Unicode
+from voila.app import Voila
+
+from . import site
+from .instance import Instance
+from .store import AnswerStore
+
+HEADER = "X-Allies-Learner"
+
+
+LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in — Allies in Tech</title>
+<style>body{{font:17px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:30rem;margin:3rem auto;padding:0 1rem}}
+label{{display:block;margin-top:1rem;font-weight:600}}input{{font:inherit;width:100%;padding:.4rem;border:1px solid #555}}
+button{{margin-top:1.2rem;font:inherit;padding:.5rem 1.2rem;background:#0b5394;color:#fff;border:0}}
+:focus{{outline:3px solid #e66100;outline-offset:2px}}.error{{color:#8a1c1c;font-weight:600}}</style></head>
+<body><main><h1>Allies in Tech</h1><p>Sign in with the learner id and access code your facilitator gave you.</p>
+{message}<form method="post" action="{action}">{xsrf}
+<label for="learner">Learner id</label><input id="learner" name="learner" autocomplete="username" required>
+<label for="code">Access code</label><input id="code" name="code" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></main></body></html>"""
+
+
+class CourseLoginHandler(LoginFormHandler):
+    """The sign-in page: learner id and access code."""
+
+    def _render(self, message=None):
+        error = f'<p class="error" role="alert">{xhtml_escape(message["error"])}</p>' if message else ""
+        action = f"{self.base_url}login?next={url_escape(self.get_argument('next', default=self.base_url))}"
+        self.write(LOGIN_PAGE.format(message=error, action=xhtml_escape(action), xsrf=self.xsrf_form_html()))
+
+    def post(self):
+        user = self.identity_provider.process_login_form(self)
+        if user is None:
+            self.set_status(401)
+            return self._render(message={"error": "That learner id and access code do not match. "
+                                                  "Check them, or ask your facilitator for a new code."})
+        self.identity_provider.set_login_cookie(self, user)
+        self._redirect_safe(self.get_argument("next", default=self.base_url))
+
+
+class RosterIdentityProvider(IdentityProvider):
+    """Signs learners in against the roster in the answer store; no tokens, no anonymous access."""
+
+    store_path = Unicode(help="The cohort's answer store, which holds the roster.").tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.login_handler_class = CourseLoginHandler
+
+    @property
+    def auth_enabled(self) -> bool:
+        return True
+
+    @property
+    def login_available(self) -> bool:
+        return True
+
+    def get_user_token(self, handler):
+        return None
+
+    async def _get_user(self, handler):
+        if HEADER in handler.request.headers:  # only the server may say who a learner is
+            del handler.request.headers[HEADER]
+        user = await super()._get_user(handler)
+        if user is not None:
+            handler.request.headers[HEADER] = user.username
+        return user
+
+    def process_login_form(self, handler):
+        learner = AnswerStore(self.store_path).verify(handler.get_argument("learner", "").strip(),
+                                                      handler.get_argument("code", ""))
+        return User(username=learner.learner_id, name=learner.display_name) if learner else None
+
+
+def config(instance: Instance, port: int, pool_size: int):
+    """The site's configuration plus sign-in, identity hand-over and preheated kernels."""
+    c = site.config(port, open_browser=False)
+    c.Voila.identity_provider_class = RosterIdentityProvider
+    c.RosterIdentityProvider.store_path = str(instance.store)
+    c.Voila.cookie_secret = instance.cookie_secret()
+    c.VoilaConfiguration.http_header_envs = [HEADER]
+    site.preheat(c, pool_size)
+    return c
+
+
+def serve(instance_dir: str, port: int = 8866, pool_size: int = 2) -> None:
+    """Run the cohort site until interrupted."""
+    instance = Instance(instance_dir)
+    AnswerStore(instance.store).close()
+    site.environment(instance)  # no learner: each kernel learns its learner from the signed-in request
+    Voila.launch_instance(argv=[], config=config(instance, port, pool_size))
