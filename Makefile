@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # nbgrader runs `alembic` from PATH when it creates a gradebook.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install serve test release bench chromium
+.PHONY: install serve serve-cohort test release bench chromium
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ chromium:
 serve: install
 	$(PY) -m course serve
 
+# A hosted cohort: `make serve-cohort INSTANCE=/srv/allies-cohort-1` (add learners first, see README).
+INSTANCE ?= instance/cohort
+serve-cohort: install
+	$(PY) -m course cohort serve --instance $(INSTANCE)
+
 release: install
 	$(PY) -m course release
 
@@ -31,4 +36,4 @@ test: install chromium
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: install chromium
-	$(PY) -m course bench
+	$(PY) bench/run.py

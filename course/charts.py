@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import html
 import io
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import asdict, dataclass
 
-from matplotlib.figure import Figure
+from .paths import folder
 
 # Okabe & Ito (2008), the palette recommended for readers with colour-vision deficiencies.
 PALETTE = {
@@ -45,7 +49,39 @@ class Chart:
         return self.html()
 
 
-def _figure(title: str) -> tuple[Figure, object]:
+# Charts depend only on their inputs and this file, so a drawn chart is kept on disk and every later
+# kernel reuses it: kernels then start without importing matplotlib at all.
+_VERSION = hashlib.sha256(open(__file__, "rb").read()).hexdigest()[:12]
+
+
+def cached(draw):
+    """Keep `draw`'s Chart on disk under a key made of its arguments and this file's version."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        spec = json.dumps([draw.__name__, _VERSION, args, kwargs], sort_keys=True, default=list)
+        path = folder("cache") / "charts" / f"{hashlib.sha256(spec.encode()).hexdigest()}.json"
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            return Chart(base64.b64decode(stored["png"]), stored["alt"], stored["source"])
+        except (OSError, ValueError, KeyError):
+            chart = draw(*args, **kwargs)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            record = {**asdict(chart), "png": base64.b64encode(chart.png).decode("ascii")}
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(record), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only install still draws every chart, just without the cache
+        return chart
+
+    return wrapper
+
+
+def _figure(title: str):
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6.4, 3.4), dpi=100)
     fig.subplots_adjust(left=0.1, right=0.98, top=0.88, bottom=0.12)  # fixed: faster than a layout engine
     ax = fig.add_subplot()
@@ -64,6 +100,7 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:g}{unit}"
 
 
+@cached
 def bars(labels, values, *, title: str, unit: str = "%", source: str,
          highlight: str | None = None, ylim: float | None = 100) -> Chart:
     """Vertical bars, values printed on them; the bar named `highlight` stands out, the rest are muted."""
@@ -79,6 +116,7 @@ def bars(labels, values, *, title: str, unit: str = "%", source: str,
     return Chart(_render(fig), f"Bar chart, {title}. {listed}.{focus}", source)
 
 
+@cached
 def grouped_bars(groups, series: dict[str, list[float]], *, title: str, unit: str = "%",
                  source: str) -> Chart:
     """Bars for each group side by side, one colour per series, with a legend."""
@@ -99,6 +137,7 @@ def grouped_bars(groups, series: dict[str, list[float]], *, title: str, unit: st
     return Chart(_render(fig), f"Grouped bar chart, {title}. " + "; ".join(parts) + ".", source)
 
 
+@cached
 def timeline(xs, ys, *, title: str, unit: str = "%", source: str, highlight=None,
              ylim: float | None = None) -> Chart:
     """A line over time with each observation marked; the point at `highlight` is labelled."""

@@ -3,9 +3,11 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Folders that are not named like their key; the rest are ROOT / name.
+DEFAULTS = {"cache": ROOT / "instance" / "cache"}
 
 
 def folder(name: str) -> Path:
-    """The course folder `name` (data, modules, solutions), or ALLIES_<NAME>_DIR if set."""
+    """The course folder `name` (data, modules, solutions, cache), or ALLIES_<NAME>_DIR if set."""
     override = os.environ.get(f"ALLIES_{name.upper()}_DIR")
-    return Path(override) if override else ROOT / name
+    return Path(override) if override else DEFAULTS.get(name, ROOT / name)

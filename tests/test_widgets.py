@@ -82,3 +82,19 @@ def test_chart_colours_are_distinguishable_from_the_white_background():
     for colour in (charts.PALETTE["blue"], charts.PALETTE["vermillion"]):
         contrast = (1.05) / (_luminance(colour) + 0.05)
         assert contrast >= 3, f"{colour} contrast {contrast:.1f} below 3:1 for graphics"
+
+
+def test_a_drawn_chart_is_reused_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALLIES_CACHE_DIR", str(tmp_path))
+    first = charts.bars(["A", "B"], [1, 2], title="Cached", source="S")
+    assert len(list((tmp_path / "charts").glob("*.json"))) == 1
+    assert charts.bars(["A", "B"], [1, 2], title="Cached", source="S") == first
+    charts.bars(["A", "B"], [1, 3], title="Cached", source="S")
+    assert len(list((tmp_path / "charts").glob("*.json"))) == 2
+
+
+def test_charts_still_draw_when_the_cache_cannot_be_written(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("ALLIES_CACHE_DIR", str(blocker))
+    assert charts.bars(["A"], [1], title="No cache", source="S").png.startswith(b"\x89PNG")
