@@ -90,7 +90,7 @@ def _figure(title: str):
     return fig, ax
 
 
-def _render(fig: Figure) -> bytes:
+def _render(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -8,12 +8,14 @@
 """
 from __future__ import annotations
 
-
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.auth.login import LoginFormHandler
+from jupyter_server.auth.logout import LogoutHandler
 from tornado.escape import url_escape, xhtml_escape
 from traitlets import Unicode
 from voila.app import Voila
+from voila.request_info_handler import RequestInfoSocketHandler
 
 from . import site
 from .instance import Instance
@@ -43,6 +45,7 @@ class CourseLoginHandler(LoginFormHandler):
         action = f"{self.base_url}login?next={url_escape(self.get_argument('next', default=self.base_url))}"
         self.write(LOGIN_PAGE.format(message=error, action=xhtml_escape(action), xsrf=self.xsrf_form_html()))
 
+    @allow_unauthenticated  # without it, jupyter_server refuses the sign-in POST itself (403)
     def post(self):
         user = self.identity_provider.process_login_form(self)
         if user is None:
@@ -53,6 +56,15 @@ class CourseLoginHandler(LoginFormHandler):
         self._redirect_safe(self.get_argument("next", default=self.base_url))
 
 
+class CourseLogoutHandler(LogoutHandler):
+    """Sign out, then back to the sign-in page (the stock page needs static files Voilà does not have)."""
+
+    @allow_unauthenticated
+    def get(self):
+        self.identity_provider.clear_login_cookie(self)
+        self.redirect(f"{self.base_url}login")
+
+
 class RosterIdentityProvider(IdentityProvider):
     """Signs learners in against the roster in the answer store; no tokens, no anonymous access."""
 
@@ -61,6 +73,7 @@ class RosterIdentityProvider(IdentityProvider):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.login_handler_class = CourseLoginHandler
+        self.logout_handler_class = CourseLogoutHandler
 
     @property
     def auth_enabled(self) -> bool:
@@ -82,9 +95,31 @@ class RosterIdentityProvider(IdentityProvider):
         return user
 
     def process_login_form(self, handler):
-        learner = AnswerStore(self.store_path).verify(handler.get_argument("learner", "").strip(),
-                                                      handler.get_argument("code", ""))
+        with AnswerStore(self.store_path) as store:
+            learner = store.verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
         return User(username=learner.learner_id, name=learner.display_name) if learner else None
+
+
+def _hand_over_once(handler: RequestInfoSocketHandler, kernel_id: str) -> None:
+    """A preheated kernel asks here (no cookie: it is the kernel) which request claimed it. Voilà keeps
+    the answer for any later caller; hand it over once."""
+    RequestInfoSocketHandler._waiters[kernel_id] = handler
+    payload = RequestInfoSocketHandler._cache.pop(kernel_id, None)
+    if payload is not None:
+        handler.write_message(payload)
+
+
+def _forget_waiter(handler: RequestInfoSocketHandler) -> None:
+    """Voilà's own on_close drops the *last* waiter when this one was already replaced, so anyone could
+    cut a waiting kernel off from its learner's identity; drop only this one."""
+    for kernel_id, waiter in list(RequestInfoSocketHandler._waiters.items()):
+        if waiter is handler:
+            del RequestInfoSocketHandler._waiters[kernel_id]
+
+
+# Fixed in place for the server process, which imports this module (the socket needs no sign-in).
+RequestInfoSocketHandler.open = _hand_over_once
+RequestInfoSocketHandler.on_close = _forget_waiter
 
 
 def config(instance: Instance, port: int, pool_size: int):

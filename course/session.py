@@ -55,9 +55,11 @@ class Session:
         self._identify()
 
     def _identify(self) -> None:
-        self.learner = os.environ.get(LEARNER_ENV) or None
-        self.ready.set()
-        for binding in list(self.bindings.values()):
+        with self.lock:
+            self.learner = os.environ.get(LEARNER_ENV) or None
+            self.ready.set()
+            waiting = list(self.bindings.values())
+        for binding in waiting:
             self._restore(binding)
 
     # -- answers ----------------------------------------------------------------------------------
@@ -71,12 +73,14 @@ class Session:
     def bind(self, item: str, widget, show: Callable[[str, bool], None]) -> None:
         """Restore `widget`'s saved value for `item` and autosave it as the learner works."""
         binding = Binding(item, widget, show)
-        self.bindings[item] = binding
         widget.observe(lambda change: self._changed(binding), names="value")
-        if self.ready.is_set():
-            self._restore(binding)
-        elif self.store_path:
+        if self.store_path and not self.ready.is_set():
             show("Connecting to your saved answers…", True)
+        with self.lock:  # either _identify restores it, or it is ready now and restored here
+            self.bindings[item] = binding
+            ready = self.ready.is_set()
+        if ready:
+            self._restore(binding)
 
     def _restore(self, binding: Binding) -> None:
         if not (self.store_path and self.learner):
@@ -89,13 +93,19 @@ class Session:
             binding.show(f"Could not load your saved answer ({type(exc).__name__}); "
                          "what you type now is kept on this page.", False)
             return
-        if saved is not None and saved != binding.widget.value:
+        if saved is None:
+            binding.show("Answers save as you go.", True)
+            return
+        # A lone surrogate (kept exactly in the store) cannot travel in a Jupyter message: show it as U+FFFD.
+        shown = saved.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        if shown != binding.widget.value:
             binding.loading = True
             try:
-                binding.widget.value = saved
+                binding.widget.value = shown
             finally:
                 binding.loading = False
-        binding.show("Saved answer restored." if saved is not None else "Answers save as you go.", True)
+        binding.show("Saved answer restored." if shown == saved
+                     else "Saved answer restored; a broken character in it is shown as \ufffd.", True)
 
     def _changed(self, binding: Binding) -> None:
         if binding.loading or not (self.store_path and self.learner):

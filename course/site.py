@@ -43,8 +43,23 @@ def _page_config(page_config: dict, notebook_path: str = "", **_kwargs) -> dict:
     return page_config
 
 
+def links_out(root: Path) -> list[str]:
+    """Symbolic links under `root` that lead outside it: Jupyter's file handlers follow them."""
+    real = root.resolve()
+    found = []
+    for here, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(here) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(real):
+                found.append(str(path.relative_to(root)))
+    return sorted(found)
+
+
 def config(port: int = 8866, open_browser: bool = True) -> Config:
     """The Voilà configuration: modules/ only, on 127.0.0.1, idle kernels culled."""
+    if links := links_out(folder("modules")):
+        raise SystemExit(f"Not serving {folder('modules')}: these links lead outside it and would be "
+                         f"served with it: {', '.join(links)}")
     c = Config()
     c.Voila.ip = "127.0.0.1"
     c.Voila.port = port
