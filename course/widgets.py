@@ -5,6 +5,7 @@ from typing import Callable
 
 import ipywidgets as w
 from IPython.display import HTML, display
+from traitlets import Unicode
 
 from . import session, validation
 from .charts import Chart
@@ -107,6 +108,15 @@ def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
     return AnswerBox(item, picker, describe)
 
 
+class FreeText(w.Textarea):
+    """A text box whose value ipywidgets does not echo back to the browser. The browser can send text that
+    Jupyter's messages cannot carry back (a lone surrogate: half an emoji), and ipywidgets sends the echo
+    before it sets the value: the echo fails, the value never arrives, and every later edit of the box
+    is lost without a word. Without the echo the text arrives, is saved exactly and gets a warning."""
+
+    value = Unicode(help="String value").tag(sync=True, echo_update=False)
+
+
 def reflection(item: str):
     """In the Voilà app, a text box for the reflection `item`, saved as the learner types;
     in a notebook, a pointer to the answer cell below, where the learner writes."""
@@ -114,8 +124,8 @@ def reflection(item: str):
         display(HTML(_status("Write your reflection in the cell below (double-click it to edit). "
                              "Only you and your graders see it.")))
         return None
-    field = w.Textarea(placeholder="Write here. Only you and your graders see this.",
-                       description="Your reflection", rows=8, layout=w.Layout(width="100%"))
+    field = FreeText(placeholder="Write here. Only you and your graders see this.",
+                     description="Your reflection", rows=8, layout=w.Layout(width="100%"))
     field.style.description_width = "initial"
     return AnswerBox(item, field, validation.reflection)
 
@@ -132,6 +142,7 @@ def submit_module(module: str):
 
     def submit(_button):
         button.disabled = True
+        status.value = _status("Submitting…")  # so a second submission is seen to happen, too
         try:
             session.current().submit(module)
             status.value = _status("Submitted. Your facilitator will return feedback here.")
