@@ -91,9 +91,15 @@ def _figure(title: str):
 
 
 def _render(fig) -> bytes:
+    """PNG bytes, reduced to a 64-colour palette: a third of the size, so pages and widget state load faster."""
+    from PIL import Image
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    return buf.getvalue()
+    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(colors=64)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def _fmt(value: float, unit: str) -> str:
