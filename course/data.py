@@ -53,6 +53,11 @@ def cite(rows) -> list[Source]:
     return list(seen.values())
 
 
+def citation_line(rows) -> str:
+    """The citations behind `rows` on one line, for a chart's caption."""
+    return " | ".join(source.citation() for source in cite(rows))
+
+
 def table_names() -> list[str]:
     """Every data table except the sources table."""
     return sorted(p.stem for p in folder("data").glob("*.csv") if p.stem != "sources")

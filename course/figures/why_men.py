@@ -1,12 +1,8 @@
-"""The course's interactive figures: each turns a `data/` table and a learner's choice into a chart."""
+"""Module 1 — Why men, why now: who holds decisions, what including men changes, the perception gap."""
 from __future__ import annotations
 
-from . import charts, widgets
-from .data import cite, table
-
-
-def _source(rows) -> str:
-    return " | ".join(s.citation() for s in cite(rows))
+from .. import charts, widgets
+from ..data import citation_line as _source, table
 
 
 def leadership():
