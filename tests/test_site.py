@@ -116,3 +116,29 @@ def test_nothing_outside_modules_is_served(server):
         status, body = _get(server, path)
         assert status in (403, 404), (path, status)
         assert not any(secret in body for secret in secrets), path
+
+
+@pytest.mark.parametrize("name", [nb.name for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))])
+def test_every_module_renders_as_an_app_and_its_first_explorer_responds(server, browser, name):
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server}/voila/render/{name}")
+        page.wait_for_selector(".allies-explorer img", timeout=45_000)
+        assert page.locator("text=There was an error").count() == 0
+        assert page.locator(".jp-OutputArea-output pre:has-text('Traceback')").count() == 0
+        assert all(img.get_attribute("alt") for img in page.locator("img").all())
+        explorer = page.locator(".allies-explorer").first
+        image = explorer.locator("figure img")
+        before = image.get_attribute("src")
+        if explorer.locator(".noUi-handle").count():
+            explorer.locator(".noUi-handle").first.focus()
+            page.keyboard.press("ArrowLeft")
+        elif explorer.locator(".widget-toggle-button").count():
+            explorer.locator(".widget-toggle-button").nth(1).click()
+        else:
+            explorer.locator("select").first.focus()
+            page.keyboard.press("ArrowDown")
+        expect(image).not_to_have_attribute("src", before)
+    finally:
+        context.close()
