@@ -155,3 +155,107 @@ def submit_module(module: str):
     box = w.VBox([button, status])
     box.add_class("allies-submit")
     return box
+
+
+# -- Components added for Module 2, reusable by any module ------------------------------------------------
+# A still figure with its reading; an explorer whose views also carry labelled details (a study card, a
+# myth-or-fact card); an accessible table; and a calculator (number boxes, a chart redrawn from them, and a
+# plain message for input that cannot be used).
+
+Details = list[tuple[str, str]]
+
+
+def _reading(text: str) -> str:
+    return f'<p aria-live="polite">{validation.escaped(text)}</p>'
+
+
+def figure(chart: Chart, reading: str) -> w.HTML:
+    """A still chart with the sentence that reads it, for figures with nothing to choose."""
+    box = w.HTML(chart.html() + _reading(reading))
+    box.add_class("allies-figure")
+    return box
+
+
+def _details_html(details: Details) -> str:
+    rows = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{validation.escaped(label)}</dt>'
+                   f'<dd style="margin:0 0 0 1em">{validation.escaped(text)}</dd>' for label, text in details)
+    return f'<dl class="allies-details" style="margin:0 0 0.6em 0">{rows}</dl>'
+
+
+class DetailExplorer(Explorer):
+    """An Explorer whose views show labelled details (claim, method, limits…) above an optional chart.
+
+    `draw(value)` returns (chart or None, reading, [(label, text), …]); all views are drawn up front and
+    switched in the browser, as in Explorer.
+    """
+
+    @staticmethod
+    def _view(chart: Chart | None, reading: str, details: Details = ()) -> w.HTML:
+        return w.HTML(_details_html(list(details)) + (chart.html() if chart else "") + _reading(reading))
+
+
+def detail_explorer(control: w.ValueWidget, draw: Callable[[object], tuple[Chart | None, str, Details]],
+                    label: str) -> DetailExplorer:
+    """A DetailExplorer for a cell to show."""
+    return DetailExplorer(control, draw, label)
+
+
+def table(columns: list[str], rows: list[list[str]], caption: str) -> w.HTML:
+    """A plain, screen-reader-friendly table (caption, header cells with scope), every cell escaped."""
+    esc = validation.escaped
+    cell = "padding:0.35em 0.6em;border-bottom:1px solid #ccc;text-align:left;vertical-align:top"
+    head = "".join(f'<th scope="col" style="{cell}">{esc(c)}</th>' for c in columns)
+    body = "".join("<tr>" + f'<th scope="row" style="{cell};font-weight:600">{esc(r[0])}</th>'
+                   + "".join(f'<td style="{cell}">{esc(v)}</td>' for v in r[1:]) + "</tr>" for r in rows)
+    box = w.HTML(f'<table style="border-collapse:collapse;font-size:0.95em;width:100%">'
+                 f'<caption style="text-align:left;font-weight:600;padding-bottom:0.3em">{esc(caption)}</caption>'
+                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    box.add_class("allies-table")
+    return box
+
+
+def number_field(label: str, value: str = "", placeholder: str = "") -> w.Text:
+    """A labelled box for one number. It is a text box, not a number box, so that anything a learner types
+    reaches the model and gets a plain answer; the value is sent on Enter or when focus leaves the box."""
+    field = w.Text(value=value, placeholder=placeholder, description=label, continuous_update=False,
+                   layout=w.Layout(width="min(36rem, 100%)"))
+    field.style.description_width = "20rem"
+    return field
+
+
+class Calculator(w.VBox):
+    """Number boxes and the chart they drive: `compute({name: text})` returns (chart, reading), or raises
+    ValueError with a message for the learner, shown in place of a traceback while the last good chart
+    stays, marked as out of date."""
+
+    def __init__(self, fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tuple[Chart, str]],
+                 note: str = ""):
+        self.fields, self.compute = fields, compute
+        self.message = w.HTML()
+        self.view = w.HTML()
+        for field in fields.values():
+            field.observe(self.update, names="value")
+        intro = [w.HTML(f"<p>{validation.escaped(note)}</p>")] if note else []
+        super().__init__([*intro, *fields.values(), self.message, self.view])
+        self.add_class("allies-calculator")
+        self.update()
+
+    def update(self, _change=None) -> None:
+        values = {name: field.value for name, field in self.fields.items()}
+        try:
+            chart, reading = self.compute(values)
+        except ValueError as exc:
+            stale = " The chart below still shows the last numbers that worked." if self.view.value else ""
+            self.message.value = _status(f"{exc}{stale}", False)
+            return
+        except Exception:  # a bug must not reach the learner as a traceback either
+            self.message.value = _status("These numbers could not be used. Check each box and try again.", False)
+            return
+        self.message.value = ""
+        self.view.value = chart.html() + _reading(reading)
+
+
+def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tuple[Chart, str]],
+               note: str = "") -> Calculator:
+    """A Calculator for a cell to show."""
+    return Calculator(fields, compute, note)
