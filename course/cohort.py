@@ -14,7 +14,6 @@ from jupyter_server.auth.login import LoginFormHandler
 from jupyter_server.auth.logout import LogoutHandler
 from tornado.escape import url_escape, xhtml_escape
 from traitlets import Unicode
-from voila.app import Voila
 from voila.request_info_handler import RequestInfoSocketHandler
 
 from . import site
@@ -138,4 +137,4 @@ def serve(instance_dir: str, port: int = 8866, pool_size: int = 2) -> None:
     instance = Instance(instance_dir)
     AnswerStore(instance.store).close()
     site.environment(instance)  # no learner: each kernel learns its learner from the signed-in request
-    Voila.launch_instance(argv=[], config=config(instance, port, pool_size))
+    site.CourseVoila.launch_instance(argv=[], config=config(instance, port, pool_size))
