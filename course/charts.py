@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 import base64
-import functools
-import hashlib
 import html
 import io
-import json
-import os
 from dataclasses import asdict, dataclass
 
-from .paths import folder
+from . import cache
 
 # Okabe & Ito (2008), the palette recommended for readers with colour-vision deficiencies.
 PALETTE = {
@@ -49,34 +45,17 @@ class Chart:
         return self.html()
 
 
-# Charts depend only on their inputs and this file, so a drawn chart is kept on disk and every later
-# kernel reuses it: kernels then start without importing matplotlib at all.
-_VERSION = hashlib.sha256(open(__file__, "rb").read()).hexdigest()[:12]
+def _record(chart: Chart) -> dict:
+    return {**asdict(chart), "png": base64.b64encode(chart.png).decode("ascii")}
 
 
-def cached(draw):
-    """Keep `draw`'s Chart on disk under a key made of its arguments and this file's version."""
+def _chart(record: dict) -> Chart:
+    return Chart(base64.b64decode(record["png"]), record["alt"], record["source"])
 
-    @functools.wraps(draw)
-    def wrapper(*args, **kwargs):
-        spec = json.dumps([draw.__name__, _VERSION, args, kwargs], sort_keys=True, default=list)
-        path = folder("cache") / "charts" / f"{hashlib.sha256(spec.encode()).hexdigest()}.json"
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            return Chart(base64.b64decode(stored["png"]), stored["alt"], stored["source"])
-        except (OSError, ValueError, KeyError):
-            chart = draw(*args, **kwargs)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            record = {**asdict(chart), "png": base64.b64encode(chart.png).decode("ascii")}
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(record), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only install still draws every chart, just without the cache
-        return chart
 
-    return wrapper
+# A chart depends only on its inputs and this file: drawn once, it is reused by every later kernel, which
+# then starts without importing matplotlib at all.
+cached = cache.cached("charts", __file__, dump=_record, load=_chart)
 
 
 def _figure(title: str):

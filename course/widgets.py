@@ -19,37 +19,61 @@ def _status(text: str, ok: bool = True) -> str:
     return f'<span role="status" style="color:{colour}">{validation.escaped(text)}</span>'
 
 
-class Explorer(w.VBox):
-    """A control, the chart it drives and a one-line reading of it.
+def _reading(text: str) -> str:
+    return f'<p aria-live="polite">{validation.escaped(text)}</p>'
 
-    Every view is drawn once, up front, and the control switches between them in the browser
-    (`jslink` to a `Stack`), so moving the control needs no round trip to the kernel.
+
+class Explorer(w.VBox):
+    """Controls, the chart they drive and a one-line reading of it.
+
+    Every view is drawn once, up front — one per combination of the controls' values, nested in Stacks —
+    and each control is `jslink`ed to the Stacks at its depth, so moving a control switches views in the
+    browser with no round trip to the kernel.
     """
 
-    def __init__(self, control: w.ValueWidget, draw: Draw, label: str):
-        self.control = control
-        control.description = label
-        control.style.description_width = "initial"
-        self.views = w.Stack([self._view(*draw(value)) for value in control.options],
-                             selected_index=control.index)
-        w.jslink((control, "index"), (self.views, "selected_index"))
-        super().__init__([control, self.views], layout=w.Layout(gap="6px"))
+    def __init__(self, controls: list[tuple[str, w.ValueWidget]], draw: Callable[..., tuple]):
+        self.controls = [control for _, control in controls]
+        for label, control in controls:
+            control.description = label
+            control.style.description_width = "initial" if len(controls) == 1 else "13rem"
+        self.views = self._stacked(draw, [])
+        super().__init__([*self.controls, self.views])
         self.add_class("allies-explorer")
+
+    def _stacked(self, draw, chosen: list):
+        if len(chosen) == len(self.controls):
+            return self._view(*draw(*chosen))
+        control = self.controls[len(chosen)]
+        stack = w.Stack([self._stacked(draw, [*chosen, value]) for value in _values(control)],
+                        selected_index=control.index)
+        w.jslink((control, "index"), (stack, "selected_index"))
+        return stack
 
     @staticmethod
     def _view(chart: Chart, reading: str) -> w.HTML:
-        return w.HTML(chart.html() + f'<p aria-live="polite">{validation.escaped(reading)}</p>')
+        return w.HTML(chart.html() + _reading(reading))
+
+
+def _values(control: w.ValueWidget) -> list:
+    """A selection widget's option values, whether its options are plain values or (label, value) pairs."""
+    return [option[1] if isinstance(option, tuple) else option for option in control.options]
 
 
 def explorer(control: w.ValueWidget, draw: Draw, label: str) -> Explorer:
-    """An Explorer for a cell to show; `draw(value)` returns the chart and a sentence reading it."""
-    return Explorer(control, draw, label)
+    """An Explorer with one control; `draw(value)` returns the chart and a sentence reading it."""
+    return Explorer([(label, control)], draw)
+
+
+def explorer_grid(controls: list[tuple[str, w.ValueWidget]], draw: Callable[..., tuple]) -> Explorer:
+    """An Explorer with several controls; `draw(*values)` returns the chart and its reading."""
+    return Explorer(controls, draw)
 
 
 def slider(options, value=None) -> w.SelectionSlider:
-    """A keyboard-usable slider over `options` (arrow keys move it)."""
+    """A keyboard-usable slider over `options`, plain values or (label, value) pairs (arrow keys move it)."""
     options = list(options)
-    return w.SelectionSlider(options=options, value=options[-1] if value is None else value,
+    last = options[-1][1] if isinstance(options[-1], tuple) else options[-1]
+    return w.SelectionSlider(options=options, value=last if value is None else value,
                              continuous_update=True, layout=w.Layout(width="420px"))
 
 
@@ -165,10 +189,6 @@ def submit_module(module: str):
 Details = list[tuple[str, str]]
 
 
-def _reading(text: str) -> str:
-    return f'<p aria-live="polite">{validation.escaped(text)}</p>'
-
-
 def figure(chart: Chart, reading: str) -> w.HTML:
     """A still chart with the sentence that reads it, for figures with nothing to choose."""
     box = w.HTML(chart.html() + _reading(reading))
@@ -197,7 +217,7 @@ class DetailExplorer(Explorer):
 def detail_explorer(control: w.ValueWidget, draw: Callable[[object], tuple[Chart | None, str, Details]],
                     label: str) -> DetailExplorer:
     """A DetailExplorer for a cell to show."""
-    return DetailExplorer(control, draw, label)
+    return DetailExplorer([(label, control)], draw)
 
 
 def table(columns: list[str], rows: list[list[str]], caption: str) -> w.HTML:
