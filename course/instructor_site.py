@@ -1,0 +1,161 @@
+"""The instructor site: a separate Voilà server for instructor-only apps, today the cohort dashboard.
+
+It serves only `instructor/dashboard.ipynb`, with the course's `allies` template, and signs people in
+against the cohort's roster like the cohort site, but lets in only those whose role is "instructor": a
+learner's correct code is refused with a message that says why. The role is checked again on every
+request, and the sign-in cookie has its own name and its own secret, so a learner's cookie from the
+cohort site is never accepted here. The dashboard's kernel reads the cohort's answer store, whose path
+the server hands it (ALLIES_STORE), as the cohort site does.
+
+    python -m course.instructor_site --instance /srv/allies-cohort-1 --port 8867
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from pathlib import Path
+
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.identity import User
+from tornado.escape import url_escape, xhtml_escape
+from traitlets import default
+
+from . import site
+from .cohort import HEADER, CourseLoginHandler, RosterIdentityProvider
+from .instance import Instance
+from .paths import folder
+from .store import AnswerStore
+
+ROLE = "instructor"
+DEFAULT_PORT = 8867
+NOTEBOOK = "dashboard.ipynb"
+COOKIE_NAME = "allies-instructor"
+SECRET_FILE = "instructor_cookie_secret"
+
+WRONG_CODE = "That id and access code do not match. Check them, or ask for a new code."
+NOT_INSTRUCTOR = ("This is the instructors' dashboard: only people with the instructor role on the cohort's "
+                  "roster can sign in here. Your sign-in works on the course website.")
+
+LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Instructor sign-in — Allies in Tech</title>
+<style>body{{font:17px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:30rem;margin:3rem auto;padding:0 1rem}}
+label{{display:block;margin-top:1rem;font-weight:600}}input{{font:inherit;width:100%;padding:.4rem;border:1px solid #555}}
+button{{margin-top:1.2rem;font:inherit;padding:.5rem 1.2rem;background:#0b5394;color:#fff;border:0}}
+:focus{{outline:3px solid #e66100;outline-offset:2px}}.error{{color:#8a1c1c;font-weight:600}}</style></head>
+<body><main><h1>Allies in Tech — instructors</h1><p>The cohort dashboard is for the cohort's instructors.
+Sign in with your id and access code from the cohort's roster.</p>
+{message}<form method="post" action="{action}">{xsrf}
+<label for="learner">Instructor id</label><input id="learner" name="learner" autocomplete="username" required>
+<label for="code">Access code</label><input id="code" name="code" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></main></body></html>"""
+
+
+class InstructorLoginHandler(CourseLoginHandler):
+    """The sign-in page, which tells a learner plainly that this site is not theirs."""
+
+    def _render(self, message=None):
+        error = f'<p class="error" role="alert">{xhtml_escape(message["error"])}</p>' if message else ""
+        action = f"{self.base_url}login?next={url_escape(self.get_argument('next', default=self.base_url))}"
+        self.write(LOGIN_PAGE.format(message=error, action=xhtml_escape(action), xsrf=self.xsrf_form_html()))
+
+    @allow_unauthenticated
+    def post(self):
+        user, refused = self.identity_provider.sign_in(self)
+        if user is None:
+            self.set_status(403 if refused else 401)
+            return self._render(message={"error": NOT_INSTRUCTOR if refused else WRONG_CODE})
+        self.identity_provider.set_login_cookie(self, user)
+        self._redirect_safe(self.get_argument("next", default=self.base_url))
+
+
+class InstructorIdentityProvider(RosterIdentityProvider):
+    """RosterIdentityProvider that admits only the roster's instructors, checked at sign-in and on every
+    request (a cookie outlives a change to the roster)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.login_handler_class = InstructorLoginHandler
+        self._store: AnswerStore | None = None
+
+    @default("cookie_name")
+    def _default_cookie_name(self):
+        return COOKIE_NAME
+
+    def _roster(self) -> AnswerStore:
+        if self._store is None:
+            self._store = AnswerStore(self.store_path)
+        return self._store
+
+    def _is_instructor(self, person_id: str) -> bool:
+        return any(p.learner_id == person_id and p.role == ROLE for p in self._roster().learners())
+
+    def sign_in(self, handler) -> tuple[User | None, bool]:
+        """(the user, False) for an instructor's id and code; (None, True) for anyone else's correct code;
+        (None, False) for a wrong one."""
+        person = self._roster().verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
+        if person is None:
+            return None, False
+        if person.role != ROLE:
+            self.log.warning("Refused sign-in to the instructor site: %r is not an instructor", person.learner_id)
+            return None, True
+        return User(username=person.learner_id, name=person.display_name), False
+
+    def process_login_form(self, handler):
+        return self.sign_in(handler)[0]
+
+    async def _get_user(self, handler):
+        user = await super()._get_user(handler)
+        if user is not None and not self._is_instructor(user.username):
+            handler.request.headers.pop(HEADER, None)
+            self.clear_login_cookie(handler)
+            return None
+        return user
+
+
+def cookie_secret(instance: Instance) -> bytes:
+    """This site's own sign-in secret, kept across restarts; never the cohort site's."""
+    path = instance.root / SECRET_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def config(instance: Instance, port: int = DEFAULT_PORT):
+    """Voilà on instructor/dashboard.ipynb alone, behind the instructors-only sign-in."""
+    root = folder("instructor")
+    if links := site.links_out(root):
+        raise SystemExit(f"Not serving {root}: these links lead outside it: {', '.join(links)}")
+    c = site.config(port, open_browser=False)
+    c.Voila.root_dir = str(root)
+    c.Voila.notebook_path = str(root / NOTEBOOK)  # "/" is the dashboard; nothing else renders
+    c.Voila.identity_provider_class = InstructorIdentityProvider
+    c.InstructorIdentityProvider.store_path = str(instance.store)
+    c.Voila.cookie_secret = cookie_secret(instance)
+    c.VoilaConfiguration.http_header_envs = [HEADER]
+    # No preheated kernels: a kernel rendered ahead of time would show counts from before the page opened.
+    c.VoilaConfiguration.preheat_kernel = False
+    return c
+
+
+def serve(instance_dir: str | Path, port: int = DEFAULT_PORT) -> None:
+    """Run the instructor site for the cohort in `instance_dir` until interrupted (127.0.0.1 only)."""
+    instance = Instance(instance_dir)
+    AnswerStore(instance.store).close()
+    site.environment(instance)
+    site.CourseVoila.launch_instance(argv=[], config=config(instance, port))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m course.instructor_site",
+                                     description="Run the instructor-only cohort dashboard.")
+    parser.add_argument("--instance", required=True, help="the cohort's private folder (as for cohort serve)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    args = parser.parse_args(argv)
+    serve(args.instance, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,472 @@
+"""The instructors' cohort dashboard: counts that are right (completion, item analysis against the correct
+letters in solutions/, the self-assessment shift, reflection word counts), learners without answers
+counted, instructors not counted, an empty cohort said plainly, no reflection text anywhere; and the
+instructor site, which lets in instructors only."""
+import http.client
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+
+import nbformat
+import pytest
+from conftest import ROOT, Server, get
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from playwright.sync_api import expect
+
+from course import dashboard, instructor_site
+from course.dashboard import Statement
+from course.instance import Instance
+from course.store import AnswerStore
+
+M0, M1, M6 = "00-before-you-start", "01-demo", "06-from-learning-to-leading"
+CANARY = "CANARY-7f3a only Ana and her graders may read this"
+STAFF_CANARY = "STAFF-CANARY-2c9e"
+SLOW = 60_000  # ms: the dashboard's kernel starts and draws on 2 cores
+
+
+# -- a small course and a cohort with known answers ---------------------------------------------------
+
+def _meta(grade_id, *, solution=False, grade=False, points=None):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": not solution, "schema_version": 3,
+            "solution": solution, "task": False}
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _check(item, correct, prompt):
+    source = (f'### BEGIN SOLUTION\nanswer = "{correct}"\n### END SOLUTION\n'
+              f'knowledge_check("{item}", answer,\n    "{prompt}",\n'
+              '    {"a": "One.", "b": "Two.", "c": "Three.", "d": "Four."})')
+    return new_code_cell(source, metadata=_meta(item, solution=True))
+
+
+def _reflection(item, heading):
+    return [new_markdown_cell(f"### {heading}\n\nWrite about it.", metadata=_meta(f"{item}-prompt")),
+            new_markdown_cell("*Example of a full-credit answer (for graders):* …",
+                              metadata=_meta(item, solution=True, grade=True, points=3))]
+
+
+def _self(item):
+    return new_code_cell("### BEGIN SOLUTION\nanswer = None\n### END SOLUTION", metadata=_meta(item, solution=True))
+
+
+def _write(folder, name, title, cells):
+    nbformat.write(new_notebook(cells=[new_markdown_cell(f"# {title}", metadata=_meta(f"{name}-title")), *cells]),
+                   folder / f"{name}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def solutions(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("solutions")
+    _write(folder, M0, "Orientation — Before you start", [_self("m00-s1"), _self("m00-s2")])
+    _write(folder, M1, "Module 1 — A demo", [_check("m01-q1", "b", "Which is two?"),
+                                             _check("m01-q2", "c", "Which is three?"),
+                                             *_reflection("m01-r1", "Reflection 1 — Who was in the room?"),
+                                             *_reflection("m01-r2", "Reflection 2 — Your next step")])
+    _write(folder, M6, "Module 6 — From learning to leading", [_self("m06-s1"), _self("m06-s2"),
+                                                                _check("m06-q1", "a", "Which is one?"),
+                                                                *_reflection("m06-r1", "Reflection 1 — A plan")])
+    return folder
+
+
+STATEMENTS = [Statement("s1", "Where I am today", ("Lagging", "Learning", "Leading")),
+              Statement("s2", "Speak up on interruptions", ("Not yet", "Rarely", "Sometimes", "Often"))]
+COURSE_STATEMENTS = dashboard.statements
+
+
+@pytest.fixture(autouse=True)
+def known_statements(monkeypatch):
+    """The self-assessment's statements are course content that may still change: fix them here."""
+    monkeypatch.setattr(dashboard, "statements", lambda: STATEMENTS)
+
+
+@pytest.fixture
+def small_groups_shown(monkeypatch):
+    """This cohort is smaller than the self-assessment's minimum group: lift it to check the arithmetic."""
+    monkeypatch.setattr(dashboard, "MIN_GROUP", 1)
+
+
+def fill_cohort(store):
+    """Four learners (dee never answers), one instructor whose answers must not count. Returns codes."""
+    codes = {who: store.add_learner(who, who.title()) for who in ("ana", "ben", "cy", "dee")}
+    codes["ines"] = store.add_learner("ines", "Inés Ruiz", "instructor")
+    ana_words = f"{CANARY} and more words"
+    store.save("ana", M1, "m01-q1", "a")  # first choice wrong ...
+    store.save("ana", M1, "m01-q1", "b")  # ... then right
+    store.save("ana", M1, "m01-q2", "c")
+    store.save("ana", M1, "m01-r1", ana_words)
+    store.save("ana", M1, "m01-r2", "Short one.")
+    store.record_submission("ana", M1, "/exchange/ana+01-demo/01-demo.ipynb")
+    store.save("ben", M1, "m01-q1", "c")
+    store.save("ben", M1, "m01-q2", "c")
+    store.save("ben", M1, "m01-r1", "one two three")
+    store.save("ben", M1, "m01-r2", "   ")  # blank: not written
+    store.save("cy", M1, "m01-q1", " (B) ")  # the hidden tests accept it, so it is right
+    store.save("ines", M1, "m01-q1", "d")
+    store.save("ines", M1, "m01-r1", STAFF_CANARY)
+    store.save("ines", M0, "m00-s1", "Lagging")
+    for who, before, after in [("ana", {"s1": "Learning", "s2": "2"}, {"s1": "Leading", "s2": "4"}),
+                               ("ben", {"s1": "Leading", "s2": "3"}, {"s1": "Learning"}),
+                               ("cy", {"s1": "learning"}, {})]:
+        for key, value in before.items():
+            store.save(who, M0, f"m00-{key}", value)
+        for key, value in after.items():
+            store.save(who, M6, f"m06-{key}", value)
+    return codes
+
+
+@pytest.fixture(scope="module")
+def cohort_dir(tmp_path_factory):
+    instance = Instance(tmp_path_factory.mktemp("cohort") / "instance")
+    with AnswerStore(instance.store) as store:
+        codes = fill_cohort(store)
+    return instance, codes
+
+
+@pytest.fixture
+def report(cohort_dir, solutions):
+    return dashboard.build(cohort_dir[0].store, solutions)
+
+
+def everything_shown(report) -> str:
+    """Every piece of text the dashboard could show or export for a report."""
+    charts = dashboard.draw(report)
+    parts = [repr(report), repr(dashboard.tables(report))]
+    parts += [chart.alt + chart.source + chart.html() for chart in charts.values()]
+    parts += [chart.png.decode("latin-1") for chart in charts.values()]
+    parts += [widget_text(section) for section in dashboard._sections(report)]
+    return "\n".join(parts)
+
+
+def widget_text(widget) -> str:
+    text = str(getattr(widget, "value", "") or "")
+    return text + "".join(widget_text(child) for child in getattr(widget, "children", ()))
+
+
+# -- the counts ------------------------------------------------------------------------------------
+
+def test_correct_letters_prompts_and_reflections_come_from_the_solutions(solutions):
+    spec = {module.name: module for module in dashboard.course_spec(solutions)}
+    assert list(spec) == [M0, M1, M6]
+    assert [(c.item, c.correct, c.prompt) for c in spec[M1].checks] == [
+        ("m01-q1", "b", "Which is two?"), ("m01-q2", "c", "Which is three?")]
+    assert spec[M1].reflections == (("m01-r1", "Reflection 1 — Who was in the room?"),
+                                    ("m01-r2", "Reflection 2 — Your next step"))
+    assert spec[M1].items == ("m01-q1", "m01-q2", "m01-r1", "m01-r2")
+    assert spec[M1].label == "M1 A demo" and spec[M0].label == "Orientation"
+
+
+def test_the_real_course_has_a_correct_letter_for_every_knowledge_check():
+    spec = dashboard.course_spec()
+    checks = [check for module in spec for check in module.checks]
+    assert checks and all(check.correct in check.options for check in checks)
+    assert all(module.reflections for module in spec if module.number != "00")
+
+
+def test_completion_counts_every_learner_and_no_instructor(report):
+    assert report.learners == 4 and report.instructors == 1
+    row = {r.module: r for r in report.completion}[M1]
+    assert (row.learners, row.started, row.answered_all, row.submitted, row.not_started) == (4, 3, 1, 1, 1)
+    orientation = {r.module: r for r in report.completion}[M0]
+    assert (orientation.started, orientation.answered_all) == (3, 2)  # cy answered one of two statements
+    caption, columns, rows = dashboard.tables(report)["completion"]
+    assert rows[1] == ["M1 A demo", "1 of 4 (25%)", "1 of 4 (25%)", "2", "1"]
+
+
+def test_item_analysis_against_the_correct_letters(report):
+    checks = {row.item: row for row in report.checks}
+    q1 = checks["m01-q1"]
+    assert (q1.correct, q1.learners, q1.answered, q1.right, q1.wrong, q1.unanswered) == ("b", 4, 3, 2, 1, 1)
+    assert q1.first_wrong == 2  # ana's first choice and ben's only one
+    assert q1.chosen == {"a": 0, "b": 2, "c": 1, "d": 0} and q1.common_wrong == "c"
+    q2 = checks["m01-q2"]
+    assert (q2.answered, q2.right, q2.wrong, q2.first_wrong) == (2, 2, 0, 0)
+    assert checks["m06-q1"].answered == 0
+    assert [row.item for row in report.most_missed()] == ["m01-q1", "m01-q2"]
+    caption, columns, rows = dashboard.tables(report)["knowledge-checks"]
+    assert rows[0] == ["m01-q1 (b)", "Which is two?", "3 of 4", "2 (67%)", "1 (33%)", "2 (67%)", "(c), by 1 learner"]
+
+
+def test_the_self_assessment_statements_are_the_courses_own():
+    statements = {s.key: s for s in COURSE_STATEMENTS()}
+    assert statements["s1"].levels == ("Lagging", "Learning", "Leading")
+    assert len(statements) >= 2 and all(len(s.levels) >= 3 for s in statements.values())
+
+
+def test_self_assessment_shift_pairs_each_learners_answers(small_groups_shown, cohort_dir, solutions):
+    report = dashboard.build(cohort_dir[0].store, solutions)
+    s1, s2 = report.shift
+    assert (s1.statement, s1.before, s1.after, s1.paired, s1.up, s1.same, s1.down) == ("s1", 3, 2, 2, 1, 0, 1)
+    assert s1.before_mean == pytest.approx((2 + 3 + 2) / 3) and s1.after_mean == pytest.approx(2.5)
+    assert (s2.before, s2.after, s2.paired, s2.up) == (2, 1, 1, 1)
+    assert s1.change == pytest.approx(0) and s2.change == pytest.approx(4 - 2)
+    caption, columns, rows = dashboard.tables(report)["self-assessment"]
+    assert rows[0][1:] == ["1–3, Lagging to Leading", "2.3 (n=3)", "2.5 (n=2)", "2", "+0.0", "1 / 0 / 1"]
+
+
+def test_self_assessment_figures_for_small_groups_stay_hidden(report):
+    """Learners were told nobody sees their self-assessment: with fewer than MIN_GROUP answers, no mean and
+    no count of moves is kept, charted or tabled; only how many answered."""
+    assert dashboard.MIN_GROUP == 5
+    s1 = report.shift[0]
+    assert (s1.before, s1.after, s1.paired) == (3, 2, 2)
+    assert (s1.before_mean, s1.after_mean, s1.up, s1.same, s1.down, s1.change) == (None,) * 6
+    assert "self-assessment" not in dashboard.draw(report)
+    caption, columns, rows = dashboard.tables(report)["self-assessment"]
+    assert rows[0][2:] == ["hidden (under 5) (n=3)", "hidden (under 5) (n=2)", "2"] + ["hidden (under 5)"] * 2
+    assert "at least 5 learners" in dashboard._no_chart("self-assessment", report)
+
+
+def test_reflection_word_counts_only(report):
+    words = {row.item: row for row in report.words}
+    assert words["m01-r1"].counts == (3, len(CANARY.split()) + 3)
+    assert words["m01-r2"].counts == (2,)  # ben's blank answer is not a reflection
+    assert words["m01-r1"].written == 2 and words["m06-r1"].written == 0
+    assert words["m01-r2"].bins() == [1, 0, 0, 0]
+
+
+def test_no_reflection_text_reaches_any_output(report, cohort_dir, solutions, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALLIES_SOLUTIONS_DIR", str(solutions))
+    shown = everything_shown(report)
+    for canary in (CANARY, "CANARY-7f3a", STAFF_CANARY, "Short one", "one two three"):
+        assert canary not in shown
+    paths = dashboard.export_png(cohort_dir[0].root, tmp_path / "out")
+    for path in (tmp_path / "out").iterdir():
+        assert b"CANARY" not in path.read_bytes()
+    assert {p.name for p in paths} >= {"completion.png", "knowledge-checks.png", "reflection-words.png"}
+
+
+def test_every_chart_has_alt_text_that_reads_its_numbers(small_groups_shown, cohort_dir, solutions):
+    report = dashboard.build(cohort_dir[0].store, solutions)
+    charts = dashboard.draw(report)
+    assert set(charts) == {"completion", "knowledge-checks", "self-assessment", "reflection-words"}
+    assert "M1 A demo: answered every item 1 of 4 (25%), submitted 1 of 4 (25%)" in charts["completion"].alt
+    assert "m01-q1: right 2, missed 1, not answered 1" in charts["knowledge-checks"].alt
+    assert "Most missed: m01-q1" in charts["knowledge-checks"].alt
+    assert "s1 Where I am today: of 2 who answered both, 1 higher, 0 the same, 1 lower" in charts["self-assessment"].alt
+    assert "m01-r1, Reflection 1 — Who was in the room?: 2 of 4 wrote" in charts["reflection-words"].alt
+    for chart in charts.values():
+        assert chart.png.startswith(b"\x89PNG") and 'alt="' in chart.html()
+
+
+def test_export_writes_each_chart_as_png_with_its_alt_text(small_groups_shown, cohort_dir, solutions, monkeypatch):
+    monkeypatch.setenv("ALLIES_SOLUTIONS_DIR", str(solutions))
+    instance = cohort_dir[0]
+    paths = dashboard.export_png(instance.root)
+    folder = instance.root / "dashboard"
+    assert sorted(paths) == sorted(folder / f"{name}.png" for name in dashboard.VIEWS)
+    assert (folder / "completion.alt.txt").read_text(encoding="utf-8").startswith("Horizontal bar chart")
+    assert folder.stat().st_mode & 0o077 == 0
+
+
+def test_a_cohort_without_learners_shows_a_clear_empty_state(tmp_path, solutions, monkeypatch):
+    monkeypatch.setenv("ALLIES_SOLUTIONS_DIR", str(solutions))
+    instance = Instance(tmp_path / "empty")
+    with AnswerStore(instance.store) as store:
+        store.add_learner("ines", "Inés Ruiz", "instructor")
+        store.save("ines", M1, "m01-q1", "b")
+    report = dashboard.build(instance.store)
+    assert report.empty and report.learners == 0
+    assert dashboard.draw(report) == {}
+    assert all(row.answered == 0 for row in report.checks)
+    dashboard.tables(report)  # no division by zero
+    assert "No learners yet" in widget_text(dashboard.show(instance.root))
+    assert dashboard.export_png(instance.root) == []
+
+
+def test_learners_who_never_answered_are_counted_everywhere(tmp_path, solutions, monkeypatch):
+    monkeypatch.setenv("ALLIES_SOLUTIONS_DIR", str(solutions))
+    instance = Instance(tmp_path / "quiet")
+    with AnswerStore(instance.store) as store:
+        store.add_learner("ana", "Ana")
+        store.add_learner("ben", "Ben")
+    report = dashboard.build(instance.store)
+    assert all((r.learners, r.started, r.not_started) == (2, 0, 2) for r in report.completion)
+    assert all((r.learners, r.unanswered) == (2, 2) for r in report.checks)
+    assert set(dashboard.draw(report)) == {"completion", "knowledge-checks"}
+    text = widget_text(dashboard.show(instance.root))
+    assert "No reflections written yet." in text and "No self-assessment answers yet." in text
+
+
+def test_on_the_website_the_dashboard_shows_nothing_to_a_learner(cohort_dir, monkeypatch):
+    instance, _ = cohort_dir
+    monkeypatch.setenv("VOILA_KERNEL_ID", "test")
+    monkeypatch.setenv("ALLIES_STORE", str(instance.store))
+    monkeypatch.setenv("HTTP_X_ALLIES_LEARNER", "ana")
+    assert "instructors only" in widget_text(dashboard.show())
+    monkeypatch.delenv("HTTP_X_ALLIES_LEARNER")
+    assert "instructors only" in widget_text(dashboard.show())
+
+
+# -- the instructor site, in Chromium ----------------------------------------------------------------
+
+def test_the_instructor_site_serves_the_dashboard_alone_with_its_own_sign_in_secret(tmp_path):
+    instance = Instance(tmp_path / "instance")
+    c = instructor_site.config(instance, port=1)
+    assert c.Voila.notebook_path == str(ROOT / "instructor" / "dashboard.ipynb")
+    assert c.Voila.root_dir == str(ROOT / "instructor")
+    assert c.Voila.identity_provider_class is instructor_site.InstructorIdentityProvider
+    assert c.VoilaConfiguration.template == "allies" and not c.VoilaConfiguration.preheat_kernel
+    assert c.Voila.cookie_secret == instructor_site.cookie_secret(instance) != instance.cookie_secret()
+    assert (instance.root / instructor_site.SECRET_FILE).stat().st_mode & 0o077 == 0
+    assert instructor_site.InstructorIdentityProvider().cookie_name == "allies-instructor"
+    # Voilà serves images under the served folder without sign-in (as on the cohort site): keep none there.
+    assert not [p for p in (ROOT / "instructor").rglob("*") if p.suffix.lower() in (".png", ".jpg", ".gif", ".svg")]
+
+
+class InstructorServer(Server):
+    """`python -m course.instructor_site` in a subprocess on a free port."""
+
+    def start(self, timeout: float = 60) -> "InstructorServer":
+        out = open(self.log, "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "course.instructor_site", *self.args,
+                                      "--port", str(self.port)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                     env=self.env)
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if get(self.port, "/login")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not answer:\n" + self.log.read_text()
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def instructor_server(cohort_dir, solutions, tmp_path_factory):
+    import os
+
+    instance, codes = cohort_dir
+    server = InstructorServer(["--instance", str(instance.root)], tmp_path_factory.mktemp("log") / "server.log")
+    server.env = {**os.environ, "ALLIES_SOLUTIONS_DIR": str(solutions)}
+    server.instance = instance
+    server.start()
+    yield server, codes
+    server.stop()
+
+
+def raw(port, path, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.getheader("Location", ""), response.read()
+    finally:
+        conn.close()
+
+
+def sign_in(context, url, who, code, next_path="/"):
+    page = context.new_page()
+    page.goto(f"{url}/login?next={urllib.parse.quote(next_path)}")
+    page.fill("#learner", who)
+    page.fill("#code", code)
+    page.click("button[type=submit]")
+    return page
+
+
+def test_without_sign_in_every_page_leads_to_the_sign_in_form(instructor_server):
+    server, _ = instructor_server
+    for path in ("/", "/voila/render/dashboard.ipynb", "/voila/files/dashboard.ipynb", "/anything"):
+        status, location, _ = raw(server.port, path)
+        assert status in (302, 403) and (status == 403 or urllib.parse.urlparse(location).path == "/login"), path
+    # The header that names the signed-in person cannot be sent from outside.
+    status, location, _ = raw(server.port, "/", {"X-Allies-Learner": "ines"})
+    assert status == 302 and location.startswith("/login")
+    status, _, body = raw(server.port, "/login")
+    assert status == 200 and b"Instructor id" in body
+
+
+def test_a_learner_with_a_correct_code_is_refused(instructor_server, browser):
+    server, codes = instructor_server
+    context = browser.new_context()
+    try:
+        page = sign_in(context, server.url, "ana", codes["ana"])
+        expect(page.get_by_role("alert")).to_have_text(instructor_site.NOT_INSTRUCTOR)
+        assert urllib.parse.urlparse(page.url).path == "/login"
+        page.goto(server.url + "/")
+        assert urllib.parse.urlparse(page.url).path == "/login"
+        page = sign_in(context, server.url, "ines", "wrong-code")
+        expect(page.get_by_role("alert")).to_have_text(instructor_site.WRONG_CODE)
+    finally:
+        context.close()
+
+
+def test_an_instructor_sees_the_dashboard_with_charts_tables_and_no_reflection_text(instructor_server, browser):
+    server, codes = instructor_server
+    context = browser.new_context()
+    try:
+        page = sign_in(context, server.url, "ines", codes["ines"])
+        page.wait_for_url(f"{server.url}/", timeout=SLOW)
+        completion = page.locator(".allies-view-completion img")
+        expect(completion).to_have_attribute("alt", re.compile("answered every item 1 of 4"), timeout=SLOW)
+        for name in ("completion", "knowledge-checks", "reflection-words"):
+            view = page.locator(f".allies-view-{name}")
+            expect(view.locator("img")).to_have_attribute("alt", re.compile(r"chart|plot"))
+            expect(view.locator("table caption")).to_be_visible()
+        expect(page.locator(".allies-most-missed")).to_contain_text("m01-q1")
+        assert "CANARY" not in page.content()
+
+        page.get_by_role("button", name="Save charts as PNG").click()
+        expect(page.locator(".allies-view-self-assessment")).to_contain_text("at least 5 learners")
+        expect(page.locator(".allies-dashboard")).to_contain_text("Saved 3 charts", timeout=SLOW)
+        assert (server.instance.root / "dashboard" / "knowledge-checks.png").read_bytes().startswith(b"\x89PNG")
+    finally:
+        context.close()
+
+
+def test_the_dashboard_notebook_only_calls_course_dashboard_and_is_stored_clean():
+    nb = nbformat.read(ROOT / "instructor" / "dashboard.ipynb", as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert [cell.source for cell in code] == ["from course import dashboard\n\ndashboard.show()"]
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
+
+
+# -- the facilitator guide ---------------------------------------------------------------------------
+
+GUIDE = ROOT / "docs" / "facilitator-guide.md"
+
+
+def test_the_facilitator_guide_types_no_statistic_and_cites_only_tables_that_exist():
+    text = GUIDE.read_text(encoding="utf-8")
+    assert not re.search(r"\d\s*(%|per ?cent|percentage points)", text)
+    cited = set(re.findall(r"data/([a-z0-9_]+)\.csv", text))
+    assert cited and all((ROOT / "data" / f"{name}.csv").is_file() for name in cited), cited
+
+
+def test_the_facilitator_guide_plans_a_session_for_every_module_and_uses_the_dashboard():
+    text = GUIDE.read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    for module in dashboard.course_spec():
+        title = module.title.split("—", 1)[-1].strip() if module.number != "00" else "Before you start"
+        assert any(title in heading for heading in headings), title
+    for words in ("Most missed", "Save charts as PNG", "python -m course.instructor_site", "five"):
+        assert words in text
+
+
+def test_an_instructor_taken_off_the_role_is_signed_out_at_the_next_request(instructor_server, browser):
+    import sqlite3
+    from contextlib import closing
+
+    server, _ = instructor_server
+    with AnswerStore(server.instance.store) as store:
+        code = store.add_learner("jo", "Jo", "instructor")
+    context = browser.new_context()
+    try:
+        # Signed in, on to a page that needs sign-in but starts no kernel (Voilà sends it to /voila/files/).
+        sign_in(context, server.url, "jo", code, "/elsewhere").wait_for_url("**/voila/files/elsewhere")
+        cookie = next(f"{c['name']}={c['value']}" for c in context.cookies() if c["name"] == "allies-instructor")
+        signed_in = raw(server.port, "/elsewhere", {"Cookie": cookie})
+        assert signed_in[0] == 302 and not signed_in[1].startswith("/login")  # on to /voila/files/…: signed in
+        with closing(sqlite3.connect(server.instance.store)) as db, db:
+            db.execute("UPDATE learners SET role = 'learner' WHERE id = 'jo'")
+        status, location, _ = raw(server.port, "/elsewhere", {"Cookie": cookie})
+        assert status == 302 and location.startswith("/login")
+    finally:
+        context.close()
+        with closing(sqlite3.connect(server.instance.store)) as db, db:
+            db.execute("DELETE FROM learners WHERE id = 'jo'")
