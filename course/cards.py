@@ -50,14 +50,16 @@ class Card:
     prompt: str = "What would you do?"
     source: str = ""  # the citation line for the research the card draws on
     confidence: str = ""
+    explanation: str = ""  # shown under the feedback whichever response is picked (a myth card's evidence)
 
 
 def cards_from_rows(rows) -> list[Card]:
     """Cards from rows (dicts), one row per response, grouped by `card_id` in first-seen order.
 
     Required columns: card_id, situation, response, feedback. Optional: heading, prompt, verdict,
-    source_id (a known source, cited under the card) and confidence. A card needs at least two
-    responses, with distinct labels, and one situation shared by all its rows.
+    explanation (shown after any pick, the same for every response), source_id (a known source, cited
+    under the card) and confidence. A card needs at least two responses, with distinct labels, and one
+    situation (and heading, prompt, explanation) shared by all its rows.
     """
     grouped: dict[str, list[dict]] = {}
     for number, row in enumerate(rows, start=1):
@@ -70,7 +72,7 @@ def cards_from_rows(rows) -> list[Card]:
     cards = []
     for card_id, group in grouped.items():
         first = group[0]
-        for key in ("situation", "heading", "prompt"):
+        for key in ("situation", "heading", "prompt", "explanation"):
             if len({str(r.get(key) or "").strip() for r in group}) > 1:
                 raise ValueError(f"card {card_id!r}: every row must give the same {key}")
         labels = [str(r["response"]).strip() for r in group]
@@ -89,6 +91,7 @@ def cards_from_rows(rows) -> list[Card]:
             prompt=str(first.get("prompt") or "").strip() or Card.prompt,
             source=data.citation_line([{"source_id": s} for s in source_ids]) if source_ids else "",
             confidence=confidence,
+            explanation=str(first.get("explanation") or "").strip(),
         ))
     return cards
 
@@ -111,7 +114,8 @@ class CardView(w.VBox):
                                          value=None, style={"button_width": "auto"},
                                          layout=w.Layout(width="100%"))
         self.responses.add_class("allies-card-responses")
-        self.feedback = w.Stack([w.HTML(self.feedback_html(r)) for r in card.responses], selected_index=None)
+        self.feedback = w.Stack([w.HTML(self.feedback_html(r, card.explanation)) for r in card.responses],
+                                selected_index=None)
         w.jslink((self.responses, "index"), (self.feedback, "selected_index"))
         confidence = f" Confidence: {escaped(card.confidence)}." if card.confidence else ""
         source = (f'<p class="allies-card-source">Draws on: {escaped(card.source)}.{confidence}</p>'
@@ -120,11 +124,13 @@ class CardView(w.VBox):
         self.add_class("allies-card")
 
     @staticmethod
-    def feedback_html(response: Response) -> str:
+    def feedback_html(response: Response, explanation: str = "") -> str:
         verdict = f"<strong>{escaped(response.verdict)}.</strong> " if response.verdict else ""
+        shared = (f'<p class="allies-card-explanation"><strong>The evidence.</strong> {escaped(explanation)}</p>'
+                  if explanation else "")
         return (f'<div class="allies-card-feedback" role="status" aria-live="polite">'
                 f"<p><em>You picked:</em> {escaped(response.label)}</p>"
-                f"<p>{verdict}{escaped(response.feedback)}</p></div>")
+                f"<p>{verdict}{escaped(response.feedback)}</p>{shared}</div>")
 
     def pick(self, index: int) -> str:
         """Pick a response, as a click would; returns the feedback now shown (for tests and demos)."""
