@@ -1,0 +1,57 @@
+"""Orientation — Before you start: how the course works on each path, the modules ahead, and practice scenes
+on the norms of a learning space (`data/scenarios_orientation.csv`). The self-assessment is
+`course.self_assessment.ask`."""
+from __future__ import annotations
+
+import json
+
+from IPython.display import HTML
+
+from .. import cards, widgets
+from ..paths import folder
+from ..validation import escaped
+
+PATHS = ("On the course website", "In JupyterLab")
+HOW = (
+    ("Open a module", "Pick it from the list of modules. There is no code to run.",
+     "Open the notebook and run the cells in order with Shift + Enter."),
+    ("Explore a chart", "Click a slider or a button and use the arrow keys, Tab and Space.",
+     "The same: the charts work the same way once the cell has run."),
+    ("Answer a knowledge check", "Choose an option with the radio buttons.",
+     'Replace None with the letter of your choice in quotes (answer = "b") and run the cell.'),
+    ("Write a reflection", "Type in the box under the prompt.",
+     "Double-click the text cell under the prompt, write, then run it to see it formatted."),
+    ("Keep your work", "Answers save as you go, under your sign-in, and come back when you return.",
+     "Save the notebook (Ctrl + S). Your answers live in the notebook file."),
+    ("Hand in", "Press the Submit button at the end of the module. You can submit again; the latest counts.",
+     "Save, then submit from the Assignments tab (nbgrader), or as your facilitator asks."),
+    ("Who sees what", "Only you and your graders see your reflections.",
+     "Only you and your graders see your reflections."),
+)
+
+
+def how_it_works():
+    """The two ways through the course, side by side."""
+    return widgets.table(["", *PATHS], [list(row) for row in HOW], "How the course works on each path")
+
+
+def _title(notebook) -> str:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return notebook.stem
+
+
+def modules() -> HTML:
+    """The modules of the course, in order, by title (read from `modules/`, so the list is always current)."""
+    titles = "".join(f"<li>{escaped(_title(nb))}</li>"
+                     for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb")))
+    return HTML(f'<ol class="allies-outline" style="list-style:none;padding-left:0">{titles}</ol>')
+
+
+def norms():
+    """Practice scenes about learning together: fear said out loud, fatigue, confidentiality, mistakes."""
+    return cards.deck("scenarios_orientation", label="Scene")
