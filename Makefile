@@ -37,3 +37,4 @@ test: install chromium
 
 bench: install chromium
 	$(PY) bench/run.py
+	$(PY) bench/autograde.py

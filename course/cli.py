@@ -64,6 +64,115 @@ def _cohort_reset(args) -> int:
     return 0
 
 
+# -- instructor: one grading workflow for JupyterLab and the cohort site (course/instructor.py) ----------
+
+def _limits(args) -> dict:
+    return {key: getattr(args, key) for key in ("as_mb", "cpu_s", "fsize_mb", "nproc")
+            if getattr(args, key, None) is not None}
+
+
+def _instructor_init(args) -> int:
+    from . import instructor
+
+    instructor.init(args.dir, roster=args.roster, course_id=args.course_id or instructor.COURSE_ID, exchange=args.exchange,
+                    instance=args.instance, due=instructor.duedates(args.duedate),
+                    late_penalty=args.late_penalty, cell_timeout=args.cell_timeout,
+                    notebook_timeout=args.notebook_timeout, limits=_limits(args), modules=args.module,
+                    check=not args.no_check)
+    return 0
+
+
+def _instructor_collect(args) -> int:
+    from . import instructor
+
+    instructor.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
+                       due=instructor.duedates(args.duedate))
+    return 0
+
+
+def _instructor_autograde(args) -> int:
+    from . import instructor
+
+    results = instructor.autograde(args.dir, modules=args.modules or None, jobs=args.jobs,
+                                   learners=args.learner or None, force=not args.new_only)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _instructor_feedback(args) -> int:
+    from . import instructor
+
+    instructor.feedback(args.dir, modules=args.modules or None)
+    return 0
+
+
+def _instructor_export(args) -> int:
+    from . import instructor
+
+    print(f"wrote {instructor.export(args.dir, args.out)} rows to {args.out}")
+    return 0
+
+
+def _instructor_dashboard(args) -> int:
+    from . import instructor_site
+
+    instructor_site.serve(args.instance, port=args.port)
+    return 0
+
+
+def _add_instructor(commands) -> None:
+    inst = commands.add_parser("instructor", help="grade both answer paths with nbgrader: init, collect, "
+                                                  "autograde, feedback, export")
+    steps = inst.add_subparsers(dest="step", required=True)
+    init = steps.add_parser("init", help="create a ready nbgrader course directory")
+    init.add_argument("dir", help="the course directory (created if missing)")
+    init.add_argument("--roster", help="CSV: learner_id, display_name[, role, email]; instructors are skipped "
+                                       "(default with --instance: the cohort's roster)")
+    init.add_argument("--course-id", default=None, help="nbgrader course id (default allies-in-tech)")
+    init.add_argument("--exchange", help="nbgrader exchange root (default DIR/exchange, or INSTANCE/exchange)")
+    init.add_argument("--instance", help="the cohort site's instance folder: its exchange receives the "
+                                         "site's submissions and its feedback/ folder gets each learner's")
+    init.add_argument("--duedate", action="append", metavar="MODULE=WHEN",
+                      help="a module's due date, e.g. 01-why-men-why-now='2025-03-01 17:00 UTC' (repeatable)")
+    init.add_argument("--late-penalty", choices=["none", "zero"], default="none",
+                      help="nbgrader's late penalty: none (flag only) or zero (late work scores 0)")
+    init.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell when grading")
+    init.add_argument("--notebook-timeout", type=int, default=600, help="seconds per notebook when grading")
+    init.add_argument("--as-mb", type=int, help="grading kernel address space, MB (default 2048)")
+    init.add_argument("--cpu-s", type=int, help="grading kernel CPU seconds (default 300)")
+    init.add_argument("--fsize-mb", type=int, help="largest file a grading kernel may write, MB (default 64)")
+    init.add_argument("--nproc", type=int, help="processes and threads per grading kernel (default 64)")
+    init.add_argument("--module", action="append", help="only this module (repeatable; default: all)")
+    init.add_argument("--no-check", action="store_true", help="skip the sandbox check (a probe kernel)")
+    init.set_defaults(run=_instructor_init)
+    col = steps.add_parser("collect", help="collect submissions from the exchange (both paths) and uploads")
+    col.add_argument("dir")
+    col.add_argument("modules", nargs="*", help="modules to collect (default: all)")
+    col.add_argument("--uploads", help="a folder of uploaded files: <learner>/<module>.ipynb, each handed in "
+                                       "at its file's modification time")
+    col.add_argument("--duedate", action="append", metavar="MODULE=WHEN", help="set a module's due date")
+    col.set_defaults(run=_instructor_collect)
+    auto = steps.add_parser("autograde", help="autograde collected submissions in parallel, sandboxed")
+    auto.add_argument("dir")
+    auto.add_argument("modules", nargs="*", help="modules to grade (default: all)")
+    auto.add_argument("--jobs", "-j", type=int, help="parallel workers (default: cores + 1)")
+    auto.add_argument("--learner", action="append", help="only this learner (repeatable)")
+    auto.add_argument("--new-only", action="store_true",
+                      help="skip submissions already autograded and unchanged (nbgrader without --force)")
+    auto.set_defaults(run=_instructor_autograde)
+    fb = steps.add_parser("feedback", help="generate feedback; release it to the exchange and the cohort site")
+    fb.add_argument("dir")
+    fb.add_argument("modules", nargs="*")
+    fb.set_defaults(run=_instructor_feedback)
+    ex = steps.add_parser("export", help="grades as CSV: learner, module, score, max, late penalty, ...")
+    ex.add_argument("dir")
+    ex.add_argument("--out", required=True, help="the CSV file to write")
+    ex.set_defaults(run=_instructor_export)
+    dash = steps.add_parser("dashboard", help="run the instructors' cohort dashboard (instructors sign in)")
+    dash.add_argument("--instance", required=True, help="the cohort site's instance folder")
+    dash.add_argument("--port", type=int, default=8867)
+    dash.set_defaults(run=_instructor_dashboard)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m course", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,5 +201,6 @@ def main(argv=None) -> None:
     reset.add_argument("learner_id")
     reset.add_argument("--instance", required=True)
     reset.set_defaults(run=_cohort_reset)
+    _add_instructor(commands)
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

@@ -48,3 +48,133 @@ def config_file(course_id: str = COURSE_ID) -> str:
         "c = get_config()  # noqa: F821\n"
         f"c.merge(config(__import__('pathlib').Path(__file__).parent, {course_id!r}))\n"
     )
+
+
+# -- Grading bounds for the instructor's course directory (`python -m course instructor init`) -------------
+
+from nbgrader.preprocessors import Execute  # noqa: E402
+from traitlets import Integer  # noqa: E402
+
+# nbgrader's autograde steps, with its Execute replaced by GuardedExecute.
+AUTOGRADE_PREPROCESSORS = [
+    "course.grading.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+
+def _error_output(ename: str, evalue: str):
+    from nbformat.v4 import new_output
+
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute with bounds that a hostile notebook cannot lift, so every submission ends graded.
+
+    - A whole-notebook time budget on top of the per-cell `timeout`.
+    - After a cell times out, the kernel must run an empty cell within `responsive_timeout` seconds
+      (an interrupt that the code caught or ignored fails this); if it cannot, the rest is not run.
+    - A kernel that dies (`sys.exit` is caught by IPython, but `os._exit`, a resource limit or a crash
+      end it) stops the run instead of failing the whole submission.
+    - Output, display and widget messages beyond `max_output_bytes` per cell are dropped (and the cell is
+      interrupted), so endless output cannot fill the grader's memory; nbgrader's LimitOutput trims lines.
+    Every code cell that is not run gets an error output, so its hidden tests score zero: a test cell with
+    no output would otherwise count as passed.
+    """
+
+    notebook_timeout = Integer(600, help="Seconds for the whole notebook (0: no limit).").tag(config=True)
+    responsive_timeout = Integer(10, help="Seconds a kernel has to run an empty cell after a timed-out "
+                                          "cell before the rest of the notebook is not run.").tag(config=True)
+    max_output_bytes = Integer(2_000_000, help="Largest output of one cell, in bytes of messages "
+                                               "(0: no limit).").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        import time
+
+        self._stopped, self._cell_bytes, self._capped = None, 0, False
+        self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout > 0 else None
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        import time
+
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        if cell.cell_type != "code" or not cell.source.strip():
+            return super().preprocess_cell(cell, resources, index)
+        if self._stopped is None and self._deadline is not None and time.monotonic() >= self._deadline:
+            self._stopped = f"the notebook used up its {self.notebook_timeout} seconds"
+        if self._stopped:
+            cell.outputs = [_error_output("CellNotRun", f"Not run: {self._stopped}.")]
+            return cell, self.resources
+        self._cell_bytes, self._capped = 0, False
+        configured = self.timeout
+        if self._deadline is not None and configured and configured > 0:
+            self.timeout = max(1, min(configured, int(self._deadline - time.monotonic()) + 1))
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._stopped = "the kernel stopped in an earlier cell"
+            cell.outputs.append(_error_output(
+                "DeadKernelError", "The kernel stopped while running this cell: the code ended Python, or "
+                                   "used more memory, CPU time or processes than grading allows."))
+            return cell, self.resources
+        except CellTimeoutError as exc:  # the reply came but its output did not (e.g. a flood of output)
+            cell.outputs.append(_error_output("CellTimeoutError", str(exc).splitlines()[0]))
+            resources = self.resources
+        finally:
+            self.timeout = configured
+        timed_out = any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
+                        for o in cell.outputs)
+        if timed_out and not self._responsive():
+            self._stopped = "an earlier cell ran past its time limit and did not stop when interrupted"
+        return cell, resources
+
+    def _responsive(self) -> bool:
+        """Whether the kernel runs an empty cell within `responsive_timeout` seconds."""
+        import time
+        from queue import Empty
+
+        from jupyter_core.utils import run_sync
+
+        async def probe() -> bool:
+            msg_id = self.kc.execute("", silent=True, store_history=False)
+            deadline = time.monotonic() + self.responsive_timeout
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    msg = await self.kc.shell_channel.get_msg(timeout=left)
+                except Empty:
+                    return False
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return True
+            return False
+
+        try:
+            return run_sync(probe)()
+        except Exception:
+            return False
+
+    def process_message(self, msg, cell, cell_index):
+        if self.max_output_bytes > 0 and msg["msg_type"] not in ("status", "execute_input"):
+            import json
+
+            self._cell_bytes += len(json.dumps(msg.get("content"), default=str)) + sum(
+                len(memoryview(b)) for b in msg.get("buffers") or [])
+            if self._cell_bytes > self.max_output_bytes:
+                if not self._capped:
+                    self._capped = True
+                    from nbformat.v4 import new_output
+
+                    cell.outputs.append(new_output(
+                        "stream", name="stderr",
+                        text=f"\n... Output stopped: more than {self.max_output_bytes} bytes ...\n"))
+                    import asyncio
+
+                    asyncio.ensure_future(self.km.interrupt_kernel())
+                return None
+        return super().process_message(msg, cell, cell_index)

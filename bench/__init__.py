@@ -1,0 +1,1 @@
+"""The course's performance bench: `python bench/run.py [--quick]` writes bench/RESULTS.md."""

@@ -1,0 +1,178 @@
+"""The load test: N learners arriving evenly over a window, each opening the same module.
+
+Most learners are plain HTTP clients: sign in (cohort site only), GET the module page to its last byte
+("HTML"), then open the kernel websocket and ask for every widget's state as the page's widget manager
+does (`jupyter.widget.control` / `request_states`) — "usable (HTTP)" is that reply. Every k-th learner
+is a real headless browser, timed to the same "usable" as the page-load figure (probe.js). Times run
+from the request for the module page, after sign-in; sign-in is timed on its own.
+Traffic goes only to 127.0.0.1; every learner has a deadline, and the test ends within window + deadline.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import re
+import struct
+import time
+import uuid
+
+import httpx
+import psutil
+import websockets
+
+from . import browser as chrome
+from .servers import Site
+
+KERNEL_ID = re.compile(r'"kernelId":\s*"([0-9a-f-]{36})"')
+MIN_FREE_BYTES = 2 * 1024**3  # below this much free memory, no new learner is sent (reported)
+
+
+def _message(session: str, msg_type: str, content: dict, metadata: dict | None = None) -> str:
+    header = {"msg_id": uuid.uuid4().hex, "username": "bench", "session": session, "msg_type": msg_type,
+              "version": "5.3", "date": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+    return json.dumps({"header": header, "parent_header": {}, "metadata": metadata or {}, "content": content,
+                       "channel": "shell", "buffers": []})
+
+
+def _decode(frame) -> dict:
+    """A kernel message from the websocket: JSON text, or binary (offsets, JSON, buffers)."""
+    if isinstance(frame, str):
+        return json.loads(frame)
+    count = struct.unpack("!I", frame[:4])[0]
+    offsets = struct.unpack(f"!{count}I", frame[4:4 + 4 * count])
+    return json.loads(frame[offsets[0]:offsets[1]])
+
+
+async def widget_states(site: Site, kernel: str, cookies: dict) -> tuple[int, int]:
+    """Open the kernel's websocket and request every widget's state; returns (widget count, bytes read)."""
+    session = uuid.uuid4().hex
+    url = f"ws://127.0.0.1:{site.port}/api/kernels/{kernel}/channels?session_id={session}"
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    async with websockets.connect(url, additional_headers={"Cookie": cookie} if cookie else {},
+                                  max_size=None, open_timeout=None) as ws:
+        comm = uuid.uuid4().hex
+        opening = {"comm_id": comm, "target_name": "jupyter.widget.control", "data": {}}
+        await ws.send(_message(session, "comm_open", opening, {"version": "1.0.0"}))
+        await ws.send(_message(session, "comm_msg", {"comm_id": comm, "data": {"method": "request_states"}}))
+        read = 0
+        while True:
+            frame = await ws.recv()
+            read += len(frame)
+            msg = _decode(frame)
+            data = msg.get("content", {}).get("data") or {}
+            if msg["header"]["msg_type"] == "comm_msg" and data.get("method") == "update_states":
+                return len(data.get("states", {})), read
+
+
+async def http_learner(site: Site, module: str, learner: tuple[str, str] | None, stage: dict) -> dict:
+    """One learner as an HTTP client; returns its timings (s) or the error that stopped it. `stage["at"]`
+    names the step under way, for a learner that runs out of time."""
+    out = {"kind": "http"}
+    async with httpx.AsyncClient(base_url=site.base, timeout=None, follow_redirects=False) as client:
+        if site.signed_in:
+            stage["at"] = "sign-in"
+            start = time.monotonic()
+            await client.get("/login")
+            response = await client.post("/login?next=/", data={"learner": learner[0], "code": learner[1],
+                                                                "_xsrf": client.cookies.get("_xsrf")})
+            if response.status_code != 302:
+                return {**out, "error": f"sign-in {response.status_code}"}
+            out["signin"] = time.monotonic() - start
+        stage["at"] = "page HTML"
+        start = time.monotonic()
+        response = await client.get(f"/voila/render/{module}")
+        out["html"] = time.monotonic() - start
+        stage["at"] = "widget state over the kernel websocket"
+        match = KERNEL_ID.search(response.text)
+        if response.status_code != 200 or not match:
+            return {**out, "error": f"page {response.status_code}" + ("" if match else ", no kernel id")}
+        widgets, read = await widget_states(site, match.group(1), dict(client.cookies))
+        out.update(usable=time.monotonic() - start, widgets=widgets, ws_bytes=read,
+                   html_bytes=len(response.content))
+    return out
+
+
+async def browser_learner(browser, site: Site, module: str, learner, expect: dict, timeout: float,
+                          stage: dict) -> dict:
+    """One learner in a fresh headless-browser context; timed with probe.js like the page-load figure."""
+    out = {"kind": "browser"}
+    context = await browser.new_context()
+    try:
+        if site.signed_in:
+            stage["at"] = "sign-in"
+            out["signin"] = await chrome.sign_in(context, site, *learner)
+        stage["at"] = "page load in the browser"
+        page, record = await chrome.load(context, site, module, expect, timeout=timeout)
+        if not record["ok"]:
+            return {**out, "error": record.get("error", "not usable")}
+        out.update(usable=record["usable"] / 1000, html=record["html"] / 1000)
+        await page.close()
+    finally:
+        await context.close()
+    return out
+
+
+async def _sample(site: Site, samples: list, stop: asyncio.Event) -> None:
+    """Every second: the server's kernels, its total RSS and CPU seconds, while the level runs."""
+    while not stop.is_set():
+        rss = 0
+        for p in site.tree():
+            try:
+                rss += p.memory_info().rss
+            except psutil.Error:
+                pass
+        samples.append({"t": time.monotonic(), "kernels": len(site.kernels()), "rss": rss,
+                        "cpu": site.cpu_seconds(), "server_cpu": site.cpu_seconds(server_only=True)})
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def run_level(site: Site, rate: int, module: str, learners: list, browser, expect: dict, *,
+                    window: float = 60.0, deadline: float = 60.0, browser_every: int = 10,
+                    max_browsers: int = 3) -> dict:
+    """`rate × window / 60` learners arriving evenly over `window` seconds; each must be done within
+    `deadline` seconds of arriving. Returns every learner's outcome plus server samples."""
+    count = max(1, round(rate * window / 60))
+    results, samples, stop = [], [], asyncio.Event()
+    running_browsers = 0
+    sampler = asyncio.create_task(_sample(site, samples, stop))
+
+    async def arrive(i: int) -> None:
+        nonlocal running_browsers
+        learner = learners[i % len(learners)] if learners else None
+        use_browser = (browser is not None and browser_every and i % browser_every == browser_every // 2
+                       and running_browsers < max_browsers)
+        kind = "browser" if use_browser else "http"
+        if psutil.virtual_memory().available < MIN_FREE_BYTES:
+            results.append({"kind": "skipped", "error": "memory guard"})
+            return
+        running_browsers += use_browser
+        start, stage = time.monotonic(), {"at": "start"}
+        try:
+            job = (browser_learner(browser, site, module, learner, expect, deadline, stage) if use_browser
+                   else http_learner(site, module, learner, stage))
+            outcome = await asyncio.wait_for(job, deadline)
+        except asyncio.TimeoutError:
+            outcome = {"kind": kind, "error": f"not done in {deadline:g} s: {stage['at']}"}
+        except Exception as exc:
+            outcome = {"kind": kind, "error": f"{type(exc).__name__}: {exc}"[:160]}
+        finally:
+            running_browsers -= use_browser
+        outcome["arrived"] = start
+        results.append(outcome)
+
+    begin = time.monotonic()
+    tasks = []
+    for i in range(count):
+        await asyncio.sleep(max(0.0, begin + i * window / count - time.monotonic()))
+        tasks.append(asyncio.create_task(arrive(i)))
+    await asyncio.wait(tasks, timeout=deadline + 10)  # each learner already has its own deadline
+    for task in tasks:
+        task.cancel()
+    stop.set()
+    await sampler
+    return {"rate": rate, "arrivals": count, "window": window, "results": results, "samples": samples,
+            "wall": time.monotonic() - begin}

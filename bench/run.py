@@ -1,0 +1,237 @@
+"""Measure the course's cohort site against plain Voilà on this machine; write bench/RESULTS.md.
+
+    python bench/run.py            # the full run (about 30 minutes with two modules)
+    python bench/run.py --quick    # a smoke check (about 2 minutes): few repetitions, one short load level
+    python bench/run.py --code DIR --sites ours --rates 60,100   # try a patched copy of the course
+
+Figures: (1) navigation to a usable module page, cold and warm browser cache; (2) slider key press to the
+new chart on screen; (3) resident memory of each page's kernel; (4) learners arriving at 30–150 a minute.
+Sites are measured one at a time, each freshly started, all traffic to 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psutil  # noqa: E402
+from playwright.async_api import async_playwright  # noqa: E402
+
+from bench import browser as chrome  # noqa: E402
+from bench import load, machine, report, servers  # noqa: E402
+
+PRESETS = {
+    "full": {"cold": 10, "warm": 10, "moves": 20, "rates": [30, 60, 100, 150], "window": 60.0,
+             "deadline": 30.0, "browser_every": 10, "modules": 0, "pool": 3, "sites": "ours,plain,plain-pre"},
+    "quick": {"cold": 2, "warm": 1, "moves": 5, "rates": [30], "window": 10.0, "deadline": 20.0,
+              "browser_every": 5, "modules": 1, "pool": 2, "sites": "ours,plain"},
+}
+# The reference module (--module; by default module 01, the first after the orientation) is measured first.
+# Warm-cache loads, the extra site plain Voilà preheated, and the load test use only the reference module
+# (every module's page loads the same JS and CSS): that keeps a full run with 7 modules near 45 minutes.
+FIRST_MODULE_ONLY = {"plain-pre"}
+
+
+def in_order(modules: list[str], reference: str | None) -> list[str]:
+    """The modules with the reference module first (named, else the first numbered 01, else the first)."""
+    chosen = reference or next((m for m in modules if m.startswith("01-")), modules[0] if modules else None)
+    if chosen not in modules:
+        raise SystemExit(f"no module {chosen!r} among {modules}")
+    return [chosen, *(m for m in modules if m != chosen)]
+
+
+def kernel_memory(site: servers.Site, kernel: str | None) -> dict | None:
+    """RSS and USS (MB) of one kernel process of `site`, and the CPU seconds it has used."""
+    proc = site.kernels().get(kernel or "")
+    if proc is None:
+        return None
+    try:
+        info, cpu = proc.memory_full_info(), proc.cpu_times()
+    except psutil.Error:
+        return None
+    return {"rss": info.rss / 2**20, "uss": info.uss / 2**20, "cpu_s": cpu.user + cpu.system}
+
+
+async def measured_load(context, site, module: str, expect: dict) -> dict:
+    """One measured page load in `context`: usable time and breakdown, then the kernel's memory; the page
+    is closed and its kernel shut down."""
+    await asyncio.to_thread(site.wait_idle)
+    page, record = await chrome.load(context, site, module, expect)
+    if record["ok"]:
+        await asyncio.sleep(0.5)
+        record["memory"] = kernel_memory(site, record["kernel"])
+    await page.close()
+    record["shutdown"] = await chrome.shutdown_kernel(site, context, record.get("kernel"))
+    return record
+
+
+async def cold_loads(browser, site, module: str, expect: dict, learners, n: int) -> list[dict]:
+    """`n` loads, each in a fresh browser context (empty cache), signed in as a different learner."""
+    records = []
+    for _ in range(n):
+        context = await chrome.new_context(browser, site, next(learners))
+        records.append(await measured_load(context, site, module, expect))
+        await context.close()
+    return records
+
+
+async def warm_loads(browser, site, module: str, expect: dict, learners, n: int) -> list[dict]:
+    """`n` loads in one browser context after one unmeasured load has filled its cache."""
+    if n < 1:
+        return []
+    context = await chrome.new_context(browser, site, next(learners))
+    await measured_load(context, site, module, expect)
+    records = [await measured_load(context, site, module, expect) for _ in range(n)]
+    await context.close()
+    return records
+
+
+async def slider(browser, site, module: str, expect: dict, learners, moves: int) -> dict:
+    """Slider key presses on a loaded page of `module` (none if it has no slider)."""
+    context = await chrome.new_context(browser, site, next(learners))
+    await asyncio.to_thread(site.wait_idle)
+    page, record = await chrome.load(context, site, module, expect)
+    result = await chrome.slider_moves(page, moves) if record["ok"] else {"times": [], "failed": moves,
+                                                                          "error": record.get("error")}
+    await page.close()
+    await chrome.shutdown_kernel(site, context, record.get("kernel"))
+    await context.close()
+    return result
+
+
+async def measure_site(browser, site, modules: list[str], expect: dict, learners, opts: dict, bg) -> dict:
+    """Figures 1–3 for one freshly started site."""
+    bg.mark(f"pages: {site.key}")
+    out = {"label": site.label, "startup": await asyncio.to_thread(site.start), "modules": {}}
+    try:
+        for number, module in enumerate(modules[:1] if site.key in FIRST_MODULE_ONLY else modules):
+            context = await chrome.new_context(browser, site, next(learners))
+            found = await chrome.discover(context, site, module)
+            await context.close()
+            expect.setdefault(module, {**{k: found[k] for k in ("explorers", "radios", "textareas")},
+                                       "widgets": min(found["widgets"], 1)})
+            print(f"  {site.key} {module}: found {found}; usable means {expect[module]}", flush=True)
+            out["modules"][module] = {
+                "found": found,
+                "cold": await cold_loads(browser, site, module, expect[module], learners, opts["cold"]),
+                "warm": await warm_loads(browser, site, module, expect[module], learners,
+                                         0 if number else opts["warm"]),
+                "slider": await slider(browser, site, module, expect[module], learners, opts["moves"]),
+            }
+            print(f"  {site.key} {module}: {report.brief(out['modules'][module])}", flush=True)
+        await asyncio.to_thread(site.wait_idle)
+        out["idle_kernels"] = [kernel_memory(site, k) for k in site.kernels()]
+        out["server_rss"] = site.tree()[0].memory_info().rss / 2**20 if site.tree() else None
+    finally:
+        site.stop()
+        out["log_events"] = site.log_events()
+    return out
+
+
+async def load_levels(browser, sites: list, module: str, expect: dict, learners: list, opts: dict,
+                      bg) -> list:
+    """Figure 4: every rate against every site, each level on a freshly started server."""
+    levels = []
+    for rate in opts["rates"]:
+        for site in sites:
+            bg.mark(f"load {rate}/min: {site.key}")
+            startup = await asyncio.to_thread(site.start)
+            try:
+                level = await load.run_level(site, rate, module, learners if site.signed_in else [],
+                                             browser if opts["browser_every"] else None, expect,
+                                             window=opts["window"], deadline=opts["deadline"],
+                                             browser_every=opts["browser_every"])
+            finally:
+                site.stop()
+            level.update(site=site.key, label=site.label, startup=startup, log_events=site.log_events())
+            levels.append(level)
+            print(f"  load {rate}/min {site.key}: {report.brief_level(level)}", flush=True)
+    return levels
+
+
+def options(argv) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smoke check (about 2 minutes)")
+    parser.add_argument("--sites", help="which of ours, plain, plain-pre (default: all; --quick: ours,plain)")
+    parser.add_argument("--rates", help="arrivals per minute for the load test, e.g. 30,60,100,150")
+    parser.add_argument("--cold", type=int, help="cold-cache page loads per module and site")
+    parser.add_argument("--warm", type=int, help="warm-cache page loads per module and site")
+    parser.add_argument("--moves", type=int, help="slider moves per module and site")
+    parser.add_argument("--pool", type=int, help="preheated kernels per module (cohort site and plain-pre)")
+    parser.add_argument("--no-load", action="store_true", help="skip the load test")
+    parser.add_argument("--browser-every", type=int, help="in the load test, one learner in this many is a "
+                                                          "real browser (0: none; default 10)")
+    parser.add_argument("--module", help="the reference module (default: the one numbered 01)")
+    parser.add_argument("--code", help="measure this copy of the course (a folder holding course/, modules/ "
+                                       "and data/) instead of a snapshot of the repository")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "RESULTS.md"))
+    args = parser.parse_args(argv)
+    opts = dict(PRESETS["quick" if args.quick else "full"], mode="quick" if args.quick else "full")
+    for key in ("cold", "warm", "moves", "pool", "browser_every"):
+        if getattr(args, key) is not None:
+            opts[key] = getattr(args, key)
+    if args.rates:
+        opts["rates"] = [int(r) for r in args.rates.split(",")]
+    if args.no_load:
+        opts["rates"] = []
+    opts["sites"], opts["out"] = (args.sites or opts["sites"]).split(","), args.out
+    opts["code"] = str(Path(args.code).resolve()) if args.code else None
+    opts["module"] = args.module
+    return opts
+
+
+async def main(argv=None) -> int:
+    opts = options(argv)
+    began = time.monotonic()
+    # A stopped bench still stops its servers: SIGTERM cancels the run, and every `finally` runs.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+    work = Path(tempfile.mkdtemp(prefix="allies-bench-"))
+    bg = machine.Background().start()
+    info = machine.describe()
+    code = servers.snapshot(work, Path(opts["code"]) if opts["code"] else servers.ROOT)
+    env = servers.environment(work, code)
+    modules = in_order(servers.modules(code), opts["module"])[: opts["modules"] or None]
+    sites = servers.sites(work, code, env, opts["pool"], opts["sites"])
+    print(f"bench: {opts['mode']} run, work folder {work}, modules {modules}", flush=True)
+    bg.mark("warm chart cache")
+    info["chart_cache_warmup_s"] = servers.warm_chart_cache(work, code, env)
+    bg.mark("roster")
+    codes = (servers.make_roster(work, code, env, max(opts["rates"] + [0]) + 2 * opts["cold"] + 10)
+             if any(s.signed_in for s in sites) else {})
+    people = sorted(codes.items())
+    learners = itertools.cycle(people or [None])
+    results = {"machine": info, "options": opts, "modules": modules, "expect": {}, "sites": {}, "load": []}
+    async with async_playwright() as playwright:
+        browser = await chrome.launch(playwright)
+        info["chromium"] = browser.version
+        for site in sites:
+            results["sites"][site.key] = await measure_site(browser, site, modules, results["expect"],
+                                                            learners, opts, bg)
+        if opts["rates"] and modules:
+            first = modules[0]
+            results["load"] = await load_levels(browser, sites, first, results["expect"][first], people,
+                                                opts, bg)
+        await browser.close()
+    bg.stop()
+    info["loadavg_end"] = os.getloadavg()
+    results["background"] = bg.summary()
+    results["wall_s"] = time.monotonic() - began
+    (work / "results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    Path(opts["out"]).write_text(report.markdown(results, work), encoding="utf-8")
+    print(f"bench: wrote {opts['out']} in {results['wall_s'] / 60:.1f} min; raw data in {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,693 @@
+"""The instructor's side: one grading workflow for both answer paths.
+
+JupyterLab learners hand in with `nbgrader submit` (or upload a file); cohort learners press Submit on the
+website, which writes the same exchange layout. From there one nbgrader course directory serves both:
+
+    init      a ready course directory: config, sandboxed grading kernel, gradebook with the roster,
+              every module generated (and released to the exchange for JupyterLab learners)
+    collect   exchange inbound (both paths) + uploaded files -> submitted/<learner>/<module>/
+    autograde every collected submission, in parallel, each in its own sandboxed kernel
+    feedback  nbgrader feedback, released to the exchange; a copy per learner for the cohort site
+    export    one CSV row per learner and module
+
+Manual grading of reflections stays in formgrader; `set_manual_grade` does what formgrader does, for
+scripts and tests.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import grading, sandbox, submissions
+from .grading import COURSE_ID
+
+GRADING_DIR = ".grading"  # inside the course directory: kernelspec, settings, logs (never for learners)
+SETTINGS = "course.json"
+STEPS = ("source", "release", "submitted", "autograded", "feedback")
+INSTANCE_FEEDBACK = "feedback"  # INSTANCE/feedback/<learner>/<module>.html (+ .json)
+LOCKED = "database is locked"
+
+
+# -- the course directory ---------------------------------------------------------------------------------
+
+@dataclass
+class Course:
+    """An instructor's course directory and where its submissions come from."""
+
+    root: Path
+    course_id: str = COURSE_ID
+    exchange: Path | None = None
+    instance: Path | None = None
+    modules: list[str] = field(default_factory=list)
+    cell_timeout: int = 120
+    notebook_timeout: int = 600
+    late_penalty: str = "none"
+    limits: dict = field(default_factory=dict)
+
+    @property
+    def grading(self) -> Path:
+        return self.root / GRADING_DIR
+
+    @property
+    def jupyter_path(self) -> Path:
+        return self.grading / "jupyter"
+
+    @property
+    def gradebook(self) -> Path:
+        return self.root / "gradebook.db"
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.gradebook}"
+
+    def save(self) -> None:
+        data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k != "root"}
+        (self.grading / SETTINGS).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, root: str | Path) -> "Course":
+        root = Path(root).resolve()
+        path = root / GRADING_DIR / SETTINGS
+        if not path.is_file():
+            raise SystemExit(f"{root} is not a course directory: run `python -m course instructor init {root}`")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("exchange", "instance"):
+            data[key] = Path(data[key]) if data.get(key) else None
+        return cls(root=root, **data)
+
+
+def config_text(course: Course) -> str:
+    """The course directory's nbgrader_config.py: the course's shared settings plus this directory's."""
+    return grading.config_file(course.course_id) + f"""
+# -- This course directory (written by `python -m course instructor init`; re-running init rewrites it) --
+import os as _os
+
+# The sandboxed grading kernel lives in a Jupyter folder of its own (course/sandbox.py).
+_grading_kernels = {str(course.jupyter_path)!r}
+if _grading_kernels not in _os.environ.get("JUPYTER_PATH", "").split(_os.pathsep):
+    _os.environ["JUPYTER_PATH"] = _os.pathsep.join(
+        p for p in (_grading_kernels, _os.environ.get("JUPYTER_PATH")) if p)
+c.Execute.kernel_name = {sandbox.KERNEL_NAME!r}
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:"]
+c.Execute.timeout = {course.cell_timeout}  # seconds per cell
+c.GuardedExecute.notebook_timeout = {course.notebook_timeout}  # seconds per notebook
+c.GuardedExecute.responsive_timeout = {min(10, course.cell_timeout)}  # after a timed-out cell
+c.Autograde.autograde_preprocessors = {grading.AUTOGRADE_PREPROCESSORS!r}
+c.KernelManager.shutdown_wait_time = 3.0
+
+# Both answer paths hand in here: `nbgrader submit` from JupyterLab and the cohort site's Submit button.
+c.Exchange.root = {str(course.exchange)!r}
+c.ExchangeCollect.check_owner = False  # the cohort site writes every learner's submission as its own user
+
+# Late work: each module's due date is in the gradebook (`instructor init/collect --duedate`).
+c.LateSubmissionPlugin.penalty_method = {course.late_penalty!r}
+"""
+
+
+def _with_venv_on_path() -> None:
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):  # nbgrader runs `alembic`
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def load_config(root: str | Path):
+    """The configuration `nbgrader` would use in `root` (user and system nbgrader_config.py, then the
+    course directory's), except that an error in a config file raises instead of being logged and ignored."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    _with_venv_on_path()
+    cfg = Config()
+    for folder in [*reversed(jupyter_config_path()), str(root)]:
+        if os.path.isfile(os.path.join(folder, "nbgrader_config.py")):
+            cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=folder).load_config())
+    return cfg
+
+
+def api(root: str | Path):
+    """An NbGraderAPI for the course directory, configured as the `nbgrader` command line is there."""
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(config=load_config(root))
+
+
+def _check(result: dict, what: str) -> dict:
+    if not result.get("success"):
+        raise RuntimeError(f"nbgrader could not {what}:\n{result.get('log', '')}\n{result.get('error', '')}")
+    return result
+
+
+def parse_when(text: str) -> dt.datetime:
+    """A date and time as the instructor writes it ('2025-03-01 17:00', ISO 8601, optional zone; UTC if
+    none), as a naive UTC datetime, which is how nbgrader's gradebook keeps them."""
+    from nbgrader.utils import parse_utc
+
+    return parse_utc(text)
+
+
+def duedates(pairs: list[str] | None) -> dict[str, dt.datetime]:
+    """`MODULE=WHEN` pairs from the command line."""
+    found = {}
+    for pair in pairs or []:
+        module, sep, when = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--duedate takes MODULE=WHEN, not {pair!r}")
+        found[module.strip()] = parse_when(when.strip())
+    return found
+
+
+def set_duedates(course: Course, dates: dict[str, dt.datetime]) -> None:
+    from nbgrader.api import Gradebook
+
+    unknown = sorted(set(dates) - set(course.modules))
+    if unknown:
+        raise SystemExit(f"unknown modules: {', '.join(unknown)} (modules: {', '.join(course.modules)})")
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for module, when in dates.items():
+            gb.update_or_create_assignment(module, duedate=when)
+
+
+def read_roster(path: str | Path) -> list[dict]:
+    """Learners from a CSV roster (learner_id, display_name[, role, email]); instructors are left out."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    learners = []
+    for row in rows:
+        learner = (row.get("learner_id") or "").strip()
+        if not learner or (row.get("role") or "learner").strip() not in ("", "learner"):
+            continue
+        submissions._segment(learner, "learner id")
+        if "+" in learner:
+            raise ValueError(f"learner id {learner!r}: nbgrader's exchange cannot take '+'")
+        learners.append({"learner_id": learner, "display_name": (row.get("display_name") or "").strip(),
+                         "email": (row.get("email") or "").strip() or None})
+    return learners
+
+
+def import_roster(course: Course, learners: list[dict]) -> int:
+    """Add or update each learner as an nbgrader student (first/last name split from the display name)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for row in learners:
+            first, _, last = row["display_name"].rpartition(" ")
+            if not first:
+                first, last = last, ""
+            gb.update_or_create_student(row["learner_id"], first_name=first or None, last_name=last or None,
+                                        email=row.get("email"))
+    return len(learners)
+
+
+def _instance_learners(instance: Path) -> list[dict]:
+    from .store import AnswerStore
+
+    if not (instance / "answers.sqlite3").exists():
+        return []
+    with AnswerStore(instance / "answers.sqlite3") as store:
+        return [{"learner_id": p.learner_id, "display_name": p.display_name, "email": None}
+                for p in store.learners() if p.role == "learner"]
+
+
+def _private(path: Path, mode: int = 0o700) -> None:
+    try:
+        os.chmod(path, mode)
+    except FileNotFoundError:
+        pass
+
+
+def protect(course: Course) -> None:
+    """Course directory private to the grader: the gradebook 0600, every step folder 0700. When the exchange
+    lives inside the directory, the directory stays enterable (0711) so local learners can reach it."""
+    inside = course.exchange is not None and course.exchange.resolve().is_relative_to(course.root)
+    _private(course.root, 0o711 if inside else 0o700)
+    for name in (*STEPS, GRADING_DIR):
+        _private(course.root / name)
+    for name in ("gradebook.db", "gradebook.db-wal", "gradebook.db-shm", "nbgrader_config.py"):
+        _private(course.root / name, 0o600)
+
+
+def _wal(course: Course) -> None:
+    """Write-ahead logging: readers never block the graders' writes (fewer 'database is locked')."""
+    import sqlite3
+
+    conn = sqlite3.connect(course.gradebook, timeout=60)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    finally:
+        conn.close()
+
+
+def init(root: str | Path, roster: str | Path | None = None, course_id: str = COURSE_ID,
+         exchange: str | Path | None = None, instance: str | Path | None = None,
+         due: dict[str, dt.datetime] | None = None, late_penalty: str = "none", cell_timeout: int = 120,
+         notebook_timeout: int = 600, limits: dict | None = None, modules: list[str] | None = None,
+         check: bool = True, log=print) -> Course:
+    """Create (or refresh) a ready nbgrader course directory; see the module docstring."""
+    from . import release
+    from .paths import folder
+
+    root = Path(root).resolve()
+    unknown = sorted(set(modules or []) - set(release.module_names()))
+    if unknown:
+        raise SystemExit(f"unknown modules: {', '.join(unknown)} (modules: {', '.join(release.module_names())})")
+    root.mkdir(parents=True, exist_ok=True)
+    instance = Path(instance).resolve() if instance else None
+    if exchange is None:
+        exchange = instance / "exchange" if instance else root / "exchange"
+    course = Course(root=root, course_id=course_id, exchange=Path(exchange).resolve(), instance=instance,
+                    modules=modules or release.module_names(), cell_timeout=cell_timeout,
+                    notebook_timeout=notebook_timeout, late_penalty=late_penalty,
+                    limits={**sandbox.LIMITS, **(limits or {})})
+    for name in (*STEPS, GRADING_DIR):
+        (root / name).mkdir(mode=0o700, exist_ok=True)
+    course.save()
+    course.exchange.mkdir(parents=True, exist_ok=True)
+    hidden = [root, course.exchange] + ([instance] if instance else [])
+    sandbox.install(course.jupyter_path, hidden, course.limits)
+    (root / "nbgrader_config.py").write_text(config_text(course), encoding="utf-8")
+    protect(course)
+
+    # Sources: a copy of each solutions notebook, so grading keeps to what was released even if authors
+    # edit solutions/ later (re-run init to take their changes). nbgrader wants source/<module>/<nb>.ipynb.
+    for module in course.modules:
+        (root / "source" / module).mkdir(exist_ok=True)
+        shutil.copy(folder("solutions") / f"{module}.ipynb", root / "source" / module / f"{module}.ipynb")
+    nbg = api(root)
+    for module in course.modules:
+        _check(nbg.generate_assignment(module, force=True, create=True), f"generate {module}")
+    _wal(course)
+    learners = read_roster(roster) if roster else (_instance_learners(instance) if instance else [])
+    log(f"gradebook: {import_roster(course, learners)} learners on the roster")
+    if due:
+        set_duedates(course, due)
+    for module in course.modules:  # JupyterLab learners fetch from the exchange's outbound
+        _check(nbg.release_assignment(module), f"release {module} to the exchange")
+    (course.exchange / course.course_id / "inbound").mkdir(parents=True, exist_ok=True)
+    protect(course)
+    log(f"course directory: {root} ({len(course.modules)} modules); exchange: {course.exchange}")
+    log(sandbox.describe())
+    if check:
+        found = check_sandbox(course)
+        log("sandbox check: " + ", ".join(f"{k}={v}" for k, v in found.items()))
+    return course
+
+
+# -- the sandbox, checked ---------------------------------------------------------------------------------
+
+PROBE = r"""
+import json, os, resource, sys
+def can(fn):
+    try:
+        fn(); return True
+    except Exception:
+        return False
+paths = json.loads(%r)
+import course.figures, course.widgets
+found = {
+    "uid": os.getuid(),
+    "course_importable": True,
+    "reads_gradebook": can(lambda: open(paths["gradebook"], "rb").read(1)),
+    "sees_course_files": len(os.listdir(paths["root"])) if can(lambda: os.listdir(paths["root"])) else 0,
+    "writes_course_dir": can(lambda: open(os.path.join(paths["root"], "probe"), "w").close()),
+    "reads_solutions": can(lambda: os.listdir(paths["solutions"])),
+    "address_space_mb": resource.getrlimit(resource.RLIMIT_AS)[0] // 2**20,
+    "cpu_seconds": resource.getrlimit(resource.RLIMIT_CPU)[0],
+}
+print(json.dumps(found))
+"""
+
+
+def check_sandbox(course: Course) -> dict:
+    """Run a probe in the grading kernel: who it runs as, what it can reach, its limits."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from .paths import folder
+
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(course.jupyter_path), os.environ.get("JUPYTER_PATH")) if p)
+    paths = {"gradebook": str(course.gradebook), "root": str(course.root),
+             "solutions": str(folder("solutions"))}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE % json.dumps(paths))])
+    NotebookClient(nb, kernel_name=sandbox.KERNEL_NAME, timeout=120, startup_timeout=120).execute()
+    out = nb.cells[0].outputs
+    text = "".join(o.get("text", "") for o in out if o.output_type == "stream")
+    if any(o.output_type == "error" for o in out) or not text.strip():
+        raise RuntimeError(f"the sandboxed grading kernel cannot run the course: {out}")
+    found = json.loads(text.strip().splitlines()[-1])
+    if os.geteuid() == 0 and (found["reads_gradebook"] or found["writes_course_dir"] or found["uid"] == 0
+                                or found["sees_course_files"] or found["reads_solutions"]):
+        raise RuntimeError(f"the grading sandbox is not closed: {found}")
+    return found
+
+
+# -- collect ------------------------------------------------------------------------------------------------
+
+def _stamp_of(path: Path) -> dt.datetime:
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+
+
+def ingest_uploads(course: Course, uploads: str | Path, log=print) -> list[tuple[str, str, str]]:
+    """Hand in uploaded files: UPLOADS/<learner>/<module>.ipynb, each submitted at its file's modification
+    time (keep it when copying: `cp -p`, `unzip`, `rsync -t`). Each becomes an exchange submission, exactly
+    as `nbgrader submit` leaves one, so collect treats all paths alike: every submission is kept, the latest
+    is collected. A file handed in before (same learner, module and time) is not added again.
+    Returns (learner, module, timestamp) for each file added."""
+    added = []
+    inbound = course.exchange / course.course_id / "inbound"
+    for path in sorted(Path(uploads).glob("*/*.ipynb")):
+        learner, module = path.parent.name, path.stem
+        if module not in course.modules:
+            log(f"uploads: skipped {path} (not a module: {', '.join(course.modules)})")
+            continue
+        try:
+            submissions._segment(learner, "learner id")
+            if "+" in learner:
+                raise ValueError("'+' is not allowed in a learner id")
+            nb = submissions.read(path)
+            nb["cells"]  # noqa: B018 - a notebook at all
+        except (ValueError, KeyError, TypeError) as exc:
+            log(f"uploads: skipped {path}: {exc}")
+            continue
+        when = _stamp_of(path)
+        stamp = when.strftime(submissions.TIMESTAMP_FORMAT)
+        if any(inbound.glob(f"{learner}+{module}+{stamp}+*")):
+            continue
+        submissions.to_exchange(course.exchange, course.course_id, learner, module, nb, when=when)
+        added.append((learner, module, stamp))
+    return added
+
+
+def collect(root: str | Path, modules: list[str] | None = None, uploads: str | Path | None = None,
+            due: dict[str, dt.datetime] | None = None, log=print) -> dict[str, list[str]]:
+    """Uploaded files into the exchange, then `nbgrader collect` for each module: the latest submission of
+    each learner lands in submitted/<learner>/<module>/ with its timestamp.txt. Returns the learners with a
+    collected submission, per module."""
+    course = Course.load(root)
+    modules = modules or course.modules
+    if due:
+        set_duedates(course, due)
+    if uploads:
+        added = ingest_uploads(course, uploads, log=log)
+        log(f"uploads: {len(added)} new submissions from {uploads}")
+    nbg = api(course.root)
+    collected = {}
+    (course.exchange / course.course_id / "inbound").mkdir(parents=True, exist_ok=True)
+    for module in modules:
+        _check(nbg.collect(module, update=True), f"collect {module}")
+        folder = course.root / "submitted"
+        collected[module] = sorted(p.parent.name for p in folder.glob(f"*/{module}") if p.is_dir())
+        log(f"{module}: {len(collected[module])} submissions collected")
+    protect(course)
+    return collected
+
+
+# -- autograde, in parallel -------------------------------------------------------------------------------
+
+@dataclass
+class Graded:
+    module: str
+    learner: str
+    ok: bool
+    seconds: float
+    attempts: int = 1
+    error: str = ""
+
+
+_WORKER = {}
+
+
+def _busy_timeout(seconds: float = 60.0) -> None:
+    """Every SQLite connection this process opens waits for a lock instead of failing at once."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _set(dbapi_connection, _record):  # noqa: ANN001
+        if type(dbapi_connection).__module__.startswith("sqlite3"):
+            dbapi_connection.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
+
+def _worker_start(root: str, log_dir: str, zygote: bool = True) -> None:
+    import tempfile
+    from multiprocessing.util import Finalize
+
+    os.chdir(root)
+    fd = os.open(os.path.join(log_dir, f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                 0o600)
+    os.dup2(fd, 2)  # kernel and nbgrader chatter goes to the worker's log, not the instructor's terminal
+    sys.stderr = os.fdopen(2, "w", buffering=1)
+    _busy_timeout()
+    _fast_schema_checks()
+    _WORKER["api"] = api(root)
+    _WORKER["logs"] = log_dir
+    if zygote:  # kernels forked from a warm template (course/sandbox.py), when running as root
+        folder = tempfile.mkdtemp(prefix="allies-z-")
+        started = sandbox.start_zygote(folder, log=sys.stderr)
+        if started:
+            proc, address = started
+            os.environ[sandbox.ZYGOTE_ENV] = address
+            Finalize(proc, _stop_zygote, args=(proc, folder), exitpriority=10)
+
+
+def _stop_zygote(proc, folder: str) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except Exception:
+        proc.kill()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fast_schema_checks() -> None:
+    """nbgrader checks each cell's metadata with `jsonschema.validate`, which first re-checks the schema
+    itself, every cell, twice per submission. Check against a validator built once instead: the same
+    errors (jsonschema's best match) for the same metadata, without the repeated schema check."""
+    import jsonschema
+    from jsonschema.exceptions import best_match
+    from nbgrader.nbgraderformat import common
+
+    validators = {}
+
+    def validate(instance, schema, *args, **kwargs):
+        if args or kwargs:
+            return jsonschema.validate(instance, schema, *args, **kwargs)
+        key = json.dumps(schema, sort_keys=True)
+        if key not in validators:
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validators[key] = cls(schema)
+        error = best_match(validators[key].iter_errors(instance))
+        if error is not None:
+            raise error
+
+    common.jsonschema = type("jsonschema", (), {"validate": staticmethod(validate),
+                                                "ValidationError": jsonschema.ValidationError})
+
+
+def _grade(module: str, learner: str, force: bool = True, attempts: int = 6) -> Graded:
+    """One submission in a worker: nbgrader's own autograde, retried when the gradebook was busy."""
+    import random
+
+    start = time.monotonic()
+    result = {}
+    for attempt in range(1, attempts + 1):
+        result = _WORKER["api"].autograde(module, learner, force=force, create=True)
+        text = f"{result.get('log', '')}\n{result.get('error', '')}"
+        if result.get("success") or LOCKED not in text:
+            break
+        time.sleep(random.uniform(0.2, 1.0) * attempt)
+    log = Path(_WORKER["logs"], f"{module}+{learner}.log")
+    log.write_text(f"{result.get('log', '')}\n{result.get('error', '')}", encoding="utf-8")
+    return Graded(module, learner, bool(result.get("success")), time.monotonic() - start, attempt,
+                  "" if result.get("success") else (result.get("error") or result.get("log") or "")[-2000:])
+
+
+def submitted(course: Course, modules: list[str], learners: list[str] | None = None) -> list[tuple[str, str]]:
+    """(module, learner) for every collected submission, modules interleaved so workers share them out."""
+    work = []
+    for module in modules:
+        for path in sorted((course.root / "submitted").glob(f"*/{module}")):
+            if path.is_dir() and (learners is None or path.parent.name in learners):
+                work.append((module, path.parent.name))
+    return sorted(work, key=lambda w: (w[1], w[0]))
+
+
+def default_jobs() -> int:
+    """Workers: one more than the cores, as each spends part of its time waiting for its kernel."""
+    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) + 1
+
+
+def autograde(root: str | Path, modules: list[str] | None = None, jobs: int | None = None,
+              learners: list[str] | None = None, force: bool = True, zygote: bool = True,
+              log=print) -> list[Graded]:
+    """Autograde every collected submission (of `modules`, or all), `jobs` at a time.
+
+    Each worker process holds one NbGraderAPI, configured from the course directory as `nbgrader` is, and
+    calls its `autograde(module, learner)`: the very code `nbgrader autograde` runs, so scores are the same.
+    Workers share the SQLite gradebook (write-ahead log, a 60 s busy timeout, and a retry of the whole
+    submission if nbgrader still reports the database locked). A submission that fails does not stop the
+    others; failures are returned and logged in .grading/logs/autograde/<module>+<learner>.log."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    course = Course.load(root)
+    work = submitted(course, modules or course.modules, learners)
+    log_dir = course.grading / "logs" / "autograde"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, min(jobs or default_jobs(), len(work) or 1))
+    log(f"autograding {len(work)} submissions with {jobs} workers; {sandbox.describe()}")
+    results = []
+    _with_venv_on_path()
+    if work:
+        # Workers come from a fresh fork server, not from this process, which may run threads (a test
+        # session's browser, say) that a fork would copy mid-flight.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["course.instructor", "nbgrader.apps", "nbgrader.api"])
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_start,
+                                 initargs=(str(course.root), str(log_dir), zygote)) as pool:
+            futures = [pool.submit(_grade, module, learner, force) for module, learner in work]
+            for future in as_completed(futures):
+                graded = future.result()
+                results.append(graded)
+                if not graded.ok:
+                    log(f"FAILED {graded.module} {graded.learner}: see {log_dir}/{graded.module}+"
+                        f"{graded.learner}.log")
+    sandbox.sweep()
+    protect(course)
+    ok = sum(g.ok for g in results)
+    log(f"autograded {ok} of {len(results)} submissions")
+    return sorted(results, key=lambda g: (g.module, g.learner))
+
+
+# -- manual grades, feedback, export -----------------------------------------------------------------------
+
+def set_manual_grade(root: str | Path, module: str, learner: str, grade_id: str, score: float | None,
+                     notebook: str | None = None) -> None:
+    """Give a hand-graded cell its score, as formgrader's grade form does (it also clears
+    needs_manual_grade, which the Gradebook API alone does not)."""
+    from nbgrader.api import Gradebook
+
+    course = Course.load(root)
+    with Gradebook(course.db_url, course.course_id) as gb:
+        grade = gb.find_grade(grade_id, notebook or module, module, learner)
+        grade.manual_score = score
+        grade.needs_manual_grade = grade.manual_score is None and grade.auto_score is None
+        gb.db.commit()
+
+
+def _write_private(path: Path, data: bytes, owner: tuple[int, int] | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    if owner:
+        os.chown(tmp, *owner)
+    os.replace(tmp, path)
+
+
+def feedback(root: str | Path, modules: list[str] | None = None, log=print) -> dict[str, list[str]]:
+    """`nbgrader generate_feedback` for every graded submission, then:
+    - `release_feedback` into the exchange for submissions made with `nbgrader submit`, so JupyterLab
+      learners fetch it as usual (the Assignments tab, or `nbgrader fetch_feedback`);
+    - with a cohort instance, a copy for the website: INSTANCE/feedback/<learner>/<module>.html and a
+      <module>.json beside it ({"module", "learner", "score", "max_score", "submitted_at",
+      "generated_at"}), private to the instance's owner.
+    Returns the learners with feedback, per module."""
+    from nbgrader.api import Gradebook
+
+    course = Course.load(root)
+    nbg = api(course.root)
+    done = {}
+    owner = None
+    if course.instance:
+        st = course.instance.stat()
+        owner = (st.st_uid, st.st_gid)
+    for module in modules or course.modules:
+        learners = sorted(p.parent.name for p in (course.root / "autograded").glob(f"*/{module}"))
+        if not learners:
+            done[module] = []
+            continue
+        _check(nbg.generate_feedback(module), f"generate feedback for {module}")
+        released = 0
+        for learner in learners:
+            folder = course.root / "feedback" / learner / module
+            if (folder / "submission_secret.txt").exists():  # handed in with `nbgrader submit`
+                _check(nbg.release_feedback(module, learner), f"release feedback for {learner} {module}")
+                released += 1
+        if course.instance:
+            with Gradebook(course.db_url, course.course_id) as gb:
+                for learner in learners:
+                    page = course.root / "feedback" / learner / module / f"{module}.html"
+                    if not page.exists():
+                        continue
+                    sub = gb.find_submission(module, learner)
+                    about = {"module": module, "learner": learner, "score": sub.score,
+                             "max_score": sub.max_score,
+                             "submitted_at": sub.timestamp.isoformat() + "Z" if sub.timestamp else None,
+                             "generated_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+                    dest = course.instance / INSTANCE_FEEDBACK / learner
+                    _write_private(dest / f"{module}.html", page.read_bytes(), owner)
+                    _write_private(dest / f"{module}.json", json.dumps(about).encode(), owner)
+                    if owner:
+                        for folder in (dest, dest.parent):
+                            os.chown(folder, *owner)
+        done[module] = learners
+        log(f"{module}: feedback for {len(learners)} learners ({released} released to the exchange"
+            + (f", {len(learners)} on the cohort site" if course.instance else "") + ")")
+    protect(course)
+    return done
+
+
+EXPORT_COLUMNS = ["learner_id", "first_name", "last_name", "email", "module", "submitted_at", "duedate",
+                  "seconds_late", "raw_score", "late_penalty", "score", "max_score", "needs_manual_grade",
+                  "status"]
+
+
+def grades(root: str | Path) -> list[dict]:
+    """One row per learner (the roster and anyone who handed in) and module, from the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course = Course.load(root)
+    rows = []
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for assignment in sorted(gb.assignments, key=lambda a: a.name):
+            for student in sorted(gb.students, key=lambda s: s.id):
+                row = {"learner_id": student.id, "first_name": student.first_name or "",
+                       "last_name": student.last_name or "", "email": student.email or "",
+                       "module": assignment.name,
+                       "duedate": assignment.duedate.isoformat() + "Z" if assignment.duedate else "",
+                       "max_score": assignment.max_score}
+                try:
+                    sub = gb.find_submission(assignment.name, student.id)
+                except MissingEntry:
+                    rows.append({**row, "submitted_at": "", "seconds_late": "", "raw_score": 0,
+                                 "late_penalty": 0, "score": 0, "needs_manual_grade": False,
+                                 "status": "missing"})
+                    continue
+                penalty = sub.late_submission_penalty or 0
+                rows.append({**row, "submitted_at": sub.timestamp.isoformat() + "Z" if sub.timestamp else "",
+                             "seconds_late": sub.total_seconds_late, "raw_score": sub.score,
+                             "late_penalty": penalty, "score": sub.score - penalty,
+                             "needs_manual_grade": bool(sub.needs_manual_grade),
+                             "status": "needs manual grade" if sub.needs_manual_grade
+                             else ("late" if sub.total_seconds_late > 0 else "graded")})
+    return rows
+
+
+def export(root: str | Path, out: str | Path) -> int:
+    rows = grades(root)
+    with open(out, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
