@@ -230,8 +230,8 @@ def report(result: dict) -> str:
     rows = []
     for p in phases:
         rate = p.count / p.wall
-        rows.append(f"| {p.name} | {p.count} | {p.wall:.1f} | {rate:.2f} | {rate / plain_rate:.2f}x | "
-                    f"{p.cpu / p.count:.2f} | {p.others_cores:.2f} | {p.load:.1f} |")
+        rows.append(f"| {p.name} | {p.count} | {getattr(p, 'failed', 0)} | {p.wall:.1f} | {rate:.2f} | "
+                    f"{rate / plain_rate:.2f}x | {p.cpu / p.count:.2f} | {p.others_cores:.2f} | {p.load:.1f} |")
     met = "met" if ratio >= 3 else "NOT met"
     lines = [
         "# Autograding throughput: ours against nbgrader's serial autograde",
@@ -257,8 +257,8 @@ def report(result: dict) -> str:
         f"**Result: {ratio:.1f}x the throughput of plain serial `nbgrader autograde` ({best.name}); target 3x "
         f"{met}. Scores identical cell by cell in every run: {'yes' if result['identical'] else 'NO'}.**",
         "",
-        "| how | submissions | wall s | submissions/s | vs plain serial | CPU s per submission | other processes' CPU (cores) | load avg |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| how | submissions | failed | wall s | submissions/s | vs plain serial | CPU s per submission | other processes' CPU (cores) | load avg |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
         "- **plain serial**: `nbgrader autograde MODULE --force` in a stock directory (the course's shared "

@@ -154,7 +154,7 @@ def _add_instructor(commands) -> None:
     auto = steps.add_parser("autograde", help="autograde collected submissions in parallel, sandboxed")
     auto.add_argument("dir")
     auto.add_argument("modules", nargs="*", help="modules to grade (default: all)")
-    auto.add_argument("--jobs", "-j", type=int, help="parallel workers (default: cores + 1)")
+    auto.add_argument("--jobs", "-j", type=int, help="parallel workers (default: twice the cores)")
     auto.add_argument("--learner", action="append", help="only this learner (repeatable)")
     auto.add_argument("--new-only", action="store_true",
                       help="skip submissions already autograded and unchanged (nbgrader without --force)")

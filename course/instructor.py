@@ -32,7 +32,10 @@ GRADING_DIR = ".grading"  # inside the course directory: kernelspec, settings, l
 SETTINGS = "course.json"
 STEPS = ("source", "release", "submitted", "autograded", "feedback")
 INSTANCE_FEEDBACK = "feedback"  # INSTANCE/feedback/<learner>/<module>.html (+ .json)
-LOCKED = "database is locked"
+# Failures worth grading again: the gradebook busy, or a kernel that could not start because another
+# worker's kernel took the port jupyter_client had picked for it (ports are chosen per process).
+TRANSIENT = ("database is locked", "Kernel died before replying to kernel_info", "Kernel didn't respond",
+             "Address already in use")
 
 
 # -- the course directory ---------------------------------------------------------------------------------
@@ -502,7 +505,7 @@ def _grade(module: str, learner: str, force: bool = True, attempts: int = 6) -> 
     for attempt in range(1, attempts + 1):
         result = _WORKER["api"].autograde(module, learner, force=force, create=True)
         text = f"{result.get('log', '')}\n{result.get('error', '')}"
-        if result.get("success") or LOCKED not in text:
+        if result.get("success") or not any(cause in text for cause in TRANSIENT):
             break
         time.sleep(random.uniform(0.2, 1.0) * attempt)
     log = Path(_WORKER["logs"], f"{module}+{learner}.log")
@@ -522,8 +525,15 @@ def submitted(course: Course, modules: list[str], learners: list[str] | None = N
 
 
 def default_jobs() -> int:
-    """Workers: one more than the cores, as each spends part of its time waiting for its kernel."""
-    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) + 1
+    """Workers: twice the cores, as each spends about half its time waiting for its kernel (start-up,
+    messages); fewer if memory is short (a worker, its zygote and a kernel take about 0.4 GB)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        with open("/proc/meminfo") as fh:
+            available = next(int(line.split()[1]) for line in fh if line.startswith("MemAvailable")) / 2**20
+    except (OSError, StopIteration):
+        available = 4.0
+    return max(1, min(2 * cores, int(available / 0.5)))
 
 
 def autograde(root: str | Path, modules: list[str] | None = None, jobs: int | None = None,
@@ -534,7 +544,7 @@ def autograde(root: str | Path, modules: list[str] | None = None, jobs: int | No
     Each worker process holds one NbGraderAPI, configured from the course directory as `nbgrader` is, and
     calls its `autograde(module, learner)`: the very code `nbgrader autograde` runs, so scores are the same.
     Workers share the SQLite gradebook (write-ahead log, a 60 s busy timeout, and a retry of the whole
-    submission if nbgrader still reports the database locked). A submission that fails does not stop the
+    submission if nbgrader still reports the database locked, or if its kernel could not start). A submission that fails does not stop the
     others; failures are returned and logged in .grading/logs/autograde/<module>+<learner>.log."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed

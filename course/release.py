@@ -8,7 +8,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .grading import config
 from .paths import folder
 
 GENERATED_BY = "python -m course release"
@@ -17,6 +16,17 @@ GENERATED_BY = "python -m course release"
 def module_names() -> list[str]:
     """The modules in course order, named by their solutions notebook (e.g. '01-why-men-why-now')."""
     return sorted(p.stem for p in folder("solutions").glob("[0-9][0-9]-*.ipynb"))
+
+
+def title(notebook: Path) -> str:
+    """The notebook's first `# ` heading, or its file name without the suffix."""
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return Path(notebook).stem
 
 
 def _with_venv_on_path() -> None:
@@ -29,6 +39,8 @@ def _with_venv_on_path() -> None:
 def generate(dest: Path | None = None, names: list[str] | None = None) -> list[Path]:
     """Run nbgrader's generate_assignment on each solutions notebook; write the results to `dest`."""
     from nbgrader.apps import NbGraderAPI
+
+    from .grading import config
 
     _with_venv_on_path()
     dest = dest or folder("modules")

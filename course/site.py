@@ -1,14 +1,13 @@
 """The self-paced course website: Voilà serving only `modules/` with the course's `allies` template."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from traitlets.config import Config
 from voila.app import Voila
 
-from . import session
+from . import release, session
 from .instance import Instance
 from .paths import folder
 
@@ -20,20 +19,9 @@ JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
 LAB_ONLY_EXTENSIONS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension"]
 
 
-def title(notebook: Path) -> str:
-    """The notebook's first `# ` heading, or its file name without the suffix."""
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    for cell in cells:
-        if cell["cell_type"] == "markdown":
-            for line in "".join(cell["source"]).splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return notebook.stem
-
-
 def modules() -> list[dict[str, str]]:
     """Every `modules/NN-*.ipynb`, in course order, as {"path", "title"}."""
-    return [{"path": nb.name, "title": title(nb)}
+    return [{"path": nb.name, "title": release.title(nb)}
             for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))]
 
 

@@ -29,13 +29,13 @@ import pytest
 from conftest import ROOT, free_port, get
 from playwright.sync_api import expect
 
-from course import site
+from course import release, site
 from course.store import AnswerStore
 
 MODULE = "01-why-men-why-now"
 NOTEBOOK = f"{MODULE}.ipynb"
 RENDER = f"/voila/render/{NOTEBOOK}"
-TITLE = site.title(ROOT / "modules" / NOTEBOOK)
+TITLE = release.title(ROOT / "modules" / NOTEBOOK)
 SOLUTION_CANARY = "Example of a full-credit answer"  # exemplar text that exists only in solutions/
 GRADEBOOK_CANARY = "GRADEBOOK-CANARY-7d1e"
 ANA_CANARY = "ANA-CANARY-4b2f: only Ana and her graders may read this"

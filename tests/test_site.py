@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import expect
 
-from course import site
+from course import release
 from course.paths import folder
 from conftest import Server, get as _get
 
@@ -31,7 +31,7 @@ def module_page(server, browser):
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("websocket", lambda ws: page.requests.append(ws.url))
     page.goto(f"http://127.0.0.1:{server}/")
-    page.get_by_role("link", name=site.title(folder("modules") / MODULE_1)).click()
+    page.get_by_role("link", name=release.title(folder("modules") / MODULE_1)).click()
     page.wait_for_url(f"**/voila/render/{MODULE_1}")
     page.wait_for_selector(".allies-explorer img", timeout=45_000)
     yield page
@@ -43,14 +43,14 @@ def test_index_lists_every_module_in_order_with_its_title(server):
     assert status == 200 and "<main>" in body and "<h1>" in body
     expected = sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))
     assert [nb.name[:2] for nb in expected] == ["00", "01", "02", "03", "04", "05", "06"], "the whole course"
-    links = [f'<a href="/voila/render/{nb.name}">{site.title(nb)}</a>' for nb in expected]
+    links = [f'<a href="/voila/render/{nb.name}">{release.title(nb)}</a>' for nb in expected]
     assert all(link in body for link in links), body
     assert [body.index(link) for link in links] == sorted(body.index(link) for link in links)
-    assert "Before you start" in site.title(expected[0]) and "Module 1" in site.title(expected[1])
+    assert "Before you start" in release.title(expected[0]) and "Module 1" in release.title(expected[1])
 
 
 def test_module_page_is_titled_and_links_back(module_page):
-    assert module_page.title() == site.title(folder("modules") / MODULE_1)
+    assert module_page.title() == release.title(folder("modules") / MODULE_1)
     assert module_page.get_attribute("html", "lang") == "en"
     expect(module_page.get_by_role("link", name="← All modules")).to_be_visible()
 

@@ -3,11 +3,10 @@ on the norms of a learning space (`data/scenarios_orientation.csv`). The self-as
 `course.self_assessment.ask`."""
 from __future__ import annotations
 
-import json
 
 from IPython.display import HTML
 
-from .. import cards, widgets
+from .. import cards, release, widgets
 from ..paths import folder
 from ..validation import escaped
 
@@ -35,19 +34,9 @@ def how_it_works():
     return widgets.table(["", *PATHS], [list(row) for row in HOW], "How the course works on each path")
 
 
-def _title(notebook) -> str:
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    for cell in cells:
-        if cell["cell_type"] == "markdown":
-            for line in "".join(cell["source"]).splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return notebook.stem
-
-
 def modules() -> HTML:
     """The modules of the course, in order, by title (read from `modules/`, so the list is always current)."""
-    titles = "".join(f"<li>{escaped(_title(nb))}</li>"
+    titles = "".join(f"<li>{escaped(release.title(nb))}</li>"
                      for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb")))
     return HTML(f'<ol class="allies-outline" style="list-style:none;padding-left:0">{titles}</ol>')
 
