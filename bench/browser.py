@@ -89,7 +89,8 @@ def render_url(site: Site, module: str) -> str:
 
 async def discover(context, site: Site, module: str, timeout: float = 90) -> dict:
     """Load `module` with no definition of usable and wait until its widgets stop changing (2 s); returns
-    the counts of explorers, radio widgets and textareas, and any request made to another host."""
+    the counts of explorers (and of those showing a chart), radio widgets, textareas and all widgets, and
+    any request made to another host."""
     page = await context.new_page()
     off_site = []
     page.on("request", lambda r: None if r.url.startswith(site.base.replace("http", "ws")) or
@@ -101,15 +102,14 @@ async def discover(context, site: Site, module: str, timeout: float = 90) -> dic
         counts = await page.evaluate("window.__bench.count()")
         if counts != last:
             last, stable_since = counts, time.monotonic()
-        elif (counts["widgets"] and counts["charted"] == counts["explorers"]
-              and time.monotonic() - stable_since > 2):
+        elif counts["widgets"] and time.monotonic() - stable_since > 2:
             break
         await asyncio.sleep(0.25)
     kernel = WS_KERNEL.search(await page.evaluate("window.__bench.ws.map((w) => w.url).join(' ')"))
     await page.close()
     await shutdown_kernel(site, context, kernel.group(1) if kernel else None)
-    return {"explorers": last["explorers"], "radios": last["radios"], "textareas": last["textareas"],
-            "widgets": last["widgets"], "off_site": sorted(set(off_site))}
+    return {**{k: last[k] for k in ("explorers", "charted", "radios", "textareas", "widgets")},
+            "off_site": sorted(set(off_site))}
 
 
 async def load(context, site: Site, module: str, expect: dict, timeout: float = 60):

@@ -2,9 +2,9 @@
 // Records, on the page's own clock (performance.now(), 0 = navigation start):
 //   - every WebSocket: created, open, first and last message, messages and bytes before "usable";
 //   - firstWidget: the first rendered ipywidget; usable: the first frame in which the page is usable.
-// "Usable" (identical on every server): every .allies-explorer shows a loaded chart <img>, and at least
-// the expected number of explorers, radio-button widgets and textarea widgets are on the page (and, on a
-// page that has widgets at all, at least one widget).
+// "Usable" (identical on every server): at least the expected number of explorers, explorers showing a
+// loaded chart <img>, radio-button widgets and textarea widgets are on the page (and, on a page that has
+// widgets at all, at least one widget). The expected numbers are what the page showed once it settled.
 (() => {
   const B = (window.__bench = { ws: [], usable: null, firstWidget: null, counts: null,
                                  expect: window.__benchExpect || null });
@@ -38,7 +38,7 @@
              textareas: document.querySelectorAll('.widget-textarea textarea').length,
              widgets: document.querySelectorAll('.jupyter-widgets').length };
   };
-  const isUsable = (c, x) => x && c.explorers >= x.explorers && c.charted === c.explorers
+  const isUsable = (c, x) => x && c.explorers >= x.explorers && c.charted >= (x.charted ?? x.explorers)
     && c.radios >= x.radios && c.textareas >= x.textareas && c.widgets >= (x.widgets || 0);
 
   let scheduled = false;

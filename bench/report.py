@@ -143,7 +143,7 @@ def _pages(r: dict) -> list[str]:
     lines = [
         "## 1. Navigation to a usable module page (ms)", "",
         "**Usable**, the same test on every site (`bench/probe.js`, run in the frame after any DOM change): "
-        "every `.allies-explorer` shows a loaded chart image, and the page has at least as many explorers, "
+        "the page has at least as many `.allies-explorer`s, explorers showing a loaded chart image, "
         "radio-button widgets and textareas as the first site measured showed once it had settled. Time is "
         "`performance.now()` in the page, 0 being the start of navigation. **Cold**: a fresh browser context "
         "(empty cache) for every load, signed in beforehand on the cohort site. **Warm**: one context, after "
@@ -158,13 +158,14 @@ def _pages(r: dict) -> list[str]:
                              len(mod[cache]) - len(_ok(mod[cache]))])
     lines += _table(["module", "site", "cache", "n", "median", "p95", "min", "max", "not usable in 60 s"],
                     rows)
-    lines += ["Widgets on each page once it settled (explorers / radios / textareas / all widgets):", ""]
+    lines += ["Widgets on each page once it settled (explorers / showing a chart / radios / textareas / all "
+              "widgets):", ""]
     for site in r["sites"].values():
         for module, mod in site["modules"].items():
             f = mod["found"]
             off = f"; requests to other hosts: {', '.join(f['off_site'])}" if f["off_site"] else ""
-            lines.append(f"- {site['label']}, {module}: {f['explorers']} / {f['radios']} / {f['textareas']} "
-                         f"/ {f['widgets']}{off}")
+            lines.append(f"- {site['label']}, {module}: {f['explorers']} / {f.get('charted', '?')} / "
+                         f"{f['radios']} / {f['textareas']} / {f['widgets']}{off}")
     events = [f"{site['label']}: " + (", ".join(f"{k} {n}" for k, n in site.get("log_events", {}).items())
                                       or "nothing") for site in r["sites"].values()]
     lines += ["", "Server log during the page loads (see figure 4): " + "; ".join(events) + "."]

@@ -155,7 +155,8 @@ def reflection(item: str):
 
 
 def submit_module(module: str):
-    """The hand-in step at the end of a module: a button on the website, directions in a notebook."""
+    """The hand-in step at the end of a module: on the website a button, and the learner's returned feedback
+    under it; in a notebook, directions."""
     if not in_voila():
         display(HTML(_status("To hand this module in, save the notebook (Ctrl + S) and submit it from "
                              "the Assignments tab, or as your facilitator has asked.")))
@@ -176,7 +177,7 @@ def submit_module(module: str):
             button.disabled = False
 
     button.on_click(submit)
-    box = w.VBox([button, status])
+    box = w.VBox([button, status, feedback_view(module)])
     box.add_class("allies-submit")
     return box
 
@@ -279,3 +280,65 @@ def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tu
                note: str = "") -> Calculator:
     """A Calculator for a cell to show."""
     return Calculator(fields, compute, note)
+
+
+# -- Feedback on the cohort site ---------------------------------------------------------------------------
+# `python -m course instructor feedback` writes INSTANCE/feedback/<learner>/<module>.html and a .json beside
+# it (course/instructor.py). The hand-in step shows the signed-in learner's own page, and nobody else's, in a
+# sandboxed iframe that runs no scripts: the page is nbgrader's HTML and holds the learner's own text.
+
+def feedback_page(store_path: str | None, learner: str | None, module: str) -> tuple[str, dict] | None:
+    """(html, about) of `learner`'s returned feedback on `module`, from the instance folder that holds the
+    answer store at `store_path`; None if there is none yet."""
+    import json
+    from pathlib import Path
+
+    if not (store_path and learner) or learner in (".", "..") or any(c in learner for c in "/\\\0"):
+        return None
+    folder = Path(store_path).parent / "feedback" / learner
+    try:
+        page = (folder / f"{module}.html").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    try:
+        about = json.loads((folder / f"{module}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        about = {}
+    return page, about if isinstance(about, dict) else {}
+
+
+def feedback_html(page: str, about: dict) -> str:
+    """The feedback page inside `<iframe sandbox srcdoc=…>`: no scripts, no same origin, no forms."""
+    import html
+
+    score, most, when = about.get("score"), about.get("max_score"), about.get("submitted_at")
+    said = ""
+    if isinstance(when, str):
+        said += f" on your submission of {when[:16].replace('T', ' ')} UTC"
+    if isinstance(score, (int, float)) and isinstance(most, (int, float)):
+        said += f": {score:g} of {most:g} points so far"
+    return (f'<p style="margin:0.8em 0 0.3em 0"><b>Your feedback</b>{validation.escaped(said)}</p>'
+            '<iframe sandbox="" referrerpolicy="no-referrer" title="Your feedback on this module" '
+            'style="width:100%;height:36rem;border:1px solid #767676" '
+            f'srcdoc="{html.escape(page, quote=True)}"></iframe>')
+
+
+def feedback_view(module: str) -> w.HTML:
+    """The signed-in learner's feedback on `module`, shown once their facilitator has returned it."""
+    import threading
+
+    view = w.HTML("")
+    view.add_class("allies-feedback")
+    current = session.current()
+
+    def show() -> None:
+        found = feedback_page(current.store_path, current.learner, module)
+        if found:
+            view.value = feedback_html(*found)
+
+    if current.ready.is_set():
+        show()
+    else:  # a preheated kernel learns who its learner is when a page claims it
+        threading.Thread(target=lambda: (current.ready.wait(), show()), daemon=True).start()
+    return view
+

@@ -25,12 +25,14 @@ MODULE = "01-why-men-why-now"
 CELL_TIMEOUT = 10
 SOLUTION = re.compile(r"### BEGIN SOLUTION\s*answer = (['\"])(.+?)\1")
 ROOTED = os.geteuid() == 0
+SOURCE = ROOT / "solutions" / f"{MODULE}.ipynb"
 
 
 def right_letters() -> dict[str, str]:
     nb = json.loads((ROOT / "solutions" / f"{MODULE}.ipynb").read_text(encoding="utf-8"))
     return {c["metadata"]["nbgrader"]["grade_id"]: SOLUTION.search("".join(c["source"])).group(2)
-            for c in nb["cells"] if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")}
+            for c in nb["cells"]
+            if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")}
 
 
 RIGHT = right_letters()
@@ -62,7 +64,7 @@ def hostile(course_dir: Path) -> dict[str, tuple[str, str, int]]:
             *("attempt('rmtree %s', lambda: shutil.rmtree(%r))" % (p.name, str(p))
               for p in (course_dir, ROOT / "solutions", ROOT / "course")),
             "attempt('list course dir', lambda: os.listdir(%r))" % str(course_dir),
-            "attempt('read solutions', lambda: open(%r).read())" % str(ROOT / "solutions" / f"{MODULE}.ipynb"),
+            "attempt('read solutions', lambda: open(%r).read())" % str(SOURCE),
         ]), 4),
     }
 
@@ -88,7 +90,8 @@ def tree(folder: Path) -> dict[str, str]:
 
 def kept(course_dir: Path) -> dict[str, str]:
     """What grading must never change: sources, releases, submissions and the config."""
-    found = {"nbgrader_config.py": hashlib.sha256((course_dir / "nbgrader_config.py").read_bytes()).hexdigest()}
+    config = (course_dir / "nbgrader_config.py").read_bytes()
+    found = {"nbgrader_config.py": hashlib.sha256(config).hexdigest()}
     for step in ("source", "release", "submitted"):
         found.update({f"{step}/{k}": v for k, v in tree(course_dir / step).items()})
     return found

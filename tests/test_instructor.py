@@ -40,7 +40,8 @@ LATE = "cohort-05"
 def right_letters() -> dict[str, str]:
     nb = json.loads((ROOT / "solutions" / f"{MODULE}.ipynb").read_text(encoding="utf-8"))
     return {c["metadata"]["nbgrader"]["grade_id"]: SOLUTION.search("".join(c["source"])).group(2)
-            for c in nb["cells"] if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")}
+            for c in nb["cells"]
+            if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")}
 
 
 RIGHT = right_letters()
@@ -56,8 +57,9 @@ def answers(learner: str, wrong_first: bool = False) -> dict[str, str]:
         wrong = wrong_first or (n >> k) & 1
         given[q] = next(x for x in "abcd" if x != RIGHT[q]) if wrong else RIGHT[q]
     if n % 3:
-        given.update({"m01-r1": f"{learner}: three senior men chose the lead; I will ask who else did the work.",
-                      "m01-r2": f"{learner}: learning; I pair new joiners with reviewers and call out interruptions."})
+        given.update({
+            "m01-r1": f"{learner}: three senior men chose the lead; I will ask who else did the work.",
+            "m01-r2": f"{learner}: learning; I pair new joiners with reviewers and call out interruptions."})
     return given
 
 
@@ -75,8 +77,8 @@ def expected(learner: str) -> dict:
 
 
 def cli(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "course", "instructor", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "course", "instructor", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
 
@@ -103,7 +105,8 @@ def nbgrader_submit(home: Path, learner: str, exchange: Path, nb: dict) -> None:
     (home / MODULE).mkdir(parents=True, exist_ok=True)
     (home / MODULE / f"{MODULE}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     c = lab_config(home, learner, exchange)
-    ExchangeSubmit(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c), config=c).start()
+    ExchangeSubmit(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c),
+                   config=c).start()
 
 
 def nbgrader_fetch_feedback(home: Path, learner: str, exchange: Path) -> list[Path]:
@@ -151,17 +154,20 @@ def course(tmp_path_factory):
 
     for learner in LAB:  # lab-02 hands in twice: a first try with every check wrong, then the real one
         if learner == "lab-02":
-            nbgrader_submit(homes / learner, learner, exchange, fill(release, answers(learner, wrong_first=True)))
+            first = fill(release, answers(learner, wrong_first=True))
+            nbgrader_submit(homes / learner, learner, exchange, first)
         nbgrader_submit(homes / learner, learner, exchange, fill(release, answers(learner)))
-    for learner in UPLOAD:  # upload-02 uploads again later (all wrong first); upload-03 re-sends the same file
+    # upload-02 uploads again later (all wrong at first); upload-03 sends the same file again
+    for learner in UPLOAD:
         first = answers(learner, wrong_first=True) if learner == "upload-02" else answers(learner)
         upload(uploads[0], learner, fill(release, first), now - dt.timedelta(hours=2))
     upload(uploads[1], "upload-02", fill(release, answers("upload-02")), now - dt.timedelta(hours=1))
     shutil.copytree(uploads[0] / "upload-03", uploads[1] / "upload-03", copy_function=shutil.copy2)
-    for learner in COHORT:  # as the site's Submit button does; cohort-02 submits twice; cohort-05 after the due date
+    # As the site's Submit button does; cohort-02 submits twice; cohort-05 after the due date.
+    for learner in COHORT:
         if learner == "cohort-02":
-            to_exchange(exchange, COURSE_ID, learner, MODULE, fill(release, answers(learner, wrong_first=True)),
-                        when=now - dt.timedelta(minutes=30))
+            first = fill(release, answers(learner, wrong_first=True))
+            to_exchange(exchange, COURSE_ID, learner, MODULE, first, when=now - dt.timedelta(minutes=30))
         when = DUE + dt.timedelta(hours=1) if learner == LATE else now
         to_exchange(exchange, COURSE_ID, learner, MODULE, fill(release, answers(learner)), when=when)
 
@@ -245,7 +251,7 @@ def test_the_latest_submission_wins_and_every_submission_stays_in_the_exchange(c
 
 
 def test_an_upload_is_handed_in_at_its_files_time(course):
-    stamp = (course["root"] / "submitted" / "upload-05" / MODULE / "timestamp.txt").read_text(encoding="utf-8")
+    stamp = (course["root"] / "submitted" / "upload-05" / MODULE / "timestamp.txt").read_text("utf-8")
     when = dt.datetime.strptime(stamp.replace(" UTC", ""), TIMESTAMP_FORMAT.replace(" %Z", ""))
     assert abs(dt.datetime.now() - when - dt.timedelta(hours=2)) < dt.timedelta(minutes=30)
 
@@ -315,3 +321,17 @@ def test_feedback_for_the_cohort_site_is_one_private_file_per_learner(course, le
 def test_the_export_has_one_row_per_learner_and_module(course):
     assert sorted(course["exported"]) == sorted(LEARNERS)
     assert set(next(iter(course["exported"].values()))) == set(instructor.EXPORT_COLUMNS)
+
+
+def test_the_site_shows_a_learner_only_their_own_feedback_in_a_sandboxed_iframe(course):
+    from course.widgets import feedback_html, feedback_page
+
+    store = str(course["instance"].store)
+    page, about = feedback_page(store, "cohort-01", MODULE)
+    assert about["score"] == expected("cohort-01")["score"]
+    for other in ("nobody", "../cohort-01", "cohort-01/../lab-01", ".."):
+        assert feedback_page(store, other, MODULE) is None
+    shown = feedback_html(page, about)
+    outside, srcdoc = re.fullmatch(r'(.*<iframe [^>]*)srcdoc="([^"]*)"></iframe>', shown, re.DOTALL).groups()
+    assert 'sandbox=""' in outside and "allow-" not in outside and "<script" not in outside
+    assert html.unescape(srcdoc) == page  # the whole page, and only inside the sandboxed frame
