@@ -93,7 +93,7 @@ def _check_text(source: str) -> tuple[str, dict[str, str]]:
 
 
 def _module_spec(path: Path) -> ModuleSpec:
-    from .site import title
+    from .release import title
 
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     items, checks, reflections = [], [], []

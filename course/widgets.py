@@ -177,9 +177,9 @@ def submit_module(module: str):
             button.disabled = False
 
     button.on_click(submit)
-    box = w.VBox([button, status, feedback_view(module)])
+    box = w.VBox([button, status])
     box.add_class("allies-submit")
-    return box
+    return w.VBox([box, feedback_view(module)])
 
 
 # -- Components added for Module 2, reusable by any module ------------------------------------------------

@@ -127,6 +127,7 @@ def graded(tmp_path_factory):
     instructor.collect(root, log=lambda *a: None)
     before = kept(root)
     repo_before = repo_files()
+    already = set(sandbox_processes())  # other runs' sandboxes on this machine are not ours to judge
     start = time.monotonic()
     results = instructor.autograde(root, jobs=2, log=lambda *a: None)
     took = time.monotonic() - start
@@ -134,7 +135,7 @@ def graded(tmp_path_factory):
     return {"root": root, "results": {r.learner: r for r in results}, "took": took, "attacks": attacks,
             "before": before, "after": kept(root), "repo_before": repo_before,
             "repo_after": repo_files(),
-            "stray": sandbox_processes()}
+            "stray": [p for p in sandbox_processes() if p not in already]}
 
 
 def scores(root: Path) -> dict[str, dict]:
