@@ -5,15 +5,27 @@ PY := $(VENV)/bin/python
 # nbgrader runs `alembic` from PATH when it creates a gradebook.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install serve serve-cohort test release bench chromium
+.PHONY: install serve serve-cohort test release bench chromium node
 
-install: $(VENV)/.installed
+# The module pages' front end (frontend/): ipywidgets' own JS on the page's kernel, bundled by esbuild.
+PAGE_JS := course/jupyter/voila/templates/allies/static/page.js
+
+install: $(VENV)/.installed $(PAGE_JS)
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
+
+$(PAGE_JS): frontend/package-lock.json frontend/src/page.js | node
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+
+# Node.js and npm build the front end (Debian's, if the machine has none).
+node:
+	@command -v npm >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm; }
 
 # Debian's chromium for the browser tests (Playwright cannot download its own browser here).
 chromium:

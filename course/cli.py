@@ -74,8 +74,8 @@ def _limits(args) -> dict:
 def _instructor_init(args) -> int:
     from . import instructor
 
-    instructor.init(args.dir, roster=args.roster, course_id=args.course_id or instructor.COURSE_ID, exchange=args.exchange,
-                    instance=args.instance, due=instructor.duedates(args.duedate),
+    instructor.init(args.dir, roster=args.roster, course_id=args.course_id or instructor.COURSE_ID,
+                    exchange=args.exchange, instance=args.instance, due=instructor.duedates(args.duedate),
                     late_penalty=args.late_penalty, cell_timeout=args.cell_timeout,
                     notebook_timeout=args.notebook_timeout, limits=_limits(args), modules=args.module,
                     check=not args.no_check)
@@ -125,10 +125,12 @@ def _add_instructor(commands) -> None:
     steps = inst.add_subparsers(dest="step", required=True)
     init = steps.add_parser("init", help="create a ready nbgrader course directory")
     init.add_argument("dir", help="the course directory (created if missing)")
-    init.add_argument("--roster", help="CSV: learner_id, display_name[, role, email]; instructors are skipped "
-                                       "(default with --instance: the cohort's roster)")
+    init.add_argument("--roster", help="CSV: learner_id, display_name[, role, email]; instructors are "
+                                       "skipped (default with --instance: the cohort's roster)")
     init.add_argument("--course-id", default=None, help="nbgrader course id (default allies-in-tech)")
-    init.add_argument("--exchange", help="nbgrader exchange root (default DIR/exchange, or INSTANCE/exchange)")
+    init.add_argument("--exchange",
+                      help="nbgrader exchange root (default: INSTANCE/exchange with --instance, "
+                           "else DIR/exchange)")
     init.add_argument("--instance", help="the cohort site's instance folder: its exchange receives the "
                                          "site's submissions and its feedback/ folder gets each learner's")
     init.add_argument("--duedate", action="append", metavar="MODULE=WHEN",
@@ -159,7 +161,8 @@ def _add_instructor(commands) -> None:
     auto.add_argument("--new-only", action="store_true",
                       help="skip submissions already autograded and unchanged (nbgrader without --force)")
     auto.set_defaults(run=_instructor_autograde)
-    fb = steps.add_parser("feedback", help="generate feedback; release it to the exchange and the cohort site")
+    fb = steps.add_parser("feedback",
+                          help="generate feedback; release it to the exchange and to the cohort site")
     fb.add_argument("dir")
     fb.add_argument("modules", nargs="*")
     fb.set_defaults(run=_instructor_feedback)

@@ -79,7 +79,8 @@ class Course:
         root = Path(root).resolve()
         path = root / GRADING_DIR / SETTINGS
         if not path.is_file():
-            raise SystemExit(f"{root} is not a course directory: run `python -m course instructor init {root}`")
+            raise SystemExit(f"{root} is not a course directory: "
+                             f"run `python -m course instructor init {root}`")
         data = json.loads(path.read_text(encoding="utf-8"))
         for key in ("exchange", "instance"):
             data[key] = Path(data[key]) if data.get(key) else None
@@ -260,7 +261,8 @@ def init(root: str | Path, roster: str | Path | None = None, course_id: str = CO
     root = Path(root).resolve()
     unknown = sorted(set(modules or []) - set(release.module_names()))
     if unknown:
-        raise SystemExit(f"unknown modules: {', '.join(unknown)} (modules: {', '.join(release.module_names())})")
+        raise SystemExit(f"unknown modules: {', '.join(unknown)} "
+                         f"(modules: {', '.join(release.module_names())})")
     root.mkdir(parents=True, exist_ok=True)
     instance = Path(instance).resolve() if instance else None
     if exchange is None:
@@ -335,12 +337,18 @@ def check_sandbox(course: Course) -> dict:
 
     from .paths import folder
 
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        p for p in (str(course.jupyter_path), os.environ.get("JUPYTER_PATH")) if p)
+    saved = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(course.jupyter_path), saved) if p)
     paths = {"gradebook": str(course.gradebook), "root": str(course.root),
              "solutions": str(folder("solutions"))}
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE % json.dumps(paths))])
-    NotebookClient(nb, kernel_name=sandbox.KERNEL_NAME, timeout=120, startup_timeout=120).execute()
+    try:
+        NotebookClient(nb, kernel_name=sandbox.KERNEL_NAME, timeout=120, startup_timeout=120).execute()
+    finally:
+        if saved is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = saved
     out = nb.cells[0].outputs
     text = "".join(o.get("text", "") for o in out if o.output_type == "stream")
     if any(o.output_type == "error" for o in out) or not text.strip():
@@ -544,9 +552,11 @@ def autograde(root: str | Path, modules: list[str] | None = None, jobs: int | No
     Each worker process holds one NbGraderAPI, configured from the course directory as `nbgrader` is, and
     calls its `autograde(module, learner)`: the very code `nbgrader autograde` runs, so scores are the same.
     Workers share the SQLite gradebook (write-ahead log, a 60 s busy timeout, and a retry of the whole
-    submission if nbgrader still reports the database locked, or if its kernel could not start). A submission that fails does not stop the
-    others; failures are returned and logged in .grading/logs/autograde/<module>+<learner>.log."""
+    submission if nbgrader still reports the database locked, or if its kernel could not start).
+    A submission that fails does not stop the others; failures are returned, and each submission's log is
+    in .grading/logs/autograde/<module>+<learner>.log."""
     import multiprocessing
+    import threading
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     course = Course.load(root)
@@ -558,10 +568,13 @@ def autograde(root: str | Path, modules: list[str] | None = None, jobs: int | No
     results = []
     _with_venv_on_path()
     if work:
-        # Workers come from a fresh fork server, not from this process, which may run threads (a test
-        # session's browser, say) that a fork would copy mid-flight.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["course.instructor", "nbgrader.apps", "nbgrader.api"])
+        # Workers are forked from this process, unless it runs other threads (a test session's browser,
+        # say) that a fork would copy mid-flight: then from a fresh fork server.
+        if threading.active_count() == 1:
+            context = multiprocessing.get_context("fork")
+        else:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["course.instructor", "nbgrader.apps", "nbgrader.api"])
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_start,
                                  initargs=(str(course.root), str(log_dir), zygote)) as pool:
             futures = [pool.submit(_grade, module, learner, force) for module, learner in work]

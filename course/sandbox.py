@@ -262,7 +262,16 @@ def _confine(opts, private: Path, uid: int | None, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh interpreter
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if uid is not None:
-        _private_mounts(opts.expose, opts.hide, private)
+        try:
+            _private_mounts(opts.expose, opts.hide, private)
+        except OSError as exc:  # no mount namespaces here (a container without CAP_SYS_ADMIN, say)
+            blocked = sorted({b for b in map(_blocked_ancestor, opts.expose) if b})
+            if blocked:  # never fall back to running learner code as root
+                raise RuntimeError(f"no private mount namespace ({exc}), and the kernel's own user could not "
+                                   f"reach {', '.join(blocked)}: grade as an unprivileged user instead "
+                                   "(resource limits only)") from exc
+            print(f"[allies sandbox] no private mount namespace ({exc}): the course directory is protected "
+                  "by its permissions only", file=sys.stderr, flush=True)
     _set_limits(opts.limits)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the size limit fails instead of killing
     if uid is not None:
@@ -583,6 +592,9 @@ def zygote(address: str, preload: list[str] | None = None) -> int:
             status = 0
         finish(pid, status)
     server.close()
+    with contextlib_suppress(OSError):
+        os.unlink(address)
+        os.rmdir(os.path.dirname(address))  # the private folder start_zygote made for the socket
     return 0
 
 

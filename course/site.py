@@ -25,10 +25,18 @@ def modules() -> list[dict[str, str]]:
             for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))]
 
 
-def _page_config(page_config: dict, notebook_path: str = "", **_kwargs) -> dict:
-    """Voilà's page_config_hook: give the index page (tree.html) the module list."""
+# The module pages' front end (built from frontend/ by `make install`): the index page prefetches it.
+FRONT_END = ["static/page.js", "static/page.css"]
+
+
+def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/", **_kwargs) -> dict:
+    """Voilà's page_config_hook: give the index page (tree.html) the module list, and the front end's
+    versioned URLs, so that the browser fetches (and caches) it while the learner picks a module."""
     if not notebook_path.endswith(".ipynb"):
+        from voila.utils import make_url
+
         page_config["alliesModules"] = modules()
+        page_config["alliesPrefetch"] = [make_url("allies", base_url, name) for name in FRONT_END]
     return page_config
 
 

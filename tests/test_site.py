@@ -1,5 +1,6 @@
 """The course website (`python -m course serve`): modules/ only, usable from the keyboard, nothing off-site."""
 import json
+import re
 from urllib.parse import urlparse
 
 import pytest
@@ -27,9 +28,11 @@ def module_page(server, browser):
     """Module 1 opened from the index in headless Chromium, widgets drawn; records every request."""
     context = browser.new_context()
     page = context.new_page()
-    page.requests = []
+    page.requests, page.errors = [], []
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("websocket", lambda ws: page.requests.append(ws.url))
+    page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.goto(f"http://127.0.0.1:{server}/")
     page.get_by_role("link", name=release.title(folder("modules") / MODULE_1)).click()
     page.wait_for_url(f"**/voila/render/{MODULE_1}")
@@ -80,6 +83,30 @@ def test_page_fetches_nothing_from_other_hosts(module_page):
     remote = [url for url in module_page.requests
               if urlparse(url).scheme in ("http", "https", "ws", "wss") and urlparse(url).hostname != "127.0.0.1"]
     assert module_page.requests and not remote
+
+
+def test_page_runs_the_course_front_end_not_voilas_application(module_page):
+    """One cached bundle (frontend/) renders the outputs and talks to the kernel; Voilà's JupyterLab
+    application and its extensions are never fetched. The index page prefetched the same bundle."""
+    expect(module_page.locator("body")).to_have_attribute("data-allies-page", "ready")
+    paths = [urlparse(url).path for url in module_page.requests]
+    assert not [p for p in paths if p.startswith(("/voila/static/", "/voila/labextensions/"))], paths
+    bundle = [i for i, url in enumerate(module_page.requests) if "/allies/static/page.js?v=" in url]
+    render = [i for i, path in enumerate(paths) if path == f"/voila/render/{MODULE_1}"]
+    assert bundle and render and bundle[0] < render[0], "the index page prefetches the bundle"
+    assert sum(p.endswith("/channels") for p in paths) == 1, "one websocket: the page's own kernel"
+    assert module_page.errors == []
+    assert module_page.locator("script[type='application/vnd.voila.cell-output+json']").count() == 0
+
+
+def test_the_front_end_is_cached_for_good_under_a_versioned_url(server):
+    import urllib.request
+
+    _, index = _get(server, "/")
+    url = re.search(r'href="(/voila/templates/allies/static/page\.js\?v=[0-9a-f]+)"', index).group(1)
+    with urllib.request.urlopen(f"http://127.0.0.1:{server}{url}") as response:
+        assert response.headers["Cache-Control"] == "max-age=315360000"
+        assert b"jupyter.widget" in response.read()
 
 
 def test_the_url_cannot_switch_back_to_the_stock_template(server):
