@@ -49,4 +49,4 @@ test: install chromium
 
 bench: install chromium
 	$(PY) bench/run.py
-	$(PY) bench/autograde.py
+	$(PY) bench/autograde.py --full
