@@ -105,7 +105,9 @@ def _header(r: dict, work: Path) -> list[str]:
             ["other processes' CPU", f"{fmt(sum(busy) / len(busy), ' cores', 2) if busy else '–'} on average "
                                      "during the run (see the last section)"]]),
         f"Sites, each started fresh and measured alone: **ours** = `python -m course cohort serve "
-        f"--pool-size {o['pool']}`, signed in; **plain** = `voila modules/` (stock: lab template, one "
+        f"--pool-size {o['pool']}`, signed in, its pages running the course's own front end "
+        "(`frontend/`: one bundle of ipywidgets' JavaScript and a kernel connection); **plain** = "
+        "`voila modules/` (stock: lab template and Voilà's JupyterLab application, one "
         f"kernel started per page view); **plain-pre** = plain with `--preheat_kernel=True "
         f"--pool_size={o['pool']}`. "
         f"Modules: {', '.join(r['modules'])}; the first is the reference module, the only one used for the "
