@@ -70,6 +70,9 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
     c.VoilaConfiguration.show_tracebacks = False
     c.VoilaConfiguration.extension_denylist = LAB_ONLY_EXTENSIONS
+    # No file route at all: the pages draw their charts inline, and Voilà would send images under the
+    # served folder to anyone, signed in or not.
+    c.VoilaConfiguration.file_allowlist = []
     c.VoilaConfiguration.page_config_hook = _page_config
     # Voilà's shutdown-on-close is refused (no _xsrf), so closed pages leave kernels to the culler.
     c.MappingKernelManager.cull_idle_timeout = 600

@@ -156,7 +156,10 @@ def test_answers_survive_a_reload_a_second_tab_and_a_server_restart(cohort, brow
         restored(wait_until_ready(page))
         restored(open_module(context, server.url))  # a second tab in the same browser
 
+        first = page
         server.stop()
+        expect(first.get_by_role("alert")).to_contain_text("reload the page", timeout=60_000)
+        assert shown(first, "m01-r1") == typed  # nothing on the page is lost
         server.start()
         page = open_module(context, server.url)  # the sign-in cookie outlives the restart
         assert page.url == server.url + PAGE

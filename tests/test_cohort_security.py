@@ -6,8 +6,7 @@ Routes that answer without sign-in, on purpose, and what they hold:
 - `/voila/static/…`, `/voila/templates/<template>/static/…`, `/voila/labextensions/…`, `/voila/api/themes/…`:
   Voilà's and JupyterLab's JavaScript, CSS and fonts, the same for everyone (the template route answers
   500, serving nothing, to paths it cannot split: a Voilà `assert`);
-- `/voila/files/…`: images (png, jpg, gif, svg) under modules/ only, which is course material; every other
-  file is refused (403), and Tornado refuses links that lead out of modules/;
+- `/voila/files/…`: refuses every path (403): the pages draw their charts inline, so no file is sent;
 - `/voila/query/<kernel id>`: a websocket the *preheated kernel itself* opens, without a cookie, to learn
   which request claimed it. It answers only for a kernel id (a random UUID known to that page alone),
   and once the kernel has taken its request it holds nothing more (tested below).

@@ -313,8 +313,7 @@ def test_the_instructor_site_serves_the_dashboard_alone_with_its_own_sign_in_sec
     assert c.Voila.cookie_secret == instructor_site.cookie_secret(instance) != instance.cookie_secret()
     assert (instance.root / instructor_site.SECRET_FILE).stat().st_mode & 0o077 == 0
     assert instructor_site.InstructorIdentityProvider().cookie_name == "allies-instructor"
-    # Voilà serves images under the served folder without sign-in (as on the cohort site): keep none there.
-    assert not [p for p in (ROOT / "instructor").rglob("*") if p.suffix.lower() in (".png", ".jpg", ".gif", ".svg")]
+    assert c.VoilaConfiguration.file_allowlist == []  # no file under instructor/ is sent, signed in or not
 
 
 class InstructorServer(Server):

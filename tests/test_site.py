@@ -1,6 +1,7 @@
 """The course website (`python -m course serve`): modules/ only, usable from the keyboard, nothing off-site."""
 import json
 import re
+import shutil
 from urllib.parse import urlparse
 
 import pytest
@@ -172,3 +173,21 @@ def test_every_module_renders_as_an_app_and_its_first_explorer_responds(server, 
         expect(image).not_to_have_attribute("src", before)
     finally:
         context.close()
+
+
+def test_no_file_in_the_served_folder_is_sent_not_even_an_image(tmp_path, monkeypatch):
+    """Stock Voilà sends images under its folder without sign-in; the course's pages need none."""
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    shutil.copy(folder("modules") / MODULE_1, modules / MODULE_1)
+    (modules / "chart.png").write_bytes(b"\x89PNG\r\n\x1a\n canary-image")
+    monkeypatch.setenv("ALLIES_MODULES_DIR", str(modules))
+    running = Server(["serve", "--no-browser", "--instance", str(tmp_path / "instance"), "--pool-size", "0"],
+                     tmp_path / "voila.log")
+    running.start()
+    try:
+        for path in ("/voila/files/chart.png", f"/voila/files/{MODULE_1}", "/voila/files/CHART.PNG"):
+            status, body = _get(running.port, path)
+            assert status == 403 and "canary-image" not in body, path
+    finally:
+        running.stop()

@@ -89,7 +89,7 @@ def _place(countries: str) -> str:
 
 def fathers_leave():
     """Where fathers take parental leave, and where they hardly do; pick a group to read it."""
-    rows = table("leading_fathers_leave")
+    rows = table("fathers_leave")
     labels = tuple(r["countries"] for r in rows)
     values = tuple(float(r["pct_of_leave_users_men"]) for r in rows)
     words = tuple(f"{r['bound']} {r['pct_of_leave_users_men']}%" for r in rows)

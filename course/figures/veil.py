@@ -277,8 +277,8 @@ def assumptions() -> widgets.Explorer:
 
 
 def fathers_leave() -> HTML:
-    """Who takes parental leave: men's share of leave users in OECD countries (`data/veil_fathers_leave.csv`)."""
-    rows = table("veil_fathers_leave")
+    """Who takes parental leave: men's share of leave users in OECD countries (`data/fathers_leave.csv`)."""
+    rows = table("fathers_leave")
     body = [[r["countries"], r["approximate"], r["confidence"]] for r in rows]
     shown = widgets.table(["Where", "Men among parental-leave users", "How sure"], body,
                           "Who takes parental leave (OECD, 2016)").value

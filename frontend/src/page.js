@@ -82,6 +82,40 @@ async function show(script, manager, loaded) {
   }
 }
 
+/** Shows `text` in the note at the top of the page (an ARIA alert); no text removes the note. */
+function notice(text) {
+  let note = document.getElementById('allies-connection');
+  if (!text) {
+    note?.remove();
+    return;
+  }
+  if (!note) {
+    note = document.createElement('p');
+    note.id = 'allies-connection';
+    note.setAttribute('role', 'alert');
+    document.body.prepend(note);
+  }
+  note.textContent = text;
+}
+
+/** Says, at the top of the page, when it cannot reach its kernel, so that no one types into the void. */
+function watchConnection(kernel) {
+  const LOST = 'This page has lost its connection to the course server: what you type now is not saved. ' +
+    'If this note stays, copy anything typed since the last "Saved at", then reload the page: your saved ' +
+    'answers will come back.';
+  const ENDED = 'This page\'s session has ended (the course server restarted, or the page was closed ' +
+    'elsewhere). Copy anything typed since the last "Saved at", then reload the page: your saved answers ' +
+    'will come back.';
+  let connected = false;
+  kernel.connectionStatusChanged.connect((_, status) => {
+    connected ||= status === 'connected';
+    if (connected && kernel.status !== 'dead') {
+      notice(status === 'connected' ? null : LOST);
+    }
+  });
+  kernel.statusChanged.connect((_, status) => status === 'dead' && notice(ENDED));
+}
+
 async function main() {
   const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
   const kernel = new KernelConnection({
@@ -89,6 +123,7 @@ async function main() {
     serverSettings: ServerConnection.makeSettings({ baseUrl: config.baseUrl }),
   });
   kernel.commsOverSubshells = 'disabled';  // Voilà passes widget messages only, not subshell requests
+  watchConnection(kernel);
   const manager = new KernelWidgetManager(kernel);
   const loaded = manager.load();
   const outputs = document.querySelectorAll('script[type="application/vnd.voila.cell-output+json"]');
@@ -99,4 +134,6 @@ async function main() {
 main().catch((error) => {
   console.error(error);
   document.body.dataset.alliesPage = 'failed';
+  notice('Part of this page could not be shown. Reload the page; if this note comes back, tell your ' +
+         'facilitator. Your saved answers are safe.');
 });
