@@ -24,14 +24,14 @@ HEADER = "X-Allies-Learner"
 
 
 LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in — Allies in Tech</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} — Allies in Tech</title>
 <style>body{{font:17px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:30rem;margin:3rem auto;padding:0 1rem}}
 label{{display:block;margin-top:1rem;font-weight:600}}input{{font:inherit;width:100%;padding:.4rem;border:1px solid #555}}
 button{{margin-top:1.2rem;font:inherit;padding:.5rem 1.2rem;background:#0b5394;color:#fff;border:0}}
 :focus{{outline:3px solid #e66100;outline-offset:2px}}.error{{color:#8a1c1c;font-weight:600}}</style></head>
-<body><main><h1>Allies in Tech</h1><p>Sign in with the learner id and access code your facilitator gave you.</p>
+<body><main><h1>{heading}</h1><p>{intro}</p>
 {message}<form method="post" action="{action}">{xsrf}
-<label for="learner">Learner id</label><input id="learner" name="learner" autocomplete="username" required>
+<label for="learner">{who} id</label><input id="learner" name="learner" autocomplete="username" required>
 <label for="code">Access code</label><input id="code" name="code" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button></form></main></body></html>"""
 
@@ -39,10 +39,14 @@ button{{margin-top:1.2rem;font:inherit;padding:.5rem 1.2rem;background:#0b5394;c
 class CourseLoginHandler(LoginFormHandler):
     """The sign-in page: learner id and access code."""
 
+    page = {"title": "Sign in", "heading": "Allies in Tech", "who": "Learner",
+            "intro": "Sign in with the learner id and access code your facilitator gave you."}
+
     def _render(self, message=None):
         error = f'<p class="error" role="alert">{xhtml_escape(message["error"])}</p>' if message else ""
         action = f"{self.base_url}login?next={url_escape(self.get_argument('next', default=self.base_url))}"
-        self.write(LOGIN_PAGE.format(message=error, action=xhtml_escape(action), xsrf=self.xsrf_form_html()))
+        self.write(LOGIN_PAGE.format(message=error, action=xhtml_escape(action), xsrf=self.xsrf_form_html(),
+                                     **self.page))
 
     @allow_unauthenticated  # without it, jupyter_server refuses the sign-in POST itself (403)
     def post(self):

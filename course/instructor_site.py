@@ -18,7 +18,6 @@ from pathlib import Path
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import User
-from tornado.escape import url_escape, xhtml_escape
 from traitlets import default
 
 from . import site
@@ -37,27 +36,12 @@ WRONG_CODE = "That id and access code do not match. Check them, or ask for a new
 NOT_INSTRUCTOR = ("This is the instructors' dashboard: only people with the instructor role on the cohort's "
                   "roster can sign in here. Your sign-in works on the course website.")
 
-LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Instructor sign-in — Allies in Tech</title>
-<style>body{{font:17px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:30rem;margin:3rem auto;padding:0 1rem}}
-label{{display:block;margin-top:1rem;font-weight:600}}input{{font:inherit;width:100%;padding:.4rem;border:1px solid #555}}
-button{{margin-top:1.2rem;font:inherit;padding:.5rem 1.2rem;background:#0b5394;color:#fff;border:0}}
-:focus{{outline:3px solid #e66100;outline-offset:2px}}.error{{color:#8a1c1c;font-weight:600}}</style></head>
-<body><main><h1>Allies in Tech — instructors</h1><p>The cohort dashboard is for the cohort's instructors.
-Sign in with your id and access code from the cohort's roster.</p>
-{message}<form method="post" action="{action}">{xsrf}
-<label for="learner">Instructor id</label><input id="learner" name="learner" autocomplete="username" required>
-<label for="code">Access code</label><input id="code" name="code" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form></main></body></html>"""
-
-
 class InstructorLoginHandler(CourseLoginHandler):
     """The sign-in page, which tells a learner plainly that this site is not theirs."""
 
-    def _render(self, message=None):
-        error = f'<p class="error" role="alert">{xhtml_escape(message["error"])}</p>' if message else ""
-        action = f"{self.base_url}login?next={url_escape(self.get_argument('next', default=self.base_url))}"
-        self.write(LOGIN_PAGE.format(message=error, action=xhtml_escape(action), xsrf=self.xsrf_form_html()))
+    page = {"title": "Instructor sign-in", "heading": "Allies in Tech — instructors", "who": "Instructor",
+            "intro": "The cohort dashboard is for the cohort's instructors. Sign in with your id and access "
+                     "code from the cohort's roster."}
 
     @allow_unauthenticated
     def post(self):

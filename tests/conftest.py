@@ -1,5 +1,7 @@
 """Shared fixtures: every test runs with its own Jupyter, IPython and matplotlib state directories."""
+import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -129,3 +131,20 @@ def cohort(tmp_path_factory):
     server.start()
     yield server, codes
     server.stop()
+
+
+SOLUTION = re.compile(r"### BEGIN SOLUTION\s*answer = (['\"])(.+?)\1")
+
+
+def correct_answers(name: str, checks_only: bool = False) -> dict[str, str]:
+    """The right letters (and, unless `checks_only`, the exemplar reflections) of a module, by grade id,
+    read from the instructor's source."""
+    nb = json.loads((ROOT / "solutions" / f"{name}.ipynb").read_text(encoding="utf-8"))
+    answers = {}
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if not meta.get("solution") or (checks_only and cell["cell_type"] != "code"):
+            continue
+        source = "".join(cell["source"])
+        answers[meta["grade_id"]] = SOLUTION.search(source).group(2) if cell["cell_type"] == "code" else source
+    return answers

@@ -1,7 +1,6 @@
 """Every module takes the whole grading path: released by nbgrader, a fully correct submission autogrades
 in full, reflections wait for a grader, and feedback never shows a hidden test."""
 import json
-import re
 import shutil
 
 import pytest
@@ -11,25 +10,9 @@ from nbgrader.apps import NbGraderAPI
 from course import release
 from course.grading import COURSE_ID, config
 from course.submissions import answer_cells, fill, write_submission
-from conftest import ROOT
+from conftest import ROOT, correct_answers
 
 MODULES = release.module_names()
-SOLUTION = re.compile(r"### BEGIN SOLUTION\s*answer = (['\"])(.+?)\1")
-
-
-def correct_answers(name: str) -> dict[str, str]:
-    """The right letters and the exemplar reflections, read from the instructor's source."""
-    nb = json.loads((ROOT / "solutions" / f"{name}.ipynb").read_text(encoding="utf-8"))
-    answers = {}
-    for cell in nb["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        if not meta.get("solution"):
-            continue
-        source = "".join(cell["source"])
-        answers[meta["grade_id"]] = SOLUTION.search(source).group(2) if cell["cell_type"] == "code" else source
-    return answers
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Every module released, submitted fully correct by one learner, autograded and fed back."""

@@ -16,26 +16,18 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import ROOT
+from conftest import ROOT, correct_answers
 from course import instructor
 from course.grading import COURSE_ID
 from course.submissions import fill, to_exchange
 
 MODULE = "01-why-men-why-now"
 CELL_TIMEOUT = 10
-SOLUTION = re.compile(r"### BEGIN SOLUTION\s*answer = (['\"])(.+?)\1")
 ROOTED = os.geteuid() == 0
 SOURCE = ROOT / "solutions" / f"{MODULE}.ipynb"
 
 
-def right_letters() -> dict[str, str]:
-    nb = json.loads((ROOT / "solutions" / f"{MODULE}.ipynb").read_text(encoding="utf-8"))
-    return {c["metadata"]["nbgrader"]["grade_id"]: SOLUTION.search("".join(c["source"])).group(2)
-            for c in nb["cells"]
-            if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")}
-
-
-RIGHT = right_letters()
+RIGHT = correct_answers(MODULE, checks_only=True)
 CHECKS = sorted(RIGHT)  # m01-q1 … m01-q4, in notebook order
 
 

@@ -19,7 +19,7 @@ import pytest
 from nbgrader.api import Gradebook
 from traitlets.config import Config
 
-from conftest import ROOT
+from conftest import ROOT, correct_answers
 from course import instructor
 from course.grading import COURSE_ID
 from course.instance import Instance
@@ -27,7 +27,6 @@ from course.submissions import TIMESTAMP_FORMAT, fill, to_exchange
 
 MODULE = "01-why-men-why-now"
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
-SOLUTION = re.compile(r"### BEGIN SOLUTION\s*answer = (['\"])(.+?)\1")
 LAB = [f"lab-{n:02d}" for n in range(1, 16)]          # nbgrader submit from JupyterLab
 UPLOAD = [f"upload-{n:02d}" for n in range(1, 11)]    # files uploaded to the facilitator
 COHORT = [f"cohort-{n:02d}" for n in range(1, 6)]     # the cohort site's Submit button
@@ -37,14 +36,7 @@ DUE = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(day
 LATE = "cohort-05"
 
 
-def right_letters() -> dict[str, str]:
-    nb = json.loads((ROOT / "solutions" / f"{MODULE}.ipynb").read_text(encoding="utf-8"))
-    return {c["metadata"]["nbgrader"]["grade_id"]: SOLUTION.search("".join(c["source"])).group(2)
-            for c in nb["cells"]
-            if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")}
-
-
-RIGHT = right_letters()
+RIGHT = correct_answers(MODULE, checks_only=True)
 CHECKS = sorted(RIGHT)
 
 
