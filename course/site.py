@@ -6,6 +6,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 from voila.app import Voila
+from voila.utils import make_url
 
 from . import release, session
 from .instance import Instance
@@ -15,8 +16,6 @@ LOCAL_LEARNER = "local"
 
 # Voilà finds templates under <JUPYTER_PATH entry>/voila/templates/<name>.
 JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
-# JupyterLab extensions that only make sense in JupyterLab (nbgrader's throws errors in Voilà).
-LAB_ONLY_EXTENSIONS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension"]
 
 
 def modules() -> list[dict[str, str]]:
@@ -33,8 +32,6 @@ def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/"
     """Voilà's page_config_hook: give the index page (tree.html) the module list, and the front end's
     versioned URLs, so that the browser fetches (and caches) it while the learner picks a module."""
     if not notebook_path.endswith(".ipynb"):
-        from voila.utils import make_url
-
         page_config["alliesModules"] = modules()
         page_config["alliesPrefetch"] = [make_url("allies", base_url, name) for name in FRONT_END]
     return page_config
@@ -69,7 +66,6 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.VoilaConfiguration.allow_theme_override = "NO"
     c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
     c.VoilaConfiguration.show_tracebacks = False
-    c.VoilaConfiguration.extension_denylist = LAB_ONLY_EXTENSIONS
     # No file route at all: the pages draw their charts inline, and Voilà would send images under the
     # served folder to anyone, signed in or not.
     c.VoilaConfiguration.file_allowlist = []
