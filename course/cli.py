@@ -86,7 +86,7 @@ def _instructor_collect(args) -> int:
     from . import instructor
 
     instructor.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
-                       due=instructor.duedates(args.duedate))
+                       due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback)
     return 0
 
 
@@ -94,7 +94,7 @@ def _instructor_autograde(args) -> int:
     from . import instructor
 
     results = instructor.autograde(args.dir, modules=args.modules or None, jobs=args.jobs,
-                                   learners=args.learner or None, force=not args.new_only)
+                                   learners=args.learner or None, everything=args.all)
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -152,14 +152,17 @@ def _add_instructor(commands) -> None:
     col.add_argument("--uploads", help="a folder of uploaded files: <learner>/<module>.ipynb, each handed in "
                                        "at its file's modification time")
     col.add_argument("--duedate", action="append", metavar="MODULE=WHEN", help="set a module's due date")
+    col.add_argument("--allow-after-feedback", action="store_true",
+                     help="take submissions made after the learner's feedback (held back by default)")
     col.set_defaults(run=_instructor_collect)
     auto = steps.add_parser("autograde", help="autograde collected submissions in parallel, sandboxed")
     auto.add_argument("dir")
     auto.add_argument("modules", nargs="*", help="modules to grade (default: all)")
     auto.add_argument("--jobs", "-j", type=int, help="parallel workers (default: twice the cores)")
     auto.add_argument("--learner", action="append", help="only this learner (repeatable)")
-    auto.add_argument("--new-only", action="store_true",
-                      help="skip submissions already autograded and unchanged (nbgrader without --force)")
+    auto.add_argument("--all", action="store_true",
+                      help="grade every submission again, even unchanged ones (their hand grades are then "
+                           "marked for review, as nbgrader does); by default only new, changed or failed ones")
     auto.set_defaults(run=_instructor_autograde)
     fb = steps.add_parser("feedback",
                           help="generate feedback; release it to the exchange and to the cohort site")

@@ -52,19 +52,47 @@ def config_file(course_id: str = COURSE_ID) -> str:
 
 # -- Grading bounds for the instructor's course directory (`python -m course instructor init`) -------------
 
-from nbgrader.preprocessors import Execute  # noqa: E402
-from traitlets import Integer  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
 
-# nbgrader's autograde steps, with its Execute replaced by GuardedExecute.
+from jupyter_client.manager import KernelManager  # noqa: E402
+from nbgrader.preprocessors import Execute  # noqa: E402
+from traitlets import Integer, default  # noqa: E402
+
+# nbgrader's autograde steps, with its Execute replaced by GuardedExecute, scores read from the answers'
+# text and learner text made inert.
 AUTOGRADE_PREPROCESSORS = [
     "course.grading.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "course.scoring.ScoreFromAnswer",  # knowledge checks scored from the answer's text, not the kernel
+    "course.scoring.SaveGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
+    "course.inert.InertLearnerText",  # learner text and kernel output made inert for graders' pages
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+
+
+class GradingKernelManager(KernelManager):
+    """jupyter_client's KernelManager talking to the grading kernel over IPC sockets (the sandboxed kernel has
+    no network), named after a connection file in a fresh private folder: absolute, short enough for a unix
+    socket, and never shared with another worker's kernel, so there is no port to race for."""
+
+    @default("transport")
+    def _transport_default(self) -> str:
+        return "ipc"
+
+    @default("connection_file")
+    def _connection_file_default(self) -> str:
+        import tempfile
+
+        return os.path.join(tempfile.mkdtemp(prefix="allies-k-"), "kernel.json")
+
+    def cleanup_resources(self, restart: bool = False) -> None:
+        super().cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(os.path.dirname(self.connection_file), ignore_errors=True)
 
 
 def _error_output(ename: str, evalue: str):

@@ -25,17 +25,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import grading, sandbox, submissions
+from . import grading, grading_state, sandbox, scoring, submissions
 from .grading import COURSE_ID
 
 GRADING_DIR = ".grading"  # inside the course directory: kernelspec, settings, logs (never for learners)
 SETTINGS = "course.json"
 STEPS = ("source", "release", "submitted", "autograded", "feedback")
 INSTANCE_FEEDBACK = "feedback"  # INSTANCE/feedback/<learner>/<module>.html (+ .json)
-# Failures worth grading again: the gradebook busy, or a kernel that could not start because another
-# worker's kernel took the port jupyter_client had picked for it (ports are chosen per process).
-TRANSIENT = ("database is locked", "Kernel died before replying to kernel_info", "Kernel didn't respond",
-             "Address already in use")
+# Failures worth grading again: the gradebook busy. (Kernels talk over IPC sockets in private folders, so
+# two workers' kernels can never pick the same port.)
+TRANSIENT = ("database is locked",)
 
 
 # -- the course directory ---------------------------------------------------------------------------------
@@ -99,6 +98,7 @@ if _grading_kernels not in _os.environ.get("JUPYTER_PATH", "").split(_os.pathsep
     _os.environ["JUPYTER_PATH"] = _os.pathsep.join(
         p for p in (_grading_kernels, _os.environ.get("JUPYTER_PATH")) if p)
 c.Execute.kernel_name = {sandbox.KERNEL_NAME!r}
+c.Execute.kernel_manager_class = "course.grading.GradingKernelManager"  # IPC: the grading kernel has no network
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:"]
 c.Execute.timeout = {course.cell_timeout}  # seconds per cell
 c.GuardedExecute.notebook_timeout = {course.notebook_timeout}  # seconds per notebook
@@ -275,8 +275,7 @@ def init(root: str | Path, roster: str | Path | None = None, course_id: str = CO
         (root / name).mkdir(mode=0o700, exist_ok=True)
     course.save()
     course.exchange.mkdir(parents=True, exist_ok=True)
-    hidden = [root, course.exchange] + ([instance] if instance else [])
-    sandbox.install(course.jupyter_path, hidden, course.limits)
+    sandbox.install(course.jupyter_path, course.limits)
     (root / "nbgrader_config.py").write_text(config_text(course), encoding="utf-8")
     protect(course)
 
@@ -308,30 +307,41 @@ def init(root: str | Path, roster: str | Path | None = None, course_id: str = CO
 # -- the sandbox, checked ---------------------------------------------------------------------------------
 
 PROBE = r"""
-import json, os, resource, sys
+import json, os, resource, socket
 def can(fn):
     try:
         fn(); return True
     except Exception:
         return False
+def connects():
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex(("127.0.0.1", %d)) == 0
 paths = json.loads(%r)
 import course.figures, course.widgets
 found = {
     "uid": os.getuid(),
     "course_importable": True,
     "reads_gradebook": can(lambda: open(paths["gradebook"], "rb").read(1)),
-    "sees_course_files": len(os.listdir(paths["root"])) if can(lambda: os.listdir(paths["root"])) else 0,
+    "sees_course_files": can(lambda: os.listdir(paths["root"])),
     "writes_course_dir": can(lambda: open(os.path.join(paths["root"], "probe"), "w").close()),
     "reads_solutions": can(lambda: os.listdir(paths["solutions"])),
+    "other_processes": sum(p.isdigit() for p in os.listdir("/proc")) > 2,
+    "reaches_loopback": connects(),
     "address_space_mb": resource.getrlimit(resource.RLIMIT_AS)[0] // 2**20,
     "cpu_seconds": resource.getrlimit(resource.RLIMIT_CPU)[0],
 }
 print(json.dumps(found))
 """
+CLOSED = ("reads_gradebook", "sees_course_files", "writes_course_dir", "reads_solutions", "other_processes",
+          "reaches_loopback")
 
 
 def check_sandbox(course: Course) -> dict:
-    """Run a probe in the grading kernel: who it runs as, what it can reach, its limits."""
+    """Run a probe in the grading kernel: who it runs as, what it can reach, its limits. Raises if the
+    kernel can reach anything in CLOSED (a listening socket on loopback is opened for the probe to try)."""
+    import socket
+
     import nbformat
     from nbclient import NotebookClient
 
@@ -341,21 +351,25 @@ def check_sandbox(course: Course) -> dict:
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(course.jupyter_path), saved) if p)
     paths = {"gradebook": str(course.gradebook), "root": str(course.root),
              "solutions": str(folder("solutions"))}
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE % json.dumps(paths))])
-    try:
-        NotebookClient(nb, kernel_name=sandbox.KERNEL_NAME, timeout=120, startup_timeout=120).execute()
-    finally:
-        if saved is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = saved
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        probe = PROBE % (listener.getsockname()[1], json.dumps(paths))
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+        try:
+            NotebookClient(nb, kernel_name=sandbox.KERNEL_NAME, timeout=120, startup_timeout=120,
+                           kernel_manager_class=grading.GradingKernelManager).execute()
+        finally:
+            if saved is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = saved
     out = nb.cells[0].outputs
     text = "".join(o.get("text", "") for o in out if o.output_type == "stream")
     if any(o.output_type == "error" for o in out) or not text.strip():
         raise RuntimeError(f"the sandboxed grading kernel cannot run the course: {out}")
     found = json.loads(text.strip().splitlines()[-1])
-    if os.geteuid() == 0 and (found["reads_gradebook"] or found["writes_course_dir"] or found["uid"] == 0
-                                or found["sees_course_files"] or found["reads_solutions"]):
+    if any(found[k] for k in CLOSED) or (os.geteuid() == 0 and found["uid"] in (0, os.getuid())):
         raise RuntimeError(f"the grading sandbox is not closed: {found}")
     return found
 
@@ -397,11 +411,37 @@ def ingest_uploads(course: Course, uploads: str | Path, log=print) -> list[tuple
     return added
 
 
+def _hold_after_feedback(course: Course, module: str, state: dict, allow: bool, log=print) -> None:
+    """Resubmissions made after a learner's feedback was generated (it explains the right answers) are kept
+    out of collect, in .grading/held/, unless `allow`; then they, and any held before, are taken. Either
+    way the export says so."""
+    from nbgrader.utils import parse_utc
+
+    inbound = course.exchange / course.course_id / "inbound"
+    held = course.grading / "held"
+    if allow:
+        for path in sorted(held.glob(f"*+{module}+*")):
+            shutil.move(str(path), str(inbound / path.name))
+    for path in sorted(inbound.glob(f"*+{module}+*")):
+        learner, _, stamp = path.name.split("+")[:3]
+        given = state["feedback"].get(grading_state.key(module, learner))
+        if not given or parse_utc(stamp) <= parse_utc(given):
+            continue
+        state["after_feedback"][grading_state.key(module, learner)] = "accepted" if allow else "held"
+        if not allow:
+            held.mkdir(mode=0o700, exist_ok=True)
+            shutil.move(str(path), str(held / path.name))
+            log(f"{module}: {learner} resubmitted after feedback; held in {held} "
+                "(collect --allow-after-feedback takes it)")
+
+
 def collect(root: str | Path, modules: list[str] | None = None, uploads: str | Path | None = None,
-            due: dict[str, dt.datetime] | None = None, log=print) -> dict[str, list[str]]:
+            due: dict[str, dt.datetime] | None = None, allow_after_feedback: bool = False,
+            log=print) -> dict[str, list[str]]:
     """Uploaded files into the exchange, then `nbgrader collect` for each module: the latest submission of
-    each learner lands in submitted/<learner>/<module>/ with its timestamp.txt. Returns the learners with a
-    collected submission, per module."""
+    each learner lands in submitted/<learner>/<module>/ with its timestamp.txt. A submission made after the
+    learner's feedback is held back unless `allow_after_feedback`. Returns the learners with a collected
+    submission, per module."""
     course = Course.load(root)
     modules = modules or course.modules
     if due:
@@ -410,13 +450,16 @@ def collect(root: str | Path, modules: list[str] | None = None, uploads: str | P
         added = ingest_uploads(course, uploads, log=log)
         log(f"uploads: {len(added)} new submissions from {uploads}")
     nbg = api(course.root)
+    state = grading_state.load(course.grading)
     collected = {}
     (course.exchange / course.course_id / "inbound").mkdir(parents=True, exist_ok=True)
     for module in modules:
+        _hold_after_feedback(course, module, state, allow_after_feedback, log=log)
         _check(nbg.collect(module, update=True), f"collect {module}")
         folder = course.root / "submitted"
         collected[module] = sorted(p.parent.name for p in folder.glob(f"*/{module}") if p.is_dir())
         log(f"{module}: {len(collected[module])} submissions collected")
+    grading_state.save(course.grading, state)
     protect(course)
     return collected
 
@@ -447,10 +490,7 @@ def _busy_timeout(seconds: float = 60.0) -> None:
             dbapi_connection.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
 
 
-def _worker_start(root: str, log_dir: str, zygote: bool = True) -> None:
-    import tempfile
-    from multiprocessing.util import Finalize
-
+def _worker_start(root: str, log_dir: str) -> None:
     os.chdir(root)
     fd = os.open(os.path.join(log_dir, f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                  0o600)
@@ -460,22 +500,6 @@ def _worker_start(root: str, log_dir: str, zygote: bool = True) -> None:
     _fast_schema_checks()
     _WORKER["api"] = api(root)
     _WORKER["logs"] = log_dir
-    if zygote:  # kernels forked from a warm template (course/sandbox.py), when running as root
-        folder = tempfile.mkdtemp(prefix="allies-z-")
-        started = sandbox.start_zygote(folder, log=sys.stderr)
-        if started:
-            proc, address = started
-            os.environ[sandbox.ZYGOTE_ENV] = address
-            Finalize(proc, _stop_zygote, args=(proc, folder), exitpriority=10)
-
-
-def _stop_zygote(proc, folder: str) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except Exception:
-        proc.kill()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _fast_schema_checks() -> None:
@@ -504,14 +528,14 @@ def _fast_schema_checks() -> None:
                                                 "ValidationError": jsonschema.ValidationError})
 
 
-def _grade(module: str, learner: str, force: bool = True, attempts: int = 6) -> Graded:
+def _grade(module: str, learner: str, attempts: int = 6) -> Graded:
     """One submission in a worker: nbgrader's own autograde, retried when the gradebook was busy."""
     import random
 
     start = time.monotonic()
     result = {}
     for attempt in range(1, attempts + 1):
-        result = _WORKER["api"].autograde(module, learner, force=force, create=True)
+        result = _WORKER["api"].autograde(module, learner, force=True, create=False)
         text = f"{result.get('log', '')}\n{result.get('error', '')}"
         if result.get("success") or not any(cause in text for cause in TRANSIENT):
             break
@@ -532,9 +556,20 @@ def submitted(course: Course, modules: list[str], learners: list[str] | None = N
     return sorted(work, key=lambda w: (w[1], w[0]))
 
 
+def _add_unknown_learners(course: Course, learners: set[str]) -> None:
+    """Learners who handed in but are not on the roster, added before the workers start (several workers
+    adding the same learner at once would collide on the gradebook's unique key)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        known = {s.id for s in gb.students}
+        for learner in sorted(learners - known):
+            gb.add_student(learner)
+
+
 def default_jobs() -> int:
     """Workers: twice the cores, as each spends about half its time waiting for its kernel (start-up,
-    messages); fewer if memory is short (a worker, its zygote and a kernel take about 0.4 GB)."""
+    messages); fewer if memory is short (a worker and its kernel take about 0.4 GB)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         with open("/proc/meminfo") as fh:
@@ -545,29 +580,38 @@ def default_jobs() -> int:
 
 
 def autograde(root: str | Path, modules: list[str] | None = None, jobs: int | None = None,
-              learners: list[str] | None = None, force: bool = True, zygote: bool = True,
-              log=print) -> list[Graded]:
-    """Autograde every collected submission (of `modules`, or all), `jobs` at a time.
+              learners: list[str] | None = None, everything: bool = False, log=print) -> list[Graded]:
+    """Autograde collected submissions (of `modules`, or all), `jobs` at a time: those that are new, changed
+    since they were last graded, or failed then; with `everything`, all of them. An unchanged submission is
+    left alone, so its hand grades stay as they are (nbgrader's autograde would mark them for review again).
 
     Each worker process holds one NbGraderAPI, configured from the course directory as `nbgrader` is, and
     calls its `autograde(module, learner)`: the very code `nbgrader autograde` runs, so scores are the same.
     Workers share the SQLite gradebook (write-ahead log, a 60 s busy timeout, and a retry of the whole
-    submission if nbgrader still reports the database locked, or if its kernel could not start).
-    A submission that fails does not stop the others; failures are returned, and each submission's log is
-    in .grading/logs/autograde/<module>+<learner>.log."""
+    submission if nbgrader still reports the database locked). A submission that fails does not stop the
+    others; failures are returned, kept for the export, and each submission's log is in
+    .grading/logs/autograde/<module>+<learner>.log."""
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     course = Course.load(root)
-    work = submitted(course, modules or course.modules, learners)
+    state = grading_state.load(course.grading)
+    digests = {(m, who): grading_state.digest(course.root / "submitted" / who / m)
+               for m, who in submitted(course, modules or course.modules, learners)}
+    work = [w for w, d in digests.items()
+            if everything or state["graded"].get(grading_state.key(*w), {}) != {"digest": d, "ok": True}]
     log_dir = course.grading / "logs" / "autograde"
     log_dir.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs or default_jobs(), len(work) or 1))
-    log(f"autograding {len(work)} submissions with {jobs} workers; {sandbox.describe()}")
+    unchanged = len(digests) - len(work)
+    log(f"autograding {len(work)} submissions with {jobs} workers"
+        + (f" ({unchanged} unchanged since graded: left as they are)" if unchanged else "")
+        + f"; {sandbox.describe()}")
     results = []
     _with_venv_on_path()
     if work:
+        _add_unknown_learners(course, {who for _, who in work})
         # Workers are forked from this process, unless it runs other threads (a test session's browser,
         # say) that a fork would copy mid-flight: then from a fresh fork server.
         if threading.active_count() == 1:
@@ -576,14 +620,17 @@ def autograde(root: str | Path, modules: list[str] | None = None, jobs: int | No
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["course.instructor", "nbgrader.apps", "nbgrader.api"])
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_start,
-                                 initargs=(str(course.root), str(log_dir), zygote)) as pool:
-            futures = [pool.submit(_grade, module, learner, force) for module, learner in work]
+                                 initargs=(str(course.root), str(log_dir))) as pool:
+            futures = [pool.submit(_grade, module, learner) for module, learner in work]
             for future in as_completed(futures):
                 graded = future.result()
                 results.append(graded)
+                state["graded"][grading_state.key(graded.module, graded.learner)] = {
+                    "digest": digests[graded.module, graded.learner], "ok": graded.ok}
                 if not graded.ok:
                     log(f"FAILED {graded.module} {graded.learner}: see {log_dir}/{graded.module}+"
                         f"{graded.learner}.log")
+        grading_state.save(course.grading, state)
     sandbox.sweep()
     protect(course)
     ok = sum(g.ok for g in results)
@@ -630,6 +677,7 @@ def feedback(root: str | Path, modules: list[str] | None = None, log=print) -> d
 
     course = Course.load(root)
     nbg = api(course.root)
+    state = grading_state.load(course.grading)
     done = {}
     owner = None
     if course.instance:
@@ -641,6 +689,9 @@ def feedback(root: str | Path, modules: list[str] | None = None, log=print) -> d
             done[module] = []
             continue
         _check(nbg.generate_feedback(module), f"generate feedback for {module}")
+        given = dt.datetime.now(dt.timezone.utc).strftime(submissions.TIMESTAMP_FORMAT)
+        for learner in learners:
+            state["feedback"].setdefault(grading_state.key(module, learner), given)
         released = 0
         for learner in learners:
             folder = course.root / "feedback" / learner / module
@@ -667,49 +718,78 @@ def feedback(root: str | Path, modules: list[str] | None = None, log=print) -> d
         done[module] = learners
         log(f"{module}: feedback for {len(learners)} learners ({released} released to the exchange"
             + (f", {len(learners)} on the cohort site" if course.instance else "") + ")")
+    grading_state.save(course.grading, state)
     protect(course)
     return done
 
 
 EXPORT_COLUMNS = ["learner_id", "first_name", "last_name", "email", "module", "submitted_at", "duedate",
-                  "seconds_late", "raw_score", "late_penalty", "score", "max_score", "needs_manual_grade",
-                  "status"]
+                  "seconds_late", "raw_score", "late_penalty", "score", "max_score", "late", "autograde_failed",
+                  "needs_manual_grade", "answer_cells_changed", "after_feedback", "status"]
+
+
+def _changed_cells(gb, module: str, learner: str) -> str:
+    """The answer cells flagged by course.scoring (their checks scored 0), space-separated."""
+    from nbgrader.api import Comment, Notebook, SolutionCell, Student, SubmittedAssignment, SubmittedNotebook
+    from nbgrader.api import Assignment
+
+    rows = (gb.db.query(SolutionCell.name).join(Comment, Comment.cell_id == SolutionCell.id)
+            .join(SubmittedNotebook, Comment.notebook_id == SubmittedNotebook.id)
+            .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+            .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+            .join(Student, SubmittedAssignment.student_id == Student.id)
+            .filter(Assignment.name == module, Student.id == learner,
+                    Comment.auto_comment.like(f"{scoring.CHANGED}%")))
+    return " ".join(sorted(name for (name,) in rows))
 
 
 def grades(root: str | Path) -> list[dict]:
-    """One row per learner (the roster and anyone who handed in) and module, from the gradebook."""
+    """One row per learner (the roster and anyone who handed in) and module, from the gradebook and what
+    autograde and collect recorded: late, autograde failed and needs manual grading each in a column."""
     from nbgrader.api import Gradebook, MissingEntry
 
     course = Course.load(root)
+    state = grading_state.load(course.grading)
     rows = []
     with Gradebook(course.db_url, course.course_id) as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
             for student in sorted(gb.students, key=lambda s: s.id):
+                key = grading_state.key(assignment.name, student.id)
+                failed = state["graded"].get(key, {}).get("ok") is False
                 row = {"learner_id": student.id, "first_name": student.first_name or "",
                        "last_name": student.last_name or "", "email": student.email or "",
                        "module": assignment.name,
                        "duedate": assignment.duedate.isoformat() + "Z" if assignment.duedate else "",
-                       "max_score": assignment.max_score}
+                       "max_score": assignment.max_score, "autograde_failed": failed,
+                       "after_feedback": state["after_feedback"].get(key, "")}
                 try:
                     sub = gb.find_submission(assignment.name, student.id)
                 except MissingEntry:
                     rows.append({**row, "submitted_at": "", "seconds_late": "", "raw_score": 0,
-                                 "late_penalty": 0, "score": 0, "needs_manual_grade": False,
-                                 "status": "missing"})
+                                 "late_penalty": 0, "score": 0, "late": False, "needs_manual_grade": False,
+                                 "answer_cells_changed": "",
+                                 "status": "autograde failed" if failed else "missing"})
                     continue
                 penalty = sub.late_submission_penalty or 0
+                late = sub.total_seconds_late > 0
+                manual = bool(sub.needs_manual_grade) and not failed
                 rows.append({**row, "submitted_at": sub.timestamp.isoformat() + "Z" if sub.timestamp else "",
                              "seconds_late": sub.total_seconds_late, "raw_score": sub.score,
-                             "late_penalty": penalty, "score": sub.score - penalty,
-                             "needs_manual_grade": bool(sub.needs_manual_grade),
-                             "status": "needs manual grade" if sub.needs_manual_grade
-                             else ("late" if sub.total_seconds_late > 0 else "graded")})
+                             "late_penalty": penalty, "score": sub.score - penalty, "late": late,
+                             "needs_manual_grade": manual,
+                             "answer_cells_changed": _changed_cells(gb, assignment.name, student.id),
+                             "status": "autograde failed" if failed else "needs manual grade" if manual
+                             else "late" if late else "graded"})
     return rows
 
 
 def export(root: str | Path, out: str | Path) -> int:
+    """Write the grades as CSV, private to the instructor (0600)."""
     rows = grades(root)
-    with open(out, "w", encoding="utf-8", newline="") as fh:
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=EXPORT_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)

@@ -33,19 +33,18 @@ CHECKS = sorted(RIGHT)  # m01-q1 … m01-q4, in notebook order
 
 def hostile(course_dir: Path) -> dict[str, tuple[str, str, int]]:
     """learner -> (answer cell, code after the right answer in it, expected autograded score).
-    Every learner answers every check right; what breaks is the code."""
-    after = {q: len(CHECKS) - i for i, q in enumerate(CHECKS)}  # checks from this cell on
+    Every learner answers every check right; what breaks is the code, placed in one answer cell: that
+    check scores 0 (its cell holds more than the answer line) and the others score from their text."""
     return {
-        "endless-loop": ("m01-q2", "while True:\n    pass", 4),
+        "endless-loop": ("m01-q2", "while True:\n    pass", 3),
         "loop-ignoring-interrupts": (
-            "m01-q2", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
-            4 - after["m01-q2"] + 0),  # q2 ran to its answer; its check and later ones are not run
-        "endless-output": ("m01-q1", "while True:\n    print('spam ' * 200)", 4),
-        "huge-allocation": ("m01-q1", "hog = bytearray(64 * 2**30)", 4),
-        "sys-exit": ("m01-q1", "import sys\nsys.exit(3)", 4),
-        "os-exit": ("m01-q3", "import os\nos._exit(0)", 4 - after["m01-q3"]),
-        "signals-everyone": ("m01-q1", "import os, signal\nos.kill(-1, signal.SIGKILL)", 4),
-        "fills-disk": ("m01-q1", "open('/tmp/allies-hostile-big', 'wb').write(b'0' * (200 * 2**20))", 4),
+            "m01-q2", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass", 3),
+        "endless-output": ("m01-q1", "while True:\n    print('spam ' * 200)", 3),
+        "huge-allocation": ("m01-q1", "hog = bytearray(64 * 2**30)", 3),
+        "sys-exit": ("m01-q1", "import sys\nsys.exit(3)", 3),
+        "os-exit": ("m01-q3", "import os\nos._exit(0)", 3),
+        "signals-everyone": ("m01-q1", "import os, signal\nos.kill(-1, signal.SIGKILL)", 3),
+        "fills-disk": ("m01-q1", "open('/tmp/allies-hostile-big', 'wb').write(b'0' * (200 * 2**20))", 3),
         "deletes-files": ("m01-q1", "\n".join([
             "import os, shutil",
             "def attempt(what, act):",
@@ -57,7 +56,7 @@ def hostile(course_dir: Path) -> dict[str, tuple[str, str, int]]:
               for p in (course_dir, ROOT / "solutions", ROOT / "course")),
             "attempt('list course dir', lambda: os.listdir(%r))" % str(course_dir),
             "attempt('read solutions', lambda: open(%r).read())" % str(SOURCE),
-        ]), 4),
+        ]), 3),
     }
 
 
@@ -164,11 +163,12 @@ def test_a_hostile_submission_keeps_the_points_earned_before_it_broke(graded, le
     assert scores(graded["root"])[learner]["code_score"] == graded["attacks"][learner][2]
 
 
-def test_checks_after_a_dead_or_stuck_kernel_score_zero_not_full_marks(graded):
+def test_checks_are_scored_from_their_answers_even_after_the_kernel_died_or_hung(graded):
     found = scores(graded["root"])
-    assert found["os-exit"]["checks"] == [1, 1, 0, 0]
-    assert found["loop-ignoring-interrupts"]["checks"] == [1, 0, 0, 0]
-    assert "CellNotRun" in outputs(graded["root"], "os-exit", "m01-q4-check")
+    assert found["os-exit"]["checks"] == [1, 1, 0, 1]
+    assert found["loop-ignoring-interrupts"]["checks"] == [1, 0, 1, 1]
+    assert "CellNotRun" in outputs(graded["root"], "os-exit", "m01-c20")  # a cell after the exit: not run
+    assert "AnswerCellChanged" in outputs(graded["root"], "os-exit", "m01-q3-check")
 
 
 def test_each_hostile_submission_is_bounded_in_time(graded):
@@ -205,11 +205,10 @@ def test_the_course_directory_and_the_repository_are_untouched(graded):
     assert graded["repo_before"] <= graded["repo_after"]
 
 
-@pytest.mark.skipif(not ROOTED, reason="without root the sandbox applies resource limits only")
 def test_learner_code_sees_neither_the_course_directory_nor_the_answers(graded):
     shown = outputs(graded["root"], "deletes-files", "m01-q1")
-    # Covered by an empty read-only folder, or not even reachable (pytest's tmp folders are 0700).
-    assert "list course dir -> []" in shown or "list course dir failed: PermissionError" in shown
+    # Not in the kernel's view at all (bubblewrap shows it only Python, the course package and its data).
+    assert "list course dir failed: FileNotFoundError" in shown
     assert "read solutions failed: FileNotFoundError" in shown and "BEGIN HIDDEN TESTS" not in shown
     removals = re.findall(r"(?:remove|rmtree) [^'\\]*? (->|failed:)", shown)
     assert removals == ["failed:"] * 5  # every removal refused

@@ -1,0 +1,145 @@
+"""Knowledge checks scored from what was answered, outside the learner's kernel.
+
+A hidden test runs in the learner's kernel after the learner's code, so anything it calls or compares can be
+replaced from an answer cell. The grade therefore comes from the text of the submitted answer cell, read here
+with `ast` in the grader's process: the cell must be the released cell with only the answer line's value
+changed to a string literal; anything more scores 0 and is flagged. The key and its explanation come from the
+hidden test as the gradebook keeps it (`assert letter(answer) == "b", "explanation"`), never from the kernel.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from nbformat.v4 import new_output
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
+
+from .validation import letter
+
+CHANGED = "AnswerCellChanged"  # the error name a flagged check shows, and the start of its formgrader comment
+CHANGED_COMMENT = (f"{CHANGED}: this answer cell holds more than its answer line, so its check scored 0. "
+                   "Read the cell and re-mark it by hand if the change was innocent.")
+CHANGED_FEEDBACK = ("This check scored 0 because its answer cell held more than the answer line. Only the letter "
+                    "in `answer = \"…\"` may change; the rest of the cell must stay as it was given to you. "
+                    "Your facilitator can see this and can re-mark it.")
+
+
+@dataclass(frozen=True)
+class Key:
+    """A knowledge check's right letter and the explanation shown when an answer misses it."""
+    letter: str
+    explanation: str
+
+
+def key_of(test_source: str) -> Key | None:
+    """The key of a check cell's hidden test: `assert letter(answer) == "b", "why"`; None if it has none."""
+    try:
+        tree = ast.parse(test_source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assert) or not isinstance(node.test, ast.Compare):
+            continue
+        test = node.test
+        call = test.left
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "letter"
+                and [type(a) for a in call.args] == [ast.Name] and call.args[0].id == "answer"
+                and [type(o) for o in test.ops] == [ast.Eq] and isinstance(test.comparators[0], ast.Constant)
+                and isinstance(test.comparators[0].value, str)):
+            why = node.msg.value if isinstance(node.msg, ast.Constant) and isinstance(node.msg.value, str) else ""
+            return Key(test.comparators[0].value, why)
+    return None
+
+
+def _is_answer_line(node: ast.stmt) -> bool:
+    return (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "answer")
+
+
+def answer_of(submitted: str, released: str) -> tuple[bool, str | None]:
+    """(as released, answer): whether `submitted` is the `released` answer cell with only the answer line's
+    value changed (to a string literal, or left as None), and that string."""
+    try:
+        got, want = ast.parse(submitted).body, ast.parse(released).body
+    except (SyntaxError, ValueError):
+        return False, None
+    if len(got) != len(want):
+        return False, None
+    answer = None
+    for mine, theirs in zip(got, want):
+        if _is_answer_line(theirs):
+            value = mine.value if _is_answer_line(mine) else None
+            if not isinstance(value, ast.Constant) or not isinstance(value.value, (str, type(None))):
+                return False, None
+            answer = value.value
+        elif ast.dump(mine) != ast.dump(theirs):
+            return False, None
+    return True, answer
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _error(ename: str, evalue: str):
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class ScoreFromAnswer(NbGraderPreprocessor):
+    """After execution, set each knowledge check's outcome from its answer cell's text (see the module's
+    docstring): no output for a right answer, the explanation for a wrong one, `AnswerCellChanged` for a cell
+    that holds more than its answer line. The kernel's own output of the check cell is discarded.
+    A check cell the learner deleted is put back, so it is scored too. Flagged ids go to
+    `resources["allies"]["changed"]` for `SaveGrades`."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        cells = {_grade_id(c): c for c in nb.cells if _grade_id(c)}
+        changed = []
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            for grade_cell in notebook.grade_cells:
+                if grade_cell.cell_type != "code":
+                    continue
+                test = gb.find_source_cell(grade_cell.name, info["notebook"], info["assignment"]).source
+                key = key_of(test)
+                if key is None or not grade_cell.name.endswith("-check"):
+                    continue
+                answer_id = grade_cell.name.removesuffix("-check")
+                try:
+                    released = gb.find_source_cell(answer_id, info["notebook"], info["assignment"]).source
+                except MissingEntry:
+                    continue
+                submitted = cells.get(answer_id)
+                intact, answer = answer_of(submitted.source, released) if submitted else (False, None)
+                if not intact:
+                    changed.append(answer_id)
+                    outputs = [_error(CHANGED, CHANGED_FEEDBACK)]
+                elif letter(answer) == letter(key.letter):
+                    outputs = []
+                else:
+                    outputs = [_error("AssertionError", key.explanation)]
+                check = cells.get(grade_cell.name)
+                if check is None:  # deleted: put it back at the end, from the gradebook, so it is scored
+                    from nbformat.v4 import new_code_cell
+
+                    check = new_code_cell(test, metadata={"nbgrader": {
+                        "grade": True, "solution": False, "locked": True, "task": False, "schema_version": 3,
+                        "grade_id": grade_cell.name, "points": grade_cell.max_score}})
+                    nb.cells.append(check)
+                check.outputs = outputs
+        resources.setdefault("allies", {})["changed"] = changed
+        return nb, resources
+
+
+class SaveGrades(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, which also leaves a formgrader comment on each flagged answer cell."""
+
+    def _add_comment(self, cell, resources):
+        super()._add_comment(cell, resources)
+        if cell.metadata["nbgrader"]["grade_id"] in resources.get("allies", {}).get("changed", ()):
+            comment = self.gradebook.find_comment(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                                  self.assignment_id, self.student_id)
+            comment.auto_comment = CHANGED_COMMENT
+            self.gradebook.db.commit()
