@@ -43,13 +43,23 @@ def _cohort_add(args) -> int:
 
     with open(args.roster, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    out = csv.writer(sys.stdout)
+    if args.out:  # the codes are secrets: a file only its owner can read
+        import os
+
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        target = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    else:
+        target = sys.stdout
+    out = csv.writer(target)
     out.writerow(["learner_id", "display_name", "access_code"])
     with AnswerStore(Instance(args.instance).store) as store:
         for row in rows:
             code = store.add_learner(row["learner_id"].strip(), row.get("display_name", "").strip(),
                                      row.get("role", "").strip() or "learner")
             out.writerow([row["learner_id"].strip(), row.get("display_name", "").strip(), code])
+    if args.out:
+        target.close()
     print(f"Added {len(rows)} people. Give each their code privately; codes are stored only as hashes "
           "and cannot be shown again (use reset-code).", file=sys.stderr)
     return 0
@@ -202,6 +212,7 @@ def main(argv=None) -> None:
     add = steps.add_parser("add-learners", help="add people from a CSV roster; prints their access codes")
     add.add_argument("roster", help="CSV with columns learner_id, display_name and optional role")
     add.add_argument("--instance", required=True)
+    add.add_argument("--out", help="write the codes to this file, readable only by you (default: print them)")
     add.set_defaults(run=_cohort_add)
     reset = steps.add_parser("reset-code", help="issue a new access code for one person")
     reset.add_argument("learner_id")

@@ -55,7 +55,7 @@ def config_file(course_id: str = COURSE_ID) -> str:
 import os  # noqa: E402
 import shutil  # noqa: E402
 
-from jupyter_client.manager import KernelManager  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 from traitlets import Integer, default  # noqa: E402
 
@@ -74,7 +74,7 @@ AUTOGRADE_PREPROCESSORS = [
 ]
 
 
-class GradingKernelManager(KernelManager):
+class GradingKernelManager(AsyncKernelManager):
     """jupyter_client's KernelManager talking to the grading kernel over IPC sockets (the sandboxed kernel has
     no network), named after a connection file in a fresh private folder: absolute, short enough for a unix
     socket, and never shared with another worker's kernel, so there is no port to race for."""
@@ -89,10 +89,12 @@ class GradingKernelManager(KernelManager):
 
         return os.path.join(tempfile.mkdtemp(prefix="allies-k-"), "kernel.json")
 
-    def cleanup_resources(self, restart: bool = False) -> None:
-        super().cleanup_resources(restart=restart)
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(os.path.dirname(self.connection_file), ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
 
 
 def _error_output(ename: str, evalue: str):

@@ -155,6 +155,20 @@ def _signal(pid: int | None, signum: int) -> None:
             pass
 
 
+def _kernel_of(init: int | None) -> int | None:
+    """The kernel's pid: the child of bwrap's init process in the kernel's process namespace."""
+    try:
+        return int(Path(f"/proc/{init}/task/{init}/children").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def _parse(argv: list[str]):
     parser = argparse.ArgumentParser(prog="python -m course.sandbox", add_help=False)
     parser.add_argument("-f", dest="connection_file", required=True)
@@ -180,6 +194,8 @@ def launch(argv: list[str] | None = None) -> int:
     if not bwrap():
         print("[allies sandbox] bubblewrap is missing: apt-get install bubblewrap", file=sys.stderr, flush=True)
         return 78
+    # If the grader goes, the launcher goes, then bwrap, then its init, whose end ends the kernel's namespace.
+    _die_with_parent()
     uid = opts.uid_base + os.getpid() if os.geteuid() == 0 else None
     private = _private(opts.tmp, uid, connection)
     links = []
@@ -197,9 +213,7 @@ def launch(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.set_inheritable(info_w, True)
             argv = command(private, opts.expose, uid, kernel_args, info_fd=info_w)
-            import ctypes
-
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the launcher
+            _die_with_parent()
             os.execve(argv[0], argv, _environment())
         except BaseException as exc:  # say why, never fall through into the launcher's code
             print(f"[allies sandbox] could not start the kernel: {exc!r}", file=sys.stderr, flush=True)
@@ -208,16 +222,18 @@ def launch(argv: list[str] | None = None) -> int:
     kernel = {}
 
     def forward(signum, _frame):
+        """jupyter_client signals our process group (interrupts, terminate): pass the signal to the kernel;
+        after a terminate, kill bwrap (and so the kernel's whole namespace) if it is still there 2 s later."""
         if signum == signal.SIGTERM:
             signal.signal(signal.SIGALRM, lambda *_: _signal(child, signal.SIGKILL))
             signal.alarm(2)
-        _signal(kernel.get("pid"), signum)
+        _signal(_kernel_of(kernel.get("init")), signum)
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
     with os.fdopen(info_r) as info:
         try:
-            kernel["pid"] = json.load(info).get("child-pid")
+            kernel["init"] = json.load(info).get("child-pid")
         except ValueError:  # bwrap failed before it started the kernel: its message is on stderr
             pass
     status = 0
