@@ -30,6 +30,8 @@ def _figures() -> dict[str, dict]:
 def figure(figure_id: str) -> str:
     """One figure from `data/backlash_figures.csv` as a learner reads it: "60%", "12 times"."""
     row = _figures()[figure_id]
+    if row["unit"] == "words":  # the source gives this one in words only: show its words, not a number
+        return row["value"]
     return f"{row['value']}%" if row["unit"] == "%" else f"{row['value']} {row['unit']}"
 
 
@@ -71,16 +73,21 @@ def pull_back():
 
     def draw(view):
         if view == views[0]:
-            rows = _rows("any_activity", "mentoring_alone")
-            chart = charts.bars(["Any common activity (2019)", "Mentoring itself (2018)"],
-                                [_value("any_activity"), _value("mentoring_alone")], ylim=100,
-                                title="Managers who are men, uncomfortable with a work activity with a woman",
-                                source=_source(rows))
+            rows = _rows("any_activity", "any_activity_2018", "mentoring_alone")
+            uneasy = _value("any_activity")
+            chart = charts.bars(["Uncomfortable with at least one", "Did not say so"], [uneasy, 100 - uneasy],
+                                highlight="Uncomfortable with at least one", ylim=100, source=_source(rows),
+                                title="Managers who are men, uncomfortable with a common work activity with a "
+                                      "woman (2019)")
             return chart, (f"In 2019, {figure('any_activity')} of managers who are men said they were uncomfortable "
                            "taking part in a common work activity with a woman, such as mentoring, working alone "
-                           f"or socialising together: up {figure('rise_on_2018')} on 2018, as the source puts it. "
-                           "That counts discomfort with any one of those activities. Mentoring on its own was last "
-                           f"reported in 2018, at {figure('mentoring_alone')}. Confidence: checked.")
+                           f"or socialising together: up {figure('rise_on_2018')} on 2018, as the source puts it "
+                           "(a rise relative to the 2018 share, not in percentage points). That counts discomfort "
+                           "with any one of those activities. The 2018 survey asked the same broad question "
+                           f"({figure('any_activity_2018')}, in the source's words) and, separately, about mentoring "
+                           f"on its own: {figure('mentoring_alone')}. That mentoring figure is from a different year "
+                           "and a narrower question, so it is not set against the 2019 figure here. "
+                           "Confidence: checked.")
         if view == views[1]:
             ids = ("one_to_one", "travel", "dinners")
             chart = charts.bars(["One-to-one meetings", "Travel for work", "Work dinners"], [_value(i) for i in ids],

@@ -54,10 +54,13 @@ def code_review():
         pair = {r["group"]: r for r in rows if r["measure"] == measure}
         women, men = float(pair["Women"]["value"]), float(pair["Men"]["value"])
         if measure.startswith("Drop"):
-            chart = charts.bars(["Women", "Men"], [women, men], unit=" pts", ylim=15, source=_source(rows),
-                                title="Fall in pull-request acceptance when gender is identifiable (outsiders)")
-            return chart, (f"Among outsiders to a project, women's acceptance fell by {women:g} percentage points "
-                           f"when their gender was identifiable; men's fell by {men:g}. Confidence: "
+            chart = charts.bars(["Women", "Men"], [women, men], unit="%", ylim=15, source=_source(rows),
+                                title="Drop in pull-request acceptance when gender is identifiable (outsiders)")
+            return chart, (f"Among outsiders to a project, the paper reports that women's acceptance dropped by "
+                           f"{pair['Women']['value']}% when their gender was identifiable, and men's by "
+                           f"{pair['Men']['value']}%. The paper does "
+                           "not say whether these are percentage points or drops relative to the rate with gender "
+                           "hidden, so read them as the size of each drop, not as acceptance rates. Confidence: "
                            f"{pair['Women']['confidence']}.")
         chart = charts.bars(["Women", "Men"], [women, men], ylim=100, source=_source(rows),
                             title="Overall pull-request acceptance (secondary figure, from the preprint)")
@@ -104,14 +107,15 @@ def broken_rung():
         labels = ["Men", *(shown.get(r["group"], r["group"]) for r in mine)]
         values = [100.0, *(float(r["per_100_men"]) for r in mine)]
         chart = charts.bars(labels, values, unit=" per 100", ylim=110, source=_source(mine),
-                            title=f"Promoted to first-level manager for every 100 men ({year} report)")
+                            title=f"Promoted to first-level manager for every 100 men (report published {year})")
         said = "; ".join(f"{shown.get(r['group'], r['group'])}: {r['per_100_men']} ({r['measure']}; "
                          f"{r['confidence']})" for r in mine)
         missing = "" if any(r["group"] == "Black women" for r in mine) else (
             " This report's figure for Black women is not in our data.")
-        return chart, f"{year} report, for every 100 men: {said}.{missing}"
+        return chart, (f"Report published in {year} (the year is the report's, not the year of the promotions "
+                       f"it counts, which come from the period before), for every 100 men: {said}.{missing}")
 
-    return widgets.explorer(widgets.slider(years, years[0]), draw, "Report year")
+    return widgets.explorer(widgets.slider(years, years[0]), draw, "Year of report")
 
 
 def _design() -> dict[str, float]:
