@@ -227,8 +227,8 @@ def test_the_headline_is_worded_as_the_source_words_it():
 
 def test_second_hand_figures_are_labelled_secondary_where_they_are_shown():
     views = _views(backlash.pull_back())
-    assert "Confidence: secondary" in views[-1] and "secondary figures" in views[-1]
-    assert all("Confidence: checked" in v for v in views[:-1])
+    assert "Evidence: Survey · limited · read second-hand" in views[-1] and "secondary figures" in views[-1]
+    assert all("· checked in the source" in v for v in views[:-1])
 
 
 def test_the_model_takes_its_three_cited_inputs_from_data():

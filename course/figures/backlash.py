@@ -7,7 +7,7 @@ import re
 
 from IPython.display import HTML
 
-from .. import cache, cards, charts, positive_sum, widgets
+from .. import badges, cache, cards, charts, positive_sum, widgets
 from ..data import citation_line as _source
 from ..data import sources, table
 from ..validation import escaped
@@ -87,7 +87,7 @@ def pull_back():
                            f"({figure('any_activity_2018')}, in the source's words) and, separately, about mentoring "
                            f"on its own: {figure('mentoring_alone')}. That mentoring figure is from a different year "
                            "and a narrower question, so it is not set against the 2019 figure here. "
-                           "Confidence: checked.")
+                           f"Evidence: {badges.label('leanin2019', 'checked')}.")
         if view == views[1]:
             ids = ("one_to_one", "travel", "dinners")
             chart = charts.bars(["One-to-one meetings", "Travel for work", "Work dinners"], [_value(i) for i in ids],
@@ -97,7 +97,8 @@ def pull_back():
             return chart, (f"Senior men were {figure('one_to_one')} more likely to hesitate to have a one-to-one "
                            f"meeting with a junior woman than with a junior man, {figure('travel')} more likely to "
                            f"hesitate to travel with her for work and {figure('dinners')} more likely to hesitate "
-                           "over a work dinner. Confidence: checked.")
+                           "over a work dinner. "
+                           f"Evidence: {badges.label('leanin2019', 'checked')}.")
         if view == views[2]:
             avoided = _value("avoided")
             chart = charts.bars(["Had avoided it", "Did not say so"], [avoided, 100 - avoided],
@@ -105,7 +106,8 @@ def pull_back():
                                 title="Men who avoided mentoring or socialising with a woman, for fear of how "
                                       "it would look (2019)", source=_source(_rows("avoided")))
             return chart, (f"{figure('avoided')} of men said they had avoided mentoring or socialising with a "
-                           "woman because they were nervous about how it would look. Confidence: checked.")
+                           "woman because they were nervous about how it would look. "
+                           f"Evidence: {badges.label('leanin2019', 'checked')}.")
         ids = ("hire_attractive", "hire_close_contact", "avoid_one_to_one")
         chart = charts.bars(["Hiring attractive women", "Jobs with close contact", "One-to-one meetings"],
                             [_value(i) for i in ids], ylim=50, source=_source(_rows(*ids)),
@@ -113,7 +115,9 @@ def pull_back():
         return chart, (f"In a separate survey, {figure('hire_attractive')} of men were reluctant to hire attractive "
                        f"women, {figure('hire_close_contact')} reluctant to hire women for jobs with close "
                        f"interpersonal contact and {figure('avoid_one_to_one')} avoided one-to-one meetings with "
-                       "women. Confidence: secondary. We read these in reports of the study, not in the paper, so "
+                       f"women. "
+                       f"Evidence: {badges.label('atwater2019', 'secondary')}. We read these in reports of the "
+                       "study, not in the paper, so "
                        "treat them as a signal, not a measurement.")
 
     return widgets.explorer(widgets.choices(views), draw, "Show")
@@ -134,7 +138,8 @@ def barriers():
             return chart, (f"{figure('apathy')} of the people Catalyst interviewed discussed apathy as a barrier, "
                            f"just as many ({figure('fear')}) discussed fear — of losing status, of making mistakes, "
                            f"of other men's judgement — and {figure('ignorance')} discussed not knowing enough about "
-                           "the problem. Confidence: checked.")
+                           "the problem. "
+                           f"Evidence: {badges.label('catalyst2009', 'checked')}.")
         ids = ("aware_important", "unaware_important")
         chart = charts.bars(["Highly aware of bias", "Low awareness"], [_value(i) for i in ids], ylim=110,
                             title="Men who call gender equality an important social issue to them",
@@ -142,7 +147,8 @@ def barriers():
         return chart, (f"Among the men Catalyst surveyed, {figure('aware_important')} of those highly aware of gender "
                        f"bias called gender equality an important social issue to them, against "
                        f"{figure('unaware_important')} of those with low awareness. A survey shows that the two go "
-                       "together, not which causes which. Confidence: checked.")
+                       "together, not which causes which. "
+                       f"Evidence: {badges.label('catalyst2009', 'checked')}.")
 
     return widgets.explorer(widgets.choices(views), draw, "Show")
 
@@ -219,9 +225,9 @@ def assumptions():
 def policies():
     """The four policies in the model: what each changes there, and the evidence that put it in."""
     rows = table("positive_sum_policies")
-    return widgets.table(["Policy", "What it changes in the model", "Why it is in the model", "How sure we are"],
+    return widgets.table(["Policy", "What it changes in the model", "Why it is in the model", "Evidence"],
                          [[r["label"], r["model_change"], f"{r['why']} ({_short_cite(r['source_id'])})",
-                           r["confidence"]] for r in rows],
+                           badges.label(r["source_id"], r["confidence"])] for r in rows],
                          caption="The policies you can switch on in the simulation")
 
 
@@ -373,4 +379,4 @@ def safe_space() -> HTML:
                     for r in rows)
     return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
                   f'<p style="font-size:0.85em;color:#4a4a4a">Source: {escaped(_source(rows))} '
-                  f"[{escaped(rows[0]['confidence'])}]</p>")
+                  f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")

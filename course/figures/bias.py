@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from .. import cache, cards, charts, pipeline, widgets
+from .. import badges, cache, cards, charts, pipeline, widgets
 from ..data import citation_line as _source
 from ..data import table
 from ..validation import escaped
@@ -37,7 +37,7 @@ def evidence(topic: str) -> HTML:
     items = "".join(
         f"<li><strong>{escaped(KIND.get(r['kind'], r['kind'].capitalize()))}.</strong> "
         f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
-        f'<span style="color:#4a4a4a">[{escaped(r["confidence"])}]</span></li>' for r in rows)
+        f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
     return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
                   f'<p style="font-size:0.85em;color:#4a4a4a">Sources: {escaped(_source(rows))}</p>')
 
@@ -60,12 +60,12 @@ def code_review():
                            f"{pair['Women']['value']}% when their gender was identifiable, and men's by "
                            f"{pair['Men']['value']}%. The paper does "
                            "not say whether these are percentage points or drops relative to the rate with gender "
-                           "hidden, so read them as the size of each drop, not as acceptance rates. Confidence: "
-                           f"{pair['Women']['confidence']}.")
+                           "hidden, so read them as the size of each drop, not as acceptance rates. Evidence: "
+                           f"{badges.label('terrell2017', pair['Women']['confidence'])}.")
         chart = charts.bars(["Women", "Men"], [women, men], ylim=100, source=_source(rows),
                             title="Overall pull-request acceptance (secondary figure, from the preprint)")
         return chart, (f"Overall, women's pull requests were accepted {women:g}% of the time and men's {men:g}%. "
-                       f"Confidence: {pair['Women']['confidence']}. Higher overall acceptance and a larger drop "
+                       f"Evidence: {badges.label('terrell2017', pair['Women']['confidence'])}. Higher overall acceptance and a larger drop "
                        "when gender shows can both be true.")
 
     return widgets.explorer(w.ToggleButtons(options=[short[m] for m in measures]), draw, "Show")
@@ -133,7 +133,7 @@ def pipeline_design() -> HTML:
         "best-rated person on the level below fills each empty seat, and new people are hired at the entry "
         "level. Ratings are noisy, and men's get a small boost; nobody differs in ability.</p>"
         f'<p style="font-size:0.85em;color:#4a4a4a">Source: {escaped(_source(rows))} '
-        f"[{escaped(rows[0]['confidence'])}]</p>")
+        f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")
 
 
 @cache.cached("pipeline", pipeline.__file__)
@@ -204,7 +204,7 @@ def pipeline_caveats() -> HTML:
     """What the compounding needs, from the 2024 replication (`data/pipeline_caveats.csv`)."""
     rows = table("pipeline_caveats")
     items = "".join(f"<li><strong>{escaped(r['condition'])}.</strong> {escaped(r['meaning'])} "
-                    f'<span style="color:#4a4a4a">[{escaped(r["confidence"])}]</span></li>' for r in rows)
+                    f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
     return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
                   f'<p style="font-size:0.85em;color:#4a4a4a">Source: {escaped(_source(rows))}</p>')
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .. import attrition, charts, widgets
+from .. import attrition, badges, charts, widgets
 from ..data import citation_line as _source, sources, table
 
 CORRELATION_TITLE = "% more likely to be above-average profitable: correlation, not causation"
@@ -219,7 +219,7 @@ def study_explorer():
         chart = _STUDY_CHARTS.get(row["study_id"])
         details = [("Claim", row["claim"]), ("Kind of evidence", row["kind"]), ("Method", row["method"]),
                    ("Sample", row["sample"]), ("Limits", row["limits"]),
-                   ("How sure we are", row["confidence"]),
+                   ("Evidence", badges.label(row["source_id"], row["confidence"])),
                    ("Source", sources()[row["source_id"]].citation())]
         return chart() if chart else None, _study_reading(row["study_id"]), details
 
