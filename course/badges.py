@@ -11,6 +11,8 @@ KINDS = {
     "field study": "real behaviour recorded where it happens, with nobody assigned to groups",
     "correlational study": "two things compared across companies; it cannot say which causes which",
     "meta-analysis": "many studies combined into one estimate",
+    "review of experiments": "a review that brings together the experiments on one question",
+    "field study and experiment": "real workplaces observed, and a controlled experiment run alongside",
     "review of case studies": "published case studies gathered and summarised",
     "reanalysis": "someone else's results re-run on other data, to see whether they hold",
     "survey": "what people said when asked, at one point in time",

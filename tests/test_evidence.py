@@ -105,3 +105,27 @@ def test_ncwit_chart_names_its_newest_year_and_the_prose_says_why_it_is_old():
     newest = max(int(r["year"]) for r in data.table("women_computing_jobs_us"))
     assert f"newest year in our data: {newest}" in why_men.computing_jobs().alt
     assert "newest year in our data is 2016" in _prose() or newest != 2016
+
+
+@pytest.mark.parametrize("source_id, topic", [
+    ("williams_ceci2015", "hiring"), ("ceci2023", "hiring"), ("drury_kaiser2014", "speaking_up"),
+    ("hekman2017", "speaking_up"), ("rudman_mescher2013", "leave"),
+])
+def test_counter_and_supporting_research_is_taught_with_a_doi(source_id, topic):
+    assert any(r["source_id"] == source_id for r in data.table("bias_evidence") if r["topic"] == topic)
+    assert data.sources()[source_id].url.startswith("https://doi.org/10.")
+    assert data.sources()[source_id].authors.split(",")[0].split()[-1] in bias.evidence(topic).data
+
+
+def test_board_meta_analysis_is_in_the_study_explorer_without_effect_sizes():
+    row = next(r for r in data.table("studies") if r["source_id"] == "post_byron2015")
+    assert "correlational" in row["limits"]
+
+
+def test_a_survey_association_is_not_keyed_as_settling_a_causal_myth():
+    verdicts = {r["response"]: r["verdict"] for r in data.table("backlash_myths") if r["card_id"] == "facts"}
+    assert verdicts["Partly true"] == "Right" and verdicts["Myth"] != "Right"
+
+
+def test_the_practitioner_claim_about_speaking_up_now_shows_its_research():
+    assert 'leading.evidence("speaking_up")' in _prose() and 'leading.evidence("leave")' in _prose()

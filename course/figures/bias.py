@@ -12,7 +12,7 @@ from ..data import table
 from ..validation import escaped
 
 KIND = {"method": "How it was done", "finding": "Finding", "caution": "Caution", "critique": "Critique",
-        "practice": "In practice"}
+        "practice": "In practice", "counter": "Where the evidence cuts the other way"}
 ROUNDS = 40          # promotion rounds per simulated organisation
 RUNS = 100           # simulated organisations averaged for each setting
 BIASES = (0.0, 0.1, 0.2, 0.3, 0.5)  # men's rating advantage, in standard deviations of rating noise

@@ -196,6 +196,9 @@ _STUDY_READINGS = {
     "mckinsey": "The chart shows each report's figure. It is a correlation, not a cause.",
     "green_hand": ("The chart shows the McKinsey figures this reanalysis questioned. Its own result was the "
                    "absence of a statistically significant link, so it adds no figure of its own."),
+    "post_byron": ("No chart: we quote this meta-analysis's direction, not its effect sizes. Across many studies "
+                   "and countries, women on boards went with near-zero differences in market value and a small "
+                   "positive difference in accounting returns."),
     "kapor": None, "athena": None, "bcg_dollars": None,
     "boushey_glynn": "The calculator in section 2 starts from this typical cost.",
     "equals": "No chart: this is a record of practitioners' views, and it gives no figures.",

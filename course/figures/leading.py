@@ -17,6 +17,7 @@ from ..context import in_voila
 from ..data import citation_line as _source
 from ..data import table
 from ..validation import escaped
+from .bias import evidence as _evidence
 
 KIND = {"method": "How it was done", "finding": "Finding", "caution": "Caution"}
 STUDY = {"bezrukova": "Many studies of diversity training, combined", "chang": "One online training, tested at work",
@@ -324,3 +325,8 @@ def action_plan(my_plan=None):
                  f"{export.body_html(plan, level=3)}</div>")
     display(HTML("".join(parts)))
     return None
+
+
+def evidence(topic: str):
+    """A research panel for this module (`data/bias_evidence.csv`), drawn by the same component as Module 3's."""
+    return _evidence(topic)
