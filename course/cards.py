@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
-from . import data
+from . import badges, data
 from .validation import escaped
 
 REQUIRED = ("card_id", "situation", "response", "feedback")
@@ -50,6 +50,7 @@ class Card:
     prompt: str = "What would you do?"
     source: str = ""  # the citation line for the research the card draws on
     confidence: str = ""
+    evidence: str = ""  # the evidence badge's words for each source (`course.badges.label`)
     explanation: str = ""  # shown under the feedback whichever response is picked (a myth card's evidence)
 
 
@@ -82,6 +83,8 @@ def cards_from_rows(rows) -> list[Card]:
             raise ValueError(f"card {card_id!r} has two responses with the same text")
         source_ids = list(dict.fromkeys(r["source_id"] for r in group if r.get("source_id")))
         confidence = "; ".join(dict.fromkeys(r["confidence"] for r in group if r.get("confidence")))
+        evidence = "; ".join(dict.fromkeys(badges.label(r["source_id"], r.get("confidence") or "")
+                                           for r in group if r.get("source_id") in data.sources()))
         cards.append(Card(
             card_id=card_id,
             situation=str(first["situation"]).strip(),
@@ -91,6 +94,7 @@ def cards_from_rows(rows) -> list[Card]:
             prompt=str(first.get("prompt") or "").strip() or Card.prompt,
             source=data.citation_line([{"source_id": s} for s in source_ids]) if source_ids else "",
             confidence=confidence,
+            evidence=evidence,
             explanation=str(first.get("explanation") or "").strip(),
         ))
     return cards
@@ -117,7 +121,8 @@ class CardView(w.VBox):
         self.feedback = w.Stack([w.HTML(self.feedback_html(r, card.explanation)) for r in card.responses],
                                 selected_index=None)
         w.jslink((self.responses, "index"), (self.feedback, "selected_index"))
-        confidence = f" Confidence: {escaped(card.confidence)}." if card.confidence else ""
+        confidence = (f" Evidence: {escaped(card.evidence)}." if card.evidence
+                      else f" Confidence: {escaped(card.confidence)}." if card.confidence else "")
         source = (f'<p class="allies-card-source">Draws on: {escaped(card.source)}.{confidence}</p>'
                   if card.source else "")
         super().__init__([self.situation, self.responses, self.feedback, w.HTML(source)])

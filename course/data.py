@@ -18,6 +18,10 @@ class Source:
     url: str
     what_we_took: str
     confidence: str
+    evidence_kind: str  # what kind of evidence (see `course.badges.KINDS`)
+    strength: str       # how much weight it bears (see `course.badges.STRENGTHS`)
+    evidence_kind: str  # what kind of evidence (see `course.badges.KINDS`)
+    strength: str       # how much weight it bears (see `course.badges.STRENGTHS`)
 
     def citation(self) -> str:
         """A one-line citation: authors, year, title, publisher, link."""

@@ -77,9 +77,15 @@ def slider(options, value=None) -> w.SelectionSlider:
                              continuous_update=True, layout=w.Layout(width="420px"))
 
 
+NOTHING = object()  # pass as `value` to `choices` to start with no button pressed
+
+
 def choices(options, value=None) -> w.ToggleButtons:
-    """Buttons for a small set of choices, reachable with Tab and Space."""
+    """Buttons for a small set of choices, reachable with Tab and Space; the first is pressed unless `value`
+    names another, or is NOTHING."""
     options = list(options)
+    if value is NOTHING:
+        return w.ToggleButtons(options=options, value=None)
     return w.ToggleButtons(options=options, value=options[0] if value is None else value)
 
 

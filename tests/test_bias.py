@@ -170,7 +170,7 @@ def test_evidence_panels_show_a_confidence_label_and_a_source_for_every_statemen
 
 def test_unverified_dollar_figures_are_not_shown():
     shown = bias.evidence("hiring").data
-    assert "$" not in shown and "unverified" in shown
+    assert "$" not in shown and "part not verified" in shown
 
 
 def test_secondary_figures_say_so_where_they_are_shown():

@@ -7,7 +7,8 @@ import pytest
 from course import data
 from conftest import ROOT
 
-REQUIRED_SOURCE_FIELDS = ("authors", "title", "publisher", "year", "url", "what_we_took", "confidence")
+REQUIRED_SOURCE_FIELDS = ("authors", "title", "publisher", "year", "url", "what_we_took", "confidence",
+                          "evidence_kind", "strength")
 
 
 def _rows(name):

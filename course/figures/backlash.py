@@ -7,7 +7,7 @@ import re
 
 from IPython.display import HTML
 
-from .. import cache, cards, charts, positive_sum, widgets
+from .. import badges, cache, cards, charts, positive_sum, widgets
 from ..data import citation_line as _source
 from ..data import sources, table
 from ..validation import escaped
@@ -30,6 +30,8 @@ def _figures() -> dict[str, dict]:
 def figure(figure_id: str) -> str:
     """One figure from `data/backlash_figures.csv` as a learner reads it: "60%", "12 times"."""
     row = _figures()[figure_id]
+    if row["unit"] == "words":  # the source gives this one in words only: show its words, not a number
+        return row["value"]
     return f"{row['value']}%" if row["unit"] == "%" else f"{row['value']} {row['unit']}"
 
 
@@ -71,16 +73,21 @@ def pull_back():
 
     def draw(view):
         if view == views[0]:
-            rows = _rows("any_activity", "mentoring_alone")
-            chart = charts.bars(["Any common activity (2019)", "Mentoring itself (2018)"],
-                                [_value("any_activity"), _value("mentoring_alone")], ylim=100,
-                                title="Managers who are men, uncomfortable with a work activity with a woman",
-                                source=_source(rows))
+            rows = _rows("any_activity", "any_activity_2018", "mentoring_alone")
+            uneasy = _value("any_activity")
+            chart = charts.bars(["Uncomfortable with at least one", "Did not say so"], [uneasy, 100 - uneasy],
+                                highlight="Uncomfortable with at least one", ylim=100, source=_source(rows),
+                                title="Managers who are men, uncomfortable with a common work activity with a "
+                                      "woman (2019)")
             return chart, (f"In 2019, {figure('any_activity')} of managers who are men said they were uncomfortable "
                            "taking part in a common work activity with a woman, such as mentoring, working alone "
-                           f"or socialising together: up {figure('rise_on_2018')} on 2018, as the source puts it. "
-                           "That counts discomfort with any one of those activities. Mentoring on its own was last "
-                           f"reported in 2018, at {figure('mentoring_alone')}. Confidence: checked.")
+                           f"or socialising together: up {figure('rise_on_2018')} on 2018, as the source puts it "
+                           "(a rise relative to the 2018 share, not in percentage points). That counts discomfort "
+                           "with any one of those activities. The 2018 survey asked the same broad question "
+                           f"({figure('any_activity_2018')}, in the source's words) and, separately, about mentoring "
+                           f"on its own: {figure('mentoring_alone')}. That mentoring figure is from a different year "
+                           "and a narrower question, so it is not set against the 2019 figure here. "
+                           f"Evidence: {badges.label('leanin2019', 'checked')}.")
         if view == views[1]:
             ids = ("one_to_one", "travel", "dinners")
             chart = charts.bars(["One-to-one meetings", "Travel for work", "Work dinners"], [_value(i) for i in ids],
@@ -90,7 +97,8 @@ def pull_back():
             return chart, (f"Senior men were {figure('one_to_one')} more likely to hesitate to have a one-to-one "
                            f"meeting with a junior woman than with a junior man, {figure('travel')} more likely to "
                            f"hesitate to travel with her for work and {figure('dinners')} more likely to hesitate "
-                           "over a work dinner. Confidence: checked.")
+                           "over a work dinner. "
+                           f"Evidence: {badges.label('leanin2019', 'checked')}.")
         if view == views[2]:
             avoided = _value("avoided")
             chart = charts.bars(["Had avoided it", "Did not say so"], [avoided, 100 - avoided],
@@ -98,7 +106,8 @@ def pull_back():
                                 title="Men who avoided mentoring or socialising with a woman, for fear of how "
                                       "it would look (2019)", source=_source(_rows("avoided")))
             return chart, (f"{figure('avoided')} of men said they had avoided mentoring or socialising with a "
-                           "woman because they were nervous about how it would look. Confidence: checked.")
+                           "woman because they were nervous about how it would look. "
+                           f"Evidence: {badges.label('leanin2019', 'checked')}.")
         ids = ("hire_attractive", "hire_close_contact", "avoid_one_to_one")
         chart = charts.bars(["Hiring attractive women", "Jobs with close contact", "One-to-one meetings"],
                             [_value(i) for i in ids], ylim=50, source=_source(_rows(*ids)),
@@ -106,7 +115,9 @@ def pull_back():
         return chart, (f"In a separate survey, {figure('hire_attractive')} of men were reluctant to hire attractive "
                        f"women, {figure('hire_close_contact')} reluctant to hire women for jobs with close "
                        f"interpersonal contact and {figure('avoid_one_to_one')} avoided one-to-one meetings with "
-                       "women. Confidence: secondary. We read these in reports of the study, not in the paper, so "
+                       f"women. "
+                       f"Evidence: {badges.label('atwater2019', 'secondary')}. We read these in reports of the "
+                       "study, not in the paper, so "
                        "treat them as a signal, not a measurement.")
 
     return widgets.explorer(widgets.choices(views), draw, "Show")
@@ -127,7 +138,8 @@ def barriers():
             return chart, (f"{figure('apathy')} of the people Catalyst interviewed discussed apathy as a barrier, "
                            f"just as many ({figure('fear')}) discussed fear — of losing status, of making mistakes, "
                            f"of other men's judgement — and {figure('ignorance')} discussed not knowing enough about "
-                           "the problem. Confidence: checked.")
+                           "the problem. "
+                           f"Evidence: {badges.label('catalyst2009', 'checked')}.")
         ids = ("aware_important", "unaware_important")
         chart = charts.bars(["Highly aware of bias", "Low awareness"], [_value(i) for i in ids], ylim=110,
                             title="Men who call gender equality an important social issue to them",
@@ -135,7 +147,8 @@ def barriers():
         return chart, (f"Among the men Catalyst surveyed, {figure('aware_important')} of those highly aware of gender "
                        f"bias called gender equality an important social issue to them, against "
                        f"{figure('unaware_important')} of those with low awareness. A survey shows that the two go "
-                       "together, not which causes which. Confidence: checked.")
+                       "together, not which causes which. "
+                       f"Evidence: {badges.label('catalyst2009', 'checked')}.")
 
     return widgets.explorer(widgets.choices(views), draw, "Show")
 
@@ -212,9 +225,9 @@ def assumptions():
 def policies():
     """The four policies in the model: what each changes there, and the evidence that put it in."""
     rows = table("positive_sum_policies")
-    return widgets.table(["Policy", "What it changes in the model", "Why it is in the model", "How sure we are"],
+    return widgets.table(["Policy", "What it changes in the model", "Why it is in the model", "Evidence"],
                          [[r["label"], r["model_change"], f"{r['why']} ({_short_cite(r['source_id'])})",
-                           r["confidence"]] for r in rows],
+                           badges.label(r["source_id"], r["confidence"])] for r in rows],
                          caption="The policies you can switch on in the simulation")
 
 
@@ -366,4 +379,4 @@ def safe_space() -> HTML:
                     for r in rows)
     return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
                   f'<p style="font-size:0.85em;color:#4a4a4a">Source: {escaped(_source(rows))} '
-                  f"[{escaped(rows[0]['confidence'])}]</p>")
+                  f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from .. import cache, cards, charts, pipeline, widgets
+from .. import badges, cache, cards, charts, pipeline, widgets
 from ..data import citation_line as _source
 from ..data import table
 from ..validation import escaped
 
 KIND = {"method": "How it was done", "finding": "Finding", "caution": "Caution", "critique": "Critique",
-        "practice": "In practice"}
+        "practice": "In practice", "counter": "Where the evidence cuts the other way"}
 ROUNDS = 40          # promotion rounds per simulated organisation
 RUNS = 100           # simulated organisations averaged for each setting
 BIASES = (0.0, 0.1, 0.2, 0.3, 0.5)  # men's rating advantage, in standard deviations of rating noise
@@ -37,7 +37,7 @@ def evidence(topic: str) -> HTML:
     items = "".join(
         f"<li><strong>{escaped(KIND.get(r['kind'], r['kind'].capitalize()))}.</strong> "
         f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
-        f'<span style="color:#4a4a4a">[{escaped(r["confidence"])}]</span></li>' for r in rows)
+        f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
     return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
                   f'<p style="font-size:0.85em;color:#4a4a4a">Sources: {escaped(_source(rows))}</p>')
 
@@ -54,15 +54,18 @@ def code_review():
         pair = {r["group"]: r for r in rows if r["measure"] == measure}
         women, men = float(pair["Women"]["value"]), float(pair["Men"]["value"])
         if measure.startswith("Drop"):
-            chart = charts.bars(["Women", "Men"], [women, men], unit=" pts", ylim=15, source=_source(rows),
-                                title="Fall in pull-request acceptance when gender is identifiable (outsiders)")
-            return chart, (f"Among outsiders to a project, women's acceptance fell by {women:g} percentage points "
-                           f"when their gender was identifiable; men's fell by {men:g}. Confidence: "
-                           f"{pair['Women']['confidence']}.")
+            chart = charts.bars(["Women", "Men"], [women, men], unit="%", ylim=15, source=_source(rows),
+                                title="Drop in pull-request acceptance when gender is identifiable (outsiders)")
+            return chart, (f"Among outsiders to a project, the paper reports that women's acceptance dropped by "
+                           f"{pair['Women']['value']}% when their gender was identifiable, and men's by "
+                           f"{pair['Men']['value']}%. The paper does "
+                           "not say whether these are percentage points or drops relative to the rate with gender "
+                           "hidden, so read them as the size of each drop, not as acceptance rates. Evidence: "
+                           f"{badges.label('terrell2017', pair['Women']['confidence'])}.")
         chart = charts.bars(["Women", "Men"], [women, men], ylim=100, source=_source(rows),
                             title="Overall pull-request acceptance (secondary figure, from the preprint)")
         return chart, (f"Overall, women's pull requests were accepted {women:g}% of the time and men's {men:g}%. "
-                       f"Confidence: {pair['Women']['confidence']}. Higher overall acceptance and a larger drop "
+                       f"Evidence: {badges.label('terrell2017', pair['Women']['confidence'])}. Higher overall acceptance and a larger drop "
                        "when gender shows can both be true.")
 
     return widgets.explorer(w.ToggleButtons(options=[short[m] for m in measures]), draw, "Show")
@@ -104,14 +107,15 @@ def broken_rung():
         labels = ["Men", *(shown.get(r["group"], r["group"]) for r in mine)]
         values = [100.0, *(float(r["per_100_men"]) for r in mine)]
         chart = charts.bars(labels, values, unit=" per 100", ylim=110, source=_source(mine),
-                            title=f"Promoted to first-level manager for every 100 men ({year} report)")
+                            title=f"Promoted to first-level manager for every 100 men (report published {year})")
         said = "; ".join(f"{shown.get(r['group'], r['group'])}: {r['per_100_men']} ({r['measure']}; "
                          f"{r['confidence']})" for r in mine)
         missing = "" if any(r["group"] == "Black women" for r in mine) else (
             " This report's figure for Black women is not in our data.")
-        return chart, f"{year} report, for every 100 men: {said}.{missing}"
+        return chart, (f"Report published in {year} (the year is the report's, not the year of the promotions "
+                       f"it counts, which come from the period before), for every 100 men: {said}.{missing}")
 
-    return widgets.explorer(widgets.slider(years, years[0]), draw, "Report year")
+    return widgets.explorer(widgets.slider(years, years[0]), draw, "Year of report")
 
 
 def _design() -> dict[str, float]:
@@ -129,7 +133,7 @@ def pipeline_design() -> HTML:
         "best-rated person on the level below fills each empty seat, and new people are hired at the entry "
         "level. Ratings are noisy, and men's get a small boost; nobody differs in ability.</p>"
         f'<p style="font-size:0.85em;color:#4a4a4a">Source: {escaped(_source(rows))} '
-        f"[{escaped(rows[0]['confidence'])}]</p>")
+        f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")
 
 
 @cache.cached("pipeline", pipeline.__file__)
@@ -200,7 +204,7 @@ def pipeline_caveats() -> HTML:
     """What the compounding needs, from the 2024 replication (`data/pipeline_caveats.csv`)."""
     rows = table("pipeline_caveats")
     items = "".join(f"<li><strong>{escaped(r['condition'])}.</strong> {escaped(r['meaning'])} "
-                    f'<span style="color:#4a4a4a">[{escaped(r["confidence"])}]</span></li>' for r in rows)
+                    f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
     return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
                   f'<p style="font-size:0.85em;color:#4a4a4a">Source: {escaped(_source(rows))}</p>')
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .. import attrition, charts, widgets
+from .. import attrition, badges, charts, widgets
 from ..data import citation_line as _source, sources, table
 
 CORRELATION_TITLE = "% more likely to be above-average profitable: correlation, not causation"
@@ -196,6 +196,9 @@ _STUDY_READINGS = {
     "mckinsey": "The chart shows each report's figure. It is a correlation, not a cause.",
     "green_hand": ("The chart shows the McKinsey figures this reanalysis questioned. Its own result was the "
                    "absence of a statistically significant link, so it adds no figure of its own."),
+    "post_byron": ("No chart: we quote this meta-analysis's direction, not its effect sizes. Across many studies "
+                   "and countries, women on boards went with near-zero differences in market value and a small "
+                   "positive difference in accounting returns."),
     "kapor": None, "athena": None, "bcg_dollars": None,
     "boushey_glynn": "The calculator in section 2 starts from this typical cost.",
     "equals": "No chart: this is a record of practitioners' views, and it gives no figures.",
@@ -219,7 +222,7 @@ def study_explorer():
         chart = _STUDY_CHARTS.get(row["study_id"])
         details = [("Claim", row["claim"]), ("Kind of evidence", row["kind"]), ("Method", row["method"]),
                    ("Sample", row["sample"]), ("Limits", row["limits"]),
-                   ("How sure we are", row["confidence"]),
+                   ("Evidence", badges.label(row["source_id"], row["confidence"])),
                    ("Source", sources()[row["source_id"]].citation())]
         return chart() if chart else None, _study_reading(row["study_id"]), details
 

@@ -12,11 +12,12 @@ from IPython.display import HTML, display
 from traitlets import Unicode
 
 from .. import action_plan as export
-from .. import cache, cards, charts, validation, widgets
+from .. import badges, cache, cards, charts, validation, widgets
 from ..context import in_voila
 from ..data import citation_line as _source
 from ..data import table
 from ..validation import escaped
+from .bias import evidence as _evidence
 
 KIND = {"method": "How it was done", "finding": "Finding", "caution": "Caution"}
 STUDY = {"bezrukova": "Many studies of diversity training, combined", "chang": "One online training, tested at work",
@@ -101,7 +102,7 @@ def fathers_leave():
             return chart, (f"In {_place(low['countries'])} {low['in_words']}; in {_place(high['countries'])} "
                            f"{high['in_words']}. The bars stand at the bounds the OECD reports, not exact shares.")
         row = rows[labels.index(focus)]
-        return chart, f"{focus}: {row['in_words']} (confidence: {row['confidence']})."
+        return chart, f"{focus}: {row['in_words']} (evidence: {badges.label(row['source_id'], row['confidence'])})."
 
     return widgets.explorer(widgets.choices(["All", *labels]), draw, "Show")
 
@@ -118,7 +119,7 @@ def what_sticks() -> HTML:
         items = "".join(
             f"<li><strong>{escaped(KIND.get(r['kind'], r['kind'].capitalize()))}.</strong> "
             f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
-            f'<span style="color:#4a4a4a">[{escaped(r["confidence"])}]</span></li>' for r in mine)
+            f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in mine)
         blocks.append(f'<h4 style="margin:0.6rem 0 0.1rem">{escaped(STUDY.get(study, study))}</h4>'
                       f'<ul style="margin:0.1rem 0">{items}</ul>'
                       f'<p style="font-size:0.85em;color:#4a4a4a;margin:0.1rem 0">Source: {escaped(_source(mine))}</p>')
@@ -324,3 +325,8 @@ def action_plan(my_plan=None):
                  f"{export.body_html(plan, level=3)}</div>")
     display(HTML("".join(parts)))
     return None
+
+
+def evidence(topic: str):
+    """A research panel for this module (`data/bias_evidence.csv`), drawn by the same component as Module 3's."""
+    return _evidence(topic)

@@ -3,10 +3,10 @@ on the norms of a learning space (`data/scenarios_orientation.csv`). The self-as
 `course.self_assessment.ask`."""
 from __future__ import annotations
 
-
+import ipywidgets as w
 from IPython.display import HTML
 
-from .. import cards, release, widgets
+from .. import badges, cards, release, widgets
 from ..paths import folder
 from ..validation import escaped
 
@@ -44,3 +44,15 @@ def modules() -> HTML:
 def norms():
     """Practice scenes about learning together: fear said out loud, fatigue, confidentiality, mistakes."""
     return cards.deck("scenarios_orientation", label="Scene")
+
+
+def evidence_badges():
+    """The one place the evidence badge is explained: what each strength and each way of reading means,
+    then an example badge from the course's sources."""
+    explained = widgets.table(["On a badge", "What it means"], badges.legend_rows(),
+                              "Reading an evidence badge: how strong, and how we read the figure")
+    example = w.HTML(f"<p>For example, the hiring experiment in Module 3 carries "
+                   f"{badges.badge('mossracusin2012', 'checked (findings)')}, and the diversity-and-profit "
+                   f"reports in Module 2 carry {badges.badge('mckinsey2023', 'checked')}. Hover over a badge, or "
+                   "listen to it with a screen reader, to hear what its kind of evidence means.</p>")
+    return w.VBox([explained, example])

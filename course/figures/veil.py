@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from .. import cache, charts, veil, widgets
+from .. import badges, cache, charts, veil, widgets
 from ..data import sources, table
 from ..validation import escaped
 
@@ -213,7 +213,7 @@ def ideas() -> HTML:
     rows = [r for r in table("veil_ideas") if r["kind"] == "idea"]
     items = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{escaped(r["name"])}</dt>'
                     f'<dd style="margin:0 0 0 1em">{escaped(r["explanation"])} '
-                    f'<span style="color:#4a4a4a">[{escaped(r["confidence"])}]</span></dd>' for r in rows)
+                    f'{badges.badge(r["source_id"], r["confidence"])}</dd>' for r in rows)
     return _panel(f'<dl style="margin:0">{items}</dl><p style="font-size:0.85em;color:#4a4a4a">Sources: '
                   f'{escaped(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
@@ -230,7 +230,9 @@ def _who(effect: veil.Effect) -> str:
 
 
 def _basis(confidence: str, source_ids) -> str:
-    return f"{confidence}. {_short_cite(source_ids)}"
+    """How sure (the row's own label, e.g. 'illustrative model'), the evidence behind it, and the sources."""
+    evidence = "; ".join(badges.label(s) for s in source_ids)
+    return f"{confidence} ({evidence}). {_short_cite(source_ids)}"
 
 
 def population() -> w.HTML:
@@ -279,8 +281,8 @@ def assumptions() -> widgets.Explorer:
 def fathers_leave() -> HTML:
     """Who takes parental leave: men's share of leave users in OECD countries (`data/fathers_leave.csv`)."""
     rows = table("fathers_leave")
-    body = [[r["countries"], r["approximate"], r["confidence"]] for r in rows]
-    shown = widgets.table(["Where", "Men among parental-leave users", "How sure"], body,
+    body = [[r["countries"], r["approximate"], badges.label(r["source_id"], r["confidence"])] for r in rows]
+    shown = widgets.table(["Where", "Men among parental-leave users", "Evidence"], body,
                           "Who takes parental leave (OECD, 2016)").value
     return _panel(f'{shown}<p style="font-size:0.85em;color:#4a4a4a">Source: '
                   f'{escaped(" | ".join(s.citation() for s in _cited(rows)))}</p>')

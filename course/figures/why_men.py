@@ -30,14 +30,15 @@ def men_involvement():
     values = [float(r["pct_reporting_progress"]) for r in rows]
 
     def draw(focus):
-        chart = charts.bars(labels, values, title="Companies reporting progress on gender diversity",
+        chart = charts.bars(labels, values, title="Reported progress on gender diversity (BCG survey of employees)",
                             source=_source(rows), highlight=None if focus == "Both" else focus)
         if focus == "Both":
             reading = (f"{values[0]:g}% against {values[1]:g}%: the gap is "
-                       f"{values[0] - values[1]:g} percentage points. This is progress the companies "
-                       "reported, not measured results.")
+                       f"{values[0] - values[1]:g} percentage points. This is progress as the employees BCG "
+                       "surveyed reported it, not measured results.")
         else:
-            reading = f"{focus}: {values[labels.index(focus)]:g}% of companies reported progress."
+            reading = (f"{focus}: {values[labels.index(focus)]:g}% reported progress on gender diversity, as BCG "
+                       "words its survey of employees.")
         return chart, reading
 
     return widgets.explorer(widgets.choices(["Both", *labels]), draw, "Show")
@@ -54,9 +55,8 @@ def perception_gap():
                                     title="Share who agree, by gender", source=_source(rows))
 
         def said(who):
-            row = pair[who]
-            qualifier = f"{row['approximate']} " if row["approximate"] else ""
-            return f"{qualifier}{row['pct']}% of {who.lower()}"
+            row = pair[who]  # where the source words a share ("about a third"), say it in its words
+            return row["as_worded"] or f"{row['pct']}% of {who.lower()}"
 
         return chart, f"“{statement}”: {said('Men')} agreed, against {said('Women')}."
 
@@ -73,15 +73,18 @@ def continuum():
         row = rows[stages.index(stage)]
         chart = charts.bars(stages, shares, title="A teaching picture of the ally continuum (not measured)",
                             source=_source(rows), highlight=stage)
-        return chart, (f"{stage}: {row['description']}. The 20 / 60 / 20 split is a picture used to "
-                       "teach the idea, not a survey result.")
+        split = " / ".join(f"{share:g}" for share in shares)
+        return chart, (f"{stage}: {row['description']}. The {split} split is a picture used to teach the idea, "
+                       "not a survey result: nobody has measured how many men are in each group.")
 
-    return widgets.explorer(widgets.choices(stages, "Learning"), draw, "Where am I today?")
+    # Nothing is preselected: the picture is a question for the learner, not a place to put them.
+    return widgets.explorer(widgets.choices(stages, widgets.NOTHING), draw, "Where am I today?")
 
 
 def computing_jobs():
     """Women's share of US computing jobs (a still chart with its source)."""
     rows = table("women_computing_jobs_us")
     chart = charts.bars([r["year"] for r in rows], [float(r["pct_women"]) for r in rows],
-                        title="Women's share of US computing jobs", source=_source(rows))
+                        title=f"Women's share of US computing jobs (newest year in our data: "
+                              f"{max(int(r['year']) for r in rows)})", source=_source(rows))
     return chart
