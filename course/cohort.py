@@ -16,7 +16,7 @@ from tornado.escape import url_escape, xhtml_escape
 from traitlets import Unicode
 from voila.request_info_handler import RequestInfoSocketHandler
 
-from . import site
+from . import kernels, site
 from .instance import Instance
 from .store import AnswerStore
 
@@ -120,9 +120,19 @@ def _forget_waiter(handler: RequestInfoSocketHandler) -> None:
             del RequestInfoSocketHandler._waiters[kernel_id]
 
 
+_send_updates = RequestInfoSocketHandler.send_updates
+
+
+def _claim_and_send(msg: dict) -> None:
+    """Voilà hands a preheated kernel to a request: the kernel now belongs to that request's learner."""
+    kernels.handed_over(msg["kernel_id"], msg["payload"])
+    _send_updates(msg)
+
+
 # Fixed in place for the server process, which imports this module (the socket needs no sign-in).
 RequestInfoSocketHandler.open = _hand_over_once
 RequestInfoSocketHandler.on_close = _forget_waiter
+RequestInfoSocketHandler.send_updates = staticmethod(_claim_and_send)
 
 
 def config(instance: Instance, port: int, pool_size: int):
@@ -132,6 +142,8 @@ def config(instance: Instance, port: int, pool_size: int):
     c.RosterIdentityProvider.store_path = str(instance.store)
     c.Voila.cookie_secret = instance.cookie_secret()
     c.VoilaConfiguration.http_header_envs = [HEADER]
+    c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
+    c.Voila.authorizer_class = kernels.KernelOwnerAuthorizer
     site.preheat(c, pool_size)
     return c
 

@@ -20,7 +20,7 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import User
 from traitlets import default
 
-from . import site
+from . import kernels, site
 from .cohort import HEADER, CourseLoginHandler, RosterIdentityProvider
 from .instance import Instance
 from .paths import folder
@@ -119,6 +119,8 @@ def config(instance: Instance, port: int = DEFAULT_PORT):
     c.InstructorIdentityProvider.store_path = str(instance.store)
     c.Voila.cookie_secret = cookie_secret(instance)
     c.VoilaConfiguration.http_header_envs = [HEADER]
+    c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
+    c.Voila.authorizer_class = kernels.KernelOwnerAuthorizer
     # No preheated kernels: a kernel rendered ahead of time would show counts from before the page opened.
     c.VoilaConfiguration.preheat_kernel = False
     return c

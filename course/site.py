@@ -6,9 +6,10 @@ from pathlib import Path
 
 from traitlets.config import Config
 from voila.app import Voila
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.utils import make_url
 
-from . import release, session
+from . import kernels, release, session
 from .instance import Instance
 from .paths import folder
 
@@ -102,6 +103,11 @@ class CourseVoila(Voila):
             manager.get_pool_size = lambda notebook: len(ready(notebook))
             manager.get_rendered_notebook = take_ready
         return settings
+
+    def init_handlers(self) -> list:
+        """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do."""
+        return [(route, kernels.ShutdownKernelHandler, *rest) if handler is VoilaShutdownKernelHandler
+                else (route, handler, *rest) for route, handler, *rest in super().init_handlers()]
 
 
 def preheat(c: Config, pool_size: int) -> None:

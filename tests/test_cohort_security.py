@@ -71,6 +71,15 @@ def login_cookie(cookies: list[str]) -> str | None:
     return next((p for p in pairs if p.split("=", 1)[1].strip('"')), None)
 
 
+def signed_in(port: int, learner: str, code: str) -> dict:
+    """Headers of a signed-in browser: the sign-in and _xsrf cookies, and the _xsrf header that
+    jupyter_server wants with every POST and DELETE."""
+    cookies = request(port, "/login")[3]
+    xsrf = next(c.split(";")[0] for c in cookies if c.startswith("_xsrf="))
+    return {"Cookie": f"{login_cookie(login(port, learner, code)[3])}; {xsrf}",
+            "X-XSRFToken": xsrf.split("=", 1)[1]}
+
+
 def is_login_redirect(status: int, headers: dict) -> bool:
     return status in (301, 302, 303, 307) and urllib.parse.urlparse(headers.get("Location", "")).path == "/login"
 
@@ -227,6 +236,34 @@ def test_ana_signs_in_sees_the_module_and_can_sign_out(site_):
     with pytest.raises(InvalidStatus) as refused:
         connect(f"ws://127.0.0.1:{server.port}/api/kernels/{kernel}/channels", open_timeout=5)
     assert refused.value.response.status_code == 403
+
+
+def test_a_kernel_answers_only_the_learner_it_was_started_for(site_):
+    """Ben, signed in, who learns Ana's kernel id, and Ines, an instructor, are refused on every kernel
+    route; Ana's own requests still reach it."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    server, codes = site_
+    ana = signed_in(server.port, "ana", codes["ana"])
+    body = get(server.port, RENDER, ana)[1]
+    kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', body).group(1)
+    channels = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel}/channels"
+    routes = [("GET", f"/api/kernels/{kernel}"), ("POST", f"/api/kernels/{kernel}/interrupt"),
+              ("POST", f"/api/kernels/{kernel}/restart"), ("DELETE", f"/api/kernels/{kernel}"),
+              ("POST", f"/voila/api/shutdown/{kernel}")]
+    for stranger in ("ben", "ines"):
+        headers = signed_in(server.port, stranger, codes[stranger])
+        for method, path in routes:
+            assert request(server.port, path, method, headers=headers)[0] in (403, 404), (stranger, method, path)
+        with pytest.raises(InvalidStatus) as refused:
+            connect(channels, additional_headers=headers, open_timeout=5)
+        assert refused.value.response.status_code == 403
+    status, _, body, _ = request(server.port, f"/api/kernels/{kernel}", headers=ana)
+    assert status == 200 and kernel.encode() in body
+    with connect(channels, additional_headers=ana, open_timeout=5):
+        pass
+    assert request(server.port, f"/voila/api/shutdown/{kernel}", "POST", headers=ana)[0] == 204
 
 
 # -- 2. identity cannot be forged ------------------------------------------------------------------

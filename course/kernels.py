@@ -1,0 +1,92 @@
+"""Kernels on the cohort site belong to the learner whose page they were started or handed out for.
+
+A kernel is owned from the moment the server tells it who its learner is: in its environment when Voilà
+starts one for a request, or over Voilà's request-info socket when a preheated kernel is handed to one.
+Only that learner may then reach it, through jupyter_server's own door for such checks
+(`Authorizer.is_authorized`, resource "kernels"): its websocket, `/api/kernels/<id>` and Voilà's shutdown
+route. A kernel nobody owns (a pool kernel, not yet handed out) answers no one.
+"""
+from __future__ import annotations
+
+import posixpath
+import weakref
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from jupyter_server.auth.authorizer import Authorizer
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+
+from .session import LEARNER_ENV
+
+_MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class Owner:
+    learner: str
+    page: str
+
+
+def owner_of(request_info: dict) -> Owner | None:
+    """Who a kernel works for, from the request info Voilà hands it (None: no signed-in learner)."""
+    learner = request_info.get(LEARNER_ENV)
+    page = posixpath.normpath(unquote(request_info.get("SCRIPT_NAME", "")))
+    return Owner(learner, page) if learner else None
+
+
+class OwnedKernelManager(AsyncMappingKernelManager):
+    """Voilà's kernel manager (which Voilà extends with its pool) that knows each kernel's owner."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.owners: dict[str, Owner] = {}
+        _MANAGERS.add(self)
+
+    async def start_kernel(self, *args, **kwargs) -> str:
+        kernel_id = await super().start_kernel(*args, **kwargs)
+        self.claim(kernel_id, kwargs.get("env") or {})
+        return kernel_id
+
+    def claim(self, kernel_id: str, request_info: dict) -> None:
+        """Record who the kernel now works for (nothing, if no learner is signed in)."""
+        owner = owner_of(request_info)
+        if owner is not None:
+            self.owners[kernel_id] = owner
+
+    def remove_kernel(self, kernel_id: str):
+        self.owners.pop(kernel_id, None)
+        return super().remove_kernel(kernel_id)
+
+
+def handed_over(kernel_id: str, request_info: dict) -> None:
+    """A preheated kernel was handed to a request: its manager records the owner."""
+    for manager in _MANAGERS:
+        if kernel_id in manager:
+            manager.claim(kernel_id, request_info)
+
+
+def _kernel_id(handler) -> str | None:
+    return handler.path_kwargs.get("kernel_id") or next(iter(handler.path_args), None)
+
+
+class KernelOwnerAuthorizer(Authorizer):
+    """Lets a signed-in learner reach only their own kernels; everything else as jupyter_server would."""
+
+    def is_authorized(self, handler, user, action: str, resource: str) -> bool:
+        if resource != "kernels":
+            return True
+        kernel_id = _kernel_id(handler)
+        owner = handler.kernel_manager.owners.get(kernel_id) if kernel_id else None
+        return owner is not None and owner.learner == user.username
+
+
+class ShutdownKernelHandler(VoilaShutdownKernelHandler):
+    """Voilà's shutdown-on-close route, asking the authorizer first (Voilà's asks for sign-in only)."""
+
+    auth_resource = "kernels"
+
+    @authorized
+    async def post(self, kernel_id):
+        await super().post(kernel_id)
