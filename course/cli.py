@@ -64,6 +64,16 @@ def _cohort_reset(args) -> int:
     return 0
 
 
+def _cohort_withdraw(args) -> int:
+    from .instance import Instance
+    from .store import AnswerStore
+
+    with AnswerStore(Instance(args.instance).store) as store:
+        store.withdraw(args.learner_id)
+    print(f"{args.learner_id} can no longer sign in; their answers and submissions are kept.", file=sys.stderr)
+    return 0
+
+
 # -- instructor: one grading workflow for JupyterLab and the cohort site (course/instructor.py) ----------
 
 def _limits(args) -> dict:
@@ -200,10 +210,15 @@ def main(argv=None) -> None:
     add.add_argument("roster", help="CSV with columns learner_id, display_name and optional role")
     add.add_argument("--instance", required=True)
     add.set_defaults(run=_cohort_add)
-    reset = steps.add_parser("reset-code", help="issue a new access code for one person")
+    reset = steps.add_parser("reset-code", help="issue a new access code for one person (signs them out)")
     reset.add_argument("learner_id")
     reset.add_argument("--instance", required=True)
     reset.set_defaults(run=_cohort_reset)
+    withdraw = steps.add_parser("withdraw", help="take one person off the site: their code stops working and "
+                                                 "they are signed out; their answers are kept for grading")
+    withdraw.add_argument("learner_id")
+    withdraw.add_argument("--instance", required=True)
+    withdraw.set_defaults(run=_cohort_withdraw)
     _add_instructor(commands)
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

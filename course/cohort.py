@@ -8,6 +8,9 @@
 """
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.auth.login import LoginFormHandler
@@ -18,7 +21,7 @@ from voila.request_info_handler import RequestInfoSocketHandler
 
 from . import kernels, site
 from .instance import Instance
-from .store import AnswerStore
+from .store import AnswerStore, Learner
 
 HEADER = "X-Allies-Learner"
 
@@ -60,16 +63,28 @@ class CourseLoginHandler(LoginFormHandler):
 
 
 class CourseLogoutHandler(LogoutHandler):
-    """Sign out, then back to the sign-in page (the stock page needs static files Voilà does not have)."""
+    """Sign out everywhere (every cookie of the learner's stops working), then back to the sign-in page
+    (the stock page needs static files Voilà does not have)."""
 
     @allow_unauthenticated
     def get(self):
+        if self.current_user:
+            self.identity_provider.roster().end_sessions(self.current_user.username)
         self.identity_provider.clear_login_cookie(self)
         self.redirect(f"{self.base_url}login")
 
 
+@dataclass
+class RosterUser(User):
+    """A signed-in person, with the session their cookie belongs to (see `AnswerStore.end_sessions`)."""
+
+    session: int = 0
+
+
 class RosterIdentityProvider(IdentityProvider):
-    """Signs learners in against the roster in the answer store; no tokens, no anonymous access."""
+    """Signs learners in against the roster in the answer store; no tokens, no anonymous access. A cookie
+    is honoured only while its session is the learner's current one: logout, a new code and withdrawal
+    end it."""
 
     store_path = Unicode(help="The cohort's answer store, which holds the roster.").tag(config=True)
 
@@ -77,6 +92,26 @@ class RosterIdentityProvider(IdentityProvider):
         super().__init__(**kwargs)
         self.login_handler_class = CourseLoginHandler
         self.logout_handler_class = CourseLogoutHandler
+        self._store: AnswerStore | None = None
+
+    def roster(self) -> AnswerStore:
+        if self._store is None:
+            self._store = AnswerStore(self.store_path)
+        return self._store
+
+    def user(self, person: Learner) -> RosterUser | None:
+        """The user to sign `person` in as, in their current session (None if they just left the roster)."""
+        session = self.roster().session(person.learner_id)
+        return None if session is None else RosterUser(person.learner_id, person.display_name, session=session)
+
+    def user_to_cookie(self, user: RosterUser) -> str:
+        return json.dumps({"username": user.username, "name": user.name, "session": user.session})
+
+    def user_from_cookie(self, cookie_value: str) -> RosterUser | None:
+        data = json.loads(cookie_value)
+        if data.get("session") is None or data["session"] != self.roster().session(data["username"]):
+            return None
+        return RosterUser(data["username"], data["name"], session=data["session"])
 
     @property
     def auth_enabled(self) -> bool:
@@ -98,9 +133,8 @@ class RosterIdentityProvider(IdentityProvider):
         return user
 
     def process_login_form(self, handler):
-        with AnswerStore(self.store_path) as store:
-            learner = store.verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
-        return User(username=learner.learner_id, name=learner.display_name) if learner else None
+        learner = self.roster().verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
+        return self.user(learner) if learner else None
 
 
 def _hand_over_once(handler: RequestInfoSocketHandler, kernel_id: str) -> None:

@@ -60,30 +60,24 @@ class InstructorIdentityProvider(RosterIdentityProvider):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.login_handler_class = InstructorLoginHandler
-        self._store: AnswerStore | None = None
 
     @default("cookie_name")
     def _default_cookie_name(self):
         return COOKIE_NAME
 
-    def _roster(self) -> AnswerStore:
-        if self._store is None:
-            self._store = AnswerStore(self.store_path)
-        return self._store
-
     def _is_instructor(self, person_id: str) -> bool:
-        return any(p.learner_id == person_id and p.role == ROLE for p in self._roster().learners())
+        return any(p.learner_id == person_id and p.role == ROLE for p in self.roster().learners())
 
     def sign_in(self, handler) -> tuple[User | None, bool]:
         """(the user, False) for an instructor's id and code; (None, True) for anyone else's correct code;
         (None, False) for a wrong one."""
-        person = self._roster().verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
+        person = self.roster().verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
         if person is None:
             return None, False
         if person.role != ROLE:
             self.log.warning("Refused sign-in to the instructor site: %r is not an instructor", person.learner_id)
             return None, True
-        return User(username=person.learner_id, name=person.display_name), False
+        return self.user(person), False
 
     def process_login_form(self, handler):
         return self.sign_in(handler)[0]

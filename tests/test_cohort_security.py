@@ -12,7 +12,6 @@ Routes that answer without sign-in, on purpose, and what they hold:
   and once the kernel has taken its request it holds nothing more (tested below).
 None holds anything learner- or solution-specific; `test_public_routes_hold_nothing_private` checks that.
 """
-import http.client
 import os
 import re
 import shutil
@@ -25,7 +24,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, get
+from conftest import ROOT, free_port, get, is_login_redirect, login, login_cookie, request, signed_in
 from playwright.sync_api import expect
 
 from course import release, site
@@ -41,49 +40,6 @@ ANA_CANARY = "ANA-CANARY-4b2f: only Ana and her graders may read this"
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def request(port: int, path: str, method: str = "GET", body: str | None = None,
-            headers: dict | None = None) -> tuple[int, dict, bytes, list[str]]:
-    """One raw request (path sent exactly as written); returns status, headers, body bytes, Set-Cookies."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        cookies = [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
-        return response.status, dict(response.getheaders()), response.read(), cookies
-    finally:
-        conn.close()
-
-
-def login(port: int, learner: str, code: str, next_url: str = "/") -> tuple[int, dict, bytes, list[str]]:
-    """GET /login for the _xsrf cookie and form field, then POST the form with them."""
-    status, _, page, cookies = request(port, "/login")
-    assert status == 200
-    xsrf_cookie = next(c.split(";")[0] for c in cookies if c.startswith("_xsrf="))
-    field = re.search(rb'name="_xsrf" value="([^"]+)"', page).group(1).decode()
-    form = urllib.parse.urlencode({"_xsrf": field, "learner": learner, "code": code})
-    return request(port, f"/login?next={urllib.parse.quote(next_url)}", "POST", form,
-                   {"Cookie": xsrf_cookie, "Content-Type": "application/x-www-form-urlencoded"})
-
-
-def login_cookie(cookies: list[str]) -> str | None:
-    """The sign-in cookie (`name=value`) among Set-Cookie headers, if one is set (not cleared)."""
-    pairs = [c.split(";")[0] for c in cookies if c.startswith("username-")]
-    return next((p for p in pairs if p.split("=", 1)[1].strip('"')), None)
-
-
-def signed_in(port: int, learner: str, code: str) -> dict:
-    """Headers of a signed-in browser: the sign-in and _xsrf cookies, and the _xsrf header that
-    jupyter_server wants with every POST and DELETE."""
-    cookies = request(port, "/login")[3]
-    xsrf = next(c.split(";")[0] for c in cookies if c.startswith("_xsrf="))
-    return {"Cookie": f"{login_cookie(login(port, learner, code)[3])}; {xsrf}",
-            "X-XSRFToken": xsrf.split("=", 1)[1]}
-
-
-def is_login_redirect(status: int, headers: dict) -> bool:
-    return status in (301, 302, 303, 307) and urllib.parse.urlparse(headers.get("Location", "")).path == "/login"
-
-
 def kernel_id(page) -> str:
     return page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
 
