@@ -31,7 +31,8 @@ def _serve(args) -> int:
 def _cohort_serve(args) -> int:
     from . import cohort
 
-    cohort.serve(args.instance, port=args.port, pool_size=args.pool_size)
+    cohort.serve(args.instance, port=args.port, pool_size=args.pool_size, behind_https=args.behind_https,
+                 hsts=args.hsts)
     return 0
 
 
@@ -205,6 +206,12 @@ def main(argv=None) -> None:
     serve.add_argument("--instance", required=True, help="the cohort's private folder")
     serve.add_argument("--port", type=int, default=8866)
     serve.add_argument("--pool-size", type=int, default=3, help="preheated kernels per module (default 3)")
+    serve.add_argument("--behind-https", action="store_true",
+                       help="the site is reached through an HTTPS reverse proxy on this machine: cookies are "
+                            "Secure, and the client's address (for sign-in limits) and scheme come from the "
+                            "proxy's X-Forwarded-For and X-Forwarded-Proto")
+    serve.add_argument("--hsts", type=int, default=0, metavar="SECONDS",
+                       help="send Strict-Transport-Security with this max-age (use with --behind-https)")
     serve.set_defaults(run=_cohort_serve)
     add = steps.add_parser("add-learners", help="add people from a CSV roster; prints their access codes")
     add.add_argument("roster", help="CSV with columns learner_id, display_name and optional role")

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -19,7 +20,7 @@ from tornado.escape import url_escape, xhtml_escape
 from traitlets import Unicode
 from voila.request_info_handler import RequestInfoSocketHandler
 
-from . import kernels, site
+from . import kernels, signin, site
 from .instance import Instance
 from .store import AnswerStore, Learner
 
@@ -51,14 +52,31 @@ class CourseLoginHandler(LoginFormHandler):
         self.write(LOGIN_PAGE.format(message=error, action=xhtml_escape(action), xsrf=self.xsrf_form_html(),
                                      **self.page))
 
+    def refusal(self, person: Learner | None) -> tuple[int, str] | None:
+        """Why `person` (None: the id and code do not match) may not sign in here, as (status, message)."""
+        if person is None:
+            return 401, ("That learner id and access code do not match. Check them, or ask your facilitator "
+                         "for a new code.")
+        return None
+
     @allow_unauthenticated  # without it, jupyter_server refuses the sign-in POST itself (403)
-    def post(self):
-        user = self.identity_provider.process_login_form(self)
-        if user is None:
-            self.set_status(401)
-            return self._render(message={"error": "That learner id and access code do not match. "
-                                                  "Check them, or ask your facilitator for a new code."})
-        self.identity_provider.set_login_cookie(self, user)
+    async def post(self):
+        learner, code = self.get_argument("learner", "").strip(), self.get_argument("code", "")
+        provider, address = self.identity_provider, self.request.remote_ip
+        if wait := provider.limits.wait(learner, address):
+            self.set_status(429)
+            self.set_header("Retry-After", str(math.ceil(wait)))
+            return self._render(message={"error": "Too many sign-in attempts with a wrong code. Try again in "
+                                                  f"{signin.in_words(wait)}, or ask your facilitator for help."})
+        person = await signin.off_the_loop(provider.roster().verify, learner, code)
+        if person is None:
+            provider.limits.failed(learner, address)
+        user = provider.user(person) if person else None
+        if refused := self.refusal(person if user else None):
+            self.set_status(refused[0])
+            return self._render(message={"error": refused[1]})
+        provider.limits.succeeded(learner)
+        provider.set_login_cookie(self, user)
         self._redirect_safe(self.get_argument("next", default=self.base_url))
 
 
@@ -93,6 +111,7 @@ class RosterIdentityProvider(IdentityProvider):
         self.login_handler_class = CourseLoginHandler
         self.logout_handler_class = CourseLogoutHandler
         self._store: AnswerStore | None = None
+        self.limits = signin.SignInLimits()
 
     def roster(self) -> AnswerStore:
         if self._store is None:
@@ -132,9 +151,6 @@ class RosterIdentityProvider(IdentityProvider):
             handler.request.headers[HEADER] = user.username
         return user
 
-    def process_login_form(self, handler):
-        learner = self.roster().verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
-        return self.user(learner) if learner else None
 
 
 def _hand_over_once(handler: RequestInfoSocketHandler, kernel_id: str) -> None:
@@ -169,11 +185,18 @@ RequestInfoSocketHandler.on_close = _forget_waiter
 RequestInfoSocketHandler.send_updates = staticmethod(_claim_and_send)
 
 
-def config(instance: Instance, port: int, pool_size: int):
-    """The site's configuration plus sign-in, identity hand-over and preheated kernels."""
+def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0):
+    """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
+    Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security."""
     c = site.config(port, open_browser=False)
     c.Voila.identity_provider_class = RosterIdentityProvider
     c.RosterIdentityProvider.store_path = str(instance.store)
+    c.RosterIdentityProvider.cookie_options = {"samesite": "Lax"}
+    c.RosterIdentityProvider.secure_cookie = behind_https or None  # None: Secure when the request is HTTPS
+    c.CourseVoila.behind_https = behind_https
+    c.Voila.tornado_settings["xsrf_cookie_kwargs"] = {"samesite": "Lax", "secure": behind_https}
+    if hsts:
+        c.Voila.tornado_settings["headers"] = {"Strict-Transport-Security": f"max-age={hsts}"}
     c.Voila.cookie_secret = instance.cookie_secret()
     c.VoilaConfiguration.http_header_envs = [HEADER]
     c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
@@ -182,9 +205,9 @@ def config(instance: Instance, port: int, pool_size: int):
     return c
 
 
-def serve(instance_dir: str, port: int = 8866, pool_size: int = 2) -> None:
-    """Run the cohort site until interrupted."""
+def serve(instance_dir: str, port: int = 8866, pool_size: int = 2, **options) -> None:
+    """Run the cohort site until interrupted; `options` as for `config`."""
     instance = Instance(instance_dir)
     AnswerStore(instance.store).close()
     site.environment(instance)  # no learner: each kernel learns its learner from the signed-in request
-    site.CourseVoila.launch_instance(argv=[], config=config(instance, port, pool_size))
+    site.CourseVoila.launch_instance(argv=[], config=config(instance, port, pool_size, **options))

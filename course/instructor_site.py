@@ -16,8 +16,6 @@ import os
 import secrets
 from pathlib import Path
 
-from jupyter_server.auth.decorator import allow_unauthenticated
-from jupyter_server.auth.identity import User
 from traitlets import default
 
 from . import kernels, site
@@ -43,14 +41,13 @@ class InstructorLoginHandler(CourseLoginHandler):
             "intro": "The cohort dashboard is for the cohort's instructors. Sign in with your id and access "
                      "code from the cohort's roster."}
 
-    @allow_unauthenticated
-    def post(self):
-        user, refused = self.identity_provider.sign_in(self)
-        if user is None:
-            self.set_status(403 if refused else 401)
-            return self._render(message={"error": NOT_INSTRUCTOR if refused else WRONG_CODE})
-        self.identity_provider.set_login_cookie(self, user)
-        self._redirect_safe(self.get_argument("next", default=self.base_url))
+    def refusal(self, person):
+        if person is None:
+            return 401, WRONG_CODE
+        if person.role != ROLE:
+            self.log.warning("Refused sign-in to the instructor site: %r is not an instructor", person.learner_id)
+            return 403, NOT_INSTRUCTOR
+        return None
 
 
 class InstructorIdentityProvider(RosterIdentityProvider):
@@ -67,20 +64,6 @@ class InstructorIdentityProvider(RosterIdentityProvider):
 
     def _is_instructor(self, person_id: str) -> bool:
         return any(p.learner_id == person_id and p.role == ROLE for p in self.roster().learners())
-
-    def sign_in(self, handler) -> tuple[User | None, bool]:
-        """(the user, False) for an instructor's id and code; (None, True) for anyone else's correct code;
-        (None, False) for a wrong one."""
-        person = self.roster().verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
-        if person is None:
-            return None, False
-        if person.role != ROLE:
-            self.log.warning("Refused sign-in to the instructor site: %r is not an instructor", person.learner_id)
-            return None, True
-        return self.user(person), False
-
-    def process_login_form(self, handler):
-        return self.sign_in(handler)[0]
 
     async def _get_user(self, handler):
         user = await super()._get_user(handler)

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager, ServerKernelManager
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 
 from .session import LEARNER_ENV
@@ -58,6 +58,16 @@ class OwnedKernelManager(AsyncMappingKernelManager):
     def remove_kernel(self, kernel_id: str):
         self.owners.pop(kernel_id, None)
         return super().remove_kernel(kernel_id)
+
+
+class ScrubbedKernel(ServerKernelManager):
+    """A kernel whose error messages reach the page without their traceback.
+
+    With `MappingKernelManager.allow_tracebacks` off, jupyter_server 2.x reads the replacement text from the
+    kernel's own manager, which has none, and raises instead of sending the error: give it one.
+    """
+
+    traceback_replacement_message = "An error in the module's code; the details are in the server's log."
 
 
 def handed_over(kernel_id: str, request_info: dict) -> None:

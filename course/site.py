@@ -4,12 +4,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from traitlets import Bool
 from traitlets.config import Config
 from voila.app import Voila
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.utils import make_url
 
-from . import kernels, release, session
+from . import kernels, release, session, web
 from .instance import Instance
 from .paths import folder
 
@@ -67,6 +68,9 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.VoilaConfiguration.allow_theme_override = "NO"
     c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
     c.VoilaConfiguration.show_tracebacks = False
+    c.MappingKernelManager.allow_tracebacks = False  # nor in the kernel's error messages to the page
+    c.MappingKernelManager.kernel_manager_class = "course.kernels.ScrubbedKernel"
+    c.Voila.tornado_settings = {"serve_traceback": False}
     # No file route at all: the pages draw their charts inline, and Voilà would send images under the
     # served folder to anyone, signed in or not.
     c.VoilaConfiguration.file_allowlist = []
@@ -85,8 +89,12 @@ class CourseVoila(Voila):
     pages never arrived, where plain Voilà coped).
     """
 
+    behind_https = Bool(False, config=True, help="Reached through an HTTPS proxy on this machine: take the "
+                        "client's address and scheme from its X-Forwarded-For and X-Forwarded-Proto.")
+
     def init_settings(self):
         settings = super().init_settings()
+        settings["jinja2_env"] = web.error_pages()
         manager = self.kernel_manager
         if hasattr(manager, "_pools"):
             def ready(notebook: str) -> list:
@@ -103,6 +111,12 @@ class CourseVoila(Voila):
             manager.get_pool_size = lambda notebook: len(ready(notebook))
             manager.get_rendered_notebook = take_ready
         return settings
+
+    def listen(self):
+        """Voilà's listen, on the course's HTTP server (`course.web`) rather than tornado's default one."""
+        self.app.listen = lambda port, address=None: web.http_server(self.app, self.behind_https).listen(
+            port, address)
+        super().listen()
 
     def init_handlers(self) -> list:
         """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do."""

@@ -79,15 +79,16 @@ def request(port: int, path: str, method: str = "GET", body: str | None = None,
         conn.close()
 
 
-def login(port: int, learner: str, code: str, next_url: str = "/") -> tuple[int, dict, bytes, list[str]]:
-    """GET /login for the _xsrf cookie and form field, then POST the form with them."""
-    status, _, page, cookies = request(port, "/login")
+def login(port: int, learner: str, code: str, next_url: str = "/",
+          headers: dict | None = None) -> tuple[int, dict, bytes, list[str]]:
+    """GET /login for the _xsrf cookie and form field, then POST the form with them (and `headers`)."""
+    status, _, page, cookies = request(port, "/login", headers=headers)
     assert status == 200
     xsrf_cookie = next(c.split(";")[0] for c in cookies if c.startswith("_xsrf="))
     field = re.search(rb'name="_xsrf" value="([^"]+)"', page).group(1).decode()
     form = urllib.parse.urlencode({"_xsrf": field, "learner": learner, "code": code})
     return request(port, f"/login?next={urllib.parse.quote(next_url)}", "POST", form,
-                   {"Cookie": xsrf_cookie, "Content-Type": "application/x-www-form-urlencoded"})
+                   {**(headers or {}), "Cookie": xsrf_cookie, "Content-Type": "application/x-www-form-urlencoded"})
 
 
 def login_cookie(cookies: list[str]) -> str | None:
