@@ -32,7 +32,7 @@ def _cohort_serve(args) -> int:
     from . import cohort
 
     cohort.serve(args.instance, port=args.port, pool_size=args.pool_size, behind_https=args.behind_https,
-                 hsts=args.hsts)
+                 hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle)
     return 0
 
 
@@ -210,6 +210,12 @@ def main(argv=None) -> None:
                        help="the site is reached through an HTTPS reverse proxy on this machine: cookies are "
                             "Secure, and the client's address (for sign-in limits) and scheme come from the "
                             "proxy's X-Forwarded-For and X-Forwarded-Proto")
+    serve.add_argument("--max-kernels", type=int, default=0, metavar="N",
+                       help="most learners' module pages open at once; past it a learner is asked to try again "
+                            "in a minute (default: what 3/4 of this machine's memory holds at 150 MB a kernel, "
+                            "beside the preheated ones)")
+    serve.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
+                       help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
     serve.add_argument("--hsts", type=int, default=0, metavar="SECONDS",
                        help="send Strict-Transport-Security with this max-age (use with --behind-https)")
     serve.set_defaults(run=_cohort_serve)

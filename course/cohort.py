@@ -185,10 +185,15 @@ RequestInfoSocketHandler.on_close = _forget_waiter
 RequestInfoSocketHandler.send_updates = staticmethod(_claim_and_send)
 
 
-def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0):
+def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
+           max_kernels: int = 0, cull_idle: int = 600):
     """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
-    Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security."""
+    Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security.
+    At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool);
+    kernels idle for `cull_idle` seconds are shut down."""
     c = site.config(port, open_browser=False)
+    site.cull(c, cull_idle)
+    c.OwnedKernelManager.max_kernels = max_kernels or kernels.ceiling_for_memory(pool_size * len(site.modules()))
     c.Voila.identity_provider_class = RosterIdentityProvider
     c.RosterIdentityProvider.store_path = str(instance.store)
     c.RosterIdentityProvider.cookie_options = {"samesite": "Lax"}

@@ -8,6 +8,7 @@ from traitlets import Bool
 from traitlets.config import Config
 from voila.app import Voila
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
 
 from . import kernels, release, session, web
@@ -75,10 +76,15 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     # served folder to anyone, signed in or not.
     c.VoilaConfiguration.file_allowlist = []
     c.VoilaConfiguration.page_config_hook = _page_config
-    # Voilà's shutdown-on-close is refused (no _xsrf), so closed pages leave kernels to the culler.
-    c.MappingKernelManager.cull_idle_timeout = 600
-    c.MappingKernelManager.cull_interval = 60
+    # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
+    cull(c, 600)
     return c
+
+
+def cull(c: Config, idle_seconds: int) -> None:
+    """Shut down kernels idle for `idle_seconds` (0: never), checking every minute or more often."""
+    c.MappingKernelManager.cull_idle_timeout = idle_seconds
+    c.MappingKernelManager.cull_interval = max(1, min(60, idle_seconds // 2))
 
 
 class CourseVoila(Voila):
@@ -119,9 +125,10 @@ class CourseVoila(Voila):
         super().listen()
 
     def init_handlers(self) -> list:
-        """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do."""
-        return [(route, kernels.ShutdownKernelHandler, *rest) if handler is VoilaShutdownKernelHandler
-                else (route, handler, *rest) for route, handler, *rest in super().init_handlers()]
+        """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do, and its
+        module pages saying when the site is full."""
+        ours = {VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler, TornadoVoilaHandler: kernels.PageHandler}
+        return [(route, ours.get(handler, handler), *rest) for route, handler, *rest in super().init_handlers()]
 
 
 def preheat(c: Config, pool_size: int) -> None:

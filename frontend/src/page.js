@@ -116,6 +116,23 @@ function watchConnection(kernel) {
   kernel.statusChanged.connect((_, status) => status === 'dead' && notice(ENDED));
 }
 
+/** The value of the `_xsrf` cookie, which the server wants back in a header with every POST. */
+function xsrfToken() {
+  const found = document.cookie.split('; ').find((c) => c.startsWith('_xsrf='));
+  return found ? decodeURIComponent(found.slice('_xsrf='.length)) : '';
+}
+
+/** Shuts the page's kernel down when the page goes away (a kernel holds about 60 MB on the server); a page
+ *  brought back from the browser's back-forward cache reloads, to get a kernel of its own again. */
+function shutDownOnClose(config) {
+  addEventListener('pagehide', () => {
+    fetch(`${config.baseUrl}voila/api/shutdown/${config.kernelId}`, {
+      method: 'POST', keepalive: true, credentials: 'same-origin', headers: { 'X-XSRFToken': xsrfToken() },
+    });
+  });
+  addEventListener('pageshow', (event) => event.persisted && location.reload());
+}
+
 async function main() {
   const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
   const kernel = new KernelConnection({
@@ -124,6 +141,7 @@ async function main() {
   });
   kernel.commsOverSubshells = 'disabled';  // Voilà passes widget messages only, not subshell requests
   watchConnection(kernel);
+  shutDownOnClose(config);
   const manager = new KernelWidgetManager(kernel);
   const loaded = manager.load();
   const outputs = document.querySelectorAll('script[type="application/vnd.voila.cell-output+json"]');
