@@ -14,6 +14,7 @@ from voila.utils import make_url
 from . import kernels, release, session, web
 from .instance import Instance
 from .paths import folder
+from .store import MAX_VALUE_BYTES
 
 LOCAL_LEARNER = "local"
 
@@ -33,7 +34,9 @@ FRONT_END = ["static/page.js", "static/page.css"]
 
 def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/", **_kwargs) -> dict:
     """Voilà's page_config_hook: give the index page (tree.html) the module list, and the front end's
-    versioned URLs, so that the browser fetches (and caches) it while the learner picks a module."""
+    versioned URLs, so that the browser fetches (and caches) it while the learner picks a module; give
+    module pages the largest answer the store keeps, so that they refuse a larger one before sending it."""
+    page_config["alliesMaxAnswerBytes"] = MAX_VALUE_BYTES
     if not notebook_path.endswith(".ipynb"):
         page_config["alliesModules"] = modules()
         page_config["alliesPrefetch"] = [make_url("allies", base_url, name) for name in FRONT_END]
