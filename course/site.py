@@ -74,6 +74,9 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.VoilaConfiguration.show_tracebacks = False
     c.MappingKernelManager.allow_tracebacks = False  # nor in the kernel's error messages to the page
     c.MappingKernelManager.kernel_manager_class = "course.kernels.ScrubbedKernel"
+    # Kernels talk to the server over Unix sockets named after each kernel's connection file, not TCP ports
+    # picked beforehand: two kernels starting at once can no longer race for a port (one died of it).
+    c.KernelManager.transport = "ipc"
     c.Voila.tornado_settings = {"serve_traceback": False}
     # No file route at all: the pages draw their charts inline, and Voilà would send images under the
     # served folder to anyone, signed in or not.

@@ -1,8 +1,10 @@
 """Kernels on the cohort site stay bounded: one per learner and module page (a reload replaces it), shut down
 when the page closes, culled when idle as the command line says, and past the site's ceiling a learner is
 told the site is full, with a retry time, and nothing they saved is touched."""
+import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from conftest import get, request, signed_in, start_cohort
@@ -100,6 +102,14 @@ def test_a_page_that_closes_shuts_its_kernel_down(site_, people, browser):
         wait_until_gone(server, people["ben"], kernel)
     finally:
         context.close()
+
+
+def test_kernels_talk_over_unix_sockets_so_none_can_lose_a_race_for_a_port(site_, people):
+    server, _ = site_
+    kernel = open_page(server, people["ana"])
+    folder = re.search(r"Storing connection files in (\S+)\.\n", server.log.read_text()).group(1)
+    assert json.loads((Path(folder) / f"kernel-{kernel}.json").read_text())["transport"] == "ipc"
+    close(server, people["ana"], kernel)
 
 
 def test_idle_kernels_are_culled_after_the_time_given_on_the_command_line(tmp_path):
