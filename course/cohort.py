@@ -152,7 +152,6 @@ class RosterIdentityProvider(IdentityProvider):
         return user
 
 
-
 def _hand_over_once(handler: RequestInfoSocketHandler, kernel_id: str) -> None:
     """A preheated kernel asks here (no cookie: it is the kernel) which request claimed it. Voilà keeps
     the answer for any later caller; hand it over once."""

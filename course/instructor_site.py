@@ -94,6 +94,7 @@ def config(instance: Instance, port: int = DEFAULT_PORT):
     c.Voila.notebook_path = str(root / NOTEBOOK)  # "/" is the dashboard; nothing else renders
     c.Voila.identity_provider_class = InstructorIdentityProvider
     c.InstructorIdentityProvider.store_path = str(instance.store)
+    c.InstructorIdentityProvider.cookie_options = {"samesite": "Lax"}
     c.Voila.cookie_secret = cookie_secret(instance)
     c.VoilaConfiguration.http_header_envs = [HEADER]
     c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
