@@ -18,6 +18,7 @@ from jupyter_server.auth.login import LoginFormHandler
 from jupyter_server.auth.logout import LogoutHandler
 from tornado.escape import url_escape, xhtml_escape
 from traitlets import Unicode
+from voila import __version__ as VOILA_VERSION
 from voila.request_info_handler import RequestInfoSocketHandler
 
 from . import kernels, signin, site
@@ -178,7 +179,11 @@ def _claim_and_send(msg: dict) -> None:
     _send_updates(msg)
 
 
-# Fixed in place for the server process, which imports this module (the socket needs no sign-in).
+# Fixed in place for the server process, which imports this module (the socket needs no sign-in). Written
+# against Voilà 0.5's handler; tests/test_cohort_security.py holds each patch to its job.
+if not VOILA_VERSION.startswith("0.5."):
+    raise RuntimeError(f"course.cohort patches Voilà 0.5's request-info socket; check the patches against "
+                       f"Voilà {VOILA_VERSION}, with tests/test_cohort_security.py, before serving")
 RequestInfoSocketHandler.open = _hand_over_once
 RequestInfoSocketHandler.on_close = _forget_waiter
 RequestInfoSocketHandler.send_updates = staticmethod(_claim_and_send)
