@@ -31,7 +31,8 @@ def _serve(args) -> int:
 def _cohort_serve(args) -> int:
     from . import cohort
 
-    cohort.serve(args.instance, port=args.port, pool_size=args.pool_size)
+    cohort.serve(args.instance, port=args.port, pool_size=args.pool_size, behind_https=args.behind_https,
+                 hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle)
     return 0
 
 
@@ -71,6 +72,16 @@ def _cohort_reset(args) -> int:
 
     with AnswerStore(Instance(args.instance).store) as store:
         print(store.reset_code(args.learner_id))
+    return 0
+
+
+def _cohort_withdraw(args) -> int:
+    from .instance import Instance
+    from .store import AnswerStore
+
+    with AnswerStore(Instance(args.instance).store) as store:
+        store.withdraw(args.learner_id)
+    print(f"{args.learner_id} can no longer sign in; their answers and submissions are kept.", file=sys.stderr)
     return 0
 
 
@@ -208,16 +219,33 @@ def main(argv=None) -> None:
     serve.add_argument("--instance", required=True, help="the cohort's private folder")
     serve.add_argument("--port", type=int, default=8866)
     serve.add_argument("--pool-size", type=int, default=3, help="preheated kernels per module (default 3)")
+    serve.add_argument("--behind-https", action="store_true",
+                       help="the site is reached through an HTTPS reverse proxy on this machine: cookies are "
+                            "Secure, and the client's address (for sign-in limits) and scheme come from the "
+                            "proxy's X-Forwarded-For and X-Forwarded-Proto")
+    serve.add_argument("--max-kernels", type=int, default=0, metavar="N",
+                       help="most learners' module pages open at once; past it a learner is asked to try again "
+                            "in a minute (default: what 3/4 of this machine's memory holds at 150 MB a kernel, "
+                            "beside the preheated ones)")
+    serve.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
+                       help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
+    serve.add_argument("--hsts", type=int, default=0, metavar="SECONDS",
+                       help="send Strict-Transport-Security with this max-age (use with --behind-https)")
     serve.set_defaults(run=_cohort_serve)
     add = steps.add_parser("add-learners", help="add people from a CSV roster; prints their access codes")
     add.add_argument("roster", help="CSV with columns learner_id, display_name and optional role")
     add.add_argument("--instance", required=True)
     add.add_argument("--out", help="write the codes to this file, readable only by you (default: print them)")
     add.set_defaults(run=_cohort_add)
-    reset = steps.add_parser("reset-code", help="issue a new access code for one person")
+    reset = steps.add_parser("reset-code", help="issue a new access code for one person (signs them out)")
     reset.add_argument("learner_id")
     reset.add_argument("--instance", required=True)
     reset.set_defaults(run=_cohort_reset)
+    withdraw = steps.add_parser("withdraw", help="take one person off the site: their code stops working and "
+                                                 "they are signed out; their answers are kept for grading")
+    withdraw.add_argument("learner_id")
+    withdraw.add_argument("--instance", required=True)
+    withdraw.set_defaults(run=_cohort_withdraw)
     _add_instructor(commands)
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

@@ -8,17 +8,22 @@
 """
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass
+
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.auth.login import LoginFormHandler
 from jupyter_server.auth.logout import LogoutHandler
 from tornado.escape import url_escape, xhtml_escape
 from traitlets import Unicode
+from voila import __version__ as VOILA_VERSION
 from voila.request_info_handler import RequestInfoSocketHandler
 
-from . import site
+from . import kernels, signin, site
 from .instance import Instance
-from .store import AnswerStore
+from .store import AnswerStore, Learner
 
 HEADER = "X-Allies-Learner"
 
@@ -48,28 +53,57 @@ class CourseLoginHandler(LoginFormHandler):
         self.write(LOGIN_PAGE.format(message=error, action=xhtml_escape(action), xsrf=self.xsrf_form_html(),
                                      **self.page))
 
+    def refusal(self, person: Learner | None) -> tuple[int, str] | None:
+        """Why `person` (None: the id and code do not match) may not sign in here, as (status, message)."""
+        if person is None:
+            return 401, ("That learner id and access code do not match. Check them, or ask your facilitator "
+                         "for a new code.")
+        return None
+
     @allow_unauthenticated  # without it, jupyter_server refuses the sign-in POST itself (403)
-    def post(self):
-        user = self.identity_provider.process_login_form(self)
-        if user is None:
-            self.set_status(401)
-            return self._render(message={"error": "That learner id and access code do not match. "
-                                                  "Check them, or ask your facilitator for a new code."})
-        self.identity_provider.set_login_cookie(self, user)
+    async def post(self):
+        learner, code = self.get_argument("learner", "").strip(), self.get_argument("code", "")
+        provider, address = self.identity_provider, self.request.remote_ip
+        if wait := provider.limits.wait(learner, address):
+            self.set_status(429)
+            self.set_header("Retry-After", str(math.ceil(wait)))
+            return self._render(message={"error": "Too many sign-in attempts with a wrong code. Try again in "
+                                                  f"{signin.in_words(wait)}, or ask your facilitator for help."})
+        person = await signin.off_the_loop(provider.roster().verify, learner, code)
+        if person is None:
+            provider.limits.failed(learner, address)
+        user = provider.user(person) if person else None
+        if refused := self.refusal(person if user else None):
+            self.set_status(refused[0])
+            return self._render(message={"error": refused[1]})
+        provider.limits.succeeded(learner)
+        provider.set_login_cookie(self, user)
         self._redirect_safe(self.get_argument("next", default=self.base_url))
 
 
 class CourseLogoutHandler(LogoutHandler):
-    """Sign out, then back to the sign-in page (the stock page needs static files Voilà does not have)."""
+    """Sign out everywhere (every cookie of the learner's stops working), then back to the sign-in page
+    (the stock page needs static files Voilà does not have)."""
 
     @allow_unauthenticated
     def get(self):
+        if self.current_user:
+            self.identity_provider.roster().end_sessions(self.current_user.username)
         self.identity_provider.clear_login_cookie(self)
         self.redirect(f"{self.base_url}login")
 
 
+@dataclass
+class RosterUser(User):
+    """A signed-in person, with the session their cookie belongs to (see `AnswerStore.end_sessions`)."""
+
+    session: int = 0
+
+
 class RosterIdentityProvider(IdentityProvider):
-    """Signs learners in against the roster in the answer store; no tokens, no anonymous access."""
+    """Signs learners in against the roster in the answer store; no tokens, no anonymous access. A cookie
+    is honoured only while its session is the learner's current one: logout, a new code and withdrawal
+    end it."""
 
     store_path = Unicode(help="The cohort's answer store, which holds the roster.").tag(config=True)
 
@@ -77,6 +111,27 @@ class RosterIdentityProvider(IdentityProvider):
         super().__init__(**kwargs)
         self.login_handler_class = CourseLoginHandler
         self.logout_handler_class = CourseLogoutHandler
+        self._store: AnswerStore | None = None
+        self.limits = signin.SignInLimits()
+
+    def roster(self) -> AnswerStore:
+        if self._store is None:
+            self._store = AnswerStore(self.store_path)
+        return self._store
+
+    def user(self, person: Learner) -> RosterUser | None:
+        """The user to sign `person` in as, in their current session (None if they just left the roster)."""
+        session = self.roster().session(person.learner_id)
+        return None if session is None else RosterUser(person.learner_id, person.display_name, session=session)
+
+    def user_to_cookie(self, user: RosterUser) -> str:
+        return json.dumps({"username": user.username, "name": user.name, "session": user.session})
+
+    def user_from_cookie(self, cookie_value: str) -> RosterUser | None:
+        data = json.loads(cookie_value)
+        if data.get("session") is None or data["session"] != self.roster().session(data["username"]):
+            return None
+        return RosterUser(data["username"], data["name"], session=data["session"])
 
     @property
     def auth_enabled(self) -> bool:
@@ -97,11 +152,6 @@ class RosterIdentityProvider(IdentityProvider):
             handler.request.headers[HEADER] = user.username
         return user
 
-    def process_login_form(self, handler):
-        with AnswerStore(self.store_path) as store:
-            learner = store.verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
-        return User(username=learner.learner_id, name=learner.display_name) if learner else None
-
 
 def _hand_over_once(handler: RequestInfoSocketHandler, kernel_id: str) -> None:
     """A preheated kernel asks here (no cookie: it is the kernel) which request claimed it. Voilà keeps
@@ -120,25 +170,53 @@ def _forget_waiter(handler: RequestInfoSocketHandler) -> None:
             del RequestInfoSocketHandler._waiters[kernel_id]
 
 
-# Fixed in place for the server process, which imports this module (the socket needs no sign-in).
+_send_updates = RequestInfoSocketHandler.send_updates
+
+
+def _claim_and_send(msg: dict) -> None:
+    """Voilà hands a preheated kernel to a request: the kernel now belongs to that request's learner."""
+    kernels.handed_over(msg["kernel_id"], msg["payload"])
+    _send_updates(msg)
+
+
+# Fixed in place for the server process, which imports this module (the socket needs no sign-in). Written
+# against Voilà 0.5's handler; tests/test_cohort_security.py holds each patch to its job.
+if not VOILA_VERSION.startswith("0.5."):
+    raise RuntimeError(f"course.cohort patches Voilà 0.5's request-info socket; check the patches against "
+                       f"Voilà {VOILA_VERSION}, with tests/test_cohort_security.py, before serving")
 RequestInfoSocketHandler.open = _hand_over_once
 RequestInfoSocketHandler.on_close = _forget_waiter
+RequestInfoSocketHandler.send_updates = staticmethod(_claim_and_send)
 
 
-def config(instance: Instance, port: int, pool_size: int):
-    """The site's configuration plus sign-in, identity hand-over and preheated kernels."""
+def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
+           max_kernels: int = 0, cull_idle: int = 600):
+    """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
+    Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security.
+    At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool);
+    kernels idle for `cull_idle` seconds are shut down."""
     c = site.config(port, open_browser=False)
+    site.cull(c, cull_idle)
+    c.OwnedKernelManager.max_kernels = max_kernels or kernels.ceiling_for_memory(pool_size * len(site.modules()))
     c.Voila.identity_provider_class = RosterIdentityProvider
     c.RosterIdentityProvider.store_path = str(instance.store)
+    c.RosterIdentityProvider.cookie_options = {"samesite": "Lax"}
+    c.RosterIdentityProvider.secure_cookie = behind_https or None  # None: Secure when the request is HTTPS
+    c.CourseVoila.behind_https = behind_https
+    c.Voila.tornado_settings["xsrf_cookie_kwargs"] = {"samesite": "Lax", "secure": behind_https}
+    if hsts:
+        c.Voila.tornado_settings["headers"] = {"Strict-Transport-Security": f"max-age={hsts}"}
     c.Voila.cookie_secret = instance.cookie_secret()
     c.VoilaConfiguration.http_header_envs = [HEADER]
+    c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
+    c.Voila.authorizer_class = kernels.KernelOwnerAuthorizer
     site.preheat(c, pool_size)
     return c
 
 
-def serve(instance_dir: str, port: int = 8866, pool_size: int = 2) -> None:
-    """Run the cohort site until interrupted."""
+def serve(instance_dir: str, port: int = 8866, pool_size: int = 2, **options) -> None:
+    """Run the cohort site until interrupted; `options` as for `config`."""
     instance = Instance(instance_dir)
     AnswerStore(instance.store).close()
     site.environment(instance)  # no learner: each kernel learns its learner from the signed-in request
-    site.CourseVoila.launch_instance(argv=[], config=config(instance, port, pool_size))
+    site.CourseVoila.launch_instance(argv=[], config=config(instance, port, pool_size, **options))

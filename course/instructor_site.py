@@ -16,11 +16,9 @@ import os
 import secrets
 from pathlib import Path
 
-from jupyter_server.auth.decorator import allow_unauthenticated
-from jupyter_server.auth.identity import User
 from traitlets import default
 
-from . import site
+from . import kernels, site
 from .cohort import HEADER, CourseLoginHandler, RosterIdentityProvider
 from .instance import Instance
 from .paths import folder
@@ -43,14 +41,13 @@ class InstructorLoginHandler(CourseLoginHandler):
             "intro": "The cohort dashboard is for the cohort's instructors. Sign in with your id and access "
                      "code from the cohort's roster."}
 
-    @allow_unauthenticated
-    def post(self):
-        user, refused = self.identity_provider.sign_in(self)
-        if user is None:
-            self.set_status(403 if refused else 401)
-            return self._render(message={"error": NOT_INSTRUCTOR if refused else WRONG_CODE})
-        self.identity_provider.set_login_cookie(self, user)
-        self._redirect_safe(self.get_argument("next", default=self.base_url))
+    def refusal(self, person):
+        if person is None:
+            return 401, WRONG_CODE
+        if person.role != ROLE:
+            self.log.warning("Refused sign-in to the instructor site: %r is not an instructor", person.learner_id)
+            return 403, NOT_INSTRUCTOR
+        return None
 
 
 class InstructorIdentityProvider(RosterIdentityProvider):
@@ -60,33 +57,13 @@ class InstructorIdentityProvider(RosterIdentityProvider):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.login_handler_class = InstructorLoginHandler
-        self._store: AnswerStore | None = None
 
     @default("cookie_name")
     def _default_cookie_name(self):
         return COOKIE_NAME
 
-    def _roster(self) -> AnswerStore:
-        if self._store is None:
-            self._store = AnswerStore(self.store_path)
-        return self._store
-
     def _is_instructor(self, person_id: str) -> bool:
-        return any(p.learner_id == person_id and p.role == ROLE for p in self._roster().learners())
-
-    def sign_in(self, handler) -> tuple[User | None, bool]:
-        """(the user, False) for an instructor's id and code; (None, True) for anyone else's correct code;
-        (None, False) for a wrong one."""
-        person = self._roster().verify(handler.get_argument("learner", "").strip(), handler.get_argument("code", ""))
-        if person is None:
-            return None, False
-        if person.role != ROLE:
-            self.log.warning("Refused sign-in to the instructor site: %r is not an instructor", person.learner_id)
-            return None, True
-        return User(username=person.learner_id, name=person.display_name), False
-
-    def process_login_form(self, handler):
-        return self.sign_in(handler)[0]
+        return any(p.learner_id == person_id and p.role == ROLE for p in self.roster().learners())
 
     async def _get_user(self, handler):
         user = await super()._get_user(handler)
@@ -117,8 +94,11 @@ def config(instance: Instance, port: int = DEFAULT_PORT):
     c.Voila.notebook_path = str(root / NOTEBOOK)  # "/" is the dashboard; nothing else renders
     c.Voila.identity_provider_class = InstructorIdentityProvider
     c.InstructorIdentityProvider.store_path = str(instance.store)
+    c.InstructorIdentityProvider.cookie_options = {"samesite": "Lax"}
     c.Voila.cookie_secret = cookie_secret(instance)
     c.VoilaConfiguration.http_header_envs = [HEADER]
+    c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
+    c.Voila.authorizer_class = kernels.KernelOwnerAuthorizer
     # No preheated kernels: a kernel rendered ahead of time would show counts from before the page opened.
     c.VoilaConfiguration.preheat_kernel = False
     return c

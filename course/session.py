@@ -25,7 +25,7 @@ class Binding:
 
     item: str
     widget: object
-    show: Callable[[str, bool], None]
+    show: Callable[..., None]  # (text, ok[, saved]): `saved` is the value the store now holds
     pending: threading.Timer | None = None
     loading: bool = False
 
@@ -68,7 +68,7 @@ class Session:
             self._opened = AnswerStore(self.store_path)
         return self._opened
 
-    def bind(self, item: str, widget, show: Callable[[str, bool], None]) -> None:
+    def bind(self, item: str, widget, show: Callable[..., None]) -> None:
         """Restore `widget`'s saved value for `item` and autosave it as the learner works."""
         binding = Binding(item, widget, show)
         widget.observe(lambda change: self._changed(binding), names="value")
@@ -103,7 +103,7 @@ class Session:
             finally:
                 binding.loading = False
         binding.show("Saved answer restored." if shown == saved
-                     else "Saved answer restored; a broken character in it is shown as \ufffd.", True)
+                     else "Saved answer restored; a broken character in it is shown as \ufffd.", True, shown)
 
     def _changed(self, binding: Binding) -> None:
         if binding.loading or not (self.store_path and self.learner):
@@ -127,7 +127,7 @@ class Session:
             binding.show(f"Not saved: {exc}. Your text is still here; keep this page open and try again.",
                          False)
             return False
-        binding.show(f"Saved at {saved.saved_at:%H:%M:%S} UTC.", True)
+        binding.show(f"Saved at {saved.saved_at:%H:%M:%S} UTC.", True, str(value))
         return True
 
     def flush(self) -> bool:

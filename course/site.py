@@ -4,13 +4,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from traitlets import Bool
 from traitlets.config import Config
 from voila.app import Voila
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
 
-from . import release, session
+from . import kernels, release, session, web
 from .instance import Instance
 from .paths import folder
+from .store import MAX_VALUE_BYTES
 
 LOCAL_LEARNER = "local"
 
@@ -30,7 +34,9 @@ FRONT_END = ["static/page.js", "static/page.css"]
 
 def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/", **_kwargs) -> dict:
     """Voilà's page_config_hook: give the index page (tree.html) the module list, and the front end's
-    versioned URLs, so that the browser fetches (and caches) it while the learner picks a module."""
+    versioned URLs, so that the browser fetches (and caches) it while the learner picks a module; give
+    module pages the largest answer the store keeps, so that they refuse a larger one before sending it."""
+    page_config["alliesMaxAnswerBytes"] = MAX_VALUE_BYTES
     if not notebook_path.endswith(".ipynb"):
         page_config["alliesModules"] = modules()
         page_config["alliesPrefetch"] = [make_url("allies", base_url, name) for name in FRONT_END]
@@ -66,14 +72,25 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.VoilaConfiguration.allow_theme_override = "NO"
     c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
     c.VoilaConfiguration.show_tracebacks = False
+    c.MappingKernelManager.allow_tracebacks = False  # nor in the kernel's error messages to the page
+    c.MappingKernelManager.kernel_manager_class = "course.kernels.ScrubbedKernel"
+    # Kernels talk to the server over Unix sockets named after each kernel's connection file, not TCP ports
+    # picked beforehand: two kernels starting at once can no longer race for a port (one died of it).
+    c.KernelManager.transport = "ipc"
+    c.Voila.tornado_settings = {"serve_traceback": False}
     # No file route at all: the pages draw their charts inline, and Voilà would send images under the
     # served folder to anyone, signed in or not.
     c.VoilaConfiguration.file_allowlist = []
     c.VoilaConfiguration.page_config_hook = _page_config
-    # Voilà's shutdown-on-close is refused (no _xsrf), so closed pages leave kernels to the culler.
-    c.MappingKernelManager.cull_idle_timeout = 600
-    c.MappingKernelManager.cull_interval = 60
+    # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
+    cull(c, 600)
     return c
+
+
+def cull(c: Config, idle_seconds: int) -> None:
+    """Shut down kernels idle for `idle_seconds` (0: never), checking every minute or more often."""
+    c.MappingKernelManager.cull_idle_timeout = idle_seconds
+    c.MappingKernelManager.cull_interval = max(1, min(60, idle_seconds // 2))
 
 
 class CourseVoila(Voila):
@@ -84,8 +101,12 @@ class CourseVoila(Voila):
     pages never arrived, where plain Voilà coped).
     """
 
+    behind_https = Bool(False, config=True, help="Reached through an HTTPS proxy on this machine: take the "
+                        "client's address and scheme from its X-Forwarded-For and X-Forwarded-Proto.")
+
     def init_settings(self):
         settings = super().init_settings()
+        settings["jinja2_env"] = web.error_pages()
         manager = self.kernel_manager
         if hasattr(manager, "_pools"):
             def ready(notebook: str) -> list:
@@ -102,6 +123,18 @@ class CourseVoila(Voila):
             manager.get_pool_size = lambda notebook: len(ready(notebook))
             manager.get_rendered_notebook = take_ready
         return settings
+
+    def listen(self):
+        """Voilà's listen, on the course's HTTP server (`course.web`) rather than tornado's default one."""
+        self.app.listen = lambda port, address=None: web.http_server(self.app, self.behind_https).listen(
+            port, address)
+        super().listen()
+
+    def init_handlers(self) -> list:
+        """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do, and its
+        module pages saying when the site is full."""
+        ours = {VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler, TornadoVoilaHandler: kernels.PageHandler}
+        return [(route, ours.get(handler, handler), *rest) for route, handler, *rest in super().init_handlers()]
 
 
 def preheat(c: Config, pool_size: int) -> None:

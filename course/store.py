@@ -130,6 +130,8 @@ _MIGRATIONS: list[list[str]] = [
                recorded_at TEXT NOT NULL)""",
         "CREATE INDEX submissions_by_module ON submissions (learner, module, submitted_at)",
     ],
+    # Sign-in cookies carry the learner's session number; raising it ends every session they have.
+    ["ALTER TABLE learners ADD COLUMN session INTEGER NOT NULL DEFAULT 0"],
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -336,18 +338,43 @@ class AnswerStore:
         return code
 
     def reset_code(self, learner_id: str) -> str:
-        """Replace the learner's access code with a new one and return it; the old one stops working."""
-        _check_id("learner id", learner_id)
+        """Replace the learner's access code with a new one and return it; the old one stops working and
+        the learner's sessions end."""
         code, salt = _new_code(), secrets.token_bytes(_SALT_BYTES)
-        digest = _hash_code(code, salt)
+        self._set_code(learner_id, salt, _hash_code(code, salt))
+        return code
+
+    def withdraw(self, learner_id: str) -> None:
+        """Take away the learner's access: no code works for them any more and their sessions end.
+        Their answers and submissions stay, for grading."""
+        self._set_code(learner_id, secrets.token_bytes(_SALT_BYTES), b"")
+
+    def end_sessions(self, learner_id: str) -> None:
+        """End every session the learner has (each sign-in cookie names the session it belongs to)."""
+        _check_id("learner id", learner_id)
+        self._run(lambda conn: self._next_session(conn, learner_id), write=True)
+
+    def session(self, learner_id: str) -> int | None:
+        """The learner's current session number, or None if they are not on the roster."""
+        if not (isinstance(learner_id, str) and _ID.fullmatch(learner_id)):
+            return None
+        row = self._run(lambda conn: conn.execute("SELECT session FROM learners WHERE id = ?",
+                                                  (learner_id,)).fetchone(), write=False)
+        return row[0] if row else None
+
+    def _set_code(self, learner_id: str, salt: bytes, digest: bytes) -> None:
+        _check_id("learner id", learner_id)
 
         def write(conn: sqlite3.Connection) -> None:
-            self._require_learner(conn, learner_id)
+            self._next_session(conn, learner_id)
             conn.execute("UPDATE learners SET code_kdf = ?, code_salt = ?, code_hash = ? WHERE id = ?",
                          (_KDF, salt, digest, learner_id))
 
         self._run(write, write=True)
-        return code
+
+    def _next_session(self, conn: sqlite3.Connection, learner_id: str) -> None:
+        self._require_learner(conn, learner_id)
+        conn.execute("UPDATE learners SET session = session + 1 WHERE id = ?", (learner_id,))
 
     def verify(self, learner_id: str, code: str) -> Learner | None:
         """The learner if `code` is their current access code (case, spaces and hyphens ignored),

@@ -1,6 +1,7 @@
 """The one set of widget components every module uses: explorer, knowledge check, reflection box."""
 from __future__ import annotations
 
+import zlib
 from typing import Callable
 
 import ipywidgets as w
@@ -17,6 +18,13 @@ Draw = Callable[[object], tuple[Chart, str]]
 def _status(text: str, ok: bool = True) -> str:
     colour = "#1b5e20" if ok else "#8a1c1c"
     return f'<span role="status" style="color:{colour}">{validation.escaped(text)}</span>'
+
+
+def fingerprint(value: str) -> str:
+    """Length and CRC-32 of a text's UTF-16 code units: the page compares it with the text in the box, and
+    says "Saved" only while the two match (`frontend/src/page.js`)."""
+    units = value.encode("utf-16-le", "surrogatepass")
+    return f"{len(units) // 2}-{zlib.crc32(units):08x}"
 
 
 def _reading(text: str) -> str:
@@ -111,8 +119,11 @@ class AnswerBox(w.VBox):
         ok, message = self.describe(self.field.value)
         self.status.value = _status(message, ok)
 
-    def show_saved(self, text: str, ok: bool) -> None:
-        self.saved.value = _status(text, ok)
+    def show_saved(self, text: str, ok: bool, saved: str | None = None) -> None:
+        """Say whether the answer is saved; with `saved`, the value the store now holds, for the page to
+        check against what is in the box."""
+        mark = "" if saved is None else f' data-saved="{fingerprint(saved)}"'
+        self.saved.value = f'<span class="allies-saved"{mark}>{_status(text, ok)}</span>'
 
 
 def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):

@@ -1,10 +1,12 @@
 """Shared fixtures: every test runs with its own Jupyter, IPython and matplotlib state directories."""
+import http.client
 import json
 import os
 import re
 import shutil
 import socket
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -54,8 +56,6 @@ def browser():
 
 def get(port: int, path: str, headers: dict | None = None) -> tuple[int, str]:
     """GET `path` exactly as written (no client-side clean-up of `..` or `%2e`)."""
-    import http.client
-
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request("GET", path, headers=headers or {})
@@ -63,6 +63,51 @@ def get(port: int, path: str, headers: dict | None = None) -> tuple[int, str]:
         return response.status, response.read().decode("utf-8", "replace")
     finally:
         conn.close()
+
+
+# -- the cohort site over plain HTTP ---------------------------------------------------------------
+def request(port: int, path: str, method: str = "GET", body: str | None = None,
+            headers: dict | None = None) -> tuple[int, dict, bytes, list[str]]:
+    """One raw request (path sent exactly as written); returns status, headers, body bytes, Set-Cookies."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        cookies = [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
+        return response.status, dict(response.getheaders()), response.read(), cookies
+    finally:
+        conn.close()
+
+
+def login(port: int, learner: str, code: str, next_url: str = "/",
+          headers: dict | None = None) -> tuple[int, dict, bytes, list[str]]:
+    """GET /login for the _xsrf cookie and form field, then POST the form with them (and `headers`)."""
+    status, _, page, cookies = request(port, "/login", headers=headers)
+    assert status == 200
+    xsrf_cookie = next(c.split(";")[0] for c in cookies if c.startswith("_xsrf="))
+    field = re.search(rb'name="_xsrf" value="([^"]+)"', page).group(1).decode()
+    form = urllib.parse.urlencode({"_xsrf": field, "learner": learner, "code": code})
+    return request(port, f"/login?next={urllib.parse.quote(next_url)}", "POST", form,
+                   {**(headers or {}), "Cookie": xsrf_cookie, "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def login_cookie(cookies: list[str]) -> str | None:
+    """The sign-in cookie (`name=value`) among Set-Cookie headers, if one is set (not cleared)."""
+    pairs = [c.split(";")[0] for c in cookies if c.startswith("username-")]
+    return next((p for p in pairs if p.split("=", 1)[1].strip('"')), None)
+
+
+def signed_in(port: int, learner: str, code: str) -> dict:
+    """Headers of a signed-in browser: the sign-in and _xsrf cookies, and the _xsrf header that
+    jupyter_server wants with every POST and DELETE."""
+    cookies = request(port, "/login")[3]
+    xsrf = next(c.split(";")[0] for c in cookies if c.startswith("_xsrf="))
+    return {"Cookie": f"{login_cookie(login(port, learner, code)[3])}; {xsrf}",
+            "X-XSRFToken": xsrf.split("=", 1)[1]}
+
+
+def is_login_redirect(status: int, headers: dict) -> bool:
+    return status in (301, 302, 303, 307) and urllib.parse.urlparse(headers.get("Location", "")).path == "/login"
 
 
 class Server:
@@ -111,14 +156,12 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    """A cohort site with three people on its roster; yields (server, {learner_id: access code})."""
+def start_cohort(folder: Path, *options: str) -> tuple[Server, dict[str, str]]:
+    """A cohort site with three people on its roster, started with `options`; (server, {id: access code})."""
     import csv
     import io
     import subprocess
 
-    folder = tmp_path_factory.mktemp("cohort")
     instance = folder / "instance"
     roster = folder / "roster.csv"
     roster.write_text("learner_id,display_name,role\nana,Ana Lima,learner\nben,Ben Okafor,learner\n"
@@ -126,9 +169,15 @@ def cohort(tmp_path_factory):
     result = subprocess.run([sys.executable, "-m", "course", "cohort", "add-learners", str(roster),
                              "--instance", str(instance)], cwd=ROOT, capture_output=True, text=True, check=True)
     codes = {row["learner_id"]: row["access_code"] for row in csv.DictReader(io.StringIO(result.stdout))}
-    server = Server(["cohort", "serve", "--instance", str(instance), "--pool-size", "1"], folder / "server.log")
+    server = Server(["cohort", "serve", "--instance", str(instance), *options], folder / "server.log")
     server.instance = instance
-    server.start()
+    return server.start(), codes
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    """A cohort site with one preheated kernel per module; yields (server, {learner_id: access code})."""
+    server, codes = start_cohort(tmp_path_factory.mktemp("cohort"), "--pool-size", "1")
     yield server, codes
     server.stop()
 

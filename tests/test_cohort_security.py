@@ -12,7 +12,6 @@ Routes that answer without sign-in, on purpose, and what they hold:
   and once the kernel has taken its request it holds nothing more (tested below).
 None holds anything learner- or solution-specific; `test_public_routes_hold_nothing_private` checks that.
 """
-import http.client
 import os
 import re
 import shutil
@@ -25,7 +24,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, get
+from conftest import ROOT, free_port, get, is_login_redirect, login, login_cookie, request, signed_in
 from playwright.sync_api import expect
 
 from course import release, site
@@ -41,40 +40,6 @@ ANA_CANARY = "ANA-CANARY-4b2f: only Ana and her graders may read this"
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def request(port: int, path: str, method: str = "GET", body: str | None = None,
-            headers: dict | None = None) -> tuple[int, dict, bytes, list[str]]:
-    """One raw request (path sent exactly as written); returns status, headers, body bytes, Set-Cookies."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        cookies = [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
-        return response.status, dict(response.getheaders()), response.read(), cookies
-    finally:
-        conn.close()
-
-
-def login(port: int, learner: str, code: str, next_url: str = "/") -> tuple[int, dict, bytes, list[str]]:
-    """GET /login for the _xsrf cookie and form field, then POST the form with them."""
-    status, _, page, cookies = request(port, "/login")
-    assert status == 200
-    xsrf_cookie = next(c.split(";")[0] for c in cookies if c.startswith("_xsrf="))
-    field = re.search(rb'name="_xsrf" value="([^"]+)"', page).group(1).decode()
-    form = urllib.parse.urlencode({"_xsrf": field, "learner": learner, "code": code})
-    return request(port, f"/login?next={urllib.parse.quote(next_url)}", "POST", form,
-                   {"Cookie": xsrf_cookie, "Content-Type": "application/x-www-form-urlencoded"})
-
-
-def login_cookie(cookies: list[str]) -> str | None:
-    """The sign-in cookie (`name=value`) among Set-Cookie headers, if one is set (not cleared)."""
-    pairs = [c.split(";")[0] for c in cookies if c.startswith("username-")]
-    return next((p for p in pairs if p.split("=", 1)[1].strip('"')), None)
-
-
-def is_login_redirect(status: int, headers: dict) -> bool:
-    return status in (301, 302, 303, 307) and urllib.parse.urlparse(headers.get("Location", "")).path == "/login"
-
-
 def kernel_id(page) -> str:
     return page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
 
@@ -227,6 +192,34 @@ def test_ana_signs_in_sees_the_module_and_can_sign_out(site_):
     with pytest.raises(InvalidStatus) as refused:
         connect(f"ws://127.0.0.1:{server.port}/api/kernels/{kernel}/channels", open_timeout=5)
     assert refused.value.response.status_code == 403
+
+
+def test_a_kernel_answers_only_the_learner_it_was_started_for(site_):
+    """Ben, signed in, who learns Ana's kernel id, and Ines, an instructor, are refused on every kernel
+    route; Ana's own requests still reach it."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    server, codes = site_
+    ana = signed_in(server.port, "ana", codes["ana"])
+    body = get(server.port, RENDER, ana)[1]
+    kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', body).group(1)
+    channels = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel}/channels"
+    routes = [("GET", f"/api/kernels/{kernel}"), ("POST", f"/api/kernels/{kernel}/interrupt"),
+              ("POST", f"/api/kernels/{kernel}/restart"), ("DELETE", f"/api/kernels/{kernel}"),
+              ("POST", f"/voila/api/shutdown/{kernel}")]
+    for stranger in ("ben", "ines"):
+        headers = signed_in(server.port, stranger, codes[stranger])
+        for method, path in routes:
+            assert request(server.port, path, method, headers=headers)[0] in (403, 404), (stranger, method, path)
+        with pytest.raises(InvalidStatus) as refused:
+            connect(channels, additional_headers=headers, open_timeout=5)
+        assert refused.value.response.status_code == 403
+    status, _, body, _ = request(server.port, f"/api/kernels/{kernel}", headers=ana)
+    assert status == 200 and kernel.encode() in body
+    with connect(channels, additional_headers=ana, open_timeout=5):
+        pass
+    assert request(server.port, f"/voila/api/shutdown/{kernel}", "POST", headers=ana)[0] == 204
 
 
 # -- 2. identity cannot be forged ------------------------------------------------------------------

@@ -192,6 +192,19 @@ def test_reset_code_replaces_the_old_code(store):
         store.reset_code("zoe")
 
 
+def test_sessions_end_with_a_new_code_a_withdrawal_or_on_request(store):
+    code = store.add_learner("cleo", "Cleo")
+    first = store.session("cleo")
+    store.end_sessions("cleo")
+    assert store.session("cleo") == first + 1
+    store.reset_code("cleo")
+    assert store.session("cleo") == first + 2
+    store.withdraw("cleo")
+    assert store.session("cleo") == first + 3
+    assert store.verify("cleo", code) is None and store.verify("cleo", "") is None
+    assert store.session("zoe") is None and store.session("../cleo") is None
+
+
 def test_roster_lists_learners_with_roles(store):
     store.add_learner("ines", "Inés García-Ló", role="instructor")
     assert store.learners() == [Learner("ana", "Ana", "learner"), Learner("ben", "Ben", "learner"),

@@ -98,8 +98,119 @@ function notice(text) {
   note.textContent = text;
 }
 
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+/** Length and CRC-32 of a text's UTF-16 code units, as `course.widgets.fingerprint` computes them. */
+function fingerprint(text) {
+  let crc = 0xffffffff;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    crc = CRC_TABLE[(crc ^ unit) & 0xff] ^ (crc >>> 8);
+    crc = CRC_TABLE[(crc ^ (unit >>> 8)) & 0xff] ^ (crc >>> 8);
+  }
+  return `${text.length}-${((crc ^ 0xffffffff) >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+const inWords = (bytes) => (bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(1)} MB`
+  : `${Math.ceil(bytes / 1024)} KB`);
+
+/** Keeps every answer's "Saved" line true. A text over the store's limit is refused here, before it is
+ *  sent (a websocket message over 10 MiB would cut the page off its kernel); a box says "Saved" only while
+ *  its text is the one the kernel reports saved; otherwise "Saving…", or "Not saved yet" when the page has
+ *  lost its connection or the kernel has not confirmed the text for a few seconds. */
+class SaveWatch {
+  static SLOW_MS = 5000;
+
+  constructor(maxBytes) {
+    this.maxBytes = maxBytes;
+    this.connected = true;
+    this.edited = new Map();  // answer box -> when its value was last sent to the kernel
+    this.tooLarge = new Map();  // answer box -> size in bytes of the text refused
+    this.fingerprints = new Map();  // answer box -> [text, its fingerprint]
+    for (const type of ['input', 'change']) {
+      document.addEventListener(type, (event) => this.edit(event), true);
+    }
+    new MutationObserver(() => this.refreshAll()).observe(document.body, {
+      subtree: true, childList: true, characterData: true,
+    });
+    setInterval(() => this.refreshAll(), 1000);
+  }
+
+  setConnected(connected) {
+    this.connected = connected;
+    this.refreshAll();
+  }
+
+  size(text) {
+    if (text.length > this.maxBytes || text.length * 3 <= this.maxBytes) return text.length;
+    return new TextEncoder().encode(text).length;
+  }
+
+  edit(event) {
+    const box = event.target.closest?.('.allies-answer');
+    if (!box) return;
+    const bytes = event.target.tagName === 'TEXTAREA' ? this.size(event.target.value) : 0;
+    if (bytes > this.maxBytes) {
+      event.stopImmediatePropagation();  // ipywidgets never hears of it, so nothing is sent
+      this.tooLarge.set(box, bytes);
+    } else {
+      this.tooLarge.delete(box);
+      this.edited.set(box, Date.now());
+    }
+    this.refresh(box);
+  }
+
+  fingerprintOf(box, text) {
+    const [known, print] = this.fingerprints.get(box) ?? [];
+    if (known === text) return print;
+    this.fingerprints.set(box, [text, fingerprint(text)]);
+    return this.fingerprints.get(box)[1];
+  }
+
+  refreshAll() {
+    document.querySelectorAll('.allies-answer').forEach((box) => this.refresh(box));
+  }
+
+  refresh(box) {
+    const line = box.querySelector('.allies-saved');
+    const shown = line?.querySelector('[role=status]');
+    const ours = shown?.dataset.page === 'said';
+    if (!shown || !(ours || /^Sav(ed|ing)/.test(shown.textContent) || this.tooLarge.has(box))) {
+      return;  // the kernel is saying something else (it could not save, say): leave its words
+    }
+    const field = box.querySelector('textarea');
+    let unsaved = ours || shown.textContent.startsWith('Saving');
+    if (field) {
+      const saved = line.dataset.saved;
+      unsaved = saved ? saved !== this.fingerprintOf(box, field.value) : field.value !== '';
+    }
+    const waiting = Date.now() - (this.edited.get(box) ?? 0) > SaveWatch.SLOW_MS;
+    let say = null;
+    if (this.tooLarge.has(box)) {
+      say = `Not saved: this answer is ${inWords(this.tooLarge.get(box))}, and an answer can hold at most ` +
+        `${inWords(this.maxBytes)}. Shorten it to save it; until then nothing typed here is sent.`;
+    } else if (unsaved && !this.connected) {
+      say = 'Not saved yet: this page has lost its connection to the course server.';
+    } else if (unsaved && waiting) {
+      say = 'Not saved yet: the course server has not confirmed this answer for a few seconds. Keep this ' +
+        'page open, and keep a copy of your text until this says "Saved".';
+    } else if (unsaved) {
+      say = 'Saving…';
+    }
+    if (say !== null && shown.textContent !== say) {
+      shown.textContent = say;
+      shown.dataset.page = 'said';
+      shown.style.color = say === 'Saving…' ? '#1b5e20' : '#8a1c1c';
+    }
+  }
+}
+
 /** Says, at the top of the page, when it cannot reach its kernel, so that no one types into the void. */
-function watchConnection(kernel) {
+function watchConnection(kernel, saves) {
   const LOST = 'This page has lost its connection to the course server: what you type now is not saved. ' +
     'If this note stays, copy anything typed since the last "Saved at", then reload the page: your saved ' +
     'answers will come back.';
@@ -109,11 +220,34 @@ function watchConnection(kernel) {
   let connected = false;
   kernel.connectionStatusChanged.connect((_, status) => {
     connected ||= status === 'connected';
+    saves.setConnected(status === 'connected' && kernel.status !== 'dead');
     if (connected && kernel.status !== 'dead') {
       notice(status === 'connected' ? null : LOST);
     }
   });
-  kernel.statusChanged.connect((_, status) => status === 'dead' && notice(ENDED));
+  kernel.statusChanged.connect((_, status) => {
+    if (status === 'dead') {
+      saves.setConnected(false);
+      notice(ENDED);
+    }
+  });
+}
+
+/** The value of the `_xsrf` cookie, which the server wants back in a header with every POST. */
+function xsrfToken() {
+  const found = document.cookie.split('; ').find((c) => c.startsWith('_xsrf='));
+  return found ? decodeURIComponent(found.slice('_xsrf='.length)) : '';
+}
+
+/** Shuts the page's kernel down when the page goes away (a kernel holds about 60 MB on the server); a page
+ *  brought back from the browser's back-forward cache reloads, to get a kernel of its own again. */
+function shutDownOnClose(config) {
+  addEventListener('pagehide', () => {
+    fetch(`${config.baseUrl}voila/api/shutdown/${config.kernelId}`, {
+      method: 'POST', keepalive: true, credentials: 'same-origin', headers: { 'X-XSRFToken': xsrfToken() },
+    });
+  });
+  addEventListener('pageshow', (event) => event.persisted && location.reload());
 }
 
 async function main() {
@@ -123,7 +257,8 @@ async function main() {
     serverSettings: ServerConnection.makeSettings({ baseUrl: config.baseUrl }),
   });
   kernel.commsOverSubshells = 'disabled';  // Voilà passes widget messages only, not subshell requests
-  watchConnection(kernel);
+  watchConnection(kernel, new SaveWatch(config.alliesMaxAnswerBytes));
+  shutDownOnClose(config);
   const manager = new KernelWidgetManager(kernel);
   const loaded = manager.load();
   const outputs = document.querySelectorAll('script[type="application/vnd.voila.cell-output+json"]');

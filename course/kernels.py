@@ -1,0 +1,151 @@
+"""Kernels on the cohort site belong to the learner whose page they were started or handed out for.
+
+A kernel is owned from the moment the server tells it who its learner is: in its environment when Voilà
+starts one for a request, or over Voilà's request-info socket when a preheated kernel is handed to one.
+Only that learner may then reach it, through jupyter_server's own door for such checks
+(`Authorizer.is_authorized`, resource "kernels"): its websocket, `/api/kernels/<id>` and Voilà's shutdown
+route. A kernel nobody owns (a pool kernel, not yet handed out) answers no one.
+
+Kernels are bounded too: a learner has one kernel per module page (a new one, on reload, replaces the old),
+and past a site-wide ceiling, set from the machine's memory, a learner asking for a new one is told the site
+is full and to try again in a minute.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import posixpath
+import weakref
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from jupyter_server.auth.authorizer import Authorizer
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager, ServerKernelManager
+from traitlets import Integer
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+from voila.tornado.handler import TornadoVoilaHandler
+
+from .session import LEARNER_ENV
+
+_MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
+KERNEL_MB = 150  # what one module's kernel may grow to (55-130 MB measured), with room to spare
+FULL = ("The course site is full right now: every place for a module is taken. Try again in a minute; "
+        "nothing you saved is affected.")
+
+
+def ceiling_for_memory(reserved: int = 0) -> int:
+    """How many learners' kernels fit in three quarters of this machine's memory, after `reserved` others
+    (the preheated pool); at least one."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(1, int(memory * 0.75 / (KERNEL_MB * 2**20)) - reserved)
+
+
+@dataclass(frozen=True)
+class Owner:
+    learner: str
+    page: str
+
+
+def page_of(path: str) -> str:
+    """One name per module page, however its URL is spelled."""
+    return posixpath.normpath(unquote(path))
+
+
+def owner_of(request_info: dict) -> Owner | None:
+    """Who a kernel works for, from the request info Voilà hands it (None: no signed-in learner)."""
+    learner = request_info.get(LEARNER_ENV)
+    return Owner(learner, page_of(request_info.get("SCRIPT_NAME", ""))) if learner else None
+
+
+class OwnedKernelManager(AsyncMappingKernelManager):
+    """Voilà's kernel manager (which Voilà extends with its pool) that knows each kernel's owner, keeps one
+    kernel per learner and page, and holds learners' kernels under a ceiling."""
+
+    max_kernels = Integer(0, config=True, help="Most learners' kernels at once (0: from the machine's memory).")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.owners: dict[str, Owner] = {}
+        _MANAGERS.add(self)
+
+    async def start_kernel(self, *args, **kwargs) -> str:
+        kernel_id = await super().start_kernel(*args, **kwargs)
+        self.claim(kernel_id, kwargs.get("env") or {})
+        return kernel_id
+
+    def claim(self, kernel_id: str, request_info: dict) -> None:
+        """Record who the kernel now works for (nothing, if no learner is signed in), and shut down the
+        kernel it replaces: the same learner's on the same page."""
+        owner = owner_of(request_info)
+        if owner is None:
+            return
+        for replaced in [kernel for kernel, other in self.owners.items() if other == owner]:
+            del self.owners[replaced]
+            asyncio.ensure_future(self.shutdown_kernel(replaced))
+        self.owners[kernel_id] = owner
+
+    def full_for(self, owner: Owner) -> bool:
+        """Whether a new kernel for `owner` would pass the ceiling (one that replaces theirs never does)."""
+        others = sum(other != owner for other in self.owners.values())
+        return others >= (self.max_kernels or ceiling_for_memory())
+
+    def remove_kernel(self, kernel_id: str):
+        self.owners.pop(kernel_id, None)
+        return super().remove_kernel(kernel_id)
+
+
+class ScrubbedKernel(ServerKernelManager):
+    """A kernel whose error messages reach the page without their traceback.
+
+    With `MappingKernelManager.allow_tracebacks` off, jupyter_server 2.x reads the replacement text from the
+    kernel's own manager, which has none, and raises instead of sending the error: give it one.
+    """
+
+    traceback_replacement_message = "An error in the module's code; the details are in the server's log."
+
+
+def handed_over(kernel_id: str, request_info: dict) -> None:
+    """A preheated kernel was handed to a request: its manager records the owner."""
+    for manager in _MANAGERS:
+        if kernel_id in manager:
+            manager.claim(kernel_id, request_info)
+
+
+def _kernel_id(handler) -> str | None:
+    return handler.path_kwargs.get("kernel_id") or next(iter(handler.path_args), None)
+
+
+class KernelOwnerAuthorizer(Authorizer):
+    """Lets a signed-in learner reach only their own kernels; everything else as jupyter_server would."""
+
+    def is_authorized(self, handler, user, action: str, resource: str) -> bool:
+        if resource != "kernels":
+            return True
+        kernel_id = _kernel_id(handler)
+        owner = handler.kernel_manager.owners.get(kernel_id) if kernel_id else None
+        return owner is not None and owner.learner == user.username
+
+
+class PageHandler(TornadoVoilaHandler):
+    """Voilà's module page, which first tells a learner when the site is full (503, retry in a minute)."""
+
+    async def prepare(self):
+        await super().prepare()
+        manager = self.kernel_manager
+        if (self.current_user and isinstance(manager, OwnedKernelManager)
+                and manager.full_for(Owner(self.current_user.username, page_of(self.request.path)))):
+            self.set_status(503)
+            self.set_header("Retry-After", "60")
+            self.finish(self.render_template("error.html", status_code=503, status_message="The site is full",
+                                             message=FULL))
+
+
+class ShutdownKernelHandler(VoilaShutdownKernelHandler):
+    """Voilà's shutdown-on-close route, asking the authorizer first (Voilà's asks for sign-in only)."""
+
+    auth_resource = "kernels"
+
+    @authorized
+    async def post(self, kernel_id):
+        await super().post(kernel_id)

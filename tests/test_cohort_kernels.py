@@ -1,0 +1,121 @@
+"""Kernels on the cohort site stay bounded: one per learner and module page (a reload replaces it), shut down
+when the page closes, culled when idle as the command line says, and past the site's ceiling a learner is
+told the site is full, with a retry time, and nothing they saved is touched."""
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from conftest import get, request, signed_in, start_cohort
+
+from course.store import AnswerStore
+
+MODULE_1, MODULE_2 = "/voila/render/01-why-men-why-now.ipynb", "/voila/render/02-business-case.ipynb"
+MAX_KERNELS = 3
+
+
+@pytest.fixture(scope="module")
+def site_(tmp_path_factory):
+    server, codes = start_cohort(tmp_path_factory.mktemp("kernels"), "--pool-size", "0",
+                                 "--max-kernels", str(MAX_KERNELS))
+    yield server, codes
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def people(site_):
+    server, codes = site_
+    return {who: signed_in(server.port, who, code) for who, code in codes.items()}
+
+
+def open_page(server, headers, page=MODULE_1) -> str:
+    """Load a module page; the id of the kernel it was given."""
+    status, body = get(server.port, page, headers)
+    assert status == 200, body[:500]
+    return re.search(r'"kernelId": "([0-9a-f-]{36})"', body).group(1)
+
+
+def reaches(server, headers, kernel) -> bool:
+    status = request(server.port, f"/api/kernels/{kernel}", headers=headers)[0]
+    assert status in (200, 403), status
+    return status == 200
+
+
+def wait_until_gone(server, headers, kernel, seconds=30) -> None:
+    deadline = time.monotonic() + seconds
+    while reaches(server, headers, kernel):
+        assert time.monotonic() < deadline, f"kernel {kernel} still running"
+        time.sleep(0.2)
+    assert f"Kernel shutdown: {kernel}" in server.log.read_text()
+
+
+def close(server, headers, kernel) -> None:
+    assert request(server.port, f"/voila/api/shutdown/{kernel}", "POST", headers=headers)[0] == 204
+
+
+def test_a_reload_replaces_the_learners_kernel_on_that_page_only(site_, people):
+    server, _ = site_
+    ana = people["ana"]
+    first = open_page(server, ana)
+    other_page = open_page(server, ana, MODULE_2)
+    reloaded = open_page(server, ana)
+    wait_until_gone(server, ana, first)
+    assert reaches(server, ana, reloaded) and reaches(server, ana, other_page)
+    close(server, ana, reloaded)
+    close(server, ana, other_page)
+
+
+def test_past_the_ceiling_a_learner_is_told_the_site_is_full(site_, people):
+    server, _ = site_
+    ana, ben, ines = people["ana"], people["ben"], people["ines"]
+    with AnswerStore(server.instance / "answers.sqlite3") as store:
+        store.save("ines", "01-why-men-why-now", "m01-r1", "Saved before the site filled up.")
+    held = [open_page(server, ana), open_page(server, ana, MODULE_2), open_page(server, ben)]
+    assert len(held) == MAX_KERNELS
+    status, headers, body, _ = request(server.port, MODULE_1, headers=ines)
+    assert status == 503 and headers["Retry-After"] == "60"
+    assert b"site is full" in body and b"Try again in a minute" in body and b"kernelId" not in body
+    held[0] = open_page(server, ana)  # a reload replaces a kernel, so it still gets in
+    close(server, ben, held.pop())
+    held.append(open_page(server, ines))
+    with AnswerStore(server.instance / "answers.sqlite3") as store:
+        assert store.load("ines", "01-why-men-why-now") == {"m01-r1": "Saved before the site filled up."}
+    close(server, ana, held[0])
+    close(server, ana, held[1])
+    close(server, ines, held[2])
+
+
+def test_a_page_that_closes_shuts_its_kernel_down(site_, people, browser):
+    server, codes = site_
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/login?next={MODULE_1}")
+        page.fill("#learner", "ben")
+        page.fill("#code", codes["ben"])
+        page.click("button[type=submit]")
+        page.wait_for_selector("body[data-allies-page=ready]", timeout=60_000)
+        kernel = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+        assert reaches(server, people["ben"], kernel)
+        page.goto(f"{server.url}/")
+        wait_until_gone(server, people["ben"], kernel)
+    finally:
+        context.close()
+
+
+def test_kernels_talk_over_unix_sockets_so_none_can_lose_a_race_for_a_port(site_, people):
+    server, _ = site_
+    kernel = open_page(server, people["ana"])
+    folder = re.search(r"Storing connection files in (\S+)\.\n", server.log.read_text()).group(1)
+    assert json.loads((Path(folder) / f"kernel-{kernel}.json").read_text())["transport"] == "ipc"
+    close(server, people["ana"], kernel)
+
+
+def test_idle_kernels_are_culled_after_the_time_given_on_the_command_line(tmp_path):
+    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--cull-idle", "3")
+    try:
+        ana = signed_in(server.port, "ana", codes["ana"])
+        wait_until_gone(server, ana, open_page(server, ana))
+    finally:
+        server.stop()

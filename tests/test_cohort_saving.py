@@ -1,0 +1,105 @@
+"""The page never says "Saved" for text the store does not hold: a paste over the store's limit is refused in
+the browser, with the limit in words, and the page stays connected; a save the server does not confirm
+within a few seconds says so; a lost connection turns every unsaved status into "Not saved yet"."""
+import re
+import sqlite3
+
+import pytest
+from conftest import start_cohort
+from playwright.sync_api import expect
+
+from course.store import AnswerStore
+
+MODULE = "01-why-men-why-now"
+PAGE = f"/voila/render/{MODULE}.ipynb"
+SLOW = 60_000
+
+
+@pytest.fixture
+def site_(tmp_path):
+    server, codes = start_cohort(tmp_path, "--pool-size", "0")
+    yield server, codes
+    server.stop()
+
+
+@pytest.fixture
+def page(site_, browser):
+    server, codes = site_
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server.url}/login?next={PAGE}")
+    page.fill("#learner", "ana")
+    page.fill("#code", codes["ana"])
+    page.click("button[type=submit]")
+    expect(saved_line(page, "m01-r1")).to_have_text(re.compile("save as you go|restored"), timeout=SLOW)
+    yield page
+    context.close()
+
+
+def box(page, item):
+    return page.locator(f".allies-item-{item}")
+
+
+def saved_line(page, item):
+    return box(page, item).locator(".allies-saved")
+
+
+def stored(server, item):
+    with AnswerStore(server.instance / "answers.sqlite3") as store:
+        return store.load("ana", MODULE).get(item)
+
+
+def paste(page, item, text_js):
+    """Put text made by the expression `text_js` into the box, as a paste does (one input event)."""
+    box(page, item).locator("textarea").evaluate(
+        f"el => {{ el.value = {text_js}; el.dispatchEvent(new Event('input', {{bubbles: true}})); }}")
+
+
+def assert_saved_means_stored(server, page, item):
+    text = saved_line(page, item).inner_text()
+    if text.startswith("Saved"):
+        assert stored(server, item) == box(page, item).locator("textarea").input_value(), text
+
+
+def test_a_paste_over_the_limit_is_refused_in_the_page_and_nothing_said_saved_is_lost(site_, page):
+    server, _ = site_
+    textarea = box(page, "m01-r1").locator("textarea")
+    textarea.fill("A first answer.")
+    expect(saved_line(page, "m01-r1")).to_have_text(re.compile("Saved at"), timeout=20_000)
+    assert stored(server, "m01-r1") == "A first answer."
+    paste(page, "m01-r1", "'A first answer. ' + 'x'.repeat(12 * 1024 * 1024)")
+    expect(saved_line(page, "m01-r1")).to_have_text(re.compile(r"Not saved: .* 12 MB.* at most 2 MB"))
+    textarea.press("End")
+    textarea.type(" and more")
+    expect(saved_line(page, "m01-r1")).to_have_text(re.compile(r"Not saved: .* at most 2 MB"))
+    assert_saved_means_stored(server, page, "m01-r1")
+    textarea.fill("A shorter answer, typed after the paste.")
+    expect(saved_line(page, "m01-r1")).to_have_text(re.compile("Saved at"), timeout=20_000)
+    assert stored(server, "m01-r1") == "A shorter answer, typed after the paste."
+    assert page.locator("#allies-connection").count() == 0  # the page never lost its kernel
+
+
+def test_a_save_the_server_does_not_confirm_says_not_saved_yet(site_, page):
+    server, _ = site_
+    with sqlite3.connect(server.instance / "answers.sqlite3", isolation_level=None) as held:
+        held.execute("BEGIN EXCLUSIVE")  # every save now waits for this lock
+        box(page, "m01-r2").locator("textarea").fill("Written while the disk is stuck.")
+        expect(saved_line(page, "m01-r2")).to_have_text(re.compile("Not saved yet: .*not confirmed"),
+                                                        timeout=20_000)
+        held.execute("ROLLBACK")
+    held.close()
+    expect(saved_line(page, "m01-r2")).to_have_text(re.compile("Saved at"), timeout=30_000)
+    assert stored(server, "m01-r2") == "Written while the disk is stuck."
+
+
+def test_a_lost_connection_turns_unsaved_answers_into_not_saved_yet(site_, page):
+    server, _ = site_
+    with sqlite3.connect(server.instance / "answers.sqlite3", isolation_level=None) as held:
+        held.execute("BEGIN EXCLUSIVE")
+        box(page, "m01-r2").locator("textarea").fill("Typed just before the server went away.")
+        expect(saved_line(page, "m01-r2")).to_have_text("Saving…", timeout=20_000)
+        server.stop(kill=True)
+        held.execute("ROLLBACK")
+    held.close()
+    expect(page.locator("#allies-connection")).to_be_visible(timeout=30_000)
+    expect(saved_line(page, "m01-r2")).to_have_text(re.compile("Not saved yet: .*lost its connection"))

@@ -1,0 +1,69 @@
+"""Sessions on the cohort site end when they should: at logout (on every device), when a learner gets a new
+code, and when they are withdrawn from the site. A cookie from an ended session opens nothing: no page, no
+kernel, so no saved answer either."""
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, get, is_login_redirect, login, request, signed_in, start_cohort
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+RENDER = "/voila/render/01-why-men-why-now.ipynb"
+
+
+@pytest.fixture(scope="module")
+def site_(tmp_path_factory):
+    server, codes = start_cohort(tmp_path_factory.mktemp("sessions"), "--pool-size", "0")
+    yield server, codes
+    server.stop()
+
+
+def opens(server, headers) -> bool:
+    status, head, _, _ = request(server.port, "/", headers=headers)
+    assert status == 200 or is_login_redirect(status, head), status
+    return status == 200
+
+
+def cohort(server, *args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "course", "cohort", *args, "--instance", str(server.instance)],
+                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_logout_ends_every_session_of_the_learner_and_their_kernel_socket(site_):
+    server, codes = site_
+    laptop, phone = signed_in(server.port, "ana", codes["ana"]), signed_in(server.port, "ana", codes["ana"])
+    kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', get(server.port, RENDER, laptop)[1]).group(1)
+    channels = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel}/channels"
+    with connect(channels, additional_headers=laptop, open_timeout=10):
+        pass
+    ben = signed_in(server.port, "ben", codes["ben"])
+    assert opens(server, laptop) and opens(server, phone)
+    assert is_login_redirect(*request(server.port, "/logout", headers=phone)[:2])
+    assert not opens(server, laptop) and not opens(server, phone)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(channels, additional_headers=laptop, open_timeout=10)
+    assert refused.value.response.status_code == 403
+    assert opens(server, ben)  # other learners stay signed in
+    assert opens(server, signed_in(server.port, "ana", codes["ana"]))  # and Ana can sign in again
+
+
+def test_a_new_code_ends_the_learners_sessions_and_the_old_code(site_):
+    server, codes = site_
+    old = signed_in(server.port, "ben", codes["ben"])
+    assert opens(server, old)
+    new_code = cohort(server, "reset-code", "ben")
+    assert not opens(server, old)
+    assert login(server.port, "ben", codes["ben"])[0] == 401
+    assert opens(server, signed_in(server.port, "ben", new_code))
+    codes["ben"] = new_code
+
+
+def test_a_withdrawn_learner_is_signed_out_and_cannot_sign_in(site_):
+    server, codes = site_
+    cookie = signed_in(server.port, "ines", codes["ines"])
+    assert opens(server, cookie)
+    cohort(server, "withdraw", "ines")
+    assert not opens(server, cookie)
+    assert login(server.port, "ines", codes["ines"])[0] == 401
