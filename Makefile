@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 # nbgrader runs `alembic` from PATH when it creates a gradebook.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install serve serve-cohort test release bench chromium node
+.PHONY: install serve serve-cohort test release bench chromium node bwrap
 
 # The module pages' front end (frontend/): ipywidgets' own JS on the page's kernel, bundled by esbuild.
 PAGE_JS := course/jupyter/voila/templates/allies/static/page.js
 
-install: $(VENV)/.installed $(PAGE_JS)
+install: $(VENV)/.installed $(PAGE_JS) bwrap
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +26,12 @@ node:
 	@command -v npm >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm; }
+
+# Debian's bubblewrap: the grading sandbox runs each learner's notebook in it (course/sandbox.py).
+bwrap:
+	@command -v bwrap >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap; }
 
 # Debian's chromium for the browser tests (Playwright cannot download its own browser here).
 chromium:

@@ -11,7 +11,7 @@ Each run grades the same submissions several ways, in fresh course directories m
   stock `python3` kernel, no sandbox);
 - **sandboxed serial**: `nbgrader autograde MODULE` in the instructor's directory (the sandboxed kernel,
   launched from scratch for every submission), on a sample;
-- **ours**: `instructor autograde --jobs N` for several N, with and without the warm kernel template.
+- **ours**: `instructor autograde --all --jobs N` for several N.
 
 Every way must give identical scores, cell by cell. Writes bench/AUTOGRADE.md (its own file).
 """
@@ -44,8 +44,8 @@ from course.submissions import answer_cells, fill, to_exchange  # noqa: E402
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
 FIRST = "01-why-men-why-now"
 OUT = ROOT / "bench" / "AUTOGRADE.md"
-RUN_AS = {True: "root (full sandbox: throwaway user ids, private mount namespaces)",
-          False: "a normal user (sandbox limits only)"}
+RUN_AS = {True: "root (bubblewrap sandbox with a throwaway user id per kernel)",
+          False: "a normal user (bubblewrap sandbox in a user namespace)"}
 SAMPLES = {10: "s00?", 20: "s0[01]?", 50: "s0[0-4]?", 100: "s0??"}  # the first N learners, as a glob
 
 
@@ -89,7 +89,7 @@ class Phase:
 
 def _forkserver_cpu() -> float:
     """CPU of the workers `instructor autograde` forks from multiprocessing's fork server (a child of this
-    process that lives on, so its reaped workers, their zygotes and kernels are not in RUSAGE_CHILDREN)."""
+    process that lives on, so its reaped workers and their kernels are not in RUSAGE_CHILDREN)."""
     from multiprocessing import forkserver
 
     pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
@@ -220,11 +220,10 @@ def bench(args) -> dict:
     identical &= same
     print(f"sandboxed serial ({p.count}): {p.wall:.0f} s, identical={same}", flush=True)
 
-    runs = [(j, True) for j in jobs] + [(max(jobs), False)]
-    for j, zygote in runs:
-        name = f"ours, --jobs {j}" + ("" if zygote else ", no warm template")
+    for j in jobs:
+        name = f"ours, --jobs {j}"
         with Phase(name) as p:
-            results = instructor.autograde(root, jobs=j, zygote=zygote, log=lambda *a: None)
+            results = instructor.autograde(root, jobs=j, everything=True, log=lambda *a: None)
         p.count = total
         p.failed = sum(not r.ok for r in results)
         phases.append(p)
@@ -288,15 +287,13 @@ def report(result: dict) -> str:
         "submission in turn.",
         f"- **sandboxed serial**: the same command in the instructor's directory, on a representative sample "
         f"of {phases[1].count} submissions (`--student={result['pattern']}`), timed separately from the "
-        "rest: each submission's kernel is launched from scratch by the sandbox launcher (its own user id, "
-        "mount namespace and limits).",
-        "- **ours**: `python -m course instructor autograde --jobs N`: N worker processes, each holding one "
-        "NbGraderAPI and calling its `autograde(module, learner)`, the code `nbgrader autograde` runs; each "
-        "worker forks its kernels from a warm template (a zygote that has imported ipykernel, IPython and "
-        "the course) instead of starting an interpreter per submission. *no warm template* shows the "
-        "parallelism "
-        "alone.",
-        "- CPU s per submission counts this process tree (nbgrader, launchers, kernels, zygotes); it does "
+        "rest: each submission's kernel is launched by the sandbox launcher in bubblewrap (its own user id, "
+        "namespaces and limits).",
+        "- **ours**: `python -m course instructor autograde --all --jobs N`: N worker processes, each holding "
+        "one NbGraderAPI and calling its `autograde(module, learner)`, the code `nbgrader autograde` runs, "
+        "each kernel in the bubblewrap sandbox, knowledge checks scored from the answers' text and learner "
+        "text made inert.",
+        "- CPU s per submission counts this process tree (nbgrader, launchers, bwrap, kernels); it does "
         "not depend on how busy the machine is. *Other processes' CPU* is what the rest of the machine used "
         "meanwhile (other sessions' tests share these cores): wall-clock ratios are only as steady as that.",
         f"- Throughput against CPU: ours uses {cpu_ratio:.1f}x less CPU per submission than plain serial; "

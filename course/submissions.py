@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import os
 from pathlib import Path
 
 from .grading import CODE_STUB
@@ -103,22 +104,44 @@ def problems(release_nb: dict, answers: dict[str, str]) -> list[str]:
     return found
 
 
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def to_exchange(root: str | Path, course_id: str, student: str, assignment: str, nb: dict,
                 when: datetime.datetime | None = None) -> Path:
     """Hand `nb` in as `nbgrader submit` does: a new `inbound/<student>+<assignment>+<timestamp>+<random>`
     folder in the exchange, with `timestamp.txt`; earlier submissions stay, and `nbgrader collect`
-    takes the latest. Returns the notebook's path."""
+    takes the latest. Returns the notebook's path.
+
+    The folder appears whole or not at all: it is written under a hidden name (which collect never reads),
+    synced, the timestamp last, then renamed into place. A failed hand-in (a full disk, say) leaves nothing
+    that collect would take over an earlier, good submission."""
     import base64
-    import os
+    import shutil
 
     stamp = (when or now()).strftime(TIMESTAMP_FORMAT)
     name = "+".join([_segment(student, "student"), _segment(assignment, "assignment"), stamp,
                      base64.urlsafe_b64encode(os.urandom(9)).decode("ascii")])
     if "+" in student or "+" in assignment:
         raise ValueError("student and assignment ids cannot contain '+'")
-    folder = Path(root, _segment(course_id, "course"), "inbound", name)
-    folder.mkdir(parents=True)
-    path = folder / f"{assignment}.ipynb"
-    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    (folder / "timestamp.txt").write_text(stamp, encoding="utf-8")
-    return path
+    inbound = Path(root, _segment(course_id, "course"), "inbound")
+    inbound.mkdir(parents=True, exist_ok=True)
+    incoming = inbound / f".incoming-{os.getpid()}-{os.urandom(6).hex()}"
+    try:
+        incoming.mkdir()
+        _write_synced(incoming / f"{assignment}.ipynb", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        _write_synced(incoming / "timestamp.txt", stamp)
+        fd = os.open(incoming, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(incoming, inbound / name)
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
+    return inbound / name / f"{assignment}.ipynb"

@@ -186,8 +186,14 @@ def submit_module(module: str):
         button.disabled = True
         status.value = _status("Submitting…")  # so a second submission is seen to happen, too
         try:
-            session.current().submit(module)
-            status.value = _status("Submitted. Your facilitator will return feedback here.")
+            current = session.current()
+            current.submit(module)
+            if feedback_page(current.store_path, current.learner, module):
+                status.value = _status("Submitted and kept. Your facilitator has already returned feedback on "
+                                       "this module, so this new submission is graded only if they allow it: "
+                                       "ask them if you need it marked.")
+            else:
+                status.value = _status("Submitted. Your facilitator will return feedback here.")
         except Exception as exc:  # every failure is said plainly, and the answers stay saved
             status.value = _status(f"Not submitted: {exc}", False)
         finally:

@@ -1,0 +1,115 @@
+"""The grading workflow keeps and shows its state: hand grades survive a re-run of collect and autograde,
+a resubmission after feedback is held back (and taken when the instructor allows it), learners missing from
+the roster are added safely under parallel grading, a failed autograde shows as failed in the export, and a
+failed hand-in leaves nothing that collect would take. Real nbgrader and `instructor` commands."""
+import csv
+import datetime as dt
+import errno
+import json
+import os
+
+import pytest
+from nbgrader.api import Gradebook
+
+from conftest import correct_answers
+from course import instructor, submissions
+from course.grading import COURSE_ID
+from course.submissions import fill, to_exchange
+
+MODULE = "01-why-men-why-now"
+RIGHT = correct_answers(MODULE, checks_only=True)
+WRONG = {q: next(x for x in "abcd" if x != RIGHT[q]) for q in RIGHT}
+REFLECTION = "We chose a lead in a short call; I will ask who else has done the work next time."
+QUIET = {"log": lambda *a: None}
+
+
+def export(root) -> dict[str, dict]:
+    out = root.parent / "grades.csv"
+    instructor.export(root, out)
+    with open(out, encoding="utf-8", newline="") as fh:
+        return {r["learner_id"]: r for r in csv.DictReader(fh)}
+
+
+def grade(root, learner: str, grade_id: str):
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id=COURSE_ID) as gb:
+        g = gb.find_grade(grade_id, MODULE, MODULE, learner)
+        return g.manual_score, g.needs_manual_grade, gb.find_submission(MODULE, learner).score
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    base = tmp_path_factory.mktemp("workflow")
+    roster = base / "roster.csv"
+    roster.write_text("learner_id,display_name,role\nana,Ana Lima,learner\nbob,Bob Stone,learner\n",
+                      encoding="utf-8")
+    root = base / "course"
+    instructor.init(root, roster=roster, modules=[MODULE], check=False, **QUIET)
+    release = json.loads((root / "release" / MODULE / f"{MODULE}.ipynb").read_text(encoding="utf-8"))
+    earlier = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    for learner in ("ana", "bob", "zoe-not-on-roster", "yan-not-on-roster"):
+        to_exchange(root / "exchange", COURSE_ID, learner, MODULE,
+                    fill(release, {**RIGHT, "m01-r1": REFLECTION}), when=earlier)
+    broken = to_exchange(root / "exchange", COURSE_ID, "carl", MODULE, fill(release, RIGHT), when=earlier)
+    broken.write_text("{this is not a notebook", encoding="utf-8")
+    instructor.collect(root, **QUIET)
+    first = instructor.autograde(root, jobs=2, **QUIET)
+    instructor.set_manual_grade(root, MODULE, "ana", "m01-r1", 2)
+    return {"root": root, "release": release, "first": {g.learner: g for g in first}}
+
+
+def test_learners_missing_from_the_roster_are_graded_in_parallel(course):
+    for learner in ("zoe-not-on-roster", "yan-not-on-roster"):
+        assert course["first"][learner].ok, course["first"][learner].error
+
+
+def test_a_failed_autograde_shows_as_failed_in_the_export(course):
+    assert not course["first"]["carl"].ok
+    row = export(course["root"])["carl"]
+    assert row["autograde_failed"] == "True" and row["status"] == "autograde failed"
+    assert row["needs_manual_grade"] == "False"
+
+
+def test_rerunning_collect_and_autograde_keeps_hand_grades(course):
+    root = course["root"]
+    instructor.collect(root, **QUIET)
+    again = instructor.autograde(root, jobs=2, **QUIET)
+    assert {g.learner for g in again} == {"carl"}  # only the failed one is tried again
+    manual, needs_manual, score = grade(root, "ana", "m01-r1")
+    assert manual == 2 and needs_manual is False and score == 4 + 2
+    assert export(root)["ana"]["status"] == "graded"
+
+
+def test_a_resubmission_after_feedback_is_held_back_then_taken_when_allowed(course):
+    root = course["root"]
+    instructor.feedback(root, **QUIET)
+    before = (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text()
+    to_exchange(root / "exchange", COURSE_ID, "ana", MODULE, fill(course["release"], WRONG))
+    instructor.collect(root, **QUIET)
+    assert (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text() == before
+    assert list((root / ".grading" / "held").glob(f"ana+{MODULE}+*"))
+    assert export(root)["ana"]["after_feedback"] == "held"
+
+    instructor.collect(root, allow_after_feedback=True, **QUIET)
+    assert (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text() != before
+    instructor.autograde(root, jobs=1, learners=["ana"], **QUIET)
+    row = export(root)["ana"]
+    assert row["after_feedback"] == "accepted"
+    assert row["needs_manual_grade"] == "True"  # a changed submission: its old hand grade is for review
+    assert grade(root, "ana", "m01-q1-check")[0] is None
+
+
+def test_a_failed_hand_in_leaves_nothing_collect_would_take(tmp_path, monkeypatch):
+    nb = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    good = to_exchange(tmp_path, COURSE_ID, "ana", MODULE, nb)
+    calls = []
+
+    def full_disk(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # the timestamp, written last
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(submissions.os, "fsync", full_disk)
+    with pytest.raises(OSError):
+        to_exchange(tmp_path, COURSE_ID, "ana", MODULE, nb)
+    inbound = tmp_path / COURSE_ID / "inbound"
+    assert os.listdir(inbound) == [good.parent.name]  # the good one, and no half-written folder
