@@ -275,6 +275,7 @@ def init(root: str | Path, roster: str | Path | None = None, course_id: str = CO
         (root / name).mkdir(mode=0o700, exist_ok=True)
     course.save()
     course.exchange.mkdir(parents=True, exist_ok=True)
+    warm_chart_cache(course.modules, log=log)
     sandbox.install(course.jupyter_path, course.limits)
     (root / "nbgrader_config.py").write_text(config_text(course), encoding="utf-8")
     protect(course)
@@ -302,6 +303,26 @@ def init(root: str | Path, roster: str | Path | None = None, course_id: str = CO
         found = check_sandbox(course)
         log("sandbox check: " + ", ".join(f"{k}={v}" for k, v in found.items()))
     return course
+
+
+def warm_chart_cache(modules: list[str], log=print) -> None:
+    """Run each module's learner notebook once, outside the sandbox, so every chart it draws is in the
+    course's chart cache (course/cache.py). Grading kernels see the cache read-only: they reuse the drawings
+    instead of importing matplotlib and drawing each submission's charts again."""
+    import tempfile
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from .paths import folder
+
+    folder("cache").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as here:
+        for module in modules:
+            nb = nbformat.read(folder("modules") / f"{module}.ipynb", as_version=4)
+            NotebookClient(nb, kernel_name="python3", timeout=300, allow_errors=True,
+                           resources={"metadata": {"path": here}}).execute()
+    log(f"chart cache: {folder('cache')} ready for {len(modules)} modules")
 
 
 # -- the sandbox, checked ---------------------------------------------------------------------------------
@@ -337,38 +358,43 @@ CLOSED = ("reads_gradebook", "sees_course_files", "writes_course_dir", "reads_so
           "reaches_loopback")
 
 
+def run_in_grading_kernel(course: Course, code: str) -> dict:
+    """Run `code`, which prints one JSON line last, in the course's sandboxed grading kernel, started as
+    nbgrader starts it; returns that line. Raises if the cell fails or prints nothing."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    saved = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(course.jupyter_path), saved) if p)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    try:
+        NotebookClient(nb, kernel_name=sandbox.KERNEL_NAME, timeout=120, startup_timeout=120,
+                       kernel_manager_class=grading.GradingKernelManager).execute()
+    finally:
+        if saved is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = saved
+    out = nb.cells[0].outputs
+    text = "".join(o.get("text", "") for o in out if o.output_type == "stream")
+    if any(o.output_type == "error" for o in out) or not text.strip():
+        raise RuntimeError(f"the sandboxed grading kernel cannot run the course: {out}")
+    return json.loads(text.strip().splitlines()[-1])
+
+
 def check_sandbox(course: Course) -> dict:
     """Run a probe in the grading kernel: who it runs as, what it can reach, its limits. Raises if the
     kernel can reach anything in CLOSED (a listening socket on loopback is opened for the probe to try)."""
     import socket
 
-    import nbformat
-    from nbclient import NotebookClient
-
     from .paths import folder
 
-    saved = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(course.jupyter_path), saved) if p)
     paths = {"gradebook": str(course.gradebook), "root": str(course.root),
              "solutions": str(folder("solutions"))}
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
-        probe = PROBE % (listener.getsockname()[1], json.dumps(paths))
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
-        try:
-            NotebookClient(nb, kernel_name=sandbox.KERNEL_NAME, timeout=120, startup_timeout=120,
-                           kernel_manager_class=grading.GradingKernelManager).execute()
-        finally:
-            if saved is None:
-                os.environ.pop("JUPYTER_PATH", None)
-            else:
-                os.environ["JUPYTER_PATH"] = saved
-    out = nb.cells[0].outputs
-    text = "".join(o.get("text", "") for o in out if o.output_type == "stream")
-    if any(o.output_type == "error" for o in out) or not text.strip():
-        raise RuntimeError(f"the sandboxed grading kernel cannot run the course: {out}")
-    found = json.loads(text.strip().splitlines()[-1])
+        found = run_in_grading_kernel(course, PROBE % (listener.getsockname()[1], json.dumps(paths)))
     if any(found[k] for k in CLOSED) or (os.geteuid() == 0 and found["uid"] in (0, os.getuid())):
         raise RuntimeError(f"the grading sandbox is not closed: {found}")
     return found

@@ -18,24 +18,6 @@ from course import grading, instructor, sandbox
 MODULE = "01-why-men-why-now"
 
 
-def run_in_sandbox(course, code: str) -> dict:
-    """Run `code` (which prints one JSON line) in the course's grading kernel; return what it printed."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    saved = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = str(course.jupyter_path)
-    try:
-        NotebookClient(nb, kernel_name=sandbox.KERNEL_NAME, timeout=60, startup_timeout=60,
-                       kernel_manager_class=grading.GradingKernelManager).execute()
-    finally:
-        if saved is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = saved
-    text = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.output_type == "stream")
-    assert text.strip(), nb.cells[0].outputs
-    return json.loads(text.strip().splitlines()[-1])
-
-
 PROBE = r"""
 import json, os, socket
 def read(path):
@@ -97,7 +79,7 @@ def probed(course_dir):
                  "repo_git": str(ROOT / ".git"), "repo_root": str(ROOT), "port": listener.getsockname()[1]}
         os.environ["ALLIES_TEST_TOKEN"] = "must-not-reach-the-kernel"
         try:
-            return run_in_sandbox(course, PROBE % json.dumps(paths))
+            return instructor.run_in_grading_kernel(course, PROBE % json.dumps(paths))
         finally:
             os.environ.pop("ALLIES_TEST_TOKEN")
 
