@@ -15,6 +15,7 @@ FEEDBACK_PREPROCESSORS = [
     # nbgrader's default feedback would show the hidden tests to learners.
     "nbgrader.preprocessors.ClearHiddenTests",
     "course.grading.ClearTracebacks",
+    "course.inert.FeedbackOutputs",
 ]
 
 

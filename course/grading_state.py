@@ -4,7 +4,9 @@
   submission is not graded again (nbgrader would put its hand grades back to "needs manual grade") and a
   failed one shows as failed in the export;
 - `feedback`: when feedback was generated, so a resubmission made after it can be told apart;
-- `after_feedback`: "held" (kept out of grading) or "accepted" for such resubmissions.
+- `after_feedback`: "held" (kept out of grading) or "accepted" for such resubmissions;
+- `vetted`: the exchange entries already checked before collect (so a held one taken later is not judged
+  again by its folder's new change time).
 
 One JSON file in the course directory's private `.grading/` folder, written atomically, private (0600).
 Only the instructor's commands write it, from one process.
@@ -17,7 +19,7 @@ import os
 from pathlib import Path
 
 FILE = "state.json"
-SECTIONS = ("graded", "feedback", "after_feedback")
+SECTIONS = ("graded", "feedback", "after_feedback", "vetted")
 
 
 def key(module: str, learner: str) -> str:

@@ -57,3 +57,14 @@ class InertLearnerText(NbGraderPreprocessor):
             inert = new_markdown_cell(inert_markdown(cell.source), metadata=cell.metadata)
             nb.cells[index] = inert
         return nb, resources
+
+
+class FeedbackOutputs(NbGraderPreprocessor):
+    """In a learner's feedback, only the checks' own results: every other output came from the learner's
+    kernel, which could have captured the hidden tests as they ran (an IPython pre-run hook sees each
+    cell's source) and printed them."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            cell.outputs = []
+        return cell, resources

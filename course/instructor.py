@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -238,6 +239,13 @@ def protect(course: Course) -> None:
         _private(course.root / name, 0o600)
 
 
+def _sticky(course: Course) -> None:
+    """nbgrader leaves the exchange root and inbound writable by everyone (0777, 0733): add the sticky bit,
+    so a learner can add a hand-in but never rename or remove the course folder or another's hand-in."""
+    for folder in (course.exchange, course.exchange / course.course_id / "inbound"):
+        os.chmod(folder, os.stat(folder).st_mode | stat.S_ISVTX)
+
+
 def _wal(course: Course) -> None:
     """Write-ahead logging: readers never block the graders' writes (fewer 'database is locked')."""
     import sqlite3
@@ -296,6 +304,7 @@ def init(root: str | Path, roster: str | Path | None = None, course_id: str = CO
     for module in course.modules:  # JupyterLab learners fetch from the exchange's outbound
         _check(nbg.release_assignment(module), f"release {module} to the exchange")
     (course.exchange / course.course_id / "inbound").mkdir(parents=True, exist_ok=True)
+    _sticky(course)
     protect(course)
     log(f"course directory: {root} ({len(course.modules)} modules); exchange: {course.exchange}")
     log(sandbox.describe())
@@ -423,6 +432,8 @@ def ingest_uploads(course: Course, uploads: str | Path, log=print) -> list[tuple
             submissions._segment(learner, "learner id")
             if "+" in learner:
                 raise ValueError("'+' is not allowed in a learner id")
+            if not (_is_plain(path.parent, stat.S_ISDIR) and _is_plain(path, stat.S_ISREG)):
+                raise ValueError("not a plain file in a plain folder (a link, say): not read")
             nb = submissions.read(path)
             nb["cells"]  # noqa: B018 - a notebook at all
         except (ValueError, KeyError, TypeError) as exc:
@@ -435,6 +446,78 @@ def ingest_uploads(course: Course, uploads: str | Path, log=print) -> list[tuple
         submissions.to_exchange(course.exchange, course.course_id, learner, module, nb, when=when)
         added.append((learner, module, stamp))
     return added
+
+
+def _is_plain(path: Path, kind) -> bool:
+    """Whether `path` is itself (not through a link) a file or folder of `kind` (stat.S_ISREG, S_ISDIR)."""
+    try:
+        return kind(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+MAX_HAND_IN_BYTES = 50 * 2**20
+BACKDATED_SECONDS = 300  # a stamp this much older than the folder itself was not written when it says
+
+
+def _hand_in_problem(course: Course, entry: Path, trusted: set[int]) -> str | None:
+    """Why an inbound entry must not reach nbgrader's collect (which runs as the grader and follows links),
+    or None. Entries the site or the grader wrote (`trusted` owners) may carry an earlier stamp (uploads keep
+    their file's time); anyone else's must be stamped when it was made."""
+    import pwd
+
+    from nbgrader.utils import parse_utc
+
+    st = os.lstat(entry)
+    if not stat.S_ISDIR(st.st_mode):
+        return "not a folder"
+    parts = entry.name.split("+")
+    if len(parts) != 4 or not all(parts):
+        return "not named <learner>+<module>+<time>+<random>"
+    learner, module, stamp, _ = parts
+    if module not in course.modules:
+        return f"not a module of this course ({module})"
+    try:
+        when = parse_utc(stamp)
+    except (ValueError, OverflowError):
+        return "its time cannot be read"
+    try:
+        own = pwd.getpwnam(learner).pw_uid
+    except KeyError:
+        own = None
+    if st.st_uid not in trusted and st.st_uid != own:
+        return "handed in by another user than the learner it names"
+    if st.st_uid not in trusted:
+        made = dt.datetime.fromtimestamp(st.st_ctime, dt.timezone.utc).replace(tzinfo=None)
+        if (made - when).total_seconds() > BACKDATED_SECONDS:
+            return "stamped earlier than it was handed in"
+    size = 0
+    for item in os.scandir(entry):
+        if not item.is_file(follow_symlinks=False):
+            return f"holds {item.name!r}, which is not a plain file (a link, a folder or a device)"
+        size += item.stat(follow_symlinks=False).st_size
+    if size > MAX_HAND_IN_BYTES:
+        return f"larger than {MAX_HAND_IN_BYTES // 2**20} MB"
+    return None
+
+
+def _vet_inbound(course: Course, state: dict, log=print) -> None:
+    """Move every inbound entry that nbgrader's collect must not read into .grading/quarantine/ (kept, never
+    graded), saying why: links (collect would copy what they point to, as the grader), devices, entries
+    handed in under another learner's name or stamped in the past, names collect cannot parse, huge ones."""
+    inbound = course.exchange / course.course_id / "inbound"
+    trusted = {os.geteuid()} | ({course.instance.stat().st_uid} if course.instance else set())
+    quarantine = course.grading / "quarantine"
+    for entry in sorted(inbound.iterdir()):
+        if entry.name.startswith(".") or entry.name in state["vetted"]:  # being written, or seen before
+            continue
+        problem = _hand_in_problem(course, entry, trusted)
+        if not problem:
+            state["vetted"][entry.name] = True
+        else:
+            quarantine.mkdir(mode=0o700, exist_ok=True)
+            os.rename(entry, quarantine / f"{entry.name}.{os.urandom(4).hex()}")
+            log(f"collect: {entry.name!r} not collected ({problem}); kept in {quarantine}")
 
 
 def _hold_after_feedback(course: Course, module: str, state: dict, allow: bool, log=print) -> None:
@@ -451,7 +534,8 @@ def _hold_after_feedback(course: Course, module: str, state: dict, allow: bool, 
     for path in sorted(inbound.glob(f"*+{module}+*")):
         learner, _, stamp = path.name.split("+")[:3]
         given = state["feedback"].get(grading_state.key(module, learner))
-        if not given or parse_utc(stamp) <= parse_utc(given):
+        made = dt.datetime.fromtimestamp(path.stat().st_ctime, dt.timezone.utc).replace(tzinfo=None)
+        if not given or max(parse_utc(stamp), made) <= parse_utc(given):
             continue
         state["after_feedback"][grading_state.key(module, learner)] = "accepted" if allow else "held"
         if not allow:
@@ -479,6 +563,7 @@ def collect(root: str | Path, modules: list[str] | None = None, uploads: str | P
     state = grading_state.load(course.grading)
     collected = {}
     (course.exchange / course.course_id / "inbound").mkdir(parents=True, exist_ok=True)
+    _vet_inbound(course, state, log=log)
     for module in modules:
         _hold_after_feedback(course, module, state, allow_after_feedback, log=log)
         _check(nbg.collect(module, update=True), f"collect {module}")

@@ -41,6 +41,7 @@ LIMITS = {  # defaults; `instructor init` may override them
     "nofile": 256,     # open files
 }
 INSIDE = "/sandbox"  # where the private folder appears in the kernel's view
+TMP_MB = 256  # each of the kernel's /tmp and /var/tmp (memory-backed)
 PREFIX = "allies-kernel-"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts",
@@ -106,8 +107,9 @@ def command(private: Path, expose: list[str], uid: int | None, kernel_args: list
             argv += ["--ro-bind", path, path]
     for path in SYSTEM_FILES:
         argv += ["--ro-bind-try", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777",
-             "--tmpfs", "/var/tmp"]
+    for tmp in ("/tmp", "/var/tmp"):  # in memory, so bounded: what a kernel writes there is not on the disk
+        argv += ["--perms", "1777", "--size", str(TMP_MB * 2**20), "--tmpfs", tmp]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
     made = {"/"}
     for path in expose:  # bwrap would make the folders on the way 0700: make them enterable
         for parent in reversed(Path(path).parents):

@@ -57,13 +57,22 @@ def _is_answer_line(node: ast.stmt) -> bool:
             and node.targets[0].id == "answer")
 
 
+MAX_ANSWER_CELL = 20_000  # characters: the released cells are under 1,000
+
+
 def answer_of(submitted: str, released: str) -> tuple[bool, str | None]:
     """(as released, answer): whether `submitted` is the `released` answer cell with only the answer line's
     value changed (to a string literal, or left as None), and that string."""
+    if len(submitted) > MAX_ANSWER_CELL:
+        return False, None
     try:
         got, want = ast.parse(submitted).body, ast.parse(released).body
-    except (SyntaxError, ValueError):
+        return _compare(got, want)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False, None
+
+
+def _compare(got: list[ast.stmt], want: list[ast.stmt]) -> tuple[bool, str | None]:
     if len(got) != len(want):
         return False, None
     answer = None
@@ -95,7 +104,10 @@ class ScoreFromAnswer(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        cells = {_grade_id(c): c for c in nb.cells if _grade_id(c)}
+        carriers = {}
+        for cell in nb.cells:
+            if _grade_id(cell):
+                carriers.setdefault(_grade_id(cell), []).append(cell)
         changed = []
         with Gradebook(info["db_url"]) as gb:
             notebook = gb.find_notebook(info["notebook"], info["assignment"])
@@ -111,7 +123,10 @@ class ScoreFromAnswer(NbGraderPreprocessor):
                     released = gb.find_source_cell(answer_id, info["notebook"], info["assignment"]).source
                 except MissingEntry:
                     continue
-                submitted = cells.get(answer_id)
+                # Exactly one cell may carry the answer's id, and it must be the code answer cell: a second
+                # cell with the same id (a decoy that nbgrader would turn into the answer) flags the check.
+                found = carriers.get(answer_id, [])
+                submitted = found[0] if len(found) == 1 and found[0].cell_type == "code" else None
                 intact, answer = answer_of(submitted.source, released) if submitted else (False, None)
                 if not intact:
                     changed.append(answer_id)
@@ -120,15 +135,17 @@ class ScoreFromAnswer(NbGraderPreprocessor):
                     outputs = []
                 else:
                     outputs = [_error("AssertionError", key.explanation)]
-                check = cells.get(grade_cell.name)
-                if check is None:  # deleted: put it back at the end, from the gradebook, so it is scored
+                checks = [c for c in carriers.get(grade_cell.name, []) if c.cell_type == "code"]
+                if not any(c.metadata["nbgrader"].get("grade") for c in checks):
+                    # deleted (or only a decoy left): put it back at the end, from the gradebook, to be scored
                     from nbformat.v4 import new_code_cell
 
-                    check = new_code_cell(test, metadata={"nbgrader": {
+                    checks.append(new_code_cell(test, metadata={"nbgrader": {
                         "grade": True, "solution": False, "locked": True, "task": False, "schema_version": 3,
-                        "grade_id": grade_cell.name, "points": grade_cell.max_score}})
-                    nb.cells.append(check)
-                check.outputs = outputs
+                        "grade_id": grade_cell.name, "points": grade_cell.max_score}}))
+                    nb.cells.append(checks[-1])
+                for check in checks:
+                    check.outputs = outputs
         resources.setdefault("allies", {})["changed"] = changed
         return nb, resources
 

@@ -74,6 +74,40 @@ def _always_equal(nb):
     return nb
 
 
+def _decoys(nb):
+    """After each answer cell (given extra code), a raw cell carrying the answer's id whose text is the
+    released cell answered "b": nbgrader turns it into a code cell, and the last cell with an id used to win."""
+    for cell in _answer_cells(nb):
+        decoy = _source(cell).replace(next(x for x in _source(cell).split("\n") if x.startswith("answer = ")),
+                                      'answer = "b"')
+        cell["source"] = "import os\n" + _source(cell)
+        meta = {"nbgrader": {"grade_id": _id(cell), "grade": False, "solution": False, "locked": False,
+                             "schema_version": 3}}
+        nb["cells"].insert(nb["cells"].index(cell) + 1, {"cell_type": "raw", "metadata": meta, "source": decoy,
+                                                         "id": f"decoy-{_id(cell)}"})
+    return nb
+
+
+def _deep_nesting(nb):
+    cell = _answer_cells(nb)[0]
+    line = next(x for x in _source(cell).split("\n") if x.startswith("answer = "))
+    cell["source"] = _source(cell).replace(line, "answer = " + "-" * 5000 + "1")
+    return nb
+
+
+CAPTURE = ("_seen = []\n"
+           "get_ipython().events.register('pre_run_cell', lambda info: _seen.append(info.raw_cell))\n"
+           )
+
+
+def _capture_hidden_tests(nb):
+    """Record every cell's source as it runs (the hidden tests included) and print them in a last cell."""
+    nb = _above_first_answer(CAPTURE)(nb)
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                        "id": "learner-print", "source": "print([s for s in _seen if 'assert' in s])"})
+    return nb
+
+
 CHEATS = {
     "replaced-letter-function": _above_first_answer(
         YES + "import course.validation\ncourse.validation.letter = lambda answer: Yes('x')"),
@@ -107,6 +141,9 @@ CHEATS = {
     "deleted-check-cells": _delete_checks,
     "edited-check-cells": _edit_checks,
     "check-cells-worth-more": _more_points,
+    "decoy-cells-carrying-answer-ids": _decoys,
+    "answer-nested-past-the-parser": _deep_nesting,
+    "captures-hidden-tests-for-feedback": _capture_hidden_tests,
 }
 
 # Which cheats change an answer cell (so their checks are flagged, not only scored 0).

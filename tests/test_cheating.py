@@ -106,6 +106,12 @@ def test_the_learner_is_told_why_in_the_feedback(graded):
     assert "answer cell held more" not in honest
 
 
+def test_feedback_shows_no_output_of_the_learners_code(graded):
+    """A learner's code can capture the hidden tests as they run; the feedback shows only the checks' results."""
+    page = (graded["root"] / "feedback" / "captures-hidden-tests-for-feedback" / MODULE / f"{MODULE}.html")
+    assert "assert letter" not in page.read_text() and "letter(answer) ==" not in page.read_text()
+
+
 def test_the_export_is_private_to_the_instructor(graded):
     assert oct(graded["export"].stat().st_mode & 0o777) == "0o600"
 

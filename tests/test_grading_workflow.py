@@ -113,3 +113,70 @@ def test_a_failed_hand_in_leaves_nothing_collect_would_take(tmp_path, monkeypatc
         to_exchange(tmp_path, COURSE_ID, "ana", MODULE, nb)
     inbound = tmp_path / COURSE_ID / "inbound"
     assert os.listdir(inbound) == [good.parent.name]  # the good one, and no half-written folder
+
+
+# -- what collect refuses to read (it runs as the grader, and nbgrader's copy follows links) -------------
+
+NOBODY = 65534  # a local learner's account: pwd has "nobody"
+
+
+def hand_in(inbound, name: str, notebook: str | None = None, link_to=None, owner: int | None = None):
+    folder = inbound / name
+    folder.mkdir()
+    path = folder / f"{MODULE}.ipynb"
+    if link_to:
+        path.symlink_to(link_to)
+    else:
+        path.write_text(notebook or "{}", encoding="utf-8")
+    (folder / "timestamp.txt").write_text(name.split("+")[2], encoding="utf-8")
+    if owner is not None:
+        for p in (path, folder / "timestamp.txt", folder):
+            os.lchown(p, owner, owner)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def vetted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vetting") / "course"
+    instructor.init(root, modules=[MODULE], check=False, **QUIET)
+    release = (root / "release" / MODULE / f"{MODULE}.ipynb").read_text(encoding="utf-8")
+    inbound = root / "exchange" / COURSE_ID / "inbound"
+    now = dt.datetime.now(dt.timezone.utc)
+    stamp = lambda when: when.strftime(submissions.TIMESTAMP_FORMAT)  # noqa: E731
+    hand_in(inbound, f"honest+{MODULE}+{stamp(now)}+a", release)
+    hand_in(inbound, f"linker+{MODULE}+{stamp(now)}+b",
+            link_to=root / "source" / MODULE / f"{MODULE}.ipynb")
+    hand_in(inbound, f"oddly+{MODULE}+not-a-time+c", release)
+    uploads = root.parent / "uploads"
+    (uploads / "uploader").mkdir(parents=True)
+    (uploads / "uploader" / f"{MODULE}.ipynb").symlink_to(root / "source" / MODULE / f"{MODULE}.ipynb")
+    if os.geteuid() == 0:
+        hand_in(inbound, f"victim+{MODULE}+{stamp(now)}+d", release, owner=NOBODY)
+        hand_in(inbound, f"nobody+{MODULE}+{stamp(now - dt.timedelta(hours=2))}+e", release, owner=NOBODY)
+    said = []
+    instructor.collect(root, uploads=uploads, log=said.append)
+    return {"root": root, "said": "\n".join(said),
+            "collected": sorted(p.parent.name for p in (root / "submitted").glob(f"*/{MODULE}"))}
+
+
+def test_a_link_in_a_hand_in_or_an_upload_is_never_followed(vetted):
+    assert "linker" not in vetted["collected"] and "uploader" not in vetted["collected"]
+    assert "not a plain file" in vetted["said"]
+    assert list((vetted["root"] / ".grading" / "quarantine").glob("linker+*"))
+
+
+def test_a_badly_named_hand_in_does_not_stop_collect_for_everyone(vetted):
+    assert "honest" in vetted["collected"]
+    assert "its time cannot be read" in vetted["said"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing in as another user needs root to set it up")
+def test_a_hand_in_under_another_learners_name_or_stamped_in_the_past_is_not_collected(vetted):
+    assert "victim" not in vetted["collected"] and "nobody" not in vetted["collected"]
+    assert "handed in by another user" in vetted["said"]
+    assert "stamped earlier than it was handed in" in vetted["said"]
+
+
+def test_learners_cannot_move_the_course_folder_or_each_others_hand_ins(vetted):
+    exchange = vetted["root"] / "exchange"
+    assert os.stat(exchange).st_mode & 0o1000 and os.stat(exchange / COURSE_ID / "inbound").st_mode & 0o1000
