@@ -32,7 +32,8 @@ def _cohort_serve(args) -> int:
     from . import cohort
 
     cohort.serve(args.instance, port=args.port, pool_size=args.pool_size, behind_https=args.behind_https,
-                 hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle)
+                 hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle,
+                 check_feedback=args.check_feedback)
     return 0
 
 
@@ -231,6 +232,10 @@ def main(argv=None) -> None:
                        help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
     serve.add_argument("--hsts", type=int, default=0, metavar="SECONDS",
                        help="send Strict-Transport-Security with this max-age (use with --behind-https)")
+    serve.add_argument("--check-feedback", choices=["after-answering", "after-grading"], default="after-grading",
+                       help="when a knowledge check shows right or wrong and its explanation: as soon as the "
+                            "learner answers, or only in the feedback after grading (default: after-grading, "
+                            "so no key reaches a learner before their work is graded)")
     serve.set_defaults(run=_cohort_serve)
     add = steps.add_parser("add-learners", help="add people from a CSV roster; prints their access codes")
     add.add_argument("roster", help="CSV with columns learner_id, display_name and optional role")

@@ -21,7 +21,7 @@ from traitlets import Unicode
 from voila import __version__ as VOILA_VERSION
 from voila.request_info_handler import RequestInfoSocketHandler
 
-from . import kernels, signin, site
+from . import keys, kernels, signin, site
 from .instance import Instance
 from .store import AnswerStore, Learner
 
@@ -214,9 +214,13 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
     return c
 
 
-def serve(instance_dir: str, port: int = 8866, pool_size: int = 2, **options) -> None:
-    """Run the cohort site until interrupted; `options` as for `config`."""
+def serve(instance_dir: str, port: int = 8866, pool_size: int = 2,
+          check_feedback: str = keys.AFTER_GRADING, **options) -> None:
+    """Run the cohort site until interrupted; `check_feedback` says when a knowledge check shows its key
+    and explanation (`after-answering`, or `after-grading`: never before the module is graded), and
+    `options` are as for `config`."""
     instance = Instance(instance_dir)
     AnswerStore(instance.store).close()
-    site.environment(instance)  # no learner: each kernel learns its learner from the signed-in request
+    # No learner: each kernel learns its learner from the signed-in request. Every kernel inherits the mode.
+    site.environment(instance, check_feedback=check_feedback)
     site.CourseVoila.launch_instance(argv=[], config=config(instance, port, pool_size, **options))

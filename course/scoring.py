@@ -9,12 +9,12 @@ hidden test as the gradebook keeps it (`assert letter(answer) == "b", "explanati
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 
 from nbformat.v4 import new_output
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 
+from .keys import Key, key_of  # noqa: F401  (Key: part of this module's interface)
 from .validation import letter
 
 CHANGED = "AnswerCellChanged"  # the error name a flagged check shows, and the start of its formgrader comment
@@ -23,33 +23,6 @@ CHANGED_COMMENT = (f"{CHANGED}: this answer cell holds more than its answer line
 CHANGED_FEEDBACK = ("This check scored 0 because its answer cell held more than the answer line. Only the letter "
                     "in `answer = \"…\"` may change; the rest of the cell must stay as it was given to you. "
                     "Your facilitator can see this and can re-mark it.")
-
-
-@dataclass(frozen=True)
-class Key:
-    """A knowledge check's right letter and the explanation shown when an answer misses it."""
-    letter: str
-    explanation: str
-
-
-def key_of(test_source: str) -> Key | None:
-    """The key of a check cell's hidden test: `assert letter(answer) == "b", "why"`; None if it has none."""
-    try:
-        tree = ast.parse(test_source)
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Assert) or not isinstance(node.test, ast.Compare):
-            continue
-        test = node.test
-        call = test.left
-        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "letter"
-                and [type(a) for a in call.args] == [ast.Name] and call.args[0].id == "answer"
-                and [type(o) for o in test.ops] == [ast.Eq] and isinstance(test.comparators[0], ast.Constant)
-                and isinstance(test.comparators[0].value, str)):
-            why = node.msg.value if isinstance(node.msg, ast.Constant) and isinstance(node.msg.value, str) else ""
-            return Key(test.comparators[0].value, why)
-    return None
 
 
 def _is_answer_line(node: ast.stmt) -> bool:

@@ -11,7 +11,7 @@ from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
 
-from . import kernels, release, session, web
+from . import kernels, keys, release, session, web
 from .instance import Instance
 from .paths import folder
 from .store import MAX_VALUE_BYTES
@@ -144,9 +144,14 @@ def preheat(c: Config, pool_size: int) -> None:
     c.VoilaKernelManager.fill_delay = 0
 
 
-def environment(instance: Instance, learner: str | None = None) -> None:
+def environment(instance: Instance, learner: str | None = None,
+                check_feedback: str = keys.AFTER_GRADING) -> None:
     """What the server hands to every kernel it starts: the template path, the answer store, the exchange,
-    and, on a single-learner site only, who the learner is."""
+    when a knowledge check may show its key (`course.keys`), and, on a single-learner site only, who the
+    learner is."""
+    if check_feedback not in keys.MODES:
+        raise ValueError(f"check_feedback must be one of {', '.join(keys.MODES)}, not {check_feedback!r}")
+    os.environ[keys.FEEDBACK_ENV] = check_feedback
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DIR),
                                                                os.environ.get("JUPYTER_PATH")]))
     os.environ[session.STORE_ENV] = str(instance.store)
@@ -168,7 +173,7 @@ def serve(port: int = 8866, open_browser: bool = True, instance_dir: str | None 
             store.add_learner(LOCAL_LEARNER, "You")
         except LearnerExists:
             pass
-    environment(instance, LOCAL_LEARNER)
+    environment(instance, LOCAL_LEARNER, keys.AFTER_ANSWERING)  # self-paced: feedback as soon as they answer
     c = config(port, open_browser)
     preheat(c, pool_size)
     CourseVoila.launch_instance(argv=[], config=c)

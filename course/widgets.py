@@ -8,7 +8,7 @@ import ipywidgets as w
 from IPython.display import HTML, display
 from traitlets import Unicode
 
-from . import session, validation
+from . import keys, session, validation
 from .charts import Chart
 from .context import in_voila
 
@@ -105,9 +105,11 @@ def dropdown(options) -> w.Dropdown:
 class AnswerBox(w.VBox):
     """An answer input with two status lines: what the answer means now, and whether it is saved."""
 
-    def __init__(self, item: str, field: w.ValueWidget, describe: Callable[[object], tuple[bool, str]]):
-        self.item, self.field, self.describe = item, field, describe
-        self.status = w.HTML(_status(describe(field.value)[1]))
+    def __init__(self, item: str, field: w.ValueWidget, describe: Callable[[object], tuple[bool, str]],
+                 render: Callable[[str, bool], str] = _status):
+        """`describe(value)` says (ok, message); `render(message, ok)` makes it the status line's HTML."""
+        self.item, self.field, self.describe, self.render = item, field, describe, render
+        self.status = w.HTML(render(describe(field.value)[1], True))
         self.saved = w.HTML()
         field.observe(self._describe, names="value")
         super().__init__([field, self.status, self.saved])
@@ -117,7 +119,7 @@ class AnswerBox(w.VBox):
 
     def _describe(self, _change=None) -> None:
         ok, message = self.describe(self.field.value)
-        self.status.value = _status(message, ok)
+        self.status.value = self.render(message, ok)
 
     def show_saved(self, text: str, ok: bool, saved: str | None = None) -> None:
         """Say whether the answer is saved; with `saved`, the value the store now holds, for the page to
@@ -126,16 +128,38 @@ class AnswerBox(w.VBox):
         self.saved.value = f'<span class="allies-saved"{mark}>{_status(text, ok)}</span>'
 
 
+def check_feedback(item: str, answer, options: dict[str, str]) -> str:
+    """The status line's HTML for an answer to the check `item`: right or not and why, where this kernel may
+    show the key (`course.keys`), or that the answer is recorded and checked when the module is graded."""
+    chosen, message = validation.choice(answer, options)
+    if chosen is None:
+        return _status(message, answer is None)
+    try:
+        key = keys.key_for(item)
+    except keys.KeysWithheld:
+        key = None
+    right = validation.letter(key.letter) if key else None
+    if right not in options:
+        return _status(message)
+    if chosen == right:
+        head, colour = f"Yes, ({right}) is right.", "#1b5e20"
+    else:  # a miss is part of learning, not an error: no red, and the reason comes with it
+        head, colour = f"Not quite: the answer is ({right}), not ({chosen}).", "#0b5394"
+    why = f" {validation.escaped(key.explanation)}" if key.explanation else ""
+    return (f'<span role="status" class="allies-check-feedback" data-right="{str(chosen == right).lower()}">'
+            f'<b style="color:{colour}">{validation.escaped(head)}</b>{why}</span>')
+
+
 def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
     """Show a knowledge check. In a notebook, `answer` is what the learner typed in the cell;
-    in the Voilà app the learner picks with radio buttons, saved as they choose."""
+    in the Voilà app the learner picks with radio buttons, saved as they choose. Either way the learner
+    sees at once whether it is right, and why, unless the site keeps keys until grading (`course.keys`)."""
     question = f'<p class="allies-check" data-item="{validation.escaped(item)}"><b>{validation.escaped(prompt)}</b></p>'
     if not in_voila():
         listed = "".join(f"<li><b>({validation.escaped(k)})</b> {validation.escaped(v)}</li>"
                          for k, v in options.items())
         display(HTML(f"{question}<ul>{listed}</ul>"))
-        key, message = validation.choice(answer, options)
-        display(HTML(_status(message, key is not None or answer is None)))
+        display(HTML(check_feedback(item, answer, options)))
         return None
     picker = w.RadioButtons(options=[(f"({k}) {v}", k) for k, v in options.items()], value=None,
                             description="Your answer", layout=w.Layout(width="auto"))
@@ -143,10 +167,9 @@ def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
     display(HTML(question))
 
     def describe(value):
-        key, message = validation.choice(value, options)
-        return True, message if key else "Not answered yet."
+        return True, check_feedback(item, value, options) if value else _status("Not answered yet.")
 
-    return AnswerBox(item, picker, describe)
+    return AnswerBox(item, picker, describe, render=lambda shown, _ok: shown)
 
 
 class FreeText(w.Textarea):

@@ -197,3 +197,23 @@ def correct_answers(name: str, checks_only: bool = False) -> dict[str, str]:
         source = "".join(cell["source"])
         answers[meta["grade_id"]] = SOLUTION.search(source).group(2) if cell["cell_type"] == "code" else source
     return answers
+
+
+def check_explanations() -> dict[str, str]:
+    """Every knowledge check's explanation, by item, read from its hidden test in the instructor's source:
+    text that no learner may see before grading on a site that keeps keys until then."""
+    from course.keys import key_of
+
+    found = {}
+    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]-*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id", "")
+            if grade_id.endswith("-check") and (key := key_of("".join(cell["source"]))):
+                found[grade_id.removesuffix("-check")] = key.explanation
+    return found
+
+
+def key_canaries() -> dict[str, str]:
+    """For each check, 40 characters of its explanation that HTML and JSON carry unescaped, so that a copy
+    of the explanation is found in a page or a kernel message however it was escaped there."""
+    return {item: max(re.split(r"[&<>\"'\\]", text), key=len)[:40] for item, text in check_explanations().items()}

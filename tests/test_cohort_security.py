@@ -24,10 +24,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, get, is_login_redirect, login, login_cookie, request, signed_in
+from conftest import (ROOT, free_port, get, is_login_redirect, key_canaries, login, login_cookie,
+                      request, signed_in, start_cohort)
 from playwright.sync_api import expect
 
-from course import release, site
+from course import keys, release, site
 from course.store import AnswerStore
 
 MODULE = "01-why-men-why-now"
@@ -71,6 +72,16 @@ def answer_box(page, item: str):
 
 
 # -- fixtures --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module", params=[keys.AFTER_GRADING, keys.AFTER_ANSWERING])
+def cohort(request, tmp_path_factory):
+    """The cohort site in each knowledge-check feedback mode (`--check-feedback`): every test below runs
+    against both, since keys are read in the kernels of one and must leak through no route in either."""
+    server, codes = start_cohort(tmp_path_factory.mktemp("cohort"), "--pool-size", "1",
+                                 "--check-feedback", request.param)
+    yield server, codes
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def site_(cohort):
     """The cohort site with canaries planted where a leak would show: a solutions copy and a fake
@@ -93,8 +104,12 @@ def site_(cohort):
 def canaries(site_):
     server, _ = site_
     secret = (server.instance / "cookie_secret").read_bytes()
+    # Each check's explanation (its key in words) lives only in the hidden tests of solutions/.
+    explanations = [text.encode() for text in key_canaries().values()]
+    assert len(explanations) >= 20 and not any(e in (ROOT / "modules").joinpath(NOTEBOOK).read_bytes()
+                                               for e in explanations)
     return [SOLUTION_CANARY.encode(), GRADEBOOK_CANARY.encode(), ANA_CANARY.encode(), b"ANA-CANARY",
-            secret, secret.hex().encode()]
+            secret, secret.hex().encode(), *explanations]
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +192,7 @@ def test_ana_signs_in_sees_the_module_and_can_sign_out(site_):
     assert cookie and "httponly" in next(c for c in cookies if c.startswith("username-")).lower()
     status, body = get(server.port, RENDER, {"Cookie": cookie})
     assert status == 200 and f"<title>{TITLE}</title>" in body and "kernelId" in body
+    assert not any(key in body for key in key_canaries().values())  # no key before she answers, either mode
     kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', body).group(1)
     status, body = get(server.port, "/", {"Cookie": cookie})
     assert status == 200 and TITLE in body

@@ -191,3 +191,15 @@ def test_no_file_in_the_served_folder_is_sent_not_even_an_image(tmp_path, monkey
             assert status == 403 and "canary-image" not in body, path
     finally:
         running.stop()
+
+
+def test_a_knowledge_check_says_right_or_wrong_and_why_at_once(module_page):
+    """Self-paced learners get feedback as they answer (`course.keys`), with the hidden test's explanation."""
+    from conftest import key_canaries
+
+    status = module_page.locator(".allies-item-m01-q1 > .widget-html").first
+    module_page.locator(".allies-item-m01-q1 input[type=radio][data-value^='(a)']").check()
+    expect(status).to_contain_text("Not quite: the answer is (b), not (a).", timeout=15_000)
+    expect(status).to_contain_text(key_canaries()["m01-q1"])
+    module_page.locator(".allies-item-m01-q1 input[type=radio][data-value^='(b)']").check()
+    expect(status).to_contain_text("Yes, (b) is right.", timeout=15_000)
