@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from .. import badges, cards, release, widgets
+from .. import badges, cards, release, timing, widgets
 from ..paths import folder
 from ..validation import escaped
 
@@ -35,8 +35,9 @@ def how_it_works():
 
 
 def modules() -> HTML:
-    """The modules of the course, in order, by title (read from `modules/`, so the list is always current)."""
-    titles = "".join(f"<li>{escaped(release.title(nb))}</li>"
+    """The modules of the course, in order, by title and estimated time (read from `modules/` and estimated
+    by `course.timing`, so the list is always current)."""
+    titles = "".join(f"<li>{escaped(release.title(nb))} (about {timing.rounded(timing.minutes(nb))} minutes)</li>"
                      for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb")))
     return HTML(f'<ol class="allies-outline" style="list-style:none;padding-left:0">{titles}</ol>')
 
