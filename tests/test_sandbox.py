@@ -146,18 +146,18 @@ def test_an_interrupt_reaches_the_kernel_inside(course_dir):
 
 
 @pytest.fixture
-def busy_kernel(course_dir):
-    """A sandboxed kernel, started as nbgrader starts one; shut down afterwards if it is still there."""
-    import asyncio
+def busy_kernel(course_dir, tmp_path):
+    """A sandboxed kernel over IPC, as nbgrader starts one (jupyter_client's synchronous manager, so the
+    test needs no event loop of its own); shut down afterwards if it is still there."""
+    from jupyter_client import KernelManager
 
     os.environ["JUPYTER_PATH"] = str(course_dir.jupyter_path)
-    km = grading.GradingKernelManager(kernel_name=sandbox.KERNEL_NAME)
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(km.start_kernel())
+    km = KernelManager(kernel_name=sandbox.KERNEL_NAME, transport="ipc",
+                       connection_file=str(tmp_path / "kernel.json"))
+    km.start_kernel()
     yield km
-    if loop.run_until_complete(km.is_alive()):
-        loop.run_until_complete(km.shutdown_kernel(now=True))
-    loop.close()
+    if km.is_alive():
+        km.shutdown_kernel(now=True)
     os.environ.pop("JUPYTER_PATH", None)
 
 
