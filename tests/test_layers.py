@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from course import contract
 from course.store import AnswerStore
@@ -68,3 +69,11 @@ def test_item_ids_name_their_module_and_nothing_else_passes():
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} was taken for an item id")
+
+
+def test_the_layers_hold():
+    """pyproject.toml's [tool.importlinter] contracts: kernel code imports no grading or server code."""
+    lint = Path(sys.executable).parent / "lint-imports"  # installed with the test extra
+    run = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 broken" in run.stdout
