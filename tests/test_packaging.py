@@ -112,3 +112,10 @@ def test_code_has_no_unused_names_or_syntax_errors():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "F,E9", "course", "tests"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_the_suite_keeps_its_chart_cache_out_of_the_repository():
+    """A warm instance/cache hid a 160 s cold start; each test session draws into its own folder."""
+    from course.paths import folder
+
+    assert not folder("cache").resolve().is_relative_to(ROOT)
