@@ -19,7 +19,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import charts, validation
+from . import charts, contract, validation
 from .charts import MUTED, PALETTE, Chart
 from .paths import folder
 
@@ -32,9 +32,7 @@ EXPORT_FOLDER = "dashboard"  # INSTANCE/dashboard/<name>.png
 # The self-assessment is private to each learner: its figures are shown only for at least this many learners.
 MIN_GROUP = 5
 WORD_BINS = ((0, 49), (50, 99), (100, 199), (200, None))
-_CHECK = re.compile(r"^m(\d\d)-q\d+$")
-_REFLECTION = re.compile(r"^m(\d\d)-r\d+$")
-_SELF = re.compile(r"^m(\d\d)-s(\d+)$")
+_CHECK, _REFLECTION, _SELF = contract.CHECK_ID, contract.REFLECTION_ID, contract.SELF_ID
 _SOLUTION_LETTER = re.compile(r"BEGIN SOLUTION\s*\n\s*answer\s*=\s*(['\"])(.*?)\1")
 
 
@@ -93,7 +91,7 @@ def _check_text(source: str) -> tuple[str, dict[str, str]]:
 
 
 def _module_spec(path: Path) -> ModuleSpec:
-    from .release import title
+    from .timing import title
 
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     items, checks, reflections = [], [], []
@@ -656,7 +654,7 @@ def export_png(instance_dir: str | os.PathLike[str], out_dir: str | os.PathLike[
 
 def _signed_in_instructor(store_path: str) -> bool:
     """On the instructor site the server names who signed in; check the roster says instructor."""
-    from .session import LEARNER_ENV
+    from .contract import LEARNER_ENV
     from .store import AnswerStore
 
     who = os.environ.get(LEARNER_ENV)
@@ -712,7 +710,7 @@ def show(instance_dir: str | os.PathLike[str] | None = None):
     import ipywidgets as w
 
     from .context import in_voila
-    from .session import STORE_ENV
+    from .contract import STORE_ENV
 
     if instance_dir is not None:
         from .instance import Instance

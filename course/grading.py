@@ -6,9 +6,8 @@ from pathlib import Path
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
-COURSE_ID = "allies-in-tech"
-CODE_STUB = 'answer = None  # put the letter of your choice in quotes, for example: answer = "a"'
-TEXT_STUB = "Write your reflection here: double-click this cell to edit it."
+from .contract import CODE_STUB, COURSE_ID, TEXT_STUB  # noqa: F401  (re-exported for nbgrader_config.py users)
+
 FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import grading, grading_state, sandbox, scoring, submissions
-from .grading import COURSE_ID
+from .contract import COURSE_ID
 
 GRADING_DIR = ".grading"  # inside the course directory: kernelspec, settings, logs (never for learners)
 SETTINGS = "course.json"

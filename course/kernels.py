@@ -26,7 +26,7 @@ from traitlets import Integer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
-from .session import LEARNER_ENV
+from .contract import LEARNER_ENV
 
 _MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
 KERNEL_MB = 150  # what one module's kernel may grow to (55-130 MB measured), with room to spare

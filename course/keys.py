@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .contract import FEEDBACK_ENV  # noqa: F401  set by the server that starts the kernel (re-exported)
 from .paths import folder
 
-FEEDBACK_ENV = "ALLIES_CHECK_FEEDBACK"  # set by the server that starts the kernel; learners cannot set it
 AFTER_ANSWERING, AFTER_GRADING = "after-answering", "after-grading"
 MODES = (AFTER_ANSWERING, AFTER_GRADING)
 CHECK_SUFFIX = "-check"  # a check cell's grade id is its answer cell's, plus this

@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+from .contract import folder_env
+
 ROOT = Path(__file__).resolve().parent.parent
 # Folders that are not named like their key; the rest are ROOT / name.
 DEFAULTS = {"cache": ROOT / "instance" / "cache"}
@@ -9,5 +11,5 @@ DEFAULTS = {"cache": ROOT / "instance" / "cache"}
 
 def folder(name: str) -> Path:
     """The course folder `name` (data, modules, solutions, cache), or ALLIES_<NAME>_DIR if set."""
-    override = os.environ.get(f"ALLIES_{name.upper()}_DIR")
+    override = os.environ.get(folder_env(name))
     return Path(override) if override else DEFAULTS.get(name, ROOT / name)

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .paths import folder
+from .timing import title  # noqa: F401  (kernel-safe; re-exported for the servers and tests)
 
 GENERATED_BY = "python -m course release"
 
@@ -16,17 +17,6 @@ GENERATED_BY = "python -m course release"
 def module_names() -> list[str]:
     """The modules in course order, named by their solutions notebook (e.g. '01-why-men-why-now')."""
     return sorted(p.stem for p in folder("solutions").glob("[0-9][0-9]-*.ipynb"))
-
-
-def title(notebook: Path) -> str:
-    """The notebook's first `# ` heading, or its file name without the suffix."""
-    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
-    for cell in cells:
-        if cell["cell_type"] == "markdown":
-            for line in "".join(cell["source"]).splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return Path(notebook).stem
 
 
 def _with_venv_on_path() -> None:

@@ -31,6 +31,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .contract import SANDBOXED_ENV
+
 KERNEL_NAME = "allies-grader"
 UID_BASE = 2_000_000_000  # throwaway ids (no passwd entry): UID_BASE + launcher pid
 LIMITS = {  # defaults; `instructor init` may override them
@@ -87,7 +89,7 @@ def _environment(environ=None) -> dict:
     env.update(HOME=home, IPYTHONDIR=f"{home}/.ipython", MPLCONFIGDIR=f"{home}/.matplotlib", TMPDIR="/tmp",
                JUPYTER_RUNTIME_DIR=f"{home}/.runtime", JUPYTER_DATA_DIR=f"{home}/.jupyter-data",
                JUPYTER_CONFIG_DIR=f"{home}/.jupyter", XDG_CACHE_HOME=f"{home}/.cache",
-               MALLOC_ARENA_MAX="2", PYTHONDONTWRITEBYTECODE="1", ALLIES_SANDBOXED="1",
+               MALLOC_ARENA_MAX="2", PYTHONDONTWRITEBYTECODE="1", **{SANDBOXED_ENV: "1"},
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.setdefault("PATH", os.defpath)
     return env

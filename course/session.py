@@ -11,11 +11,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, module_number
 from .paths import folder
 
-LEARNER_ENV = "HTTP_X_ALLIES_LEARNER"
-STORE_ENV = "ALLIES_STORE"
-EXCHANGE_ENV = "ALLIES_EXCHANGE"
 SAVE_DELAY = 0.6  # seconds of quiet typing before an autosave
 
 
@@ -145,7 +143,6 @@ class Session:
         """Hand in `module`: the release notebook with this learner's saved answers, into nbgrader's
         exchange inbound, exactly as `nbgrader submit` would leave it. Returns the notebook's path."""
         from . import submissions
-        from .grading import COURSE_ID
 
         if not (self.store_path and self.learner):
             raise PermissionError("Sign in to submit.")
@@ -190,7 +187,7 @@ def _claimed_request() -> dict[str, str]:
 
 def module_of(item: str) -> str:
     """The module an item belongs to: item 'm01-q1' belongs to module '01-…'."""
-    number = item.split("-", 1)[0].lstrip("m")
+    number = module_number(item)
     matches = sorted(p.stem for p in folder("modules").glob(f"{number}-*.ipynb"))
     if not matches:
         raise ValueError(f"No module for item {item!r}")

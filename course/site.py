@@ -11,7 +11,7 @@ from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
 
-from . import kernels, keys, release, session, web
+from . import contract, kernels, keys, release, web
 from .instance import Instance
 from .paths import folder
 from .store import MAX_VALUE_BYTES
@@ -151,15 +151,15 @@ def environment(instance: Instance, learner: str | None = None,
     learner is."""
     if check_feedback not in keys.MODES:
         raise ValueError(f"check_feedback must be one of {', '.join(keys.MODES)}, not {check_feedback!r}")
-    os.environ[keys.FEEDBACK_ENV] = check_feedback
+    os.environ[contract.FEEDBACK_ENV] = check_feedback
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DIR),
                                                                os.environ.get("JUPYTER_PATH")]))
-    os.environ[session.STORE_ENV] = str(instance.store)
-    os.environ[session.EXCHANGE_ENV] = str(instance.exchange)
+    os.environ[contract.STORE_ENV] = str(instance.store)
+    os.environ[contract.EXCHANGE_ENV] = str(instance.exchange)
     if learner:
-        os.environ[session.LEARNER_ENV] = learner
+        os.environ[contract.LEARNER_ENV] = learner
     else:
-        os.environ.pop(session.LEARNER_ENV, None)
+        os.environ.pop(contract.LEARNER_ENV, None)
 
 
 def serve(port: int = 8866, open_browser: bool = True, instance_dir: str | None = None,

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from .grading import CODE_STUB
+from .contract import CODE_STUB
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's ExchangeSubmit default
 

@@ -25,6 +25,17 @@ ALLOWANCE = {"explorer": 2, "panel": 1, "check": 1, "reflection": 5, "private": 
 STATED = re.compile(r"\*About (\d+) minutes")
 
 
+def title(notebook: Path) -> str:
+    """The notebook's first `# ` heading, or its file name without the suffix."""
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return Path(notebook).stem
+
+
 def _check_words(source: str) -> int:
     tail = source.split("### END SOLUTION")[-1]
     call = next(n for n in ast.walk(ast.parse(tail))

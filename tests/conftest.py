@@ -22,11 +22,13 @@ def isolated_jupyter_home(tmp_path_factory):
     """Keep the stack from writing to ~/.jupyter, ~/.ipython, ~/.local/share/jupyter, ~/.cache/matplotlib."""
     home = tmp_path_factory.mktemp("jupyter-home")
     saved = {k: os.environ.get(k) for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR",
-                                            "MPLCONFIGDIR", "PATH")}
+                                            "MPLCONFIGDIR", "PATH", "ALLIES_CACHE_DIR")}
     os.environ["JUPYTER_CONFIG_DIR"] = str(home / "config")
     os.environ["JUPYTER_DATA_DIR"] = str(home / "data")
     os.environ["IPYTHONDIR"] = str(home / "ipython")
     os.environ["MPLCONFIGDIR"] = str(home / "mpl")
+    # Charts are cached per test session, never in the repository's instance/cache (course/paths.py).
+    os.environ["ALLIES_CACHE_DIR"] = str(home / "chart-cache")
     # nbgrader runs `alembic` from PATH.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     yield home

@@ -447,6 +447,11 @@ def test_concurrent_processes_lose_no_update_and_never_see_locked(db):
 # -- crash -------------------------------------------------------------------------------------------
 
 def test_acknowledged_saves_survive_kill_9(db):
+    """A killed writer loses no acknowledged save and leaves a file the next process opens.
+
+    This cannot tell synchronous=FULL from OFF: a killed process's writes are already in the operating
+    system's cache, and only a machine crash or power cut loses them. The setting itself is checked in
+    test_file_is_owner_only_and_in_wal_mode_with_full_sync, which fails with synchronous=OFF."""
     acked: dict[tuple[str, int], str] = {}
     for round_ in range(3):  # each round reopens the file the last kill left behind
         child = subprocess.Popen([sys.executable, str(WORKER), "crash", str(db), "crasher"],

@@ -40,11 +40,28 @@ def test_learner_text_is_escaped_before_it_meets_html():
     assert "<img" not in validation.escaped("<img src=x onerror=alert(1)>")
 
 
+def _displayed_html(monkeypatch) -> list[str]:
+    """The HTML text the widgets module displays (outside IPython, `display` would print only a repr)."""
+    shown: list[str] = []
+
+    def display(*objects, **kwargs):
+        for obj in objects:
+            shown.append(obj.data if hasattr(obj, "data") else obj._repr_html_())
+
+    monkeypatch.setattr(widgets, "display", display)
+    return shown
+
+
 @pytest.mark.parametrize("answer", HOSTILE + [None, 42])
-def test_notebook_knowledge_check_shows_escaped_status(answer, capsys):
-    widgets.knowledge_check("t-q1", answer, "Pick <b>one</b>", OPTIONS)
-    shown = capsys.readouterr().out
-    assert "<img src=x" not in shown and "Traceback" not in shown
+def test_notebook_knowledge_check_shows_escaped_status(answer, monkeypatch):
+    shown = _displayed_html(monkeypatch)
+    hostile_options = {**OPTIONS, "d": "<script>alert(2)</script>"}
+    widgets.knowledge_check("t-q1", answer, "Pick <b>one</b>", hostile_options)
+    html = "".join(shown)
+    assert html, "the knowledge check displayed nothing"
+    assert "&lt;b&gt;one&lt;/b&gt;" in html and "<b>one</b>" not in html
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "<img src=x" not in html and "Traceback" not in html
 
 
 @pytest.mark.parametrize("text", HOSTILE)

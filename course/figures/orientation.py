@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from .. import badges, cards, release, timing, widgets
+from .. import badges, cards, timing, widgets
 from ..paths import folder
 from ..validation import escaped
 
@@ -37,7 +37,7 @@ def how_it_works():
 def modules() -> HTML:
     """The modules of the course, in order, by title and estimated time (read from `modules/` and estimated
     by `course.timing`, so the list is always current)."""
-    titles = "".join(f"<li>{escaped(release.title(nb))} (about {timing.rounded(timing.minutes(nb))} minutes)</li>"
+    titles = "".join(f"<li>{escaped(timing.title(nb))} (about {timing.rounded(timing.minutes(nb))} minutes)</li>"
                      for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb")))
     return HTML(f'<ol class="allies-outline" style="list-style:none;padding-left:0">{titles}</ol>')
 

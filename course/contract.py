@@ -1,0 +1,43 @@
+"""The names the kernel, server and grading sides must agree on, in one place that imports nothing.
+
+A learner's kernel, the web servers and the grading commands run in different processes; what one side
+writes the other reads. Keep this module free of imports beyond the standard library, so any side may
+import it without loading another side's stack (a learner kernel must never load nbgrader).
+"""
+from __future__ import annotations
+
+import re
+
+COURSE_ID = "allies-in-tech"  # nbgrader's CourseDirectory.course_id, and the exchange folder's name
+
+# nbgrader's ClearSolutions stubs: what an answer cell holds in a released notebook.
+CODE_STUB = 'answer = None  # put the letter of your choice in quotes, for example: answer = "a"'
+TEXT_STUB = "Write your reflection here: double-click this cell to edit it."
+
+# Environment variables the servers set for the kernels they start (learners cannot set them).
+LEARNER_ENV = "HTTP_X_ALLIES_LEARNER"  # the signed-in learner; Voilà passes request headers as HTTP_*
+STORE_ENV = "ALLIES_STORE"  # the answer store's file
+EXCHANGE_ENV = "ALLIES_EXCHANGE"  # nbgrader's exchange root, where Submit hands work in
+FEEDBACK_ENV = "ALLIES_CHECK_FEEDBACK"  # when a knowledge check may say right or wrong
+SANDBOXED_ENV = "ALLIES_SANDBOXED"  # set in the grading sandbox
+
+
+def folder_env(name: str) -> str:
+    """The variable that moves the course folder `name` (data, modules, solutions, cache, …)."""
+    return f"ALLIES_{name.upper()}_DIR"
+
+
+# Item ids: the nbgrader grade_id of an answer cell, and the store's key for a saved answer.
+CHECK_ID = re.compile(r"^m(\d\d)-q\d+$")  # a knowledge check's answer cell: m01-q1
+CHECK_TEST_ID = re.compile(r"^m(\d\d)-q\d+-check$")  # its hidden test cell: m01-q1-check
+REFLECTION_ID = re.compile(r"^m(\d\d)-r\d+$")  # a hand-graded reflection: m01-r1
+SELF_ID = re.compile(r"^m(\d\d)-s(\d+)$")  # a self-assessment statement (not graded): m00-s1
+ITEM_ID = re.compile(r"^m(\d\d)-[a-z0-9-]+$")  # any saved item, e.g. m06-plan-sponsor
+
+
+def module_number(item: str) -> str:
+    """The two-digit module number of an item id: 'm01-q1' -> '01'. ValueError for anything else."""
+    match = ITEM_ID.fullmatch(item)
+    if not match:
+        raise ValueError(f"not an item id: {item!r}")
+    return match.group(1)
