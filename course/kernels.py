@@ -21,11 +21,12 @@ from urllib.parse import unquote
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager, ServerKernelManager
-from traitlets import Integer
+from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+from traitlets import DottedObjectName, Integer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
+from .pools import PooledKernelManager
 from .session import LEARNER_ENV
 
 _MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
@@ -58,7 +59,7 @@ def owner_of(request_info: dict) -> Owner | None:
     return Owner(learner, page_of(request_info.get("SCRIPT_NAME", ""))) if learner else None
 
 
-class OwnedKernelManager(AsyncMappingKernelManager):
+class OwnedKernelManager(PooledKernelManager):
     """Voilà's kernel manager (which Voilà extends with its pool) that knows each kernel's owner, keeps one
     kernel per learner and page, and holds learners' kernels under a ceiling."""
 
@@ -103,6 +104,7 @@ class ScrubbedKernel(ServerKernelManager):
     """
 
     traceback_replacement_message = "An error in the module's code; the details are in the server's log."
+    client_class = DottedObjectName("course.pools.BoundedClient")
 
 
 def handed_over(kernel_id: str, request_info: dict) -> None:
