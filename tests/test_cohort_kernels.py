@@ -54,6 +54,16 @@ def close(server, headers, kernel) -> None:
     assert request(server.port, f"/voila/api/shutdown/{kernel}", "POST", headers=headers)[0] == 204
 
 
+def signed_in_page(context, server, codes, module):
+    """A browser tab of ben's, signed in and sent on to `module`."""
+    page = context.new_page()
+    page.goto(f"{server.url}/login?next={module}")
+    page.fill("#learner", "ben")
+    page.fill("#code", codes["ben"])
+    page.click("button[type=submit]")
+    return page
+
+
 def test_a_reload_replaces_the_learners_kernel_on_that_page_only(site_, people):
     server, _ = site_
     ana = people["ana"]
@@ -90,11 +100,7 @@ def test_a_page_that_closes_shuts_its_kernel_down(site_, people, browser):
     server, codes = site_
     context = browser.new_context()
     try:
-        page = context.new_page()
-        page.goto(f"{server.url}/login?next={MODULE_1}")
-        page.fill("#learner", "ben")
-        page.fill("#code", codes["ben"])
-        page.click("button[type=submit]")
+        page = signed_in_page(context, server, codes, MODULE_1)
         page.wait_for_selector("body[data-allies-page=ready]", timeout=60_000)
         kernel = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
         assert reaches(server, people["ben"], kernel)
@@ -129,11 +135,7 @@ def test_with_no_kernel_free_a_learner_waits_in_line_and_the_page_opens_itself(s
             open_page(server, people["ines"])]
     context = browser.new_context()
     try:
-        page = context.new_page()
-        page.goto(f"{server.url}/login?next={MODULE_2}")
-        page.fill("#learner", "ben")
-        page.fill("#code", codes["ben"])
-        page.click("button[type=submit]")
+        page = signed_in_page(context, server, codes, MODULE_2)
         status = page.locator("[role=status]")
         status.wait_for(timeout=30_000)
         assert "number 1 in line" in status.inner_text() and "Estimated wait: about" in status.inner_text()
