@@ -7,31 +7,35 @@ Only that learner may then reach it, through jupyter_server's own door for such 
 route. A kernel nobody owns (a pool kernel, not yet handed out) answers no one.
 
 Kernels are bounded too: a learner has one kernel per module page (a new one, on reload, replaces the old),
-and past a site-wide ceiling, set from the machine's memory, a learner asking for a new one is told the site
-is full and to try again in a minute.
+and past a site-wide ceiling, set from the machine's memory, or while every start-up slot is taken
+(`course.pools.Gate`), a learner asking for a new one gets a waiting page with their place in line, which
+keeps that place and refreshes itself until a kernel is free.
 """
 from __future__ import annotations
 
 import asyncio
 import os
 import posixpath
+import time
 import weakref
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager, ServerKernelManager
-from traitlets import Integer
+from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+from traitlets import DottedObjectName, Integer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from .contract import LEARNER_ENV
+from .pools import PooledKernelManager
 
 _MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
 KERNEL_MB = 150  # what one module's kernel may grow to (55-130 MB measured), with room to spare
-FULL = ("The course site is full right now: every place for a module is taken. Try again in a minute; "
-        "nothing you saved is affected.")
+FULL = "The course site is full right now: every place for a module is taken."
+BUSY = "The course site is starting modules for other learners right now."
+REFRESH_SECONDS = 3  # how often a waiting page asks again; a place not asked for in 4 times that is given up
 
 
 def ceiling_for_memory(reserved: int = 0) -> int:
@@ -58,7 +62,7 @@ def owner_of(request_info: dict) -> Owner | None:
     return Owner(learner, page_of(request_info.get("SCRIPT_NAME", ""))) if learner else None
 
 
-class OwnedKernelManager(AsyncMappingKernelManager):
+class OwnedKernelManager(PooledKernelManager):
     """Voilà's kernel manager (which Voilà extends with its pool) that knows each kernel's owner, keeps one
     kernel per learner and page, and holds learners' kernels under a ceiling."""
 
@@ -95,6 +99,36 @@ class OwnedKernelManager(AsyncMappingKernelManager):
         return super().remove_kernel(kernel_id)
 
 
+class Line:
+    """Learners waiting for a kernel, first come first served; a place is kept while its page keeps asking."""
+
+    def __init__(self, keep_seconds: float = 4 * REFRESH_SECONDS):
+        self.keep_seconds = keep_seconds
+        self._asked: dict[Owner, tuple[float, float]] = {}  # owner: (joined, last asked)
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for owner, (_, asked) in list(self._asked.items()):
+            if now - asked > self.keep_seconds:
+                del self._asked[owner]
+
+    def place(self, owner: Owner) -> int:
+        """`owner`'s place in line (1: next), joining it if they are not in it."""
+        self._prune()
+        now = time.monotonic()
+        joined = self._asked.get(owner, (now, now))[0]
+        self._asked[owner] = (joined, now)
+        return 1 + sum(other_joined < joined for other_joined, _ in self._asked.values())
+
+    def first(self, owner: Owner) -> bool:
+        """Whether nobody waiting is ahead of `owner`."""
+        self._prune()
+        return self.place(owner) == 1 if owner in self._asked else not self._asked
+
+    def leave(self, owner: Owner) -> None:
+        self._asked.pop(owner, None)
+
+
 class ScrubbedKernel(ServerKernelManager):
     """A kernel whose error messages reach the page without their traceback.
 
@@ -103,6 +137,7 @@ class ScrubbedKernel(ServerKernelManager):
     """
 
     traceback_replacement_message = "An error in the module's code; the details are in the server's log."
+    client_class = DottedObjectName("course.pools.BoundedClient")
 
 
 def handed_over(kernel_id: str, request_info: dict) -> None:
@@ -128,17 +163,53 @@ class KernelOwnerAuthorizer(Authorizer):
 
 
 class PageHandler(TornadoVoilaHandler):
-    """Voilà's module page, which first tells a learner when the site is full (503, retry in a minute)."""
+    """Voilà's module page, which first tells a learner when no kernel is free for them (the ceiling is
+    reached, or every start-up slot is taken): a waiting page with their place in line and an estimate,
+    which refreshes itself and keeps their place (503, Retry-After)."""
+
+    line = Line()
+    _started: float | None = None
 
     async def prepare(self):
         await super().prepare()
         manager = self.kernel_manager
-        if (self.current_user and isinstance(manager, OwnedKernelManager)
-                and manager.full_for(Owner(self.current_user.username, page_of(self.request.path)))):
-            self.set_status(503)
-            self.set_header("Retry-After", "60")
-            self.finish(self.render_template("error.html", status_code=503, status_message="The site is full",
-                                             message=FULL))
+        if not (self.current_user and isinstance(manager, OwnedKernelManager)) or self._finished:
+            return
+        owner = Owner(self.current_user.username, page_of(self.request.path))
+        full = manager.full_for(owner)
+        pooled = manager.get_pool_size(self.path_kwargs.get("path") or next(iter(self.path_args), "")) > 0
+        mine = owner in manager.owners.values()  # a reload: it replaces their kernel, so needs no new place
+        if not full and (pooled or (manager.gate.page_may_start() and (mine or self.line.first(owner)))):
+            self.line.leave(owner)
+            if not pooled:
+                self._started = manager.gate.page_started()
+            return
+        place = self.line.place(owner)
+        self.set_status(503)
+        self.set_header("Retry-After", str(REFRESH_SECONDS))
+        self.finish(self.render_template("waiting.html", status_code=503, reason=FULL if full else BUSY,
+                                         place=place, refresh=REFRESH_SECONDS,
+                                         estimate=in_words(manager.gate.wait_seconds(place)), full=full))
+
+    def _release(self, measured: bool) -> None:
+        if self._started is not None:
+            self.kernel_manager.gate.page_done(self._started, measured)
+            self._started = None
+
+    def on_finish(self):
+        self._release(measured=self.get_status() == 200)
+        super().on_finish()
+
+    def on_connection_close(self):
+        self._release(measured=False)
+        super().on_connection_close()
+
+
+def in_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"about {seconds} second{'s' * (seconds != 1)}"
+    minutes = round(seconds / 60)
+    return f"about {minutes} minute{'s' * (minutes != 1)}"
 
 
 class ShutdownKernelHandler(VoilaShutdownKernelHandler):

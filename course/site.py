@@ -74,6 +74,7 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.VoilaConfiguration.show_tracebacks = False
     c.MappingKernelManager.allow_tracebacks = False  # nor in the kernel's error messages to the page
     c.MappingKernelManager.kernel_manager_class = "course.kernels.ScrubbedKernel"
+    c.VoilaConfiguration.multi_kernel_manager_class = "course.pools.PooledKernelManager"
     # Kernels talk to the server over Unix sockets named after each kernel's connection file, not TCP ports
     # picked beforehand: two kernels starting at once can no longer race for a port (one died of it).
     c.KernelManager.transport = "ipc"
@@ -94,7 +95,8 @@ def cull(c: Config, idle_seconds: int) -> None:
 
 
 class CourseVoila(Voila):
-    """Voilà that hands out a preheated kernel only once it is ready; until then it starts a kernel as usual.
+    """Voilà on the course's HTTP server, with its error pages and routes; its kernel pools are
+    `course.pools`' (a pool kernel is handed out only once ready; until then a page starts one as usual).
 
     Stock Voilà gives each request the oldest pool kernel even while it is still starting, so in a burst
     every learner queues behind kernels that are starting (measured here: at 60 arrivals a minute most
@@ -107,21 +109,6 @@ class CourseVoila(Voila):
     def init_settings(self):
         settings = super().init_settings()
         settings["jinja2_env"] = web.error_pages()
-        manager = self.kernel_manager
-        if hasattr(manager, "_pools"):
-            def ready(notebook: str) -> list:
-                return [task for task in manager._pools.get(notebook, [])
-                        if task.done() and not task.cancelled() and task.exception() is None]
-
-            take = manager.get_rendered_notebook
-
-            async def take_ready(notebook_name, **kwargs):
-                pool = manager._pools[notebook_name]
-                pool.sort(key=lambda task: task not in ready(notebook_name))
-                return await take(notebook_name, **kwargs)
-
-            manager.get_pool_size = lambda notebook: len(ready(notebook))
-            manager.get_rendered_notebook = take_ready
         return settings
 
     def listen(self):

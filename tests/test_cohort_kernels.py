@@ -1,6 +1,6 @@
 """Kernels on the cohort site stay bounded: one per learner and module page (a reload replaces it), shut down
 when the page closes, culled when idle as the command line says, and past the site's ceiling a learner is
-told the site is full, with a retry time, and nothing they saved is touched."""
+told the site is full and waits, in line, on a page that refreshes itself, and nothing they saved is touched."""
 import json
 import re
 import time
@@ -54,6 +54,16 @@ def close(server, headers, kernel) -> None:
     assert request(server.port, f"/voila/api/shutdown/{kernel}", "POST", headers=headers)[0] == 204
 
 
+def signed_in_page(context, server, codes, module):
+    """A browser tab of ben's, signed in and sent on to `module`."""
+    page = context.new_page()
+    page.goto(f"{server.url}/login?next={module}")
+    page.fill("#learner", "ben")
+    page.fill("#code", codes["ben"])
+    page.click("button[type=submit]")
+    return page
+
+
 def test_a_reload_replaces_the_learners_kernel_on_that_page_only(site_, people):
     server, _ = site_
     ana = people["ana"]
@@ -74,8 +84,8 @@ def test_past_the_ceiling_a_learner_is_told_the_site_is_full(site_, people):
     held = [open_page(server, ana), open_page(server, ana, MODULE_2), open_page(server, ben)]
     assert len(held) == MAX_KERNELS
     status, headers, body, _ = request(server.port, MODULE_1, headers=ines)
-    assert status == 503 and headers["Retry-After"] == "60"
-    assert b"site is full" in body and b"Try again in a minute" in body and b"kernelId" not in body
+    assert status == 503 and headers["Retry-After"] == "3"
+    assert b"site is full" in body and b"number 1</strong> in line" in body and b"kernelId" not in body
     held[0] = open_page(server, ana)  # a reload replaces a kernel, so it still gets in
     close(server, ben, held.pop())
     held.append(open_page(server, ines))
@@ -90,11 +100,7 @@ def test_a_page_that_closes_shuts_its_kernel_down(site_, people, browser):
     server, codes = site_
     context = browser.new_context()
     try:
-        page = context.new_page()
-        page.goto(f"{server.url}/login?next={MODULE_1}")
-        page.fill("#learner", "ben")
-        page.fill("#code", codes["ben"])
-        page.click("button[type=submit]")
+        page = signed_in_page(context, server, codes, MODULE_1)
         page.wait_for_selector("body[data-allies-page=ready]", timeout=60_000)
         kernel = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
         assert reaches(server, people["ben"], kernel)
@@ -119,3 +125,27 @@ def test_idle_kernels_are_culled_after_the_time_given_on_the_command_line(tmp_pa
         wait_until_gone(server, ana, open_page(server, ana))
     finally:
         server.stop()
+
+
+def test_with_no_kernel_free_a_learner_waits_in_line_and_the_page_opens_itself(site_, people, browser):
+    server, codes = site_
+    with AnswerStore(server.instance / "answers.sqlite3") as store:
+        store.save("ben", "02-business-case", "m02-r1", "Saved before I had to wait.")
+    held = [open_page(server, people["ana"]), open_page(server, people["ana"], MODULE_2),
+            open_page(server, people["ines"])]
+    context = browser.new_context()
+    try:
+        page = signed_in_page(context, server, codes, MODULE_2)
+        status = page.locator("[role=status]")
+        status.wait_for(timeout=30_000)
+        assert "number 1 in line" in status.inner_text() and "Estimated wait: about" in status.inner_text()
+        assert "Nothing you saved is affected" in page.inner_text("main")
+        assert page.locator("meta[http-equiv=refresh]").get_attribute("content") == "3"
+        close(server, people["ines"], held.pop())  # a place frees up: the waiting page opens the module itself
+        page.wait_for_selector("body[data-allies-page=ready]", timeout=60_000)
+        with AnswerStore(server.instance / "answers.sqlite3") as store:
+            assert store.load("ben", "02-business-case") == {"m02-r1": "Saved before I had to wait."}
+    finally:
+        context.close()
+        for kernel in held:
+            close(server, people["ana"], kernel)
