@@ -38,14 +38,18 @@ def working_page(server, headers, module: str) -> bool:
 def test_a_pool_kernel_killed_while_starting_is_replaced_and_blocks_nothing(tmp_path):
     server, codes = start_cohort(tmp_path, "--pool-size", "1")
     try:
-        killed: set[int] = set()
+        killed: set[str] = set()  # kernels by connection file: a restarted kernel keeps it, and is spared
         deadline = time.monotonic() + 60
         while len(killed) < len(MODULES):  # every module's first pool kernel, as soon as it exists
             assert time.monotonic() < deadline, f"only {len(killed)} pool kernels started"
             for kernel in kernel_processes(server):
-                if kernel.pid not in killed:
+                try:
+                    connection = kernel.cmdline()[-1]
+                except psutil.NoSuchProcess:
+                    continue
+                if connection not in killed:
                     kernel.send_signal(signal.SIGKILL)
-                    killed.add(kernel.pid)
+                    killed.add(connection)
             time.sleep(0.02)
         for _ in range(5):
             (status, _), seconds = timed(lambda: get(server.port, "/login"))
