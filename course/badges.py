@@ -61,9 +61,22 @@ def badge(source_id: str, confidence: str = "") -> str:
     and as a tooltip."""
     source = sources()[source_id]
     meaning = f"{source.evidence_kind.capitalize()}: {KINDS[source.evidence_kind]}. {STRENGTHS[source.strength]}"
+    return _span(meaning, label(source_id, confidence))
+
+
+MODEL_ASSUMPTION = "Model assumption · illustrative"
+
+
+def model_assumption() -> str:
+    """The badge for a value the course chose for one of its own models: there is no source to cite, so the
+    badge gives the kind and strength of evidence only ("Model assumption · illustrative")."""
+    return _span(f"Model assumption: {KINDS['model assumption']}. {STRENGTHS['illustrative']}", MODEL_ASSUMPTION)
+
+
+def _span(meaning: str, text: str) -> str:
     return (f'<span class="allies-badge" title="{escaped(meaning)}" aria-label="Evidence: {escaped(meaning)}" '
             'style="display:inline-block;font-size:0.8em;color:#1f3b57;background:#e8eef5;border:1px solid '
-            f'#9fb3c8;border-radius:0.6em;padding:0 0.45em;white-space:nowrap">{escaped(label(source_id, confidence))}'
+            f'#9fb3c8;border-radius:0.6em;padding:0 0.45em;white-space:nowrap">{escaped(text)}'
             "</span>")
 
 

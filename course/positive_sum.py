@@ -14,7 +14,8 @@ Everyone is equally able; only how they are treated differs. Each year:
 3. Everyone who left is replaced by an entry-level hire, with the starting share of women.
 
 The team's output each year is the work of its juniors, plus `senior_value` for each senior, minus
-`replacement_cost` for each person who had to be replaced. Every run starts from the team that the baseline
+`replacement_cost` for each person who had to be replaced, less the working time the policies in force take
+(`process_cost` for each one: meetings, calibration, training). Every run starts from the team that the baseline
 (no policy) settles into, so any difference comes from the policy alone.
 
 Policies remove causes, never add advantages: transparent promotion criteria remove the rating tilt, shared
@@ -22,12 +23,18 @@ credit (amplification) the credit tilt, sponsorship for all the sponsorship tilt
 that unfair treatment causes, for everyone); flexible work for all lets carers of any gender stay and, because
 everyone uses it, removes the penalty for using it.
 
-What the model claims, and its tests check, for every valid setting:
+Two assumptions decide whether a policy can cost the team anything, so a learner can change them:
+`process_cost` (what a fairer process takes from work; 0 by default, which makes fairness free) and
+`tilt_share` (how much of the promotion gap is biased evaluation rather than differing preferences; 1 by
+default, which makes all of it removable). With a cost above 0 some policies lower the team's output.
+
+What the model's assumptions imply, and its tests check, for every valid setting:
 - "none" is the baseline: the team it settles into stays the same year after year.
 - No policy makes anyone — women, men or the team as a whole — more likely to leave.
-- No policy lowers the team's output.
+- With `process_cost` 0, no policy lowers the team's output: true by construction, because policies only
+  remove causes and cost nothing.
 - Promotion against a bar: men's chance of promotion is exactly the baseline's under every policy, and
-  women's rises towards it (reaching it with all four policies).
+  women's rises towards it (reaching it with all four policies when `tilt_share` is 1).
 - Promotion into fixed seats: the seats are shared out, so removing the tilt moves some promotions from men to
   women; but men's share of promotions never falls below their share of the juniors.
 """
@@ -76,6 +83,8 @@ class Assumptions:
     unfair_cut_transparent: float = 0.3  # share of unfairness-driven leaving removed by transparent criteria
     unfair_cut_credit: float = 0.2       # … by shared credit
     unfair_cut_sponsorship: float = 0.2  # … by sponsorship for all
+    process_cost: float = 0.0          # share of everyone's working time each policy in force takes
+    tilt_share: float = 1.0            # share of the promotion gap that is tilt; the rest is differing preferences
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, value, meaning) for every assumption, for a table a learner can read."""
@@ -102,6 +111,10 @@ MEANING = {
     "unfair_cut_transparent": "Share of unfairness-driven leaving that transparent criteria remove.",
     "unfair_cut_credit": "Share of unfairness-driven leaving that shared credit removes.",
     "unfair_cut_sponsorship": "Share of unfairness-driven leaving that sponsorship for all removes.",
+    "process_cost": ("Share of everyone's working time that each policy in force takes (meetings, calibration, "
+                     "training); 0 assumes a fairer process costs nothing."),
+    "tilt_share": ("Share of the promotion gap that is tilt (biased evaluation); the rest is differing "
+                   "preferences, which no policy here changes."),
 }
 
 
@@ -167,6 +180,8 @@ def check(a: Assumptions) -> Assumptions:
     _share(a.tilt, "tilt", high=1, open_high=True)
     _share(a.senior_value, "senior_value", 1, 10)
     _share(a.replacement_cost, "replacement_cost", 0, 10)
+    _share(a.process_cost, "process_cost", 0, 1 / len(LEVERS))
+    _share(a.tilt_share, "tilt_share")
     cuts = a.unfair_cut_transparent + a.unfair_cut_credit + a.unfair_cut_sponsorship
     if cuts > 1 + 1e-9:
         raise ValueError(f"the three unfair_cut_ shares add up to {cuts:g}: together they cannot remove more "
@@ -204,7 +219,8 @@ def women_weight(policy: str, a: Assumptions = Assumptions()) -> float:
     levers = _levers(policy)
     check(a)
     left = [t for t in TILTS if t not in {REMOVES[lever] for lever in levers}]
-    return 1 - a.tilt * len(left) / len(TILTS)
+    preference = a.tilt * (1 - a.tilt_share)  # the part of the gap no policy removes
+    return 1 - preference - a.tilt * a.tilt_share * len(left) / len(TILTS)
 
 
 def _start(a: Assumptions) -> list[list[float]]:
@@ -244,9 +260,10 @@ def _fill(seats: float, jw: float, jm: float, weight: float) -> tuple[float, flo
     return min(jw, seats - jm), jm
 
 
-def _output(state, leavers, a: Assumptions) -> float:
+def _output(state, leavers, a: Assumptions, levers: tuple[str, ...] = ()) -> float:
     (jw, jm), (sw, sm) = state
-    return jw + jm + a.senior_value * (sw + sm) - a.replacement_cost * sum(leavers)
+    work = (jw + jm + a.senior_value * (sw + sm)) * (1 - a.process_cost * len(levers))
+    return work - a.replacement_cost * sum(leavers)
 
 
 def _settled(promotion: str, a: Assumptions):
@@ -260,7 +277,7 @@ def _settled(promotion: str, a: Assumptions):
 
 def simulate(policy: str = "none", promotion: str = "bar", assumptions: Assumptions = Assumptions()) -> Outcome:
     """Run `policy` for `assumptions.years` years from the baseline's settled team; see the module docstring."""
-    _levers(policy)
+    levers = _levers(policy)
     if promotion not in PROMOTION:
         raise ValueError(f"unknown promotion {promotion!r}: choose 'bar' (a career ladder) or 'seats' "
                          "(a fixed number of senior roles)")
@@ -275,7 +292,7 @@ def simulate(policy: str = "none", promotion: str = "bar", assumptions: Assumpti
         for total, new in ((people, before), (left, leavers), (juniors, stayed), (promoted, moved)):
             total[0] += new[0]
             total[1] += new[1]
-        outputs.append(_output(state, leavers, a))
+        outputs.append(_output(state, leavers, a, levers))
         leaving.append(_per_100(leavers, before))
         shares.append((_part(moved[1], sum(moved)), _part(stayed[1], sum(stayed))))
     (jw, jm), (sw, sm) = state

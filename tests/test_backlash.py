@@ -3,6 +3,7 @@ cards."""
 import math
 import re
 from dataclasses import fields, replace
+from pathlib import Path
 
 import ipywidgets as w
 import pytest
@@ -15,6 +16,7 @@ from course.positive_sum import Assumptions
 from course.validation import escaped
 
 DEFAULT = Assumptions()
+ROOT_NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "04-backlash-and-zero-sum.ipynb"
 
 
 # --- the model: baseline, known cases, determinism --------------------------------------------------------
@@ -323,3 +325,61 @@ def test_the_safe_space_panel_cites_its_source():
     shown = backlash.safe_space().data
     rows = data.table("safe_space_practices")
     assert shown.count("<li>") == len(rows) and "Source:" in shown and "EQUALS" in shown
+
+
+# --- the assumptions a learner can change: where a policy costs something (issue 12) ----------------------
+
+def _net_change(policy, **changed):
+    a = replace(backlash.assumptions_used(), **changed)
+    return positive_sum.simulate(policy, "bar", a).output / positive_sum.simulate("none", "bar", a).output - 1
+
+
+def test_the_defaults_keep_a_free_process_and_a_gap_that_is_all_tilt():
+    assert DEFAULT.process_cost == 0 and DEFAULT.tilt_share == 1
+    assert 100 * _net_change("all") == pytest.approx(3.5, abs=0.05)  # the gain the output view reports today
+
+
+def test_a_costly_process_gives_a_net_loss_where_a_free_one_gives_a_gain():
+    for policy in ("transparent", "credit", "sponsorship", "all"):
+        assert _net_change(policy) > 0
+        assert _net_change(policy, process_cost=0.01) < 0, policy
+    assert _net_change("flexible", process_cost=0.01) > 0  # not every policy loses at the same cost
+
+
+def test_a_gap_partly_from_preference_leaves_part_of_it_whatever_the_policy():
+    a = replace(DEFAULT, tilt_share=0.5)
+    assert positive_sum.women_weight("all", a) == pytest.approx(1 - DEFAULT.tilt / 2)
+    assert positive_sum.women_weight("all", DEFAULT) == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(process_cost=0.3), "process_cost must be in"), (dict(tilt_share=1.5), "tilt_share must be in")])
+def test_the_new_assumptions_are_checked(change, message):
+    with pytest.raises(ValueError, match=message):
+        positive_sum.check(replace(DEFAULT, **change))
+
+
+def test_the_what_if_explorer_offers_both_assumptions_with_labelled_views():
+    explorer = backlash.what_if()
+    assert [c.description for c in explorer.controls] == ["What a fairer process costs", "How much of the gap is tilt"]
+    assert [v for _, v in explorer.controls[0].options][0] == 0 and explorer.controls[0].value == 0
+    assert explorer.controls[1].value == 1
+    views = _views(explorer)
+    assert len(views) == len(backlash.PROCESS_COSTS) * len(backlash.TILT_SHARES) == 9
+    for view in views:
+        assert "What these assumptions imply, not a finding" in view and "Model assumption · illustrative" in view
+        assert 'alt="' in view and "Source:" in view
+    assert any("lower the team&#x27;s output" in v or "lower the team's output (" in v for v in views)
+    assert any("no policy lowers the team" in v for v in views)
+
+
+def test_module_4_words_the_output_result_as_what_the_assumptions_imply():
+    text = (ROOT_NOTEBOOK.read_text(encoding="utf-8"))
+    assert "Every policy leaves the team better off than no policy" not in text
+    assert "That is what the assumptions imply, not a finding" in text
+    assert "backlash.what_if()" in text
+    # the prose says what the explorer shows: at 1% per policy several policies cost output, at ½% most do not
+    assert "at one percent, several do not" in text
+    losing = [p for p in positive_sum.POLICIES if p != "none" and _net_change(p, process_cost=0.01) < 0]
+    assert len(losing) >= 3
+    assert sum(_net_change(p, process_cost=0.005) >= 0 for p in positive_sum.POLICIES if p != "none") >= 3

@@ -4,6 +4,7 @@ men back (Catalyst), myth-or-fact and what-would-you-say cards, and the positive
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from IPython.display import HTML
 
@@ -335,7 +336,8 @@ def _output_view(policy, label, promotion, a):
              if promotion == "bar" else "fewer people to replace; with fixed seats there are no more seniors to gain")
     return chart, (f"With {label.lower()}, the team delivers {gains[policy]:.1f}% more over {a.years} years than with "
                    f"no policy: about as much as {extra:.1f} extra people each year. The gain comes from {where}. "
-                   "No policy in the model lowers the team's output.")
+                   "No policy here lowers the team's output, because the model assumes a fairer process costs nothing: "
+                   "a result of that assumption, not a finding (change it in the next explorer).")
 
 
 def _view(policy: str, promotion: str, show: str):
@@ -361,6 +363,47 @@ def simulation():
         ("Show", widgets.choices(SHOW)),
     ]
     return widgets.explorer_grid(controls, _view)
+
+
+# What if the assumptions change? Two that decide whether a policy can cost anything, three settings each.
+PROCESS_COSTS = (("Nothing (the default)", 0.0), ("½% of working time per policy", 0.005),
+                 ("1% of working time per policy", 0.01))
+TILT_SHARES = (("All of it (the default)", 1.0), ("Half of it", 0.5), ("None: all preference", 0.0))
+
+
+def _what_if_view(cost: float, share: float):
+    a = replace(assumptions_used(), process_cost=cost, tilt_share=share)
+    base = positive_sum.simulate("none", "bar", a)
+    runs = {p: positive_sum.simulate(p, "bar", a) for p in positive_sum.POLICIES if p != "none"}
+    change = {p: round(100 * (run.output / base.output - 1), 1) + 0.0 for p, run in runs.items()}
+    chart = charts.bars([SHORT[p] for p in change], list(change.values()), highlight=None, ylim=None, unit="%",
+                        source=_source_line(),
+                        title=f"Net change in team output over {a.years} years vs no policy ({MODEL_NOTE})")
+    labels = _labels()
+    costs = [p for p in change if change[p] < 0]
+    if not costs:
+        net = ("no policy lowers the team's output: fewer people leave and have to be replaced"
+               + (", and that saves at least the working time the policies take." if cost else
+                  ". That follows from assuming a fairer process takes no time from work."))
+    else:
+        names = ", ".join(labels[p].lower() for p in costs)
+        net = (f"{'every policy lowers' if len(costs) == len(change) else 'some policies lower'} the team's output "
+               f"({names}; down to {min(change.values()):.1f}%): for them, the working time they take outweighs "
+               "what fewer leavers save.")
+    w, m, _ = runs["all"].promoted_per_100
+    reach = ("reach men's" if share == 1 else
+             "stay below men's, because the model leaves the preference part of the gap in place")
+    return chart, (f"What these assumptions imply, not a finding: {net} With all four policies, {w:.1f} in every "
+                   f"100 junior women are promoted each year against {m:.1f} men: women's chances {reach}. "
+                   f"Evidence: {badges.MODEL_ASSUMPTION}.")
+
+
+def what_if():
+    """The positive-sum model's net output under other assumptions: what a fairer process costs, and how much
+    of the promotion gap is tilt rather than preference (promotion against a bar). Nine views, drawn up front."""
+    controls = [("What a fairer process costs", widgets.choices(PROCESS_COSTS, 0.0)),
+                ("How much of the gap is tilt", widgets.choices(TILT_SHARES, 1.0))]
+    return widgets.explorer_grid(controls, _what_if_view)
 
 
 # -- 5. What would you say? ---------------------------------------------------------------------------------
