@@ -412,12 +412,36 @@ class Model:
                       self.people[low][0])
 
 
-@lru_cache(maxsize=1)
-def model() -> Model:
-    """The course's model, from `data/veil_rules.csv`, `veil_population.csv` and `veil_effects.csv`."""
+PROCESS_RULES = ("promotion", "meetings", "pay")  # rules whose fairer options are a process that takes time
+
+
+@lru_cache(maxsize=4)
+def model(process_cost: float = 0.0) -> Model:
+    """The course's model, from `data/veil_rules.csv`, `veil_population.csv` and `veil_effects.csv`.
+
+    `process_cost` is a model assumption a learner can change: the tables assume the fairer options take
+    nobody's time, so a fair rule can never cost the most advantaged anything. Above 0, each step down a
+    process rule's list of options (PROCESS_RULES: criteria then a panel, a chair then shared floor, bands
+    then a yearly check) takes that share of everyone's time for life outside work."""
     from .data import table
 
-    return Model(table("veil_rules"), table("veil_population"), table("veil_effects"))
+    if isinstance(process_cost, bool) or not isinstance(process_cost, (int, float)) or not 0 <= process_cost < 0.5:
+        raise ValueError(f"process_cost must be a number in [0, 0.5), got {process_cost!r}")
+    rules = table("veil_rules")
+    effects = list(table("veil_effects"))
+    if process_cost:
+        steps: dict[str, int] = {}
+        for row in rules:
+            if row["rule"] in PROCESS_RULES:
+                step = steps[row["rule"]] = steps.get(row["rule"], -1) + 1
+                if step:
+                    effects.append({
+                        "rule": row["rule"], "option": row["option"], "outcome": "time", "who": "",
+                        "factor": (1 - process_cost) ** step, "source_id": row["source_id"],
+                        "confidence": "model assumption (what a fairer process costs)",
+                        "story": "A model assumption, not a finding: running this process takes some of "
+                                 "everyone's time."})
+    return Model(rules, table("veil_population"), effects)
 
 
 def draw(seed: int) -> Identity:

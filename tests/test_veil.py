@@ -1,6 +1,7 @@
 """Module 5's veil model (`course.veil`) and its widgets (`course.figures.veil`)."""
 import math
 import time
+from pathlib import Path
 from collections import Counter
 
 import ipywidgets as w
@@ -278,9 +279,48 @@ def test_the_knowing_explorer_compares_each_person_with_the_veil():
     control = explorer.controls[0]
     assert isinstance(control, w.Dropdown) and len(control.options) == len(explorer.views.children) >= 5
     assert control.options[0].startswith("A man"), "the most likely person comes first"
-    for view in explorer.views.children:
+    for view in _leaves(explorer.views):
         assert "Knowing you are this person" in view.value and "Behind the veil" in view.value
         assert 'alt="Bar chart, Overall score' in view.value
+
+
+def _leaves(widget):
+    return [v for child in widget.children for v in _leaves(child)] if isinstance(widget, w.Stack) else [widget]
+
+
+# --- what fairer processes cost: a model assumption a learner can change (issue 12) ------------------------
+
+def test_by_default_the_fairer_options_cost_nobody_time_as_before():
+    assert veil.model(0.0).grid() == veil.model().grid()
+    assert not any(e.confidence.startswith("model assumption") for e in veil.model().effects)
+
+
+def test_when_fairer_processes_take_time_the_best_average_drops_them():
+    free, costly = veil.model().choose("average"), veil.model(0.02).choose("average")
+    assert (free.rules["promotion"], free.rules["meetings"]) == ("panel", "amplify")
+    assert (costly.rules["promotion"], costly.rules["meetings"], costly.rules["pay"]) == (
+        "judgement", "open_floor", "secret")
+    protected = veil.model(0.02).choose("worst_off")
+    assert (protected.rules["promotion"], protected.rules["meetings"]) == ("panel", "amplify")
+    assert protected.worst < veil.model().choose("worst_off").worst
+    with pytest.raises(ValueError, match="process_cost"):
+        veil.model(0.7)
+
+
+def test_the_knowing_explorer_offers_the_cost_of_fairer_processes():
+    explorer = figures.knowing()
+    assert [c.description for c in explorer.controls] == ["If you knew you would be", "What fairer processes cost"]
+    assert explorer.controls[1].value == 0 and len(figures.PROCESS_COSTS) == 3
+    views = _leaves(explorer.views)
+    assert len(views) == len(explorer.controls[0].options) * 3
+    assert all("What these assumptions imply, not a finding" in v.value and "Model assumption · illustrative"
+               in v.value for v in views)
+
+
+def test_module_5_words_the_no_trade_off_result_as_an_assumption():
+    text = (Path(__file__).resolve().parents[1] / "solutions" / "05-behind-the-veil.ipynb").read_text(encoding="utf-8")
+    assert "Second, many rules are barely a trade-off at all." not in text
+    assert "That is built in: the tables assume the fairer options take nobody's time" in text
 
 
 def test_the_tables_show_how_sure_we_are_about_every_row():

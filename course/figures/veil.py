@@ -288,6 +288,10 @@ def fathers_leave() -> HTML:
                   f'{escaped(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
 
+PROCESS_COSTS = (("Nothing (the default)", 0.0), ("2% of everyone's time per step", 0.02),
+                 ("5% of everyone's time per step", 0.05))
+
+
 # -- knowing everything, knowing nothing ---------------------------------------------------------------------
 
 def _option_text(model: veil.Model, rule: str, choice: veil.Choice) -> str:
@@ -306,12 +310,13 @@ def knowing() -> widgets.Explorer:
     model = veil.model()
     ideas_rows = {r["name"]: r for r in table("veil_ideas") if r["kind"] == "choice"}
     worst_name, average_name = list(ideas_rows)
-    veil_worst, veil_average = model.choose("worst_off"), model.choose("average")
     likely = max(model.people, key=lambda pair: pair[1])[0]
     people = [likely, *(p for p in (veil.Identity(*c) for c in COMPARED) if p != likely)]
     labels = {_capital(model.describe(p)): p for p in people}
 
-    def view(label):
+    def view(label, cost):
+        model = veil.model(cost)
+        veil_worst, veil_average = model.choose("worst_off"), model.choose("average")
         person = labels[label]
         mine = model.choose("you", person)
         rows = [[model.rules[r]["label"], _option_text(model, r, mine), _option_text(model, r, veil_worst),
@@ -327,14 +332,18 @@ def knowing() -> widgets.Explorer:
                               "Whoever fares worst": [round(mine.worst, 1), round(veil_worst.worst, 1)]},
                              title="Overall score (the mean of the four outcomes)", reference="only the work counts",
                              source=f"{ILLUSTRATIVE}. Ways of choosing: {_short_cite(['sep_original_position'])}")
-        reading = (f"(The veil's rules here protect whoever fares worst.) Knowing you are "
+        assumed = (f"What these assumptions imply, not a finding: each fairer step in promotion, meetings and pay "
+                   f"takes {100 * cost:g}% of everyone's time. " if cost else
+                   "What these assumptions imply, not a finding: the fairer options take nobody's time. ")
+        reading = (f"{assumed}(The veil's rules here protect whoever fares worst.) Knowing you are "
                    f"{model.describe(person)}, the rules that serve you best give you "
                    f"{you_mine:.0f} overall and leave whoever fares worst under them — "
                    f"{model.describe(mine.worst_person)} — at {mine.worst:.0f}. Chosen behind the veil to "
                    f"protect whoever fares worst, the rules give you {you_veil:.0f} and the worst-off "
                    f"{veil_worst.worst:.0f}. Where a rule makes no real difference to you, the model picks the "
-                   "option kinder to others.")
+                   f"option kinder to others. Evidence: {badges.MODEL_ASSUMPTION}.")
         return (f'{shown}{chart.html()}<p aria-live="polite">{escaped(reading)}</p>',)
 
     control = widgets.dropdown(list(labels))
-    return _Views([("If you knew you would be", control)], view)
+    return _Views([("If you knew you would be", control),
+                   ("What fairer processes cost", widgets.choices(PROCESS_COSTS, 0.0))], view)
