@@ -31,8 +31,9 @@ default, which makes all of it removable). With a cost above 0 some policies low
 What the model's assumptions imply, and its tests check, for every valid setting:
 - "none" is the baseline: the team it settles into stays the same year after year.
 - No policy makes anyone — women, men or the team as a whole — more likely to leave.
-- With `process_cost` 0, no policy lowers the team's output: true by construction, because policies only
-  remove causes and cost nothing.
+- With `process_cost` 0, no policy lowers the team's output over the years compared: true by construction,
+  because policies only remove causes and cost nothing. (One late year can dip a little while the team
+  resettles; the total does not.)
 - Promotion against a bar: men's chance of promotion is exactly the baseline's under every policy, and
   women's rises towards it (reaching it with all four policies when `tilt_share` is 1).
 - Promotion into fixed seats: the seats are shared out, so removing the tilt moves some promotions from men to
