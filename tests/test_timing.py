@@ -7,14 +7,10 @@ from conftest import ROOT
 from course import release, timing
 
 MODULES = release.module_names()
-# Over 40 minutes by the estimate and not yet cut or split (issue 12); remove a module once it fits.
-TOO_LONG_FOR_NOW = {"06-from-learning-to-leading"}
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_module_takes_20_to_40_minutes_by_the_estimate(name):
-    if name in TOO_LONG_FOR_NOW:
-        pytest.xfail("longer than 40 minutes: to be cut or split")
     estimate = timing.minutes(ROOT / "solutions" / f"{name}.ipynb")
     assert 20 <= estimate <= 40, f"{name}: about {estimate:.1f} minutes"
 
