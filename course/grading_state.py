@@ -5,6 +5,7 @@
   failed one shows as failed in the export;
 - `feedback`: when feedback was generated, so a resubmission made after it can be told apart;
 - `after_feedback`: "held" (kept out of grading) or "accepted" for such resubmissions;
+- `accepted`: the hand-ins after feedback that the instructor let through, never held again;
 - `vetted`: the exchange entries already checked before collect (so a held one taken later is not judged
   again by its folder's new change time).
 
@@ -19,7 +20,7 @@ import os
 from pathlib import Path
 
 FILE = "state.json"
-SECTIONS = ("graded", "feedback", "after_feedback", "vetted")
+SECTIONS = ("graded", "feedback", "after_feedback", "vetted", "accepted")
 
 
 def key(module: str, learner: str) -> str:

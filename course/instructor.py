@@ -330,6 +330,7 @@ def warm_chart_cache(modules: list[str], log=print) -> None:
         for module in modules:
             nb = nbformat.read(folder("modules") / f"{module}.ipynb", as_version=4)
             NotebookClient(nb, kernel_name="python3", timeout=300, allow_errors=True,
+                           kernel_manager_class=grading.GradingKernelManager,
                            resources={"metadata": {"path": here}}).execute()
     log(f"chart cache: {folder('cache')} ready for {len(modules)} modules")
 
@@ -531,14 +532,19 @@ def _hold_after_feedback(course: Course, module: str, state: dict, allow: bool, 
     if allow:
         for path in sorted(held.glob(f"*+{module}+*")):
             shutil.move(str(path), str(inbound / path.name))
+            log(f"{module}: taking {path.name.split('+')[0]}'s hand-in made after feedback")
     for path in sorted(inbound.glob(f"*+{module}+*")):
+        if path.name in state["accepted"]:  # let through once: stays taken
+            continue
         learner, _, stamp = path.name.split("+")[:3]
         given = state["feedback"].get(grading_state.key(module, learner))
         made = dt.datetime.fromtimestamp(path.stat().st_ctime, dt.timezone.utc).replace(tzinfo=None)
         if not given or max(parse_utc(stamp), made) <= parse_utc(given):
             continue
         state["after_feedback"][grading_state.key(module, learner)] = "accepted" if allow else "held"
-        if not allow:
+        if allow:
+            state["accepted"][path.name] = True
+        else:
             held.mkdir(mode=0o700, exist_ok=True)
             shutil.move(str(path), str(held / path.name))
             log(f"{module}: {learner} resubmitted after feedback; held in {held} "
@@ -776,6 +782,13 @@ def _write_private(path: Path, data: bytes, owner: tuple[int, int] | None) -> No
     os.replace(tmp, path)
 
 
+def _needing_manual_grades(course: Course, module: str) -> list[str]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return sorted(s.student.id for s in gb.find_assignment(module).submissions if s.needs_manual_grade)
+
+
 def feedback(root: str | Path, modules: list[str] | None = None, log=print) -> dict[str, list[str]]:
     """`nbgrader generate_feedback` for every graded submission, then:
     - `release_feedback` into the exchange for submissions made with `nbgrader submit`, so JupyterLab
@@ -799,6 +812,10 @@ def feedback(root: str | Path, modules: list[str] | None = None, log=print) -> d
         if not learners:
             done[module] = []
             continue
+        pending = _needing_manual_grades(course, module)
+        if pending:
+            log(f"{module}: {len(pending)} submissions still need manual grading ({', '.join(pending[:5])}"
+                f"{', …' if len(pending) > 5 else ''}); their feedback counts ungraded items as 0")
         _check(nbg.generate_feedback(module), f"generate feedback for {module}")
         given = dt.datetime.now(dt.timezone.utc).strftime(submissions.TIMESTAMP_FORMAT)
         for learner in learners:

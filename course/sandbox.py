@@ -90,7 +90,8 @@ def _environment(environ=None) -> dict:
                JUPYTER_RUNTIME_DIR=f"{home}/.runtime", JUPYTER_DATA_DIR=f"{home}/.jupyter-data",
                JUPYTER_CONFIG_DIR=f"{home}/.jupyter", XDG_CACHE_HOME=f"{home}/.cache",
                MALLOC_ARENA_MAX="2", PYTHONDONTWRITEBYTECODE="1", **{SANDBOXED_ENV: "1"},
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               JPY_PARENT_PID="1")  # launched by a front end: no terminal banner, and no parent poller (pid 1)
     env.setdefault("PATH", os.defpath)
     return env
 

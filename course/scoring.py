@@ -18,8 +18,8 @@ from .keys import Key, key_of  # noqa: F401  (Key: part of this module's interfa
 from .validation import letter
 
 CHANGED = "AnswerCellChanged"  # the error name a flagged check shows, and the start of its formgrader comment
-CHANGED_COMMENT = (f"{CHANGED}: this answer cell holds more than its answer line, so its check scored 0. "
-                   "Read the cell and re-mark it by hand if the change was innocent.")
+CHANGED_COMMENT = (f"{CHANGED}: this answer cell held more than its answer line, so its check scored 0. "
+                   "(For graders: if the change was innocent, re-mark the check by hand.)")
 CHANGED_FEEDBACK = ("This check scored 0 because its answer cell held more than the answer line. Only the letter "
                     "in `answer = \"…\"` may change; the rest of the cell must stay as it was given to you. "
                     "Your facilitator can see this and can re-mark it.")

@@ -97,6 +97,11 @@ def test_a_resubmission_after_feedback_is_held_back_then_taken_when_allowed(cour
     assert row["needs_manual_grade"] == "True"  # a changed submission: its old hand grade is for review
     assert grade(root, "ana", "m01-q1-check")[0] is None
 
+    taken = (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text()
+    instructor.collect(root, **QUIET)  # a later plain collect keeps what was let through
+    assert (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text() == taken
+    assert export(root)["ana"]["after_feedback"] == "accepted"
+
 
 def test_a_failed_hand_in_leaves_nothing_collect_would_take(tmp_path, monkeypatch):
     nb = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
