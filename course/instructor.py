@@ -782,6 +782,14 @@ def _write_private(path: Path, data: bytes, owner: tuple[int, int] | None) -> No
     os.replace(tmp, path)
 
 
+def _without_scripts(page: str) -> bytes:
+    """nbgrader's feedback page for the site, without its script elements (MathJax from a CDN, and the
+    template's own): the site shows it in a sandbox that runs no scripts, so they would only reach out."""
+    import re
+
+    return re.sub(r"<script\b.*?</script\s*>", "", page, flags=re.S | re.I).encode("utf-8")
+
+
 def _needing_manual_grades(course: Course, module: str) -> list[str]:
     from nbgrader.api import Gradebook
 
@@ -838,7 +846,8 @@ def feedback(root: str | Path, modules: list[str] | None = None, log=print) -> d
                              "submitted_at": sub.timestamp.isoformat() + "Z" if sub.timestamp else None,
                              "generated_at": dt.datetime.now(dt.timezone.utc).isoformat()}
                     dest = course.instance / INSTANCE_FEEDBACK / learner
-                    _write_private(dest / f"{module}.html", page.read_bytes(), owner)
+                    _write_private(dest / f"{module}.html", _without_scripts(page.read_text(encoding="utf-8")),
+                                   owner)
                     _write_private(dest / f"{module}.json", json.dumps(about).encode(), owner)
                     if owner:
                         for folder in (dest, dest.parent):

@@ -308,6 +308,7 @@ def test_feedback_for_the_cohort_site_is_one_private_file_per_learner(course, le
     assert f"Score: {expected(learner)['score']:.1f} / 10.0" in text
     for leak in ("BEGIN HIDDEN TESTS", "assert letter(answer)"):
         assert leak not in page
+    assert "<script" not in page.lower()  # shown without scripts, so nothing to fetch (nbgrader's MathJax from a CDN)
 
 
 def test_the_export_has_one_row_per_learner_and_module(course):
