@@ -22,6 +22,9 @@ KINDS = {
     "practitioner view": "what experienced practitioners report from their work; experience, not measurement",
     "critique": "an expert's published argument against a finding",
     "news report": "a journalist's account",
+    "written comments": ("what people wrote in their own words when a survey invited comments; it shows how, "
+                         "not how often"),
+    "interview study": "what people described when researchers interviewed them; it shows how, not how often",
     "model assumption": "a value chosen for a model or simulation; it shows a mechanism, not a size",
     "teaching picture": "a picture used to teach an idea; nobody measured it",
     "philosophical argument": "an idea to reason with, not a measurement",
@@ -33,7 +36,7 @@ STRENGTHS = {
     "moderate": "Moderate: one well-designed study or a large survey; worth acting on, open to revision.",
     "limited": "Limited: a small or sponsored survey, a practitioner view, or a figure read second-hand.",
     "contested": "Contested: published critiques dispute the finding; hold the headline loosely.",
-    "illustrative": "Illustrative: a model, a teaching picture or an idea; it can show how, never how much.",
+    "illustrative": "Illustrative: a model, a teaching picture, an idea or a first-hand account; it can show how, never how much.",
 }
 
 

@@ -20,8 +20,6 @@ class Source:
     confidence: str
     evidence_kind: str  # what kind of evidence (see `course.badges.KINDS`)
     strength: str       # how much weight it bears (see `course.badges.STRENGTHS`)
-    evidence_kind: str  # what kind of evidence (see `course.badges.KINDS`)
-    strength: str       # how much weight it bears (see `course.badges.STRENGTHS`)
 
     def citation(self) -> str:
         """A one-line citation: authors, year, title, publisher, link."""

@@ -129,3 +129,36 @@ def test_a_survey_association_is_not_keyed_as_settling_a_causal_myth():
 
 def test_the_practitioner_claim_about_speaking_up_now_shows_its_research():
     assert 'leading.evidence("speaking_up")' in _prose() and 'leading.evidence("leave")' in _prose()
+
+
+def test_women_accounts_are_few_cited_paraphrased_and_shown_as_accounts():
+    rows = data.table("women_accounts")
+    assert 4 <= len(rows) <= 6
+    for row in rows:
+        assert row["gathered"] and row["confidence"], row["account_id"]
+        assert not set("\"“”") & set(row["account"]), "accounts are paraphrased, never quoted"
+    assert any("race" in row["barrier"] for row in rows), "at least one account speaks to gender and race together"
+    shown = _shown(why_men.accounts())
+    assert shown.count("paraphrased in our words") == len(rows) and shown.count("not invented") == len(rows)
+    for row in rows:
+        source = data.sources()[row["source_id"]]
+        assert source.url in shown and source.evidence_kind.capitalize() in shown
+
+
+def test_module_one_shows_the_accounts_and_says_what_they_are():
+    prose = "".join("".join(c["source"]) for c in json.loads(
+        (ROOT / "solutions" / "01-why-men-why-now.ipynb").read_text(encoding="utf-8"))["cells"])
+    assert "why_men.accounts()" in prose and "none is invented" in prose and "not how common" in prose
+
+
+def test_amplification_and_he_peating_are_shown_with_their_sources_in_module_three():
+    shown = _shown(bias.interruptions())
+    assert "amplification" in shown and "He-peating" in shown
+    assert data.sources()["eilperin2016"].url in shown and data.sources()["equals2018"].url in shown
+
+
+def test_check_cells_say_nothing_about_when_feedback_comes():
+    # Feedback timing depends on the path and the site's setting; a learner-visible comment must not promise one.
+    text = "".join((ROOT / folder / f"{name}.ipynb").read_text(encoding="utf-8")
+                   for folder in ("solutions", "modules") for name in (p.stem for p in MODULES))
+    assert "checked when the module is graded" not in text

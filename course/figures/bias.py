@@ -72,28 +72,35 @@ def code_review():
 
 
 def interruptions():
-    """Interruptions: one court (Jacobi & Schweers) and a meta-analysis (Anderson & Leaper)."""
+    """Interruptions: one court (Jacobi & Schweers), a meta-analysis (Anderson & Leaper), and what people do
+    about it (he-peating called out, amplification), each with its evidence badge."""
     rows = table("interruptions")
     get = {r["measure"]: r for r in rows}
     studies = get["Studies combined"]["value"]
-    views = {"One court: the US Supreme Court": "supreme_court", f"Across {studies} studies": "meta_analysis"}
+    views = {"One court: the US Supreme Court": "supreme_court", f"Across {studies} studies": "meta_analysis",
+             "What people do about it": "practice"}
 
     def draw(label):
+        if views[label] == "practice":
+            practice = [r for r in table("bias_evidence") if r["topic"] == "meetings" and r["kind"] == "practice"]
+            details = [(f"{KIND['practice']} ({badges.label(r['source_id'], r['confidence'])})", r["statement"])
+                       for r in practice]
+            return None, f"Sources: {_source(practice)}", details
         mine = [r for r in rows if r["study"] == views[label] and r["unit"] != "studies"]
         values = [float(r["value"]) for r in mine]
         if views[label] == "supreme_court":
             chart = charts.bars(["Share of the justices", "Share of interruptions received"], values, ylim=50,
                                 title="Women on the US Supreme Court", source=_source(mine))
             return chart, (f"Women were {values[0]:g}% of the justices but received {values[1]:g}% of the "
-                           f"interruptions: about {100 * (values[1] / values[0] - 1):.0f}% more than their share.")
+                           f"interruptions: about {100 * (values[1] / values[0] - 1):.0f}% more than their share."), ()
         chart = charts.bars(["All interruptions", "Intrusive interruptions"], values, unit="", ylim=0.5,
                             title=f"How much more men interrupt, as an effect size d ({studies} studies)",
                             source=_source(mine))
         return chart, (f"Men interrupted more than women, by d = {values[0]:g} across all interruptions (the "
                        f"authors call this negligible) and d = {values[1]:g} for intrusive ones (more substantial). "
-                       "d is a gap in standard deviations: small values mean the two groups overlap a great deal.")
+                       "d is a gap in standard deviations: small values mean the two groups overlap a great deal."), ()
 
-    return widgets.explorer(w.ToggleButtons(options=list(views)), draw, "Evidence")
+    return widgets.detail_explorer(w.ToggleButtons(options=list(views)), draw, "Evidence")
 
 
 def broken_rung():

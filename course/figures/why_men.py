@@ -1,8 +1,8 @@
 """Module 1 — Why men, why now: who holds decisions, what including men changes, the perception gap."""
 from __future__ import annotations
 
-from .. import charts, widgets
-from ..data import citation_line as _source, table
+from .. import badges, charts, widgets
+from ..data import citation_line as _source, sources, table
 
 
 def leadership():
@@ -61,6 +61,24 @@ def perception_gap():
         return chart, f"“{statement}”: {said('Men')} agreed, against {said('Women')}."
 
     return widgets.explorer(widgets.dropdown(statements), draw, "Statement")
+
+
+def accounts():
+    """Women's accounts of everyday barriers, each paraphrased from a published study or report and cited."""
+    rows = table("women_accounts")
+    names = [f"{number}. {row['barrier'].split(':')[0]}" for number, row in enumerate(rows, 1)]
+
+    def draw(name):
+        row = rows[names.index(name)]
+        details = [("Where", row["setting"]), ("What she described", row["account"]),
+                   ("What it shows", row["barrier"]), ("One thing you can do (our suggestion)", row["what_a_colleague_can_do"]),
+                   ("How it was gathered", row["gathered"]),
+                   ("Evidence", badges.label(row["source_id"], row["confidence"])),
+                   ("Source", sources()[row["source_id"]].citation())]
+        return None, ("A real account, paraphrased in our words from the source below; not a quotation, and not "
+                      "invented. One person's experience shows how a barrier works, not how often it happens."), details
+
+    return widgets.detail_explorer(widgets.dropdown(names), draw, "Account")
 
 
 def continuum():
