@@ -81,12 +81,31 @@ class CourseLoginHandler(LoginFormHandler):
         self._redirect_safe(self.get_argument("next", default=self.base_url))
 
 
+SIGN_OUT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign out — Allies in Tech</title>
+<style>body{{font:17px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:30rem;margin:3rem auto;padding:0 1rem}}
+button{{font:inherit;padding:.5rem 1.2rem;background:#0b5394;color:#fff;border:0}}
+:focus{{outline:3px solid #e66100;outline-offset:2px}}</style></head>
+<body><main><h1>Sign out?</h1><p>Your answers are saved. Signing out ends your session on every device.</p>
+<form method="post" action="{action}">{xsrf}<button type="submit">Sign out</button></form>
+<p><a href="{home}">Back to the modules</a></p></main></body></html>"""
+
+
 class CourseLogoutHandler(LogoutHandler):
-    """Sign out everywhere (every cookie of the learner's stops working), then back to the sign-in page
-    (the stock page needs static files Voilà does not have)."""
+    """Sign out everywhere (every cookie of the learner's stops working), then back to the sign-in page.
+
+    Only a POST with the page's _xsrf token signs out: a GET (a link, or another site's image) shows a page
+    with the button, so no other page can sign a learner out behind their back."""
 
     @allow_unauthenticated
     def get(self):
+        if not self.current_user:
+            return self.redirect(f"{self.base_url}login")
+        self.write(SIGN_OUT_PAGE.format(action=xhtml_escape(f"{self.base_url}logout"), xsrf=self.xsrf_form_html(),
+                                        home=xhtml_escape(self.base_url)))
+
+    @allow_unauthenticated
+    def post(self):
         if self.current_user:
             self.identity_provider.roster().end_sessions(self.current_user.username)
         self.identity_provider.clear_login_cookie(self)

@@ -108,6 +108,17 @@ def signed_in(port: int, learner: str, code: str) -> dict:
             "X-XSRFToken": xsrf.split("=", 1)[1]}
 
 
+def sign_out(port: int, headers: dict) -> tuple[int, dict, bytes, list[str]]:
+    """Press the index page's Sign out button: POST its form, with its _xsrf field, to /logout."""
+    status, _, page, cookies = request(port, "/", headers=headers)
+    assert status == 200, status
+    form = re.search(rb'<form method="post" action="/logout">.*?name="_xsrf" value="([^"]+)"', page, re.S)
+    assert form, "the index page has no Sign out button"
+    cookie = "; ".join([headers["Cookie"], *(c.split(";")[0] for c in cookies if c.startswith("_xsrf="))])
+    return request(port, "/logout", "POST", urllib.parse.urlencode({"_xsrf": form.group(1).decode()}),
+                   {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+
+
 def is_login_redirect(status: int, headers: dict) -> bool:
     return status in (301, 302, 303, 307) and urllib.parse.urlparse(headers.get("Location", "")).path == "/login"
 

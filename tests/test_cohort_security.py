@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import (ROOT, free_port, get, is_login_redirect, key_canaries, login, login_cookie,
+from conftest import (ROOT, free_port, get, is_login_redirect, key_canaries, login, login_cookie, sign_out,
                       request, signed_in, start_cohort)
 from playwright.sync_api import expect
 
@@ -196,7 +196,7 @@ def test_ana_signs_in_sees_the_module_and_can_sign_out(site_):
     kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', body).group(1)
     status, body = get(server.port, "/", {"Cookie": cookie})
     assert status == 200 and TITLE in body
-    status, head, _, cleared = request(server.port, "/logout", headers={"Cookie": cookie})
+    status, head, _, cleared = sign_out(server.port, {"Cookie": cookie})
     assert is_login_redirect(status, head) and any(c.startswith("username-") for c in cleared)
     assert login_cookie(cleared) is None
     # Ana's live kernel, by its real id, without her cookie: nothing, over HTTP or websocket.

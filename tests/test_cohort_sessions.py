@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, get, is_login_redirect, login, request, signed_in, start_cohort
+from conftest import ROOT, get, is_login_redirect, login, request, sign_out, signed_in, start_cohort
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -40,13 +40,24 @@ def test_logout_ends_every_session_of_the_learner_and_their_kernel_socket(site_)
         pass
     ben = signed_in(server.port, "ben", codes["ben"])
     assert opens(server, laptop) and opens(server, phone)
-    assert is_login_redirect(*request(server.port, "/logout", headers=phone)[:2])
+    assert is_login_redirect(*sign_out(server.port, phone)[:2])
     assert not opens(server, laptop) and not opens(server, phone)
     with pytest.raises(InvalidStatus) as refused:
         connect(channels, additional_headers=laptop, open_timeout=10)
     assert refused.value.response.status_code == 403
     assert opens(server, ben)  # other learners stay signed in
     assert opens(server, signed_in(server.port, "ana", codes["ana"]))  # and Ana can sign in again
+
+
+def test_only_the_sign_out_button_signs_out_not_a_link_or_another_sites_form(site_):
+    server, codes = site_
+    ana = signed_in(server.port, "ana", codes["ana"])
+    status, _, page, _ = request(server.port, "/logout", headers={"Cookie": ana["Cookie"]})  # a link, an <img>
+    assert status == 200 and b"Sign out?" in page and b'name="_xsrf"' in page
+    forged = request(server.port, "/logout", "POST", "", {"Cookie": ana["Cookie"]})  # no _xsrf token
+    assert forged[0] == 403
+    assert opens(server, ana)
+    assert is_login_redirect(*request(server.port, "/logout", headers={})[:2])  # signed out already: sign in
 
 
 def test_a_new_code_ends_the_learners_sessions_and_the_old_code(site_):

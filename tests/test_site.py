@@ -51,6 +51,7 @@ def test_index_lists_every_module_in_order_with_its_title(server):
     assert all(link in body for link in links), body
     assert [body.index(link) for link in links] == sorted(body.index(link) for link in links)
     assert "Before you start" in release.title(expected[0]) and "Module 1" in release.title(expected[1])
+    assert "Sign out" not in body  # nobody signs in to the public site
 
 
 def test_module_page_is_titled_and_links_back(module_page):
