@@ -22,9 +22,8 @@ KINDS = {
     "practitioner view": "what experienced practitioners report from their work; experience, not measurement",
     "critique": "an expert's published argument against a finding",
     "news report": "a journalist's account",
-    "written comments": ("what people wrote in their own words when a survey invited comments; it shows how, "
-                         "not how often"),
-    "interview study": "what people described when researchers interviewed them; it shows how, not how often",
+    "first-hand account": "one person's experience, as a study or report gives it; it shows how, not how often",
+    "report summary": "someone else's short summary of a published report",
     "model assumption": "a value chosen for a model or simulation; it shows a mechanism, not a size",
     "teaching picture": "a picture used to teach an idea; nobody measured it",
     "philosophical argument": "an idea to reason with, not a measurement",

@@ -42,7 +42,7 @@ def table(name: str) -> tuple[dict[str, str], ...]:
         rows = tuple(csv.DictReader(fh))
     known = sources()
     for row in rows:
-        if row.get("source_id") not in known:
+        if row.get("source_id") not in known or row.get("read_in", "") not in ("", *known):
             raise ValueError(f"{name}.csv: row {row} names no known source")
     return rows
 

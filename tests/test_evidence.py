@@ -143,6 +143,8 @@ def test_women_accounts_are_few_cited_paraphrased_and_shown_as_accounts():
     for row in rows:
         source = data.sources()[row["source_id"]]
         assert source.url in shown and source.evidence_kind.capitalize() in shown
+        if row["read_in"]:  # where we read it second-hand is shown too, so a reader can check the paraphrase
+            assert data.sources()[row["read_in"]].url in shown
 
 
 def test_module_one_shows_the_accounts_and_says_what_they_are():

@@ -70,13 +70,14 @@ def accounts():
 
     def draw(name):
         row = rows[names.index(name)]
-        details = [("Where", row["setting"]), ("What she described", row["account"]),
-                   ("What it shows", row["barrier"]), ("One thing you can do (our suggestion)", row["what_a_colleague_can_do"]),
+        read_in = [("Where we read it", sources()[row["read_in"]].citation())] if row["read_in"] else []
+        details = [("Where", row["setting"]), ("What was described", row["account"]), ("What it shows", row["barrier"]),
+                   ("One thing you can do (our suggestion)", row["what_a_colleague_can_do"]),
                    ("How it was gathered", row["gathered"]),
                    ("Evidence", badges.label(row["source_id"], row["confidence"])),
-                   ("Source", sources()[row["source_id"]].citation())]
+                   ("Source", sources()[row["source_id"]].citation()), *read_in]
         return None, ("A real account, paraphrased in our words from the source below; not a quotation, and not "
-                      "invented. One person's experience shows how a barrier works, not how often it happens."), details
+                      "invented. An account shows how a barrier works, not how often it happens."), details
 
     return widgets.detail_explorer(widgets.dropdown(names), draw, "Account")
 
