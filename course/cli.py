@@ -33,7 +33,7 @@ def _cohort_serve(args) -> int:
 
     cohort.serve(args.instance, port=args.port, pool_size=args.pool_size, behind_https=args.behind_https,
                  hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle,
-                 check_feedback=args.check_feedback)
+                 start_slots=args.start_slots, check_feedback=args.check_feedback)
     return 0
 
 
@@ -228,6 +228,9 @@ def main(argv=None) -> None:
                        help="most learners' module pages open at once; past it a learner is asked to try again "
                             "in a minute (default: what 3/4 of this machine's memory holds at 150 MB a kernel, "
                             "beside the preheated ones)")
+    serve.add_argument("--start-slots", type=int, default=0, metavar="N",
+                       help="most kernels starting at once, for pages and pool refills; past it a learner waits "
+                            "in line (default: one per CPU core)")
     serve.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
                        help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
     serve.add_argument("--hsts", type=int, default=0, metavar="SECONDS",

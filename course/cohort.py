@@ -209,13 +209,15 @@ RequestInfoSocketHandler.send_updates = staticmethod(_claim_and_send)
 
 
 def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
-           max_kernels: int = 0, cull_idle: int = 600):
+           max_kernels: int = 0, cull_idle: int = 600, start_slots: int = 0):
     """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
     Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security.
     At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool);
-    kernels idle for `cull_idle` seconds are shut down."""
+    kernels idle for `cull_idle` seconds are shut down; at most `start_slots` kernels start at once (0: one
+    per CPU core)."""
     c = site.config(port, open_browser=False)
     site.cull(c, cull_idle)
+    c.OwnedKernelManager.start_slots = start_slots
     c.OwnedKernelManager.max_kernels = max_kernels or kernels.ceiling_for_memory(pool_size * len(site.modules()))
     c.Voila.identity_provider_class = RosterIdentityProvider
     c.RosterIdentityProvider.store_path = str(instance.store)

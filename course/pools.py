@@ -16,6 +16,9 @@ import time
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from traitlets import Integer
+
+from . import connections
 
 log = logging.getLogger(__name__)
 HEARTBEAT_JOIN_SECONDS = 1.0
@@ -137,8 +140,14 @@ class PooledKernelManager(AsyncMappingKernelManager):
     """The sites' kernel manager: Voilà builds its pool on top of it (when preheating), and the pool is
     managed as above from the start, before Voilà fills it."""
 
+    start_slots = Integer(0, config=True, help="Most kernels starting at once (0: one per CPU core).")
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.gate = Gate()
+        self.gate = Gate(self.start_slots or None)
         if hasattr(type(self), "get_rendered_notebook"):  # Voilà's pool class, built on this one
             manage(self, self.gate)
+
+    async def shutdown_kernel(self, kernel_id, *args, **kwargs):
+        connections.end(kernel_id)  # its pages hear it at once, whatever ended it
+        return await super().shutdown_kernel(kernel_id, *args, **kwargs)

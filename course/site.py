@@ -78,6 +78,7 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     # Kernels talk to the server over Unix sockets named after each kernel's connection file, not TCP ports
     # picked beforehand: two kernels starting at once can no longer race for a port (one died of it).
     c.KernelManager.transport = "ipc"
+    c.Voila.kernel_websocket_connection_class = "course.connections.EndableConnection"
     c.Voila.tornado_settings = {"serve_traceback": False}
     # No file route at all: the pages draw their charts inline, and Voilà would send images under the
     # served folder to anyone, signed in or not.

@@ -125,7 +125,8 @@ class AnswerBox(w.VBox):
         """Say whether the answer is saved; with `saved`, the value the store now holds, for the page to
         check against what is in the box."""
         mark = "" if saved is None else f' data-saved="{fingerprint(saved)}"'
-        self.saved.value = f'<span class="allies-saved"{mark}>{_status(text, ok)}</span>'
+        self.saved.value = (f'<span class="allies-saved" data-ok="{"yes" if ok else "no"}"{mark}>'
+                            f"{_status(text, ok)}</span>")
 
 
 def check_feedback(item: str, answer, options: dict[str, str]) -> str:

@@ -8,9 +8,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
+import psutil
 from conftest import ROOT
 from nbgrader.api import Gradebook
 from playwright.sync_api import expect
@@ -167,6 +168,53 @@ def test_answers_survive_a_reload_a_second_tab_and_a_server_restart(cohort, brow
         assert stored(server, "ana") == {"m01-q2": "c", "m01-r1": typed}
     finally:
         context.close()
+
+
+@contextmanager
+def page_that_saved(cohort, browser, learner, text):
+    """A new learner's Module 1 page, in a browser of their own, with `text` saved as their first reflection."""
+    server, _ = cohort
+    context = browser.new_context()
+    try:
+        page = sign_in(context, server.url, learner, new_learner(server, learner))
+        assert answer(page, "m01-r1", text).startswith("Saved at")
+        yield page
+    finally:
+        context.close()
+
+
+def says_its_session_ended(page):
+    """The page says its session ended, and calls text typed afterwards (where it said "save as you go")
+    not saved."""
+    expect(page.get_by_role("alert")).to_contain_text("session has ended", timeout=SLOW)
+    box(page, "m01-r2").locator("textarea").fill("Typed after the session ended.")
+    expect(saved_line(page, "m01-r2")).to_have_text(re.compile("^Not saved yet"), timeout=20_000)
+
+
+def test_a_second_tab_takes_over_and_the_first_says_it_stopped_saving(cohort, browser):
+    """One kernel per learner and page: opening the module again ends the first tab's kernel. The first tab
+    must say so at once, and call what is typed there afterwards unsaved; the second tab has every answer."""
+    server, _ = cohort
+    with page_that_saved(cohort, browser, "tabs", "Written in the first tab.") as first:
+        second = open_module(first.context, server.url)
+        says_its_session_ended(first)
+        assert shown(second, "m01-r1") == "Written in the first tab."
+        assert answer(second, "m01-r2", "Typed in the second tab.").startswith("Saved at")
+        assert stored(server, "tabs") == {"m01-r1": "Written in the first tab.", "m01-r2": "Typed in the second tab."}
+
+
+def test_a_page_whose_kernel_dies_says_so_and_calls_nothing_typed_after_saved(cohort, browser):
+    """The server restarts a kernel that died, blank: no widget behind the page's boxes any more. The page
+    must say its session ended, and stay saying so, rather than show "Saved" for text nobody keeps."""
+    server, _ = cohort
+    with page_that_saved(cohort, browser, "crash", "Saved before the crash.") as page:
+        kernel_id = re.search(r'"kernelId": "([0-9a-f-]{36})"', page.content()).group(1)
+        kernel = next(p for p in psutil.Process(server.proc.pid).children(recursive=True)
+                      if kernel_id in " ".join(p.cmdline()))
+        kernel.kill()
+        says_its_session_ended(page)
+        expect(page.get_by_role("alert")).to_contain_text("session has ended")  # the restart does not hide it
+        assert stored(server, "crash") == {"m01-r1": "Saved before the crash."}
 
 
 # -- 2. failed saves are said ----------------------------------------------------------------------

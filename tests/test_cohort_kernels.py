@@ -4,6 +4,7 @@ told the site is full and waits, in line, on a page that refreshes itself, and n
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,30 @@ def test_idle_kernels_are_culled_after_the_time_given_on_the_command_line(tmp_pa
     try:
         ana = signed_in(server.port, "ana", codes["ana"])
         wait_until_gone(server, ana, open_page(server, ana))
+    finally:
+        server.stop()
+
+
+def test_while_every_start_slot_is_taken_a_learner_waits_in_line_then_gets_in(tmp_path):
+    """Below the ceiling, but with as many kernels starting as the site allows (`--start-slots`), the next
+    learner gets the waiting page (503, their place, an estimate) instead of a page that hangs; once the
+    start-up is done, they get in."""
+    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--start-slots", "1")
+    try:
+        ana, ben = signed_in(server.port, "ana", codes["ana"]), signed_in(server.port, "ben", codes["ben"])
+        with ThreadPoolExecutor(1) as pool:
+            starting = pool.submit(open_page, server, ana)  # takes the only start slot for a few seconds
+            waited = None
+            while waited is None and not starting.done():
+                status, headers, body, _ = request(server.port, MODULE_1, headers=ben)
+                if status == 503:
+                    waited = headers, body
+            assert waited, "ben never waited while ana's kernel was starting"
+            headers, body = waited
+            assert headers["Retry-After"] == "3" and b"kernelId" not in body
+            assert b"starting modules for other learners" in body and b"number 1</strong> in line" in body
+            starting.result()
+        open_page(server, ben)  # the slot is free again: he gets in
     finally:
         server.stop()
 

@@ -179,8 +179,8 @@ class SaveWatch {
     const line = box.querySelector('.allies-saved');
     const shown = line?.querySelector('[role=status]');
     const ours = shown?.dataset.page === 'said';
-    if (!shown || !(ours || /^Sav(ed|ing)/.test(shown.textContent) || this.tooLarge.has(box))) {
-      return;  // the kernel is saying something else (it could not save, say): leave its words
+    if (!shown || !(ours || line.dataset.ok === 'yes' || this.tooLarge.has(box))) {
+      return;  // the kernel is saying something is wrong (it could not save, say): leave its words
     }
     const field = box.querySelector('textarea');
     let unsaved = ours || shown.textContent.startsWith('Saving');
@@ -209,24 +209,27 @@ class SaveWatch {
   }
 }
 
-/** Says, at the top of the page, when it cannot reach its kernel, so that no one types into the void. */
+/** Says, at the top of the page, when it cannot reach its kernel, so that no one types into the void. A
+ *  kernel that died, was restarted blank by the server, or was replaced by the same module opened again
+ *  has ended for good: the page says so, and nothing typed on it afterwards is called saved. */
 function watchConnection(kernel, saves) {
   const LOST = 'This page has lost its connection to the course server: what you type now is not saved. ' +
     'If this note stays, copy anything typed since the last "Saved at", then reload the page: your saved ' +
     'answers will come back.';
-  const ENDED = 'This page\'s session has ended (the course server restarted, or the page was closed ' +
-    'elsewhere). Copy anything typed since the last "Saved at", then reload the page: your saved answers ' +
-    'will come back.';
+  const ENDED = 'This page\'s session has ended (the course server restarted, the module stopped, or it was ' +
+    'opened again in another tab). Copy anything typed since the last "Saved at", then reload the page: your ' +
+    'saved answers will come back.';
   let connected = false;
+  let ended = false;
   kernel.connectionStatusChanged.connect((_, status) => {
+    if (ended) return;
     connected ||= status === 'connected';
-    saves.setConnected(status === 'connected' && kernel.status !== 'dead');
-    if (connected && kernel.status !== 'dead') {
-      notice(status === 'connected' ? null : LOST);
-    }
+    saves.setConnected(status === 'connected');
+    if (connected) notice(status === 'connected' ? null : LOST);
   });
   kernel.statusChanged.connect((_, status) => {
-    if (status === 'dead') {
+    if (!ended && (status === 'dead' || status === 'autorestarting')) {
+      ended = true;
       saves.setConnected(false);
       notice(ENDED);
     }
