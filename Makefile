@@ -56,3 +56,4 @@ test: install chromium
 bench: install chromium
 	$(PY) bench/run.py
 	$(PY) bench/autograde.py --full
+	$(PY) bench/submit.py
