@@ -363,7 +363,9 @@ def ask(my_answers=None):
 
 class Comparison:
     """Module 6 on the website: the questions again, then before and after side by side. The Orientation's
-    answers are read from the learner's saved answers once the session knows who the learner is."""
+    answers are read from the learner's saved answers once the session knows who the learner is. The chart is
+    redrawn off the kernel's message loop, once for a burst of clicks, so that clicks (and their saves) are
+    never queued behind drawing."""
 
     def __init__(self):
         import ipywidgets as w
@@ -373,12 +375,20 @@ class Comparison:
         self.message = w.HTML(_note("Looking for your answers from “Before you start”…"))
         self.view = w.HTML()
         self.lock = threading.Lock()
+        self.changed = threading.Event()
         for field in self.fields.values():
-            field.observe(lambda _change: self.update(), names="value")
+            field.observe(lambda _change: self.changed.set(), names="value")
         self.widget = w.VBox([self.box, self.message, self.view])
         self.widget.add_class("allies-compare")
         self.update()
         threading.Thread(target=self._load_before, daemon=True).start()
+        threading.Thread(target=self._redraw, daemon=True).start()
+
+    def _redraw(self) -> None:
+        while True:
+            self.changed.wait()
+            self.changed.clear()
+            self.update()
 
     def _load_before(self) -> None:
         current = session.current()

@@ -14,7 +14,7 @@ from typing import Callable
 from .contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, module_number
 from .paths import folder
 
-SAVE_DELAY = 0.6  # seconds of quiet typing before an autosave
+SAVE_DELAY = 0.6  # seconds of quiet typing before an autosave; a click (a choice) is saved at once
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Binding:
     item: str
     widget: object
     show: Callable[..., None]  # (text, ok[, saved]): `saved` is the value the store now holds
+    delay: float = SAVE_DELAY  # 0: save each change at once
     pending: threading.Timer | None = None
     loading: bool = False
 
@@ -66,9 +67,10 @@ class Session:
             self._opened = AnswerStore(self.store_path)
         return self._opened
 
-    def bind(self, item: str, widget, show: Callable[..., None]) -> None:
-        """Restore `widget`'s saved value for `item` and autosave it as the learner works."""
-        binding = Binding(item, widget, show)
+    def bind(self, item: str, widget, show: Callable[..., None], typed: bool = True) -> None:
+        """Restore `widget`'s saved value for `item` and autosave it as the learner works: typed text once
+        the typing pauses, a choice at once (before anything else the change sets off, such as a chart)."""
+        binding = Binding(item, widget, show, SAVE_DELAY if typed else 0)
         widget.observe(lambda change: self._changed(binding), names="value")
         if self.store_path and not self.ready.is_set():
             show("Connecting to your saved answers…", True)
@@ -105,6 +107,10 @@ class Session:
 
     def _changed(self, binding: Binding) -> None:
         if binding.loading or not (self.store_path and self.learner):
+            return
+        if not binding.delay:
+            binding.show("Saving…", True)
+            self.save(binding)
             return
         with self.lock:
             if binding.pending:

@@ -115,7 +115,7 @@ class AnswerBox(w.VBox):
         super().__init__([field, self.status, self.saved])
         self.add_class("allies-answer")
         self.add_class(f"allies-item-{item}")
-        session.current().bind(item, field, self.show_saved)
+        session.current().bind(item, field, self.show_saved, typed=isinstance(field, w.Text | w.Textarea))
 
     def _describe(self, _change=None) -> None:
         ok, message = self.describe(self.field.value)

@@ -374,7 +374,28 @@ def test_website_compare_reads_the_orientation_answers_from_the_store(tmp_path, 
     assert "shown beside" in message.value
     fields = [c for c in widget.children[0].children if "allies-answer" in c._dom_classes]
     fields[1].field.value = "3"
+    deadline = time.monotonic() + 10  # the chart is redrawn off the kernel's message loop
+    while "at the start Not yet, now Sometimes" not in view.value and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "at the start Not yet, now Sometimes" in view.value
+
+
+def test_each_click_is_saved_before_the_chart_redraws_so_a_reload_shows_it(tmp_path, monkeypatch):
+    """Clicking through the Module 6 questions quickly: every click is in the store as soon as the kernel has
+    handled it, not queued behind chart drawing (saves used to land seconds later, after a reload)."""
+    from course.store import AnswerStore
+
+    store_path = tmp_path / "answers.sqlite3"
+    with AnswerStore(store_path) as store:
+        store.add_learner("ana", "Ana")
+    _website(monkeypatch, store_path, "ana")
+    widget = self_assessment.compare()
+    boxes = [c for c in widget.children[0].children if "allies-answer" in c._dom_classes]
+    for number, box in enumerate(boxes):
+        box.field.value = box.field.options[number % len(box.field.options)][1]
+        with AnswerStore(store_path) as store:
+            assert store.load("ana", "06-from-learning-to-leading")[box.item] == box.field.value, box.item
+        assert box.saved.value.count("Saved at") == 1
 
 
 def test_website_compare_without_orientation_answers_says_so(tmp_path, monkeypatch):
