@@ -9,10 +9,11 @@ payload) for the website; `write_files` saves both files next to a notebook for 
 """
 from __future__ import annotations
 
-import base64
 import html
 import re
 from pathlib import Path
+
+from . import keepsake
 
 FILE_STEM = "my-ally-action-plan"
 TITLE = "My ally action plan"
@@ -171,12 +172,8 @@ def body_html(plan: dict, level: int = 1) -> str:
 
 def to_html(plan: dict) -> str:
     """The plan as a standalone, printable HTML page that runs nothing (its content policy forbids scripts)."""
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{TITLE}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n<main>\n"
-            f"{body_html(plan)}\n</main>\n<footer>From the Allies in Tech course. Print this page, or keep the "
-            "file, and look at it again on your check-in date.</footer>\n</body>\n</html>\n")
+    return keepsake.page(TITLE, body_html(plan), STYLE, "From the Allies in Tech course. Print this page, or "
+                         "keep the file, and look at it again on your check-in date.")
 
 
 # -- Keeping the files ------------------------------------------------------------------------------------
@@ -184,18 +181,10 @@ def to_html(plan: dict) -> str:
 FORMATS = {"md": ("text/markdown", to_markdown, "Markdown"), "html": ("text/html", to_html, "printable page")}
 
 
-def data_uri(text: str, mime: str) -> str:
-    """`text` as a base64 `data:` URI (UTF-8)."""
-    payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
-    return f"data:{mime};charset=utf-8;base64,{payload}"
-
-
 def download_link(plan: dict, fmt: str) -> str:
     """An `<a download>` for the plan in `fmt` ("md" or "html"); the learner's text is only in the base64."""
     mime, render, label = FORMATS[fmt]
-    name = f"{FILE_STEM}.{fmt}"
-    return (f'<a class="allies-download" download="{name}" href="{data_uri(render(plan), mime)}">'
-            f"Download {name} ({label})</a>")
+    return keepsake.download_link(f"{FILE_STEM}.{fmt}", render(plan), mime, label)
 
 
 def write_files(plan: dict, folder: Path | str = ".") -> list[Path]:

@@ -20,6 +20,9 @@ STORE_ENV = "ALLIES_STORE"  # the answer store's file
 EXCHANGE_ENV = "ALLIES_EXCHANGE"  # nbgrader's exchange root, where Submit hands work in
 FEEDBACK_ENV = "ALLIES_CHECK_FEEDBACK"  # when a knowledge check may say right or wrong
 SANDBOXED_ENV = "ALLIES_SANDBOXED"  # set in the grading sandbox
+SITE_ENV = "ALLIES_SITE"  # which website serves the page: one of SITES
+SELF_PACED, COHORT = "self-paced", "cohort"  # a learner's own copy on their computer; a facilitated cohort's
+SITES = (SELF_PACED, COHORT)
 
 
 def folder_env(name: str) -> str:

@@ -397,7 +397,7 @@ class Comparison:
             self.message.value = _note("Sign in to see your answers from “Before you start” beside today's.", False)
             return
         try:
-            saved = current._store().load(current.learner, ORIENTATION)
+            saved = current.saved(ORIENTATION)
         except Exception as exc:  # the page must still work if the store is unreachable
             self.message.value = _note(f"Your earlier answers could not be loaded ({type(exc).__name__}).", False)
             return

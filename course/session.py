@@ -67,6 +67,12 @@ class Session:
             self._opened = AnswerStore(self.store_path)
         return self._opened
 
+    def saved(self, module: str) -> dict[str, str]:
+        """The learner's saved answers to `module` (item id -> text); empty when nobody is signed in."""
+        if not (self.store_path and self.learner):
+            return {}
+        return self._store().load(self.learner, module)
+
     def bind(self, item: str, widget, show: Callable[..., None], typed: bool = True) -> None:
         """Restore `widget`'s saved value for `item` and autosave it as the learner works: typed text once
         the typing pauses, a choice at once (before anything else the change sets off, such as a chart)."""

@@ -37,6 +37,7 @@ def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/"
     versioned URLs, so that the browser fetches (and caches) it while the learner picks a module; give
     module pages the largest answer the store keeps, so that they refuse a larger one before sending it."""
     page_config["alliesMaxAnswerBytes"] = MAX_VALUE_BYTES
+    page_config["alliesSite"] = os.environ.get(contract.SITE_ENV, contract.COHORT)
     if not notebook_path.endswith(".ipynb"):
         page_config["alliesModules"] = modules()
         page_config["alliesPrefetch"] = [make_url("allies", base_url, name) for name in FRONT_END]
@@ -133,13 +134,14 @@ def preheat(c: Config, pool_size: int) -> None:
 
 
 def environment(instance: Instance, learner: str | None = None,
-                check_feedback: str = keys.AFTER_GRADING) -> None:
+                check_feedback: str = keys.AFTER_GRADING, kind: str = contract.COHORT) -> None:
     """What the server hands to every kernel it starts: the template path, the answer store, the exchange,
-    when a knowledge check may show its key (`course.keys`), and, on a single-learner site only, who the
-    learner is."""
+    when a knowledge check may show its key (`course.keys`), which site this is (`kind`, so that pages speak
+    to a cohort's learner or to one on their own) and, on a single-learner site only, who the learner is."""
     if check_feedback not in keys.MODES:
         raise ValueError(f"check_feedback must be one of {', '.join(keys.MODES)}, not {check_feedback!r}")
     os.environ[contract.FEEDBACK_ENV] = check_feedback
+    os.environ[contract.SITE_ENV] = kind
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DIR),
                                                                os.environ.get("JUPYTER_PATH")]))
     os.environ[contract.STORE_ENV] = str(instance.store)
@@ -161,7 +163,7 @@ def serve(port: int = 8866, open_browser: bool = True, instance_dir: str | None 
             store.add_learner(LOCAL_LEARNER, "You")
         except LearnerExists:
             pass
-    environment(instance, LOCAL_LEARNER, keys.AFTER_ANSWERING)  # self-paced: feedback as soon as they answer
+    environment(instance, LOCAL_LEARNER, keys.AFTER_ANSWERING, contract.SELF_PACED)  # feedback as they answer
     c = config(port, open_browser)
     preheat(c, pool_size)
     CourseVoila.launch_instance(argv=[], config=c)

@@ -5,6 +5,7 @@ nbgrader answer cells, so one grading pipeline serves JupyterLab and the Voilà 
 """
 from __future__ import annotations
 
+import ast
 import copy
 import datetime
 import json
@@ -16,7 +17,7 @@ from .contract import CODE_STUB
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's ExchangeSubmit default
 
 
-def _source(cell: dict) -> str:
+def cell_source(cell: dict) -> str:
     src = cell.get("source", "")
     return src if isinstance(src, str) else "".join(src)
 
@@ -27,6 +28,14 @@ def answer_cells(nb: dict) -> dict[str, str]:
     return {cell["metadata"]["nbgrader"]["grade_id"]: cell["cell_type"]
             for cell in nb["cells"]
             if cell.get("metadata", {}).get("nbgrader", {}).get("solution")}
+
+
+def check_question(source: str) -> tuple[str, dict[str, str]]:
+    """The question and the options of a knowledge-check cell, read from its `knowledge_check(...)` call."""
+    tail = source.split("### END SOLUTION")[-1]
+    call = next(node for node in ast.walk(ast.parse(tail))
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "knowledge_check")
+    return ast.literal_eval(call.args[2]), ast.literal_eval(call.args[3])
 
 
 def fill(release_nb: dict, answers: dict[str, str]) -> dict:
@@ -52,7 +61,7 @@ def fill(release_nb: dict, answers: dict[str, str]) -> dict:
         if cell["cell_type"] == "markdown":
             cell["source"] = answers[grade_id]
             continue
-        lines = _source(cell).split("\n")
+        lines = cell_source(cell).split("\n")
         if CODE_STUB not in lines:
             raise ValueError(f"cell {grade_id} does not contain the answer stub line {CODE_STUB!r}; "
                              "fill a fresh copy of the release notebook")

@@ -15,10 +15,11 @@ and options of each knowledge check. Words inside widgets are covered by the all
 """
 from __future__ import annotations
 
-import ast
 import json
 import re
 from pathlib import Path
+
+from .submissions import check_question
 
 WORDS_PER_MINUTE = 200
 ALLOWANCE = {"explorer": 2, "panel": 1, "check": 1, "reflection": 5, "private": 5}
@@ -37,10 +38,7 @@ def title(notebook: Path) -> str:
 
 
 def _check_words(source: str) -> int:
-    tail = source.split("### END SOLUTION")[-1]
-    call = next(n for n in ast.walk(ast.parse(tail))
-                if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "knowledge_check")
-    question, options = ast.literal_eval(call.args[2]), ast.literal_eval(call.args[3])
+    question, options = check_question(source)
     return len(question.split()) + sum(len(text.split()) for text in options.values())
 
 
@@ -57,7 +55,7 @@ def _activity(cell: dict) -> str | None:
         return "check"
     if "reflection(" in source:
         return "reflection"
-    if grader.get("grade") or "import " in source or "submit_module(" in source:
+    if grader.get("grade") or "import " in source or "submit_module(" in source or "how_to_answer(" in source:
         return None
     return "explorer"
 

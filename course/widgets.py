@@ -10,7 +10,7 @@ from traitlets import Unicode
 
 from . import keys, session, validation
 from .charts import Chart
-from .context import in_voila
+from .context import in_voila, self_paced_site
 
 Draw = Callable[[object], tuple[Chart, str]]
 
@@ -195,16 +195,40 @@ def reflection(item: str):
     return AnswerBox(item, field, validation.reflection)
 
 
+HOW_TO_ANSWER = {
+    "jupyterlab": "Run each cell in order (Shift + Enter). For a knowledge check, put the letter of your choice "
+                  "in quotes in its cell and run it; write each reflection in the text cell under its prompt. "
+                  "Save the notebook (Ctrl + S) to keep your work. Only you read your reflections, and your "
+                  "graders if you hand the notebook in.",
+    "self-paced": "Use the buttons and text boxes. Your answers to the checks and reflections are saved on "
+                  "this computer as you go, and come back when you return; the settings of charts and "
+                  "calculators are not kept. Nothing is sent anywhere: your reflections are yours alone.",
+    "cohort": "Use the buttons and text boxes. Your answers to the checks and reflections are saved under your "
+              "sign-in as you go, and come back when you return; the settings of charts and calculators are "
+              "not kept. Only you and your graders read your reflections.",
+}
+
+
+def how_to_answer() -> HTML:
+    """How to answer, and where answers go, for the path this page is on."""
+    path = "jupyterlab" if not in_voila() else "self-paced" if self_paced_site() else "cohort"
+    return HTML(f'<p class="allies-how"><strong>How to answer.</strong> '
+                f"{validation.escaped(HOW_TO_ANSWER[path])}</p>")
+
+
 def submit_module(module: str):
-    """The hand-in step at the end of a module: on the website a button, and the learner's returned feedback
-    under it; in a notebook, directions."""
+    """The last step of a module: on a cohort's website a Submit button, with the learner's returned feedback
+    under it; on the self-paced website, a copy of their answers to keep; in a notebook, directions."""
     if not in_voila():
-        display(HTML(_status("To hand this module in, save the notebook (Ctrl + S) and submit it from "
-                             "the Assignments tab, or as your facilitator has asked.")))
+        display(HTML(_status("To hand this module in, save the notebook (Ctrl + S) and submit it from the "
+                             "Assignments tab, as your facilitator asks. On your own, just keep the notebook.")))
         return None
+    if self_paced_site():
+        return _copy_of_answers(module)
     button = w.Button(description="Submit this module for grading", button_style="primary",
                       layout=w.Layout(width="auto"))
-    status = w.HTML(_status("You can submit as often as you like; your latest submission is graded."))
+    status = w.HTML(_status("This sends your answers to your facilitator for grading. You can submit as often "
+                            "as you like; your latest submission is graded."))
 
     def submit(_button):
         button.disabled = True
@@ -227,6 +251,34 @@ def submit_module(module: str):
     box = w.VBox([button, status])
     box.add_class("allies-submit")
     return w.VBox([box, feedback_view(module)])
+
+
+def _copy_of_answers(module: str) -> w.VBox:
+    """The self-paced website's last step: nothing to hand in, and a printable copy of the answers to keep."""
+    import datetime
+
+    from . import answers_copy, keepsake, timing
+    from .paths import folder
+    from .submissions import read
+
+    notebook = folder("modules") / f"{module}.ipynb"
+    button = w.Button(description="Make a copy of my answers", button_style="primary",
+                      layout=w.Layout(width="auto"))
+    link = w.HTML(_status("This is your own copy of the course: there is nothing to hand in, and nothing is sent "
+                          "anywhere. To keep your answers outside this site, make a copy and download it."))
+
+    def make(_button):
+        current = session.current()
+        current.flush()
+        when = datetime.datetime.now().astimezone().strftime("%d %B %Y, %H:%M")
+        text = answers_copy.page(timing.title(notebook), read(notebook), current.saved(module), when)
+        name = f"allies-in-tech-{module}-my-answers.html"
+        link.value = f"<p>{keepsake.download_link(name, text, 'text/html', 'printable page')}</p>"
+
+    button.on_click(make)
+    box = w.VBox([button, link])
+    box.add_class("allies-submit")
+    return box
 
 
 # -- Components added for Module 2, reusable by any module ------------------------------------------------

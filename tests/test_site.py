@@ -1,4 +1,5 @@
 """The course website (`python -m course serve`): modules/ only, usable from the keyboard, nothing off-site."""
+import base64
 import json
 import re
 import shutil
@@ -204,3 +205,21 @@ def test_a_knowledge_check_says_right_or_wrong_and_why_at_once(module_page):
     expect(status).to_contain_text(key_canaries()["m01-q1"])
     module_page.locator(".allies-item-m01-q1 input[type=radio][data-value^='(b)']").check()
     expect(status).to_contain_text("Yes, (b) is right.", timeout=15_000)
+
+
+def test_the_self_paced_site_speaks_to_a_learner_on_their_own(module_page):
+    """No facilitator, sign-in, Submit or JupyterLab keystrokes on the learner's own copy of the website: how
+    to answer is said for this site, and the end of the module offers a copy of the answers instead."""
+    text = module_page.inner_text("main")
+    for wrong in ("facilitator", "sign-in", "Shift + Enter", "Submit this module"):
+        assert wrong not in text, wrong
+    assert "saved on this computer as you go" in text and "settings of charts and calculators are not kept" in text
+    module_page.locator(".allies-item-m01-q2 input[type=radio][data-value^='(c)']").check()
+    expect(module_page.locator(".allies-item-m01-q2 > .widget-html").nth(1)).to_contain_text("Saved at",
+                                                                                             timeout=15_000)
+    module_page.get_by_role("button", name="Make a copy of my answers").click()
+    link = module_page.locator("a.allies-download")
+    expect(link).to_have_attribute("download", "allies-in-tech-01-why-men-why-now-my-answers.html", timeout=15_000)
+    page = base64.b64decode(link.get_attribute("href").split("base64,", 1)[1]).decode("utf-8")
+    assert "What did the BCG comparison actually measure?" in page and "<dd>(c) " in page
+    assert "<script" not in page and "Nothing in this file was sent anywhere" in page

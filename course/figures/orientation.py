@@ -3,6 +3,8 @@ on the norms of a learning space (`data/scenarios_orientation.csv`). The self-as
 `course.self_assessment.ask`."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import ipywidgets as w
 from IPython.display import HTML
 
@@ -10,22 +12,25 @@ from .. import badges, cards, timing, widgets
 from ..paths import folder
 from ..validation import escaped
 
-PATHS = ("On the course website", "In JupyterLab")
+PATHS = ("On a cohort's website", "On the website, on your own", "In JupyterLab")
 HOW = (
-    ("Open a module", "Pick it from the list of modules. There is no code to run.",
+    ("Open a module", "Pick it from the list of modules. There is no code to run.", "The same.",
      "Open the notebook and run the cells in order with Shift + Enter."),
-    ("Explore a chart", "Click a slider or a button and use the arrow keys, Tab and Space.",
+    ("Explore a chart", "Click a slider or a button and use the arrow keys, Tab and Space.", "The same.",
      "The same: the charts work the same way once the cell has run."),
-    ("Answer a knowledge check", "Choose an option with the radio buttons.",
+    ("Answer a knowledge check", "Choose an option with the radio buttons.", "The same.",
      'Replace None with the letter of your choice in quotes (answer = "b") and run the cell.'),
-    ("Write a reflection", "Type in the box under the prompt.",
+    ("Write a reflection", "Type in the box under the prompt.", "The same.",
      "Double-click the text cell under the prompt, write, then run it to see it formatted."),
     ("Keep your work", "Answers save as you go, under your sign-in, and come back when you return.",
+     "Answers save as you go, on your computer, and come back when you return.",
      "Save the notebook (Ctrl + S). Your answers live in the notebook file."),
     ("Hand in", "Press the Submit button at the end of the module. You can submit again; the latest counts.",
-     "Save, then submit from the Assignments tab (nbgrader), or as your facilitator asks."),
+     "Nothing to hand in: at the end of each module you can download a copy of your answers.",
+     "Save, then submit from the Assignments tab (nbgrader), as your facilitator asks; on your own, keep the "
+     "notebook."),
     ("Who sees what", "Only you and your graders see your reflections.",
-     "Only you and your graders see your reflections."),
+     "Only you: nothing is sent anywhere.", "Only you, and your graders if you hand the notebook in."),
 )
 
 
@@ -36,8 +41,10 @@ def how_it_works():
 
 def modules() -> HTML:
     """The modules of the course, in order, by title and estimated time (read from `modules/` and estimated
-    by `course.timing`, so the list is always current)."""
-    titles = "".join(f"<li>{escaped(timing.title(nb))} (about {timing.rounded(timing.minutes(nb))} minutes)</li>"
+    by `course.timing`, so the list is always current), each a link to its page (or notebook, in JupyterLab:
+    the modules sit side by side)."""
+    titles = "".join(f'<li><a href="{quote(nb.name)}">{escaped(timing.title(nb))}</a> '
+                     f"(about {timing.rounded(timing.minutes(nb))} minutes)</li>"
                      for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb")))
     return HTML(f'<ol class="allies-outline" style="list-style:none;padding-left:0">{titles}</ol>')
 

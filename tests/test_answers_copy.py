@@ -1,0 +1,38 @@
+"""The self-paced website's copy of a learner's answers, and how each path says to answer: the copy holds
+every question with the learner's answer, escaped, and runs nothing; each path's directions are its own."""
+import pytest
+from conftest import ROOT
+
+from course import answers_copy, contract, widgets
+from course.submissions import read
+
+NOTEBOOK = read(ROOT / "modules" / "01-why-men-why-now.ipynb")
+
+
+def test_the_copy_lists_each_question_with_the_answer_given_escaped():
+    hostile = "<script>alert(1)</script> & \"quotes\"\nsecond line"
+    page = answers_copy.page("Module 1", NOTEBOOK, {"m01-q2": "c", "m01-r1": hostile}, "today")
+    assert "What did the BCG comparison actually measure?" in page and "<dd>(c) " in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;<br>second line" in page
+    assert "<script>" not in page and "default-src 'none'" in page
+    assert "Reflection 1 — Who was in the room?" in page  # a reflection is named by its prompt's heading
+    assert page.count(answers_copy.NOT_ANSWERED) == 4  # three checks and one reflection left blank
+
+
+def test_a_letter_that_is_not_an_option_is_shown_as_not_answered():
+    page = answers_copy.page("Module 1", NOTEBOOK, {"m01-q1": "<b>z</b>"}, "today")
+    assert "&lt;b&gt;" not in page and "<b>z" not in page and page.count(answers_copy.NOT_ANSWERED) == 6
+
+
+@pytest.mark.parametrize("env, says, never", [
+    ({}, "Run each cell in order", "sign-in"),
+    ({"VOILA_KERNEL_ID": "k", contract.SITE_ENV: contract.SELF_PACED}, "saved on this computer", "graders"),
+    ({"VOILA_KERNEL_ID": "k", contract.SITE_ENV: contract.COHORT}, "under your sign-in", "Shift + Enter"),
+])
+def test_each_path_says_how_to_answer_in_its_own_words(monkeypatch, env, says, never):
+    for name in ("VOILA_KERNEL_ID", "VOILA_PREHEAT", "VOILA_APP_PORT", "VOILA_BASE_URL", contract.SITE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    shown = widgets.how_to_answer().data
+    assert says in shown and never not in shown
