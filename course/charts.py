@@ -81,21 +81,26 @@ def _render(fig) -> bytes:
     return out.getvalue()
 
 
+def headroom(ylim: float, values) -> float:
+    """The axis top: `ylim`, raised so that a label printed over the tallest bar clears the title."""
+    return max(ylim, max(values, default=0) * 1.12)
+
+
 def _fmt(value: float, unit: str) -> str:
     return f"{value:g}{unit}"
 
 
 @cached
 def bars(labels, values, *, title: str, unit: str = "%", source: str,
-         highlight: str | None = None, ylim: float | None = 100) -> Chart:
+         highlight: str | None = None, ylim: float | None = 100, ylabel: str = "") -> Chart:
     """Vertical bars, values printed on them; the bar named `highlight` stands out, the rest are muted."""
     fig, ax = _figure(title)
     colours = [PALETTE["blue"] if highlight in (None, label) else MUTED for label in labels]
     drawn = ax.bar(labels, values, color=colours, edgecolor="black", linewidth=0.6)
     ax.bar_label(drawn, labels=[_fmt(v, unit) for v in values], padding=2)
     if ylim:
-        ax.set_ylim(0, ylim)
-    ax.set_ylabel(unit.strip() or "value")
+        ax.set_ylim(0, headroom(ylim, values))
+    ax.set_ylabel(ylabel or unit.strip() or "value")
     listed = "; ".join(f"{label}: {_fmt(value, unit)}" for label, value in zip(labels, values))
     focus = f" Highlighted: {highlight}." if highlight else ""
     return Chart(_render(fig), f"Bar chart, {title}. {listed}.{focus}", source)
@@ -114,7 +119,7 @@ def grouped_bars(groups, series: dict[str, list[float]], *, title: str, unit: st
                        edgecolor="black", linewidth=0.6, hatch=["", "//", "..", "xx"][i % 4])
         ax.bar_label(drawn, labels=[_fmt(v, unit) for v in values], padding=2)
     ax.set_xticks(range(len(groups)), groups)
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, headroom(100, [v for values in series.values() for v in values]))
     ax.legend(frameon=False, loc="upper right")
     parts = []
     for g, group in enumerate(groups):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from course import cards, data, positive_sum
+from course import cards, charts, data, positive_sum
 from course.figures import backlash
 from course.positive_sum import Assumptions
 from course.validation import escaped
@@ -256,6 +256,19 @@ def test_the_simulation_has_a_labelled_view_for_every_setting():
     for view in views:
         assert "illustrative model, not data" in view and "Illustrative model (course/positive_sum.py)" in view
         assert 'alt="' in view and "Source:" in view
+
+
+def test_no_policy_draws_the_baseline_once_and_a_control_that_changes_nothing_says_so():
+    explorer = backlash.simulation()
+    views = _views(explorer)
+    baseline = [v for v in views if "The baseline:" in v]
+    assert baseline and all("No policy (baseline)" not in v for v in baseline), "the baseline drawn twice"
+    leaving = [v for v in views if "People leaving each year" in v]
+    assert leaving and all(backlash.SAME_FOR_BOTH in v for v in leaving)
+
+
+def test_a_label_over_the_tallest_bar_has_room_below_the_title():
+    assert charts.headroom(100, [96, 30]) >= 96 * 1.1 and charts.headroom(100, [40]) == 100
 
 
 # --- the cards --------------------------------------------------------------------------------------------

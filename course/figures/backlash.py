@@ -20,6 +20,8 @@ SHORT = {"none": "None", "transparent": "Criteria", "credit": "Credit", "flexibl
          "sponsorship": "Sponsors", "all": "All four"}
 PROMOTION_LABELS = {"bar": "Against a bar (a career ladder)", "seats": "Into fixed seats (set senior roles)"}
 SHOW = ("Who leaves", "Who is promoted", "Team output")
+SAME_FOR_BOTH = ("In this model, how people are promoted does not change who leaves, so this view is the same "
+                 "for both ways of promoting.")
 
 
 # -- figures quoted in text ----------------------------------------------------------------------------------
@@ -245,6 +247,10 @@ def _labels() -> dict[str, str]:
 
 
 def _paired_chart(groups, before, after, *, names, title, unit, ylim, source, ylabel=""):
+    """The baseline beside the policy; with no policy chosen, the baseline alone (not drawn twice)."""
+    if names[1] == POLICY_LABELS["none"]:
+        return charts.bars(list(groups), [round(v, 1) for v in before], title=title, unit=unit, source=source,
+                           ylim=ylim, ylabel=ylabel)
     return _paired(tuple(groups), tuple(before), tuple(after), names=tuple(names), title=title, unit=unit,
                    ylim=ylim, source=source, ylabel=ylabel or unit.strip())
 
@@ -259,7 +265,7 @@ def _draw_paired(groups, before, after, *, names, title, unit, ylim, source, yla
         drawn = ax.bar(xs, values, width, label=name, color=colour, edgecolor="black", linewidth=0.6, hatch=hatch)
         ax.bar_label(drawn, labels=[f"{v:.1f}{unit}" for v in values], padding=2, fontsize=9)
     ax.set_xticks(range(len(groups)), groups)
-    ax.set_ylim(0, ylim)
+    ax.set_ylim(0, charts.headroom(ylim, [*before, *after]))
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, loc="upper right", fontsize=9)
     listed = "; ".join(f"{g}: {names[0]} {b:.1f}{unit}, {names[1]} {a:.1f}{unit}"
@@ -280,12 +286,13 @@ def _leaving_view(label, base, run, years):
     if run.policy == "none":
         return chart, (f"The baseline: each year {w0:.1f} in every 100 women leave and {m0:.1f} in every 100 men. "
                        "Women leave more often here because the model assumes that unfair treatment, and caring "
-                       "without flexibility, fall on them more.")
+                       f"without flexibility, fall on them more. {SAME_FOR_BOTH}")
     why = ("carers of every gender can stay" if "flexible" in positive_sum.POLICIES[run.policy]
            else "unfair treatment reaches some men as well")
     return chart, (f"With {label.lower()}, {w:.1f} in every 100 women leave each year (no policy: {w0:.1f}), "
                    f"{m:.1f} in every 100 men ({m0:.1f}) and {t:.1f} across the team ({t0:.1f}). Men leave less "
-                   f"too: {why}. Over {years} years, no policy in the model makes anyone more likely to leave.")
+                   f"too: {why}. Over {years} years, no policy in the model makes anyone more likely to leave. "
+                   f"{SAME_FOR_BOTH}")
 
 
 def _promotion_view(label, base, run, promotion):
