@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,14 +116,21 @@ class Site:
                "--Voila.ip=127.0.0.1"]
         return cmd + (["--preheat_kernel=True", f"--pool_size={self.pool}"] if self.pool else [])
 
+    def launch(self, port: int | None = None) -> None:
+        """Start the server process in a process group of its own, and return: on `port` (a restart: its log
+        goes on), else on a free one."""
+        self.port = port or free_port()
+        name = self.work / f"{self.key}-{self.port}.log"
+        log = self.log = open(name, "a" if port else "w")  # noqa: SIM115 (closed by stop)
+        self.proc = subprocess.Popen(self.command(), cwd=self.code, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
     def start(self, timeout: float = 180) -> float:
         """Start the server and wait until it answers and its kernel pools are full and idle; returns the
         seconds that took."""
         begin = time.monotonic()
-        self.port = free_port()
-        log = self.log = open(self.work / f"{self.key}-{self.port}.log", "w")  # noqa: SIM115 (closed by stop)
-        self.proc = subprocess.Popen(self.command(), cwd=self.code, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
+        self.launch()
+        log = self.log
         deadline = begin + timeout
         while True:
             if self.proc.poll() is not None:
@@ -218,3 +226,15 @@ def sites(work: Path, code: Path, env: dict, pool: int, which: list[str]) -> lis
              "plain-pre": Site("plain-pre", f"plain Voilà preheated (pool {pool})", pool, False, work, code,
                                env)}
     return [every[k] for k in which]
+
+
+def prepare(prefix: str, learners: int) -> tuple[Path, Path, dict, list[tuple[str, str]], str]:
+    """A new work folder holding a snapshot of the course, the chart cache filled and `learners` on a cohort
+    roster; returns the folder, the snapshot, the servers' environment, the learners (id, access code) and the
+    reference module (the one numbered 01)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    code = snapshot(work)
+    env = environment(work, code)
+    warm_chart_cache(work, code, env)
+    people = sorted(make_roster(work, code, env, learners).items())
+    return work, code, env, people, next(m for m in modules(code) if m.startswith("01-"))
