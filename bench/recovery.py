@@ -121,10 +121,24 @@ async def learner(port: int, module: str, who: str, code: str, acks: list, stop:
                 await page.close()
 
 
+async def answering(base: str, limit: float = 300) -> float | None:
+    """Seconds until the server at `base` answers its sign-in page (None: not within `limit`)."""
+    began = time.monotonic()
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        while time.monotonic() - began < limit:
+            try:
+                if (await client.get("/login")).status_code == 200:
+                    return time.monotonic() - began
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+
+
 async def baseline(site: servers.Site, module: str, who: str, code: str) -> dict:
     """Launch the site and time, from the launch, its first module page and that learner's first save."""
     began = time.monotonic()
     site.launch()
+    answered = asyncio.create_task(answering(site.base))
     async with httpx.AsyncClient(base_url=site.base, timeout=60) as client:
         page = Page(client, site.port)
         while True:
@@ -138,7 +152,7 @@ async def baseline(site: servers.Site, module: str, who: str, code: str) -> dict
         await page.save(f"{who} answer 1")
         first_save = time.monotonic() - began
         await page.close()
-    return {"first_page_s": first_page, "first_save_s": first_save}
+    return {"first_page_s": first_page, "first_save_s": first_save, "answered_s": await answered}
 
 
 async def crash(site: servers.Site, module: str, people: list, deadline: float) -> dict:
@@ -157,11 +171,14 @@ async def crash(site: servers.Site, module: str, people: list, deadline: float) 
     os.killpg(site.proc.pid, signal.SIGKILL)
     await asyncio.to_thread(site.proc.wait)
     site.log.close()
+    started_before = site.kernels_started()
     restarted = time.monotonic()
     site.launch(site.port)
+    answered = asyncio.create_task(answering(site.base))
     while (any(not a or a[-1][0] < restarted for a in acks.values())
            and time.monotonic() - restarted < deadline):
         await asyncio.sleep(0.2)
+    cpu, started = site.cpu_split(), site.kernels_started() - started_before
     orphans = [k.pid for k in kernels if k.is_running()]  # pre-crash kernels still alive now
     stop.set()
     for task in tasks:
@@ -170,6 +187,8 @@ async def crash(site: servers.Site, module: str, people: list, deadline: float) 
     after = {who: next((t - restarted for t, _ in a if t > restarted), None) for who, a in acks.items()}
     return {"saving_before": saving, "saves_before": sum(t < killed for a in acks.values() for t, _ in a),
             "restart_gap_s": restarted - killed, "kernels_at_crash": len(kernels), "orphans": orphans,
+            "answered_s": await answered, "cpu_server": cpu[0], "cpu_kernels": cpu[1],
+            "kernels_started": started,
             "after_restart_s": after, "acks": acks}
 
 
@@ -197,10 +216,12 @@ def markdown(r: dict) -> str:
                f"every learner was saving again {worst:.1f} s after the restart, {ratio:.1f}× the "
                f"{b['first_page_s']:.1f} s a freshly started idle site took to serve its first module page "
                f"(issue 13's target: ≤ 2×, {'met' if ratio <= 2 else 'not met'})")
-    rows = [["fresh idle site: launch → first module page served (baseline)",
+    rows = [["fresh idle site: launch → the server answers", fmt(b["answered_s"], "", 1)],
+            ["fresh idle site: launch → first module page served (baseline)",
              fmt(b["first_page_s"], "", 1)],
             ["fresh idle site: launch → that learner's first confirmed save",
              fmt(b["first_save_s"], "", 1)],
+            ["after the crash: restart → the server answers", fmt(c["answered_s"], "", 1)],
             [f"after the crash: restart → every learner saving again (n {len(times)})", fmt(worst, "", 1)],
             ["after the crash: restart → a learner saving again, median", fmt(s["median"], "", 1)],
             ["after the crash: restart → a learner saving again, p95", fmt(s["p95"], "", 1)],
@@ -222,6 +243,9 @@ def markdown(r: dict) -> str:
         f"killed with `kill -9` of its process group, and relaunched {c['restart_gap_s']:.2f} s later on the "
         f"same instance and port. Kernels from before the crash still running at the end: "
         f"{len(c['orphans'])}.",
+        f"- From the restart until every learner saved again, the server started {c['kernels_started']} "
+        f"kernels and used {c['cpu_server']:.1f} CPU s, its kernels {c['cpu_kernels']:.1f} CPU s "
+        f"({m['cores']} cores give {m['cores'] * (worst or r['deadline']):.0f} CPU s in that time).",
         f"- Learners whose store lacked their last confirmed answer at the end: {r['lost']}.",
         "- The server's log, before and after the crash: "
         f"{', '.join(f'{k}: {v}' for k, v in r['log_events'].items()) or 'no lines'} of the kinds counted "

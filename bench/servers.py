@@ -25,10 +25,11 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 KERNEL_ID = re.compile(r"kernel-([0-9a-f-]{36})\.json")
-# Server-log lines worth counting after a run: what went wrong, in the server's own words.
+# Server-log lines worth counting after a run: what went wrong, in the server's own words, and learners
+# sent the cohort site's waiting page (no kernel free for them yet).
 LOG_EVENTS = {"kernel port clash": "Address already in use", "kernel died": "Kernel died before replying",
               "kernel restart": "restarting kernel", "IOPub timeout": "Timeout waiting for IOPub output",
-              "uncaught exception": "Uncaught exception"}
+              "uncaught exception": "Uncaught exception", "waiting page": "503 GET /voila/render"}
 
 
 def snapshot(work: Path, source: Path = ROOT) -> Path:
@@ -185,6 +186,22 @@ class Site:
             except psutil.Error:
                 pass
         return total
+
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds used so far by the server process and by the processes under it (kernels), each with
+        the processes it has reaped: a kernel that ended still counts."""
+        used = []
+        for p in self.tree():
+            try:
+                t = p.cpu_times()
+                used.append(t.user + t.system + t.children_user + t.children_system)
+            except psutil.Error:
+                used.append(0.0)
+        return (used[0], sum(used[1:])) if used else (0.0, 0.0)
+
+    def kernels_started(self) -> int:
+        """How many kernels this site's log says were started."""
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace").count("Kernel started:")
 
     def wait_idle(self, threshold: float = 0.10, window: float = 0.5, timeout: float = 30.0) -> float:
         """Wait until the server and its kernels use under `threshold` of a core for two windows in a row
