@@ -246,6 +246,8 @@ def markdown(r: dict) -> str:
         f"- From the restart until every learner saved again, the server started {c['kernels_started']} "
         f"kernels and used {c['cpu_server']:.1f} CPU s, its kernels {c['cpu_kernels']:.1f} CPU s "
         f"({m['cores']} cores give {m['cores'] * (worst or r['deadline']):.0f} CPU s in that time).",
+        "- Other processes on this machine (outside this bench) used, on average, "
+        + "; ".join(f"{v['mean']:.2f} cores during {k}" for k, v in r.get("background", {}).items()) + ".",
         f"- Learners whose store lacked their last confirmed answer at the end: {r['lost']}.",
         "- The server's log, before and after the crash: "
         f"{', '.join(f'{k}: {v}' for k, v in r['log_events'].items()) or 'no lines'} of the kinds counted "
@@ -267,15 +269,18 @@ def main(argv=None) -> int:
     began, info = time.monotonic(), machine.describe()
     work, code, env, people, module = servers.prepare("allies-recovery-", args.learners + 1)
     site = servers.sites(work, code, env, args.pool, ["ours"])[0]
-    result = {"orphans": []}
+    result, bg = {"orphans": []}, machine.Background().start()
     try:
+        bg.mark("baseline")
         first = asyncio.run(baseline(site, module, *people[0]))
         print(f"recovery: baseline {first}", flush=True)
         site.stop()
+        bg.mark("learners saving, crash and recovery")
         site.start()
         result = asyncio.run(crash(site, module, people[1:], args.deadline))
         events = site.log_events()
     finally:
+        bg.stop()
         site.stop()
         for pid in result["orphans"]:
             try:
@@ -284,7 +289,7 @@ def main(argv=None) -> int:
                 pass
     report = {"machine": info, "baseline": first, "crash": result, "learners": args.learners,
               "pool": args.pool, "module": module, "deadline": args.deadline, "work": str(work),
-              "log_events": events, "wall_s": time.monotonic() - began,
+              "log_events": events, "wall_s": time.monotonic() - began, "background": bg.summary(),
               "lost": lost_saves(work / "instance", module.removesuffix(".ipynb"), result["acks"]),
               "command": " ".join(["python bench/recovery.py", *(argv or sys.argv[1:])])}
     (work / "recovery.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")

@@ -20,7 +20,7 @@ def test_the_capacity_report_gives_cpu_per_learner_and_the_load_test_verdict():
            for key, s, k in (("ours", 0.4, 6.0), ("plain-pre", 0.0, 4.0))]
     text = capacity.markdown({"machine": MACHINE, "command": "python bench/capacity.py", "wall_s": 60,
                               "work": "/tmp/x", "pool": 3, "learners": 10, "module": "01-x.ipynb", "rate": 100,
-                              "cpu": cpu, "levels": [level("ours", 1, 100, 9.0, 0.8, waiting=30),
+                              "cpu": cpu, "levels": [level("ours", 25, 100, 9.0, 0.8, waiting=30),
                                                      level("plain-pre", 20, 100, 3.0, 1.1)]})
     assert "cost 0.84 CPU s on ours and 0.60 CPU s on preheated Voilà" in text
     assert "failed 20% of learners" in text and "not met in this run" in text
