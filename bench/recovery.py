@@ -239,9 +239,8 @@ def markdown(r: dict) -> str:
         f"{r['learners'] + 1} learners on the roster; module {r['module']}, item {ITEM}.",
         f"- Before the crash {c['saving_before']} of {r['learners']} learners had each had at least 3 saves "
         f"confirmed ({c['saves_before']} in all); the server and its {c['kernels_at_crash']} kernels were "
-        "then "
-        f"killed with `kill -9` of its process group, and relaunched {c['restart_gap_s']:.2f} s later on the "
-        f"same instance and port. Kernels from before the crash still running at the end: "
+        f"then killed with `kill -9` of its process group, and relaunched {c['restart_gap_s']:.2f} s later "
+        f"on the same instance and port. Kernels from before the crash still running at the end: "
         f"{len(c['orphans'])}.",
         f"- From the restart until every learner saved again, the server started {c['kernels_started']} "
         f"kernels and used {c['cpu_server']:.1f} CPU s, its kernels {c['cpu_kernels']:.1f} CPU s "
@@ -249,9 +248,9 @@ def markdown(r: dict) -> str:
         "- Other processes on this machine (outside this bench) used, on average, "
         + "; ".join(f"{v['mean']:.2f} cores during {k}" for k, v in r.get("background", {}).items()) + ".",
         f"- Learners whose store lacked their last confirmed answer at the end: {r['lost']}.",
-        "- The server's log, before and after the crash: "
-        f"{', '.join(f'{k}: {v}' for k, v in r['log_events'].items()) or 'no lines'} of the kinds counted "
-        "(kernel port clashes, dead or restarted kernels, IOPub timeouts, uncaught exceptions).",
+        "- Lines counted in the server's log, before and after the crash (kernel port clashes, dead or "
+        "restarted kernels, IOPub timeouts, uncaught exceptions, waiting pages sent): "
+        f"{', '.join(f'{k}: {v}' for k, v in r['log_events'].items()) or 'none'}.",
         "- A learner here is an HTTP and websocket client doing what the module page does to save: no "
         "browser draws the page, so the time a browser takes to draw it after a reload is not counted, in "
         "the baseline or after the crash. Learners reload at once, every 0.25 s until the server answers: "
