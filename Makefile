@@ -58,5 +58,5 @@ BENCH := flock /tmp/allies-bench.lock $(PY)
 bench: install chromium
 	$(BENCH) bench/run.py
 	$(BENCH) bench/autograde.py --full
-	$(BENCH) bench/capacity.py --learners 12 --rate 100
+	$(BENCH) bench/capacity.py --learners 12 --rate 150
 	$(BENCH) bench/recovery.py --learners 20

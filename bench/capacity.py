@@ -137,10 +137,10 @@ def markdown(r: dict) -> str:
         met = (not ours_l["failures"] and ours_l["usable"]["p95"] is not None and pre_l["usable"]["p95"]
                and ours_l["usable"]["p95"] <= pre_l["usable"]["p95"] / 2)
         share = len(pre_l["failures"]) / pre_l["arrivals"]
-        lines += ["", f"Preheated Voilà failed {share:.0%} of learners at this rate "
-                      f"({'at least' if share >= 0.1 else 'under'} the 10% issue 13's target is set at). "
-                      f"Issue 13's target (ours fails none, p95 no more than half of preheated Voilà's): "
-                      f"{'met' if met else 'not met'} in this run."]
+        verdict = (f"{'met' if met else 'not met'} in this run" if share >= 0.1 else
+                   "not judged here: it is set at a rate where preheated Voilà fails at least 10%")
+        lines += ["", f"Preheated Voilà failed {share:.0%} of learners at this rate. Issue 13's target "
+                      f"(ours fails none, with a p95 no more than half of preheated Voilà's): {verdict}."]
         slower = (len(ours_l["failures"]) >= len(pre_l["failures"])
                   and (ours_l["usable"]["median"] or 0) > (pre_l["usable"]["median"] or 0))
         if slower and (ours_l["cpu_cores"] or 0) < (pre_l["cpu_cores"] or 0):
