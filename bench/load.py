@@ -1,10 +1,11 @@
 """The load test: N learners arriving evenly over a window, each opening the same module.
 
 Most learners are plain HTTP clients: sign in (cohort site only), GET the module page to its last byte
-("HTML"), then open the kernel websocket and ask for every widget's state as the page's widget manager
-does (`jupyter.widget.control` / `request_states`) — "usable (HTTP)" is that reply. Every k-th learner
-is a real headless browser, timed to the same "usable" as the page-load figure (probe.js). Times run
-from the request for the module page, after sign-in; sign-in is timed on its own.
+("HTML"; a waiting page is asked again after its Retry-After, as a browser does), then open the kernel
+websocket and ask for every widget's state as the page's widget manager does (`jupyter.widget.control` /
+`request_states`) — "usable (HTTP)" is that reply. Every k-th learner is a real headless browser, timed to
+the same "usable" as the page-load figure (probe.js). Times run from the request for the module page, after
+sign-in; sign-in is timed on its own.
 Traffic goes only to 127.0.0.1; every learner has a deadline, and the test ends within window + deadline.
 """
 from __future__ import annotations
@@ -65,6 +66,24 @@ async def widget_states(site: Site, kernel: str, cookies: dict) -> tuple[int, in
                 return len(data.get("states", {})), read
 
 
+async def sign_in(client: httpx.AsyncClient, learner: str, code: str) -> int:
+    """Sign `client` in on the cohort site as the login form does; returns the status (302: signed in)."""
+    await client.get("/login")
+    response = await client.post("/login?next=/", data={"learner": learner, "code": code,
+                                                        "_xsrf": client.cookies.get("_xsrf")})
+    return response.status_code
+
+
+async def module_page(client: httpx.AsyncClient, module: str) -> httpx.Response:
+    """The module page, after as many waiting pages (503 with Retry-After: no kernel free yet) as the site
+    shows: a browser reloads a waiting page after that many seconds too."""
+    while True:
+        response = await client.get(f"/voila/render/{module}")
+        if response.status_code != 503 or "Retry-After" not in response.headers:
+            return response
+        await asyncio.sleep(float(response.headers["Retry-After"]))
+
+
 async def http_learner(site: Site, module: str, learner: tuple[str, str] | None, stage: dict) -> dict:
     """One learner as an HTTP client; returns its timings (s) or the error that stopped it. `stage["at"]`
     names the step under way, for a learner that runs out of time."""
@@ -73,15 +92,12 @@ async def http_learner(site: Site, module: str, learner: tuple[str, str] | None,
         if site.signed_in:
             stage["at"] = "sign-in"
             start = time.monotonic()
-            await client.get("/login")
-            response = await client.post("/login?next=/", data={"learner": learner[0], "code": learner[1],
-                                                                "_xsrf": client.cookies.get("_xsrf")})
-            if response.status_code != 302:
-                return {**out, "error": f"sign-in {response.status_code}"}
+            if (status := await sign_in(client, *learner)) != 302:
+                return {**out, "error": f"sign-in {status}"}
             out["signin"] = time.monotonic() - start
-        stage["at"] = "page HTML"
+        stage["at"] = "page HTML (or a waiting page)"
         start = time.monotonic()
-        response = await client.get(f"/voila/render/{module}")
+        response = await module_page(client, module)
         out["html"] = time.monotonic() - start
         stage["at"] = "widget state over the kernel websocket"
         match = KERNEL_ID.search(response.text)

@@ -104,3 +104,15 @@ class Background:
                          "machine": sum(m[0] for m in machine) / len(machine),
                          "steal": sum(m[1] for m in machine) / len(machine)}
         return out
+
+
+def table(m: dict) -> list[str]:
+    """What `describe()` found, as the markdown table that opens a bench's report."""
+    v = m["versions"]
+    return ["| machine | |", "| --- | --- |", f"| CPU | {m['cores']} cores, {m['cpu']} |",
+            f"| RAM | {m['ram_gb']} GB |",
+            f"| Python | {m['python']}; voila {v['voila']}, jupyter_server {v['jupyter_server']}, "
+            f"ipykernel {v['ipykernel']} |",
+            f"| code | commit {m['commit']}; uncommitted changes in course/ or modules/: "
+            f"{', '.join(m['changed']) or 'none'} |",
+            f"| load average at start | {' / '.join(f'{x:.2f}' for x in m['loadavg_start'])} |", ""]

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,11 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 KERNEL_ID = re.compile(r"kernel-([0-9a-f-]{36})\.json")
-# Server-log lines worth counting after a run: what went wrong, in the server's own words.
+# Server-log lines worth counting after a run: what went wrong, in the server's own words, and learners
+# sent the cohort site's waiting page (no kernel free for them yet).
 LOG_EVENTS = {"kernel port clash": "Address already in use", "kernel died": "Kernel died before replying",
               "kernel restart": "restarting kernel", "IOPub timeout": "Timeout waiting for IOPub output",
-              "uncaught exception": "Uncaught exception"}
+              "uncaught exception": "Uncaught exception", "waiting page": "503 GET /voila/render"}
 
 
 def snapshot(work: Path, source: Path = ROOT) -> Path:
@@ -115,14 +117,21 @@ class Site:
                "--Voila.ip=127.0.0.1"]
         return cmd + (["--preheat_kernel=True", f"--pool_size={self.pool}"] if self.pool else [])
 
+    def launch(self, port: int | None = None) -> None:
+        """Start the server process in a process group of its own, and return: on `port` (a restart: its log
+        goes on), else on a free one."""
+        self.port = port or free_port()
+        name = self.work / f"{self.key}-{self.port}.log"
+        log = self.log = open(name, "a" if port else "w")  # noqa: SIM115 (closed by stop)
+        self.proc = subprocess.Popen(self.command(), cwd=self.code, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
     def start(self, timeout: float = 180) -> float:
         """Start the server and wait until it answers and its kernel pools are full and idle; returns the
         seconds that took."""
         begin = time.monotonic()
-        self.port = free_port()
-        log = self.log = open(self.work / f"{self.key}-{self.port}.log", "w")  # noqa: SIM115 (closed by stop)
-        self.proc = subprocess.Popen(self.command(), cwd=self.code, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
+        self.launch()
+        log = self.log
         deadline = begin + timeout
         while True:
             if self.proc.poll() is not None:
@@ -178,6 +187,22 @@ class Site:
                 pass
         return total
 
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds used so far by the server process and by the processes under it (kernels), each with
+        the processes it has reaped: a kernel that ended still counts."""
+        used = []
+        for p in self.tree():
+            try:
+                t = p.cpu_times()
+                used.append(t.user + t.system + t.children_user + t.children_system)
+            except psutil.Error:
+                used.append(0.0)
+        return (used[0], sum(used[1:])) if used else (0.0, 0.0)
+
+    def kernels_started(self) -> int:
+        """How many kernels this site's log says were started."""
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace").count("Kernel started:")
+
     def wait_idle(self, threshold: float = 0.10, window: float = 0.5, timeout: float = 30.0) -> float:
         """Wait until the server and its kernels use under `threshold` of a core for two windows in a row
         (a preheated pool has refilled); returns the seconds waited."""
@@ -218,3 +243,15 @@ def sites(work: Path, code: Path, env: dict, pool: int, which: list[str]) -> lis
              "plain-pre": Site("plain-pre", f"plain Voilà preheated (pool {pool})", pool, False, work, code,
                                env)}
     return [every[k] for k in which]
+
+
+def prepare(prefix: str, learners: int) -> tuple[Path, Path, dict, list[tuple[str, str]], str]:
+    """A new work folder holding a snapshot of the course, the chart cache filled and `learners` on a cohort
+    roster; returns the folder, the snapshot, the servers' environment, the learners (id, access code) and the
+    reference module (the one numbered 01)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    code = snapshot(work)
+    env = environment(work, code)
+    warm_chart_cache(work, code, env)
+    people = sorted(make_roster(work, code, env, learners).items())
+    return work, code, env, people, next(m for m in modules(code) if m.startswith("01-"))

@@ -1,0 +1,40 @@
+"""The capacity and recovery benches write their reports from what they measured, and say when issue 13's
+targets are not met (no timing here: speed is measured by the benches themselves)."""
+from bench import capacity, recovery
+
+MACHINE = {"date": "2026-11-30 12:00 UTC", "cores": 2, "cpu": "test CPU", "ram_gb": 23.5, "python": "3.11",
+           "versions": {"voila": "0.5", "jupyter_server": "2", "ipykernel": "7"}, "commit": "abc1234",
+           "changed": [], "loadavg_start": (1.0, 1.0, 1.0)}
+
+
+def level(label, failed, arrivals, p95, cores, waiting=0):
+    usable = {"n": arrivals - failed, "median": p95 / 2, "p95": p95, "min": 0.1, "max": p95}
+    return {"label": label, "arrivals": arrivals, "failures": [{"error": "not done in 30 s"}] * failed,
+            "usable": usable, "cpu_cores": cores, "kernels_started": arrivals,
+            "log_events": {"waiting page": waiting} if waiting else {}}
+
+
+def test_the_capacity_report_gives_cpu_per_learner_and_the_load_test_verdict():
+    cpu = [{"site": key, "label": key, "learners": 10, "usable": 10, "usable_s": {"median": 0.5},
+            "startup_s": 20, "signin_cpu": s, "server_cpu": 2.0, "kernel_cpu": k}
+           for key, s, k in (("ours", 0.4, 6.0), ("plain-pre", 0.0, 4.0))]
+    text = capacity.markdown({"machine": MACHINE, "command": "python bench/capacity.py", "wall_s": 60,
+                              "work": "/tmp/x", "pool": 3, "learners": 10, "module": "01-x.ipynb", "rate": 100,
+                              "cpu": cpu, "levels": [level("ours", 25, 100, 9.0, 0.8, waiting=30),
+                                                     level("plain-pre", 20, 100, 3.0, 1.1)]})
+    assert "cost 0.84 CPU s on ours and 0.60 CPU s on preheated Voilà" in text
+    assert "failed 20% of learners" in text and "not met in this run" in text
+    assert "30 waiting pages" in text
+
+
+def test_the_recovery_report_compares_the_slowest_learner_with_a_fresh_sites_first_page():
+    crash = {"saving_before": 2, "saves_before": 9, "restart_gap_s": 0.1, "kernels_at_crash": 23, "orphans": [],
+             "answered_s": 2.0, "cpu_server": 3.0, "cpu_kernels": 20.0, "kernels_started": 23,
+             "after_restart_s": {"a": 5.0, "b": 9.0}}
+    report = {"machine": MACHINE, "baseline": {"first_page_s": 4.0, "first_save_s": 5.0, "answered_s": 2.0},
+              "crash": crash, "learners": 2, "pool": 3, "module": "01-x.ipynb", "deadline": 60, "work": "/tmp/x",
+              "log_events": {}, "wall_s": 60, "lost": 0, "command": "python bench/recovery.py"}
+    assert "every learner was saving again 9.0 s after the restart, 2.2× the 4.0 s" in recovery.markdown(report)
+    assert "not met" in recovery.markdown(report)
+    crash["after_restart_s"]["b"] = None
+    assert "1 of 2 learners saved again within the 60 s" in recovery.markdown(report)
