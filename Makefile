@@ -39,13 +39,15 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
 
+# `make serve PORT=8900` (and the same for serve-cohort) to use another port.
+PORT ?= 8866
 serve: install
-	$(PY) -m course serve
+	$(PY) -m course serve --port $(PORT)
 
 # A hosted cohort: `make serve-cohort INSTANCE=/srv/allies-cohort-1` (add learners first, see README).
 INSTANCE ?= instance/cohort
 serve-cohort: install
-	$(PY) -m course cohort serve --instance $(INSTANCE)
+	$(PY) -m course cohort serve --instance $(INSTANCE) --port $(PORT)
 
 release: install
 	$(PY) -m course release

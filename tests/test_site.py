@@ -16,13 +16,18 @@ MODULE_1 = "01-why-men-why-now.ipynb"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def site_server(tmp_path_factory):
     """A real `python -m course serve` on a free port, for this file's tests."""
     folder = tmp_path_factory.mktemp("site")
     running = Server(["serve", "--no-browser", "--instance", str(folder / "instance")], folder / "voila.log")
     running.start()
-    yield running.port
+    yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def server(site_server):
+    return site_server.port
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +228,9 @@ def test_the_self_paced_site_speaks_to_a_learner_on_their_own(module_page):
     page = base64.b64decode(link.get_attribute("href").split("base64,", 1)[1]).decode("utf-8")
     assert "What did the BCG comparison actually measure?" in page and "<dd>(c) " in page
     assert "<script" not in page and "Nothing in this file was sent anywhere" in page
+
+
+def test_the_server_log_carries_no_warning_that_says_nothing(site_server, module_page):
+    """One "Notebook … is not trusted" line per notebook opened told an operator nothing: the modules are
+    stored without outputs."""
+    assert "Kernel started" in site_server.log.read_text() and "is not trusted" not in site_server.log.read_text()
