@@ -1,9 +1,13 @@
 """The self-paced course website: Voilà serving only `modules/` with the course's `allies` template."""
 from __future__ import annotations
 
+import json
 import os
+import re
+from functools import lru_cache
 from pathlib import Path
 
+from jupyter_server.utils import url_path_join
 from traitlets import Bool
 from traitlets.config import Config
 from voila.app import Voila
@@ -11,7 +15,7 @@ from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
 
-from . import contract, kernels, keys, release, web
+from . import contract, kernels, keys, progress, release, timing, web
 from .instance import Instance
 from .paths import folder
 from .store import MAX_VALUE_BYTES
@@ -22,10 +26,20 @@ LOCAL_LEARNER = "local"
 JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
 
 
-def modules() -> list[dict[str, str]]:
-    """Every `modules/NN-*.ipynb`, in course order, as {"path", "title"}."""
-    return [{"path": nb.name, "title": release.title(nb)}
-            for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))]
+OBJECTIVE = re.compile(r"^\d+\. (.+)$")  # a numbered line of a module's opening cell: one objective
+
+
+def modules() -> list[dict]:
+    """Every `modules/NN-*.ipynb`, in course order, as {"path", "title", "minutes" (as the module states
+    them), "objectives" (its opening cell's numbered list)}."""
+    return [_module(nb, nb.stat().st_mtime) for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))]
+
+
+@lru_cache(maxsize=64)
+def _module(nb: Path, _mtime: float) -> dict:
+    opening = "".join(json.loads(nb.read_text(encoding="utf-8"))["cells"][0]["source"])
+    return {"path": nb.name, "title": release.title(nb), "minutes": timing.stated_minutes(nb),
+            "objectives": [m.group(1) for line in opening.splitlines() if (m := OBJECTIVE.match(line))]}
 
 
 # The module pages' front end (built from frontend/ by `make install`): the index page prefetches it.
@@ -35,10 +49,17 @@ FRONT_END = ["static/page.js", "static/page.css"]
 def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/", **_kwargs) -> dict:
     """Voilà's page_config_hook: give the index page (tree.html) the module list, and the front end's
     versioned URLs, so that the browser fetches (and caches) it while the learner picks a module; give
-    module pages the largest answer the store keeps, so that they refuse a larger one before sending it."""
+    module pages the largest answer the store keeps, so that they refuse a larger one before sending it, and
+    the modules before and after them, for their previous and next links."""
     page_config["alliesMaxAnswerBytes"] = MAX_VALUE_BYTES
     page_config["alliesSite"] = os.environ.get(contract.SITE_ENV, contract.COHORT)
-    if not notebook_path.endswith(".ipynb"):
+    if notebook_path.endswith(".ipynb"):
+        listed = [{"path": m["path"], "title": m["title"]} for m in modules()]
+        here = next((i for i, m in enumerate(listed) if m["path"] == Path(notebook_path).name), None)
+        if here is not None:
+            page_config["alliesPrevious"] = listed[here - 1] if here else None
+            page_config["alliesNext"] = listed[here + 1] if here + 1 < len(listed) else None
+    else:
         page_config["alliesModules"] = modules()
         page_config["alliesPrefetch"] = [make_url("allies", base_url, name) for name in FRONT_END]
     return page_config
@@ -123,9 +144,10 @@ class CourseVoila(Voila):
 
     def init_handlers(self) -> list:
         """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do, and its
-        module pages saying when the site is full."""
+        module pages saying when the site is full; first, the learner's progress for the index page."""
         ours = {VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler, TornadoVoilaHandler: kernels.PageHandler}
-        return [(route, ours.get(handler, handler), *rest) for route, handler, *rest in super().init_handlers()]
+        return [(url_path_join(self.server_url, "/allies/progress"), progress.ProgressHandler),
+                *[(route, ours.get(handler, handler), *rest) for route, handler, *rest in super().init_handlers()]]
 
 
 def preheat(c: Config, pool_size: int) -> None:

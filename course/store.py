@@ -270,6 +270,29 @@ class AnswerStore:
             write=False)
         return {item: _decode(value) for item, value in rows}
 
+    def activity(self, learner: str) -> dict[str, tuple[set[str], dt.datetime, bool]]:
+        """For each module the learner has worked in: the items saved, when the latest was saved, and
+        whether the module has been submitted."""
+        _check_id("learner id", learner)
+
+        def read(conn: sqlite3.Connection):
+            saved = conn.execute(
+                "SELECT latest.module, latest.item, answers.saved_at FROM latest "
+                "JOIN answers USING (learner, module, item, revision) WHERE latest.learner = ?", (learner,)).fetchall()
+            submitted = {row[0] for row in conn.execute(
+                "SELECT DISTINCT module FROM submissions WHERE learner = ?", (learner,))}
+            return saved, submitted
+
+        saved, submitted = self._run(read, write=False)
+        found: dict[str, tuple[set[str], dt.datetime, bool]] = {}
+        for module, item, at in saved:
+            items, latest, _ = found.get(module, (set(), _unstamp(at), False))
+            items.add(item)
+            found[module] = (items, max(latest, _unstamp(at)), module in submitted)
+        for module in submitted - set(found):  # handed in with nothing saved
+            found[module] = (set(), dt.datetime.min.replace(tzinfo=dt.timezone.utc), True)
+        return found
+
     def history(self, learner: str, module: str, item: str) -> list[Revision]:
         """Every saved revision of one item, oldest first ([] if none)."""
         _check_id("learner id", learner)

@@ -78,3 +78,26 @@ def test_a_withdrawn_learner_is_signed_out_and_cannot_sign_in(site_):
     cohort(server, "withdraw", "ines")
     assert not opens(server, cookie)
     assert login(server.port, "ines", codes["ines"])[0] == 401
+
+
+def test_progress_is_each_learners_own_and_needs_a_session(site_):
+    """The index page's progress comes from /allies/progress: each learner gets their own, nobody else's."""
+    import json
+
+    from course.store import AnswerStore
+
+    server, codes = site_
+    with AnswerStore(server.instance / "answers.sqlite3") as store:
+        store.save("ana", "01-why-men-why-now", "m01-r1", "Ana's reflection.")
+        store.record_submission("ana", "01-why-men-why-now", "/nowhere")
+
+    def module_one(who):
+        status, body = get(server.port, "/allies/progress", signed_in(server.port, who, codes[who]))
+        assert status == 200, body
+        return next(m for m in json.loads(body)["modules"] if m["path"] == RENDER.rsplit("/", 1)[1])
+
+    assert module_one("ana") == {"path": "01-why-men-why-now.ipynb", "answered": 1, "of": 6, "submitted": True,
+                                 "feedback": False}
+    assert module_one("ben")["answered"] == 0 and not module_one("ben")["submitted"]
+    status, head, _, _ = request(server.port, "/allies/progress")
+    assert is_login_redirect(status, head) or status == 403

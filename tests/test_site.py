@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import expect
 
-from course import release
+from course import release, site
 from course.paths import folder
 from conftest import Server, get as _get
 
@@ -63,7 +63,12 @@ def test_index_lists_every_module_in_order_with_its_title(server):
 def test_module_page_is_titled_and_links_back(module_page):
     assert module_page.title() == release.title(folder("modules") / MODULE_1)
     assert module_page.get_attribute("html", "lang") == "en"
-    expect(module_page.get_by_role("link", name="← All modules")).to_be_visible()
+    expect(module_page.get_by_role("link", name="All modules")).to_be_visible()
+    pager = module_page.get_by_role("navigation", name="Previous and next module")
+    expect(pager.get_by_role("link", name=re.compile("^← Previous: Before you start"))).to_have_attribute(
+        "href", "00-before-you-start.ipynb")
+    expect(pager.get_by_role("link", name=re.compile("^Next: Module 2"))).to_have_attribute(
+        "href", "02-business-case.ipynb")
 
 
 def test_year_slider_works_from_the_keyboard(module_page):
@@ -158,8 +163,9 @@ def test_every_module_renders_as_an_app_and_its_first_explorer_responds(server, 
     context = browser.new_context()
     page = context.new_page()
     try:
-        page.goto(f"http://127.0.0.1:{server}/voila/render/{name}")
-        page.wait_for_selector(".allies-submit button", timeout=45_000)  # the last cell has run
+        # Voilà streams the page as its cells run; a cold chart cache on a busy machine can take a while.
+        page.goto(f"http://127.0.0.1:{server}/voila/render/{name}", wait_until="commit")
+        page.wait_for_selector(".allies-submit button", timeout=120_000)  # the last cell has run
         assert page.locator("text=There was an error").count() == 0
         assert page.locator(".jp-OutputArea-output pre:has-text('Traceback')").count() == 0
         assert page.eval_on_selector_all("img", "imgs => imgs.filter(i => !i.getAttribute('alt')).length") == 0
@@ -234,3 +240,25 @@ def test_the_server_log_carries_no_warning_that_says_nothing(site_server, module
     """One "Notebook … is not trusted" line per notebook opened told an operator nothing: the modules are
     stored without outputs."""
     assert "Kernel started" in site_server.log.read_text() and "is not trusted" not in site_server.log.read_text()
+
+
+def test_the_index_gives_each_module_its_time_objectives_and_the_learners_progress(server, browser, module_page):
+    """After Module 1 has a saved answer (the check answered above, in this file's page), the index says how
+    far the learner got in it and offers to continue there; every module shows its time and objectives."""
+    module_page.locator(".allies-item-m01-q3 input[type=radio][data-value^='(a)']").check()
+    expect(module_page.locator(".allies-item-m01-q3 > .widget-html").nth(1)).to_contain_text("Saved at",
+                                                                                             timeout=15_000)
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server}/")
+        expect(page.get_by_role("link", name=re.compile("^Continue where you left off: Module 1"))).to_be_visible()
+        first = page.locator("li[data-module='01-why-men-why-now.ipynb']")
+        expect(first.locator(".allies-progress")).to_have_text(re.compile(r"^\d of 6 answers saved$"))
+        expect(page.locator("li[data-module='05-behind-the-veil.ipynb'] .allies-progress")).to_have_text("Not started")
+        for module in site.modules():
+            item = page.locator(f"li[data-module='{module['path']}']")
+            expect(item.locator(".allies-minutes")).to_have_text(f"about {module['minutes']} minutes")
+            assert len(module["objectives"]) >= 3 and module["objectives"][0] in item.text_content()
+        assert "handed in" not in page.inner_text("main")  # the self-paced site has nothing to hand in
+    finally:
+        page.close()
