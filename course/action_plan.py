@@ -9,6 +9,7 @@ payload) for the website; `write_files` saves both files next to a notebook for 
 """
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from pathlib import Path
@@ -176,9 +177,48 @@ def to_html(plan: dict) -> str:
                          "keep the file, and look at it again on your check-in date.")
 
 
+# -- Calendar ---------------------------------------------------------------------------------------------
+
+FOLLOW_UPS = (14, 42)  # days after the plan is written: spaced reminders at about two and six weeks
+
+
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(clean(text).strip())
+    except ValueError:
+        return None
+
+
+def to_ics(plan: dict) -> str:
+    """The plan's reminders as a calendar file: the check-in (when it is a date) and follow-ups about two and
+    six weeks after the plan was written, each an all-day event that lists the commitments."""
+    from icalendar import Calendar, Event
+
+    plan = _normal(plan)
+    written = _day(plan["written"]) or dt.date.today()
+    actions = "\n".join(f"- {' '.join(_lines(c['action']))}" for c in plan["commitments"]) or "- (no action yet)"
+    days = [(_day(plan["check_in"]), "Ally plan: check in with your partner")] if _day(plan["check_in"]) else []
+    days += [(written + dt.timedelta(days=n), f"Ally plan: {n // 7} weeks on") for n in FOLLOW_UPS]
+    calendar = Calendar()
+    calendar.add("prodid", "-//Allies in Tech//action plan//EN")
+    calendar.add("version", "2.0")
+    for number, (day, summary) in enumerate(days, start=1):
+        event = Event()
+        event.add("uid", f"allies-plan-{written.isoformat()}-{number}@allies-in-tech")
+        event.add("dtstamp", dt.datetime.now(dt.timezone.utc))
+        event.add("dtstart", day)
+        event.add("dtend", day + dt.timedelta(days=1))
+        event.add("summary", summary)
+        event.add("description", f"What you committed to:\n{actions}\n\nWhat happened? Note one situation, what "
+                                 "you did and what followed, then look at your plan again.")
+        calendar.add_component(event)
+    return calendar.to_ical().decode("utf-8")
+
+
 # -- Keeping the files ------------------------------------------------------------------------------------
 
-FORMATS = {"md": ("text/markdown", to_markdown, "Markdown"), "html": ("text/html", to_html, "printable page")}
+FORMATS = {"md": ("text/markdown", to_markdown, "Markdown"), "html": ("text/html", to_html, "printable page"),
+           "ics": ("text/calendar", to_ics, "calendar reminders")}
 
 
 def download_link(plan: dict, fmt: str) -> str:
@@ -188,7 +228,8 @@ def download_link(plan: dict, fmt: str) -> str:
 
 
 def write_files(plan: dict, folder: Path | str = ".") -> list[Path]:
-    """Write the plan as `my-ally-action-plan.md` and `.html` in `folder`; returns their paths."""
+    """Write the plan as `my-ally-action-plan.md`, `.html` and `.ics` (reminders) in `folder`; returns their
+    paths."""
     written = []
     for fmt, (_mime, render, _label) in FORMATS.items():
         path = Path(folder) / f"{FILE_STEM}.{fmt}"

@@ -6,6 +6,7 @@ import re
 import time
 from html.parser import HTMLParser
 
+import icalendar
 import mistune
 import pytest
 from hypothesis import given, settings
@@ -156,12 +157,26 @@ def test_download_link_carries_learner_text_only_inside_its_base64_payload(fmt, 
     assert base64.b64decode(match.group(1)).decode("utf-8") == render(plan)
 
 
-def test_write_files_saves_both_formats(tmp_path):
+def test_write_files_saves_every_format(tmp_path):
     plan = _plan("Zoë <b>")
     paths = action_plan.write_files(plan, tmp_path)
-    assert [p.name for p in paths] == ["my-ally-action-plan.md", "my-ally-action-plan.html"]
+    assert [p.name for p in paths] == ["my-ally-action-plan.md", "my-ally-action-plan.html",
+                                       "my-ally-action-plan.ics"]
     assert paths[0].read_text(encoding="utf-8") == action_plan.to_markdown(plan)
     assert paths[1].read_text(encoding="utf-8") == action_plan.to_html(plan)
+    assert icalendar.Calendar.from_ical(paths[2].read_text(encoding="utf-8")).walk("VEVENT")
+
+
+@pytest.mark.parametrize("check_in, expected", [
+    ("2027-01-05", ["2027-01-05", "2026-12-14", "2027-01-11"]),
+    ("when the quarter ends", ["2026-12-14", "2027-01-11"]),  # not a date: the follow-ups only
+])
+def test_the_calendar_file_holds_the_check_in_and_follow_ups_at_two_and_six_weeks(check_in, expected):
+    plan = {**_plan("Zoë \"<b>\"; line\nbreak"), "written": "2026-11-30", "check_in": check_in}
+    events = icalendar.Calendar.from_ical(action_plan.to_ics(plan)).walk("VEVENT")
+    assert [str(e.decoded("dtstart")) for e in events] == expected
+    assert len({str(e["uid"]) for e in events}) == len(events)
+    assert all("Zoë \"<b>\"; line break" in str(e["description"]) for e in events)  # text kept, not read as markup
 
 
 # --- the plan in Module 6 ----------------------------------------------------------------------------------
@@ -219,9 +234,10 @@ def test_website_plan_builder_previews_escaped_and_offers_downloads(monkeypatch)
     builder.fields["step1"].value = "<img src=x onerror=alert(1)> ask **Ana**"
     assert "<img" not in builder.preview.value and "&lt;img" in builder.preview.value
     payloads = re.findall(r"base64,([A-Za-z0-9+/=]+)", builder.links.value)
-    assert len(payloads) == 2
+    assert len(payloads) == 3 and "my-ally-action-plan.ics" in builder.links.value
     md = base64.b64decode(payloads[0]).decode("utf-8")
     assert "&lt;img src\\=x onerror\\=alert\\(1\\)&gt; ask \\*\\*Ana\\*\\*" in md
+    assert icalendar.Calendar.from_ical(base64.b64decode(payloads[2])).walk("VEVENT")
 
 
 def test_website_plan_fields_are_saved_answers_of_module_6(tmp_path, monkeypatch):

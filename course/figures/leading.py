@@ -292,7 +292,7 @@ class PlanBuilder(w.VBox):
         plan = self.plan()
         self.preview.value = (f'<div style="border:1px solid #bbb;border-radius:4px;padding:0.2rem 1rem;'
                               f'margin-top:0.5rem">{export.body_html(plan, level=3)}</div>')
-        self.links.value = (f'<p>{export.download_link(plan, "md")} · {export.download_link(plan, "html")}</p>'
+        self.links.value = (f'<p>{" · ".join(export.download_link(plan, fmt) for fmt in export.FORMATS)}</p>'
                             if ready(plan) else
                             '<p role="status">Choose an action and write a first step to download your plan.</p>')
 
@@ -320,7 +320,7 @@ def action_plan(my_plan=None):
                          f"({escaped(type(exc).__name__)}); copy the plan below instead.</p>")
     else:
         parts.append('<p role="status">When at least one action has a first step, running this cell saves your '
-                     "plan next to this notebook as Markdown and as a printable page.</p>")
+                     "plan next to this notebook as Markdown, as a printable page and as calendar reminders.</p>")
     parts.append(f'<div style="border:1px solid #bbb;border-radius:4px;padding:0.2rem 1rem">'
                  f"{export.body_html(plan, level=3)}</div>")
     display(HTML("".join(parts)))
