@@ -262,3 +262,22 @@ def test_the_index_gives_each_module_its_time_objectives_and_the_learners_progre
         assert "handed in" not in page.inner_text("main")  # the self-paced site has nothing to hand in
     finally:
         page.close()
+
+
+def test_save_times_are_shown_in_the_learners_own_time_zone(server, browser):
+    """The kernel stamps saves in UTC; a learner in India (UTC+5:30) reads their own clock time."""
+    import datetime as dt
+
+    context = browser.new_context(timezone_id="Asia/Kolkata", locale="en-GB")
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{server}/voila/render/{MODULE_1}", wait_until="commit")
+        page.locator(".allies-item-m01-q4 input[type=radio][data-value^='(d)']").check(timeout=120_000)
+        saved = page.locator(".allies-item-m01-q4 > .widget-html").nth(1)
+        expect(saved).to_have_text(re.compile(r"^Saved at \d\d:\d\d:\d\d\.$"), timeout=15_000)
+        h, m, _ = map(int, saved.inner_text()[len("Saved at "):-1].split(":"))
+        now = dt.datetime.now(dt.timezone.utc)
+        expected = (now.hour * 60 + now.minute + 330) % 1440
+        assert min((h * 60 + m - expected) % 1440, (expected - h * 60 - m) % 1440) <= 2, (h, m, now)
+    finally:
+        context.close()

@@ -118,6 +118,17 @@ function fingerprint(text) {
 const inWords = (bytes) => (bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(1)} MB`
   : `${Math.ceil(bytes / 1024)} KB`);
 
+/** The kernel says when an answer was saved in UTC ("Saved at 14:03:12 UTC."): the page shows the learner's
+ *  own time. The save was a moment ago, so the time is today's, or yesterday's just after midnight. */
+const SAVED_UTC = /^Saved at (\d\d:\d\d:\d\d) UTC\.$/;
+function localTime(hms) {
+  const [h, m, s] = hms.split(':').map(Number);
+  const now = new Date();
+  const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), h, m, s));
+  if (at - now > 60 * 60 * 1000) at.setUTCDate(at.getUTCDate() - 1);
+  return at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
 /** Keeps every answer's "Saved" line true. A text over the store's limit is refused here, before it is
  *  sent (a websocket message over 10 MiB would cut the page off its kernel); a box says "Saved" only while
  *  its text is the one the kernel reports saved; otherwise "Saving…", or "Not saved yet" when the page has
@@ -179,6 +190,8 @@ class SaveWatch {
     const line = box.querySelector('.allies-saved');
     const shown = line?.querySelector('[role=status]');
     const ours = shown?.dataset.page === 'said';
+    const utc = shown?.textContent.match(SAVED_UTC);
+    if (utc) shown.textContent = `Saved at ${localTime(utc[1])}.`;
     if (!shown || !(ours || line.dataset.ok === 'yes' || this.tooLarge.has(box))) {
       return;  // the kernel is saying something is wrong (it could not save, say): leave its words
     }
