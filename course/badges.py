@@ -39,7 +39,7 @@ STRENGTHS = {
 }
 
 
-def _reading(confidence: str) -> str:
+def how_read(confidence: str) -> str:
     """How we read the figure behind one row, from its `confidence` label in `data/`."""
     text = confidence.lower()
     if "unverified" in text:
@@ -54,7 +54,7 @@ def _reading(confidence: str) -> str:
 def label(source_id: str, confidence: str = "") -> str:
     """'Survey · moderate · checked in the source': the badge's words for a claim from `source_id`."""
     source = sources()[source_id]
-    parts = [source.evidence_kind.capitalize(), source.strength, _reading(confidence)]
+    parts = [source.evidence_kind.capitalize(), source.strength, how_read(confidence)]
     return " · ".join(p for p in parts if p)
 
 

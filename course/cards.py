@@ -121,8 +121,9 @@ class CardView(w.VBox):
         self.feedback = w.Stack([w.HTML(self.feedback_html(r, card.explanation)) for r in card.responses],
                                 selected_index=None)
         w.jslink((self.responses, "index"), (self.feedback, "selected_index"))
+        read = badges.how_read(card.confidence) if card.confidence else ""
         confidence = (f" Evidence: {escaped(card.evidence)}." if card.evidence
-                      else f" Confidence: {escaped(card.confidence)}." if card.confidence else "")
+                      else f" How we read it: {escaped(read)}." if read else "")
         source = (f'<p class="allies-card-source">Draws on: {escaped(card.source)}.{confidence}</p>'
                   if card.source else "")
         super().__init__([self.situation, self.responses, self.feedback, w.HTML(source)])

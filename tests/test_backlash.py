@@ -254,7 +254,7 @@ def test_the_simulation_has_a_labelled_view_for_every_setting():
     views = _views(explorer)
     assert len(views) == len(positive_sum.POLICIES) * len(positive_sum.PROMOTION) * len(backlash.SHOW)
     for view in views:
-        assert "illustrative model, not data" in view and "Illustrative model (course/positive_sum.py)" in view
+        assert "illustrative model, not data" in view and "Illustrative model built for this course" in view
         assert 'alt="' in view and "Source:" in view
 
 
@@ -397,3 +397,11 @@ def test_module_4_words_the_output_result_as_what_the_assumptions_imply():
     losing = [p for p in positive_sum.POLICIES if p != "none" and _net_change(p, process_cost=0.01) < 0]
     assert len(losing) >= 3
     assert sum(_net_change(p, process_cost=0.005) >= 0 for p in positive_sum.POLICIES if p != "none") >= 3
+
+
+def test_pages_show_no_code_paths_or_confidence_jargon():
+    shown = "\n".join(_views(backlash.simulation())) + backlash.assumptions().value
+    for name in ("backlash_myths", "backlash_scenarios", "scenarios_bias", "scenarios_orientation",
+                 "scenarios_leading"):
+        shown += "".join(view.children[-1].value for view in cards.deck(name).cards)
+    assert "course/" not in shown and "Confidence:" not in shown

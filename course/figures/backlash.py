@@ -187,7 +187,7 @@ def assumptions_used() -> positive_sum.Assumptions:
 def _source_line() -> str:
     names = "; ".join(f"{s.authors} ({s.year})" for rows in _cited_rows().values() for s in
                       [sources()[rows[0]["source_id"]]])
-    return f"Illustrative model (course/positive_sum.py), not data. Three inputs are cited figures: {names}"
+    return f"Illustrative model built for this course, not data. Three inputs are cited figures: {names}"
 
 
 _UNITS = {"team": "{:g} people", "years": "{:g} years", "senior_value": "{:g} × a junior's",
@@ -222,7 +222,7 @@ def assumptions():
         rows.append([meaning, _shown(name, float(value)), origin])
     return widgets.table(["What it means", "Value", "Where the value comes from"], rows,
                          caption="The model's assumptions. It is an illustrative model, not data: change an "
-                                 "illustrative choice (in course/positive_sum.py) and the results may change.")
+                                 "illustrative choice and the results may change.")
 
 
 def policies():
