@@ -4,7 +4,8 @@ One component serves every card exercise in the course — bias-spotting scenes,
 what-would-you-say practice. Cards are data: rows from a `data/` table (or a list of dicts), one row per
 response, grouped into cards by `card_id`. Picking a response shows its feedback in the browser at once
 (the feedback views are linked to the buttons client-side), and every response is a real button: Tab
-reaches it, Space or Enter picks it. Practice only: nothing is graded or saved.
+reaches it, Space or Enter picks it. A practice deck can ask the learner to write their own response first,
+which is saved like an answer; nothing here is graded.
 """
 from __future__ import annotations
 
@@ -106,9 +107,11 @@ def cards_from_table(name: str) -> list[Card]:
 
 
 class CardView(w.VBox):
-    """One card: the situation, a button per response, and the feedback for the response picked."""
+    """One card: the situation, a button per response, and the feedback for the response picked. With
+    `say_first` (an item id), the learner first writes what they would say or do, saved as their answer to
+    that item; the options appear only after they have written something and asked for them."""
 
-    def __init__(self, card: Card):
+    def __init__(self, card: Card, say_first: str | None = None):
         self.card = card
         heading = f"<p><strong>{escaped(card.heading)}</strong></p>" if card.heading else ""
         self.situation = w.HTML(f'{heading}<p class="allies-card-situation">{escaped(card.situation)}</p>'
@@ -126,8 +129,31 @@ class CardView(w.VBox):
                       else f" How we read it: {escaped(read)}." if read else "")
         source = (f'<p class="allies-card-source">Draws on: {escaped(card.source)}.{confidence}</p>'
                   if card.source else "")
-        super().__init__([self.situation, self.responses, self.feedback, w.HTML(source)])
+        said = self._say_first(say_first) if say_first else []
+        super().__init__([self.situation, *said, self.responses, self.feedback, w.HTML(source)])
         self.add_class("allies-card")
+
+    def _say_first(self, item: str) -> list[w.Widget]:
+        from .widgets import AnswerBox, FreeText
+
+        self.said = FreeText(placeholder="In your own words, before you see any options.", rows=3,
+                             description="What you would say or do", layout=w.Layout(width="100%"))
+        self.said.style.description_width = "initial"
+        self.show = w.Button(description="Show the options", disabled=True, layout=w.Layout(width="auto"))
+        self.responses.layout.display = "none"
+
+        def written(_change=None):
+            self.show.disabled = not str(self.said.value or "").strip()
+
+        def reveal(_button=None):
+            self.responses.layout.display = None
+            self.show.layout.display = "none"
+
+        self.said.observe(written, names="value")
+        self.show.on_click(reveal)
+        box = AnswerBox(item, self.said, lambda value: (True, "" if str(value or "").strip() else
+                                                        "Write first; then compare with the options."))
+        return [box, self.show]
 
     @staticmethod
     def feedback_html(response: Response, explanation: str = "") -> str:
@@ -148,10 +174,13 @@ class CardView(w.VBox):
 class Deck(w.VBox):
     """Several cards, one shown at a time; a row of buttons (one per card) switches between them."""
 
-    def __init__(self, cards: list[Card], label: str = "Scene"):
+    def __init__(self, cards: list[Card], label: str = "Scene", say_first: str | None = None):
+        """`say_first`: the module's item prefix ("m03"), to have the learner write before seeing the options
+        of each card; what they write is saved as item `<prefix>-say-<card id>`."""
         if not cards:
             raise ValueError("a deck needs at least one card")
-        self.cards = [CardView(card) for card in cards]
+        self.cards = [CardView(card, say_first and f"{say_first}-say-{card.card_id.replace('_', '-')}")
+                      for card in cards]
         names = [c.heading or f"Card {i}" for i, c in enumerate(cards, start=1)]
         if len(set(names)) != len(names):
             names = [f"{i}. {name}" for i, name in enumerate(names, start=1)]
@@ -167,11 +196,12 @@ class Deck(w.VBox):
         self.add_class("allies-cards")
 
 
-def deck(cards_or_table, label: str = "Scene") -> Deck:
-    """A deck for a cell to show, from a `data/` table name, a list of row dicts, or a list of Cards."""
+def deck(cards_or_table, label: str = "Scene", say_first: str | None = None) -> Deck:
+    """A deck for a cell to show, from a `data/` table name, a list of row dicts, or a list of Cards (see
+    `Deck` for `say_first`)."""
     if isinstance(cards_or_table, str):
         cards = cards_from_table(cards_or_table)
     else:
         items = list(cards_or_table)
         cards = items if items and all(isinstance(c, Card) for c in items) else cards_from_rows(items)
-    return Deck(cards, label)
+    return Deck(cards, label, say_first)

@@ -281,3 +281,25 @@ def test_save_times_are_shown_in_the_learners_own_time_zone(server, browser):
         assert min((h * 60 + m - expected) % 1440, (expected - h * 60 - m) % 1440) <= 2, (h, m, now)
     finally:
         context.close()
+
+
+def test_a_scene_is_completed_writing_first_and_the_writing_comes_back(server, browser):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        url = f"http://127.0.0.1:{server}/voila/render/00-before-you-start.ipynb"
+        page.goto(url, wait_until="commit")
+        scene = page.locator(".allies-card").first
+        show = scene.get_by_role("button", name="Show the options")
+        expect(show).to_be_disabled(timeout=120_000)
+        expect(scene.locator(".allies-card-responses")).to_be_hidden()
+        scene.get_by_role("textbox").fill("I would thank him for saying it out loud, then ask what he fears.")
+        expect(scene.locator(".allies-answer .widget-html").nth(1)).to_contain_text("Saved at", timeout=15_000)
+        show.click()
+        scene.locator(".allies-card-responses button").first.click()
+        expect(scene.locator(".allies-card-feedback").first).to_contain_text("You picked:")
+        page.reload(wait_until="commit")
+        expect(page.locator(".allies-card").first.get_by_role("textbox")).to_have_value(
+            "I would thank him for saying it out loud, then ask what he fears.", timeout=120_000)
+    finally:
+        context.close()

@@ -417,7 +417,7 @@ def what_if():
 
 def scenarios() -> cards.Deck:
     """Defensive moments, one card each, with feedback on every response."""
-    return cards.deck(_filled("backlash_scenarios"), label="Moment")
+    return cards.deck(_filled("backlash_scenarios"), label="Moment", say_first="m04")
 
 
 # -- 6. A safe space for learning ---------------------------------------------------------------------------

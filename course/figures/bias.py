@@ -218,4 +218,4 @@ def pipeline_caveats() -> HTML:
 
 def scenarios() -> cards.Deck:
     """Bias-spotting scenes from tech work, one card each, with feedback on every response."""
-    return cards.deck("scenarios_bias", label="Scene")
+    return cards.deck("scenarios_bias", label="Scene", say_first="m03")

@@ -58,7 +58,7 @@ def five_actions() -> HTML:
 
 def scenes():
     """Practice scenes: a panel invitation, your own leave, a late meeting, sponsorship, a joke, an invitation."""
-    return cards.deck("scenarios_leading", label="Scene")
+    return cards.deck("scenarios_leading", label="Scene", say_first="m06")
 
 
 # -- Fathers' leave -----------------------------------------------------------------------------------------

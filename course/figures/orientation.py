@@ -51,7 +51,7 @@ def modules() -> HTML:
 
 def norms():
     """Practice scenes about learning together: fear said out loud, fatigue, confidentiality, mistakes."""
-    return cards.deck("scenarios_orientation", label="Scene")
+    return cards.deck("scenarios_orientation", label="Scene", say_first="m00")
 
 
 def evidence_badges():
