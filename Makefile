@@ -62,3 +62,4 @@ test: install chromium strace
 bench: install chromium
 	$(PY) bench/run.py
 	$(PY) bench/autograde.py --full
+	$(PY) bench/dashboard.py
