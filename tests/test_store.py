@@ -309,6 +309,29 @@ def test_over_cap_values_are_refused_and_nothing_is_saved(store):
         store.save("ana", "m01", "reflection", b"bytes")  # type: ignore[arg-type]
 
 
+# -- aggregate reads ---------------------------------------------------------------------------------
+
+def test_read_counts_in_sql_with_functions_that_get_exact_text(store):
+    """AnswerStore.read: one read transaction over CURRENT (latest answers with roles); registered functions
+    get each value as the str that was saved (a lone surrogate included)."""
+    store.add_learner("ines", "Ines", "instructor")
+    store.save("ana", "m01", "q1", "first")
+    store.save("ana", "m01", "q1", "a\ud800")
+    store.save("ben", "m01", "q1", "b")
+    store.save("ines", "m01", "q1", "c")
+    seen = []
+
+    def units(value: str) -> int:
+        seen.append(value)
+        return len(value)
+
+    rows = store.read(lambda conn: conn.execute(
+        f"SELECT role, COUNT(*), SUM(units(value)) FROM {store_module.CURRENT} GROUP BY role ORDER BY role"
+    ).fetchall(), {"units": units})
+    assert rows == [("instructor", 1, 1), ("learner", 2, 3)]
+    assert sorted(seen) == ["a\ud800", "b", "c"]
+
+
 # -- the file --------------------------------------------------------------------------------------
 
 def test_file_is_owner_only_and_in_wal_mode_with_full_sync(store, db):
