@@ -86,7 +86,9 @@ def give(page, item, value, how="fill"):
 
 
 def outcome(page, item):
-    expect(saved_line(page, item)).to_have_text(re.compile("Saved at|Not saved"), timeout=20_000)
+    """What the page says once the save has an outcome: saved, or not saved and why. "Not saved yet" (no
+    confirmation for 5 s, as on a loaded machine) is not an outcome: a confirmation may still come."""
+    expect(saved_line(page, item)).to_have_text(re.compile("^(Saved at|Not saved:)"), timeout=SLOW)
     return saved_line(page, item).inner_text()
 
 
