@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # nbgrader runs `alembic` from PATH when it creates a gradebook.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install serve serve-cohort test release bench chromium node bwrap
+.PHONY: install serve serve-cohort test release bench chromium node bwrap strace
 
 # The module pages' front end (frontend/): ipywidgets' own JS on the page's kernel, bundled by esbuild.
 PAGE_JS := course/jupyter/voila/templates/allies/static/page.js
@@ -33,6 +33,12 @@ bwrap:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap; }
 
+# Debian's strace: tests/test_store.py traces a writer's system calls to see every save synced to disk.
+strace:
+	@command -v strace >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq strace; }
+
 # Debian's chromium for the browser tests (Playwright cannot download its own browser here).
 chromium:
 	@command -v chromium >/dev/null || { \
@@ -52,7 +58,7 @@ serve-cohort: install
 release: install
 	$(PY) -m course release
 
-test: install chromium
+test: install chromium strace
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # Each bench holds /tmp/allies-bench.lock, so that no two benches on this machine overlap.
@@ -63,3 +69,4 @@ bench: install chromium
 	$(BENCH) bench/submit.py
 	$(BENCH) bench/capacity.py --learners 12 --rate 150
 	$(BENCH) bench/recovery.py --learners 20
+	$(BENCH) bench/dashboard.py

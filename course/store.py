@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["AnswerStore", "Saved", "Revision", "Learner", "Submission", "TooLarge", "UnknownLearner",
+__all__ = ["AnswerStore", "CURRENT", "Saved", "Revision", "Learner", "Submission", "TooLarge", "UnknownLearner",
            "LearnerExists", "StoreBusy", "MAX_VALUE_BYTES", "ROLES"]
 
 MAX_VALUE_BYTES = 2 * 1024 * 1024  # per answer, UTF-8 encoded
@@ -135,6 +135,11 @@ _MIGRATIONS: list[list[str]] = [
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
+# For read(): every person's latest answer to each item, with their role (learner or instructor).
+CURRENT = ("(SELECT latest.learner, latest.module, latest.item, latest.revision, answers.value, learners.role "
+           "FROM latest JOIN answers USING (learner, module, item, revision) "
+           "JOIN learners ON learners.id = latest.learner)")
+
 # Connections inherited across fork() are never used or closed in the child (SQLite forbids it);
 # they are parked here so garbage collection does not close them either.
 _INHERITED: list[sqlite3.Connection] = []
@@ -179,6 +184,14 @@ def _encode(value: str, where: str) -> bytes:
 
 def _decode(data: bytes) -> str:
     return bytes(data).decode("utf-8", "surrogatepass")
+
+
+def _text_arguments(function: Callable[..., object]) -> Callable[..., object]:
+    """`function` for SQLite: BLOB arguments (answer values) arrive decoded to str."""
+    def call(*args: object) -> object:
+        return function(*(_decode(a) if isinstance(a, bytes) else a for a in args))
+
+    return call
 
 
 def _check_name(name: object) -> str:
@@ -302,6 +315,20 @@ class AnswerStore:
             "SELECT revision, saved_at, value FROM answers WHERE learner = ? AND module = ? AND item = ? "
             "ORDER BY revision", (learner, module, item)).fetchall(), write=False)
         return [Revision(revision, _unstamp(saved_at), _decode(value)) for revision, saved_at, value in rows]
+
+    def read(self, work: Callable[[sqlite3.Connection], T],
+             functions: dict[str, Callable[..., object]] | None = None) -> T:
+        """Run `work(connection)` in one read transaction, a consistent snapshot of the store, for aggregate
+        queries (GROUP BY over the whole cohort) that the methods here do not cover; select from CURRENT
+        for every person's latest answers. `work` may keep what it needs in TEMP tables (this connection's
+        own) and must drop them. Each of `functions` is registered first as a deterministic SQL function,
+        which gets answer values as str, decoded as the store keeps them."""
+        def run(conn: sqlite3.Connection) -> T:
+            for name, function in (functions or {}).items():
+                conn.create_function(name, -1, _text_arguments(function), deterministic=True)
+            return work(conn)
+
+        return self._run(run, write=False)
 
     # -- submissions -----------------------------------------------------------------------------
 

@@ -279,8 +279,25 @@ def test_strangers_on_the_request_info_socket_cannot_cut_a_kernel_off():
 
     import course.cohort  # noqa: F401  (the server process imports it too)
 
+    class Handler(RequestInfoSocketHandler):
+        """The patched handler, noting each connection whose close it has handled."""
+        closed: set = set()
+
+        def on_close(self):
+            super().on_close()
+            Handler.closed.add(self)
+
+    waiters, cache = RequestInfoSocketHandler._waiters, RequestInfoSocketHandler._cache
+
+    def until(condition, what: str, seconds: float = 30) -> None:
+        """Wait for the server thread to reach `condition` (it runs beside this one, on a loaded machine)."""
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, f"the server never {what}"
+            time.sleep(0.01)
+
     port, loop, listening = free_port(), asyncio.new_event_loop(), threading.Event()
-    app = tornado.web.Application([(r"/voila/query/(.*)", RequestInfoSocketHandler)])
+    app = tornado.web.Application([(r"/voila/query/(.*)", Handler)])
 
     def serve():  # in its own thread: the browser's event loop owns this one
         asyncio.set_event_loop(loop)
@@ -300,18 +317,19 @@ def test_strangers_on_the_request_info_socket_cannot_cut_a_kernel_off():
     try:
         stranger, kernel = str(uuid.uuid4()), str(uuid.uuid4())
         with connect(url + stranger) as first, connect(url + kernel) as waiting:
-            time.sleep(0.2)
+            until(lambda: stranger in waiters and kernel in waiters, "registered both waiters")
+            replaced = waiters[stranger]
             with connect(url + stranger):
-                time.sleep(0.2)
+                until(lambda: waiters.get(stranger) not in (None, replaced), "took the second stranger")
                 first.close()
-                time.sleep(0.2)
+                until(lambda: replaced in Handler.closed, "handled the first stranger hanging up")
                 claim(kernel, '{"HTTP_X_ALLIES_LEARNER": "ben"}')
-                assert waiting.recv(timeout=3) == '{"HTTP_X_ALLIES_LEARNER": "ben"}'
+                assert waiting.recv(timeout=30) == '{"HTTP_X_ALLIES_LEARNER": "ben"}'
         early = str(uuid.uuid4())  # claimed before its kernel connected: Voilà caches the request info
         claim(early, '{"HTTP_X_ALLIES_LEARNER": "ana"}')
-        time.sleep(0.2)
+        until(lambda: early in cache, "cached the early claim")
         with connect(url + early) as late_kernel:
-            assert late_kernel.recv(timeout=3) == '{"HTTP_X_ALLIES_LEARNER": "ana"}'
+            assert late_kernel.recv(timeout=30) == '{"HTTP_X_ALLIES_LEARNER": "ana"}'
         assert query_socket_says(port, early) is None
     finally:
         loop.call_soon_threadsafe(loop.stop)

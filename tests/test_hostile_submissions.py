@@ -122,11 +122,19 @@ def graded(tmp_path_factory):
     start = time.monotonic()
     results = instructor.autograde(root, jobs=2, log=lambda *a: None)
     took = time.monotonic() - start
-    time.sleep(1)  # the last kernels' launchers finish cleaning up
     return {"root": root, "results": {r.learner: r for r in results}, "took": took, "attacks": attacks,
             "before": before, "after": kept(root), "repo_before": repo_before,
-            "repo_after": repo_files(),
-            "stray": [p for p in sandbox_processes() if p not in already]}
+            "repo_after": repo_files(), "stray": strays(already)}
+
+
+def strays(already: set[str], seconds: float = 60) -> list[str]:
+    """The sandbox processes grading left behind: none once the last kernels' launchers have finished
+    cleaning up. Waits for that (a loaded machine takes longer), and returns what is still there after
+    `seconds`: a process that outlives its sandbox stays for good."""
+    deadline = time.monotonic() + seconds
+    while (left := [p for p in sandbox_processes() if p not in already]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
 
 
 def scores(root: Path) -> dict[str, dict]:

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import multiprocessing
 import os
+import shutil
 import signal
 import sqlite3
 import stat
@@ -308,6 +309,29 @@ def test_over_cap_values_are_refused_and_nothing_is_saved(store):
         store.save("ana", "m01", "reflection", b"bytes")  # type: ignore[arg-type]
 
 
+# -- aggregate reads ---------------------------------------------------------------------------------
+
+def test_read_counts_in_sql_with_functions_that_get_exact_text(store):
+    """AnswerStore.read: one read transaction over CURRENT (latest answers with roles); registered functions
+    get each value as the str that was saved (a lone surrogate included)."""
+    store.add_learner("ines", "Ines", "instructor")
+    store.save("ana", "m01", "q1", "first")
+    store.save("ana", "m01", "q1", "a\ud800")
+    store.save("ben", "m01", "q1", "b")
+    store.save("ines", "m01", "q1", "c")
+    seen = []
+
+    def units(value: str) -> int:
+        seen.append(value)
+        return len(value)
+
+    rows = store.read(lambda conn: conn.execute(
+        f"SELECT role, COUNT(*), SUM(units(value)) FROM {store_module.CURRENT} GROUP BY role ORDER BY role"
+    ).fetchall(), {"units": units})
+    assert rows == [("instructor", 1, 1), ("learner", 2, 3)]
+    assert sorted(seen) == ["a\ud800", "b", "c"]
+
+
 # -- the file --------------------------------------------------------------------------------------
 
 def test_file_is_owner_only_and_in_wal_mode_with_full_sync(store, db):
@@ -449,13 +473,19 @@ def test_concurrent_processes_lose_no_update_and_never_see_locked(db):
 def test_acknowledged_saves_survive_kill_9(db):
     """A killed writer loses no acknowledged save and leaves a file the next process opens.
 
-    This cannot tell synchronous=FULL from OFF: a killed process's writes are already in the operating
-    system's cache, and only a machine crash or power cut loses them. The setting itself is checked in
-    test_file_is_owner_only_and_in_wal_mode_with_full_sync, which fails with synchronous=OFF."""
+    A kill -9 alone cannot tell synchronous=FULL from OFF: a killed process's writes are already in the
+    operating system's cache, and only a machine crash or power cut loses them. So the killed writer reports
+    the setting its saving connection runs with, and this test fails unless that is FULL in WAL mode;
+    test_every_acknowledged_save_is_synced_before_it_returns shows that FULL syncs each save."""
     acked: dict[tuple[str, int], str] = {}
     for round_ in range(3):  # each round reopens the file the last kill left behind
         child = subprocess.Popen([sys.executable, str(WORKER), "crash", str(db), "crasher"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        header = child.stdout.readline()
+        if header != b"synchronous=2 journal_mode=wal\n":
+            child.kill()
+            pytest.fail(f"the writer saves with {header!r}, not synchronous=FULL (2) in WAL mode: "
+                        f"{child.communicate()[1].decode()[-2000:]}")
         seen = []
         while len(seen) < 300:
             line = child.stdout.readline()
@@ -483,3 +513,32 @@ def test_acknowledged_saves_survive_kill_9(db):
     assert len(acked) >= 900
     missing = [key for key, digest in acked.items() if stored.get(key) != digest]
     assert missing == []
+
+
+STRACE = shutil.which("strace")
+
+
+@pytest.mark.skipif(STRACE is None, reason="needs strace (`make test` installs it)")
+def test_every_acknowledged_save_is_synced_before_it_returns(db, tmp_path):
+    """What a power cut would test: the writer's system calls, traced. Between one acknowledged save and the
+    next, the writer calls fsync or fdatasync (WAL with synchronous=FULL syncs the log on every commit); with
+    synchronous=NORMAL or OFF the saves return unsynced and this fails."""
+    trace = tmp_path / "trace.txt"
+    saves = 40
+    run = subprocess.run([STRACE, "-f", "-qq", "-e", "trace=fsync,fdatasync,write", "-e", "signal=none",
+                          "-o", str(trace), sys.executable, str(WORKER), "crash", str(db), "syncer", str(saves)],
+                         capture_output=True, timeout=300)
+    if run.returncode != 0 and b"ptrace" in run.stderr:
+        pytest.skip(f"strace cannot trace here: {run.stderr.decode()[-300:]}")
+    assert run.returncode == 0, run.stderr.decode()
+    calls = []  # "sync", or "ack" for each line the writer wrote to stdout after a save returned
+    for line in trace.read_text(errors="replace").splitlines():
+        call = line.split(None, 1)[1] if line[:1].isdigit() else line
+        if call.startswith(("fsync(", "fdatasync(")):
+            calls.append("sync")
+        elif call.startswith("write(1, ") and "item" in call:
+            calls.append("ack")
+    assert calls.count("ack") == saves, calls
+    acks = [i for i, call in enumerate(calls) if call == "ack"]
+    unsynced = [n for n, i in enumerate(acks, 1) if i == 0 or calls[i - 1] != "sync"]
+    assert unsynced == [], f"saves {unsynced} of {saves} returned without a sync since the one before"

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from course import charts, validation, widgets
+from course import charts, keys, validation, widgets
 
 OPTIONS = {"a": "First", "b": "Second", "c": "Third"}
 HOSTILE = ["", " ", "<img src=x onerror=alert(1)>", "\u202eevil", "x" * 1_000_000, "é😀", "\x00", "\ud800"]
@@ -62,6 +62,47 @@ def test_notebook_knowledge_check_shows_escaped_status(answer, monkeypatch):
     assert "&lt;b&gt;one&lt;/b&gt;" in html and "<b>one</b>" not in html
     assert "&lt;script&gt;" in html and "<script>" not in html
     assert "<img src=x" not in html and "Traceback" not in html
+
+
+HOSTILE_KEY = keys.Key("b", "Because <img src=x onerror=alert(3)> & <script>alert(4)</script>")
+
+
+def _assert_escaped(html: str) -> None:
+    """No learner or course text in `html` became markup: the hostile pieces arrive as text only."""
+    assert "<img src=x" not in html and "<script>" not in html and "<b>one</b>" not in html, html
+    assert "Traceback" not in html
+
+
+@pytest.mark.parametrize("answer", HOSTILE + [None, 42, "a"])
+def test_notebook_knowledge_check_escapes_its_explanation(answer, monkeypatch):
+    """In JupyterLab the check says at once why an answer misses: the explanation is course text, escaped."""
+    monkeypatch.setattr(keys, "key_for", lambda item: HOSTILE_KEY)
+    shown = _displayed_html(monkeypatch)
+    widgets.knowledge_check("t-q1", answer, "Pick <b>one</b>", {**OPTIONS, "d": "<script>alert(2)</script>"})
+    html = "".join(shown)
+    assert "&lt;b&gt;one&lt;/b&gt;" in html and "&lt;script&gt;alert(2)" in html
+    _assert_escaped(html)
+    if validation.choice(answer, OPTIONS)[0] == "a":
+        assert "&lt;img src=x onerror=alert(3)&gt;" in html
+
+
+@pytest.mark.parametrize("typed", HOSTILE)
+def test_website_knowledge_check_shows_escaped_question_status_and_explanation(typed, monkeypatch):
+    """On the website the question is displayed as HTML above the radio buttons and the status line is an
+    HTML widget: both are read as the browser gets them, for a hostile prompt, option, answer and key."""
+    monkeypatch.setenv("VOILA_KERNEL_ID", "test")
+    monkeypatch.setattr(keys, "key_for", lambda item: HOSTILE_KEY)
+    shown = _displayed_html(monkeypatch)
+    box = widgets.knowledge_check("t-q1", None, "Pick <b>one</b>", {**OPTIONS, "d": "<script>alert(2)</script>"})
+    question = "".join(shown)
+    assert "&lt;b&gt;one&lt;/b&gt;" in question
+    _assert_escaped(question)
+    box.field.value = "a"  # a miss: the explanation is shown
+    assert "&lt;img src=x onerror=alert(3)&gt;" in box.status.value and "&lt;script&gt;" in box.status.value
+    _assert_escaped(box.status.value)
+    status = widgets.check_feedback("t-q1", typed, OPTIONS)  # what a typed answer gets on the page
+    assert 'role="status"' in status
+    _assert_escaped(status)
 
 
 @pytest.mark.parametrize("text", HOSTILE)

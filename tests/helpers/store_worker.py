@@ -1,6 +1,8 @@
 """Child processes for tests/test_store.py, and a benchmark of course.store.
 
-    store_worker.py crash DB LEARNER     save in a tight loop; print "item revision sha256" per returned save
+    store_worker.py crash DB LEARNER [N] save in a tight loop (N saves, or until killed); first print the
+                                         saving connection's "synchronous=… journal_mode=…", then
+                                         "item revision sha256" per returned save
     store_worker.py hammer DB INDEX N    add learner w<INDEX> (and "shared"), print "ready", wait for a line
                                          on stdin, then N saves alternating own and shared items; print JSON
     store_worker.py bench [DIR]          print saves/s (one thread) and save latency under 8 writer processes,
@@ -33,14 +35,18 @@ class PerCallStore(AnswerStore):
         return self._connect()
 
 
-def crash(db: str, learner: str) -> None:
+def crash(db: str, learner: str, count: int | None = None) -> None:
     store = AnswerStore(db)
     try:
         store.add_learner(learner, "Crash test")
     except LearnerExists:
         pass
+    conn = store._conn()  # the connection this thread saves with
+    (sync,), (journal,) = conn.execute("PRAGMA synchronous").fetchone(), conn.execute("PRAGMA journal_mode").fetchone()
+    sys.stdout.write(f"synchronous={sync} journal_mode={journal}\n")
+    sys.stdout.flush()
     n = 0
-    while True:
+    while count is None or n < count:
         item = f"item{n % 7}"
         value = f"{n}:{HOSTILE}" + "x" * (n % 13 * 997)
         saved = store.save(learner, MODULE, item, value)
@@ -118,7 +124,7 @@ def bench(directory: str) -> None:
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "crash":
-        crash(args[0], args[1])
+        crash(args[0], args[1], int(args[2]) if args[2:] else None)
     elif mode == "hammer":
         hammer(args[0], int(args[1]), int(args[2]), per_call=args[3:] == ["per-call"])
     elif mode == "bench":
