@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import ipywidgets as w
 
 from . import badges, data
-from .validation import escaped
+from .validation import escaped, linked
 
 REQUIRED = ("card_id", "situation", "response", "feedback")
 
@@ -122,7 +122,7 @@ class CardView(w.VBox):
         w.jslink((self.responses, "index"), (self.feedback, "selected_index"))
         confidence = (f" Evidence: {escaped(card.evidence)}." if card.evidence
                       else f" Confidence: {escaped(card.confidence)}." if card.confidence else "")
-        source = (f'<p class="allies-card-source">Draws on: {escaped(card.source)}.{confidence}</p>'
+        source = (f'<p class="allies-card-source">Draws on: {linked(card.source)}.{confidence}</p>'
                   if card.source else "")
         super().__init__([self.situation, self.responses, self.feedback, w.HTML(source)])
         self.add_class("allies-card")

@@ -1,6 +1,7 @@
 """WCAG 2.1 AA on the public site (`python -m course serve`), in Chromium: axe-core finds nothing on the index
 or on any module page, before or after each kind of widget is used; nothing overflows a 320 px window; focus,
-pressed buttons and the slider's handle can be seen; radios are one Tab stop; the slider reads its year.
+pressed buttons and the slider's handle can be seen; radios are one Tab stop; the slider reads its year;
+links are underlined, sources are links, headings are named by their text and go down one level at a time.
 
 One server and one browser page per module for the whole file: each page is drawn once."""
 import re
@@ -151,3 +152,30 @@ def test_each_question_s_radios_are_one_named_group_one_tab_stop(pages):
     assert page.evaluate("() => document.activeElement.name") != radios.first.get_attribute("name")
     page.keyboard.press("Shift+Tab")
     expect(radios.nth(1)).to_be_focused()
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_links_are_underlined_sources_are_links_and_headings_are_named_by_their_text(pages, name):
+    page = pages(name)
+    found = page.evaluate(r"""() => {
+        const text = 'p, li, dd, td, figcaption';
+        const links = [...document.querySelectorAll('.allies-module a')].filter(a => a.closest(text)
+            && a.offsetParent && !getComputedStyle(a).textDecorationLine.includes('underline'));
+        const bare = [];
+        const walker = document.createTreeWalker(document.querySelector('.allies-module'), NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            if (/https?:\/\//.test(node.textContent) && !node.parentElement.closest('a, code, pre, style'))
+                bare.push(node.textContent.trim().slice(0, 80));
+        }
+        const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].filter(h => h.offsetParent);
+        return {plain: links.map(a => a.outerHTML.slice(0, 80)), bare,
+                pilcrows: headings.filter(h => h.textContent.trim().endsWith('¶')).map(h => h.textContent),
+                levels: headings.map(h => Number(h.tagName[1]))};
+    }""")
+    assert found["plain"] == [], "links in text told apart by colour alone"
+    assert found["bare"] == [], "web addresses that are not links"
+    assert found["pilcrows"] == []
+    levels = found["levels"]
+    assert levels and levels[0] == 1
+    skips = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+    assert skips == [], f"headings skip a level: {levels}"

@@ -8,7 +8,7 @@ from IPython.display import HTML
 
 from .. import badges, cache, charts, veil, widgets
 from ..data import sources, table
-from ..validation import escaped
+from ..validation import escaped, linked
 
 ILLUSTRATIVE = "Illustrative model, not a measurement"
 EDGE = {  # why a shared outcome can rise above 100 for someone no rule holds back
@@ -213,7 +213,7 @@ def ideas() -> HTML:
                     f'<dd style="margin:0 0 0 1em">{escaped(r["explanation"])} '
                     f'{badges.badge(r["source_id"], r["confidence"])}</dd>' for r in rows)
     return _panel(f'<dl style="margin:0">{items}</dl><p style="font-size:0.85em;color:#4a4a4a">Sources: '
-                  f'{escaped(" | ".join(s.citation() for s in _cited(rows)))}</p>')
+                  f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
 
 def _cited(rows):
@@ -283,7 +283,7 @@ def fathers_leave() -> HTML:
     shown = widgets.table(["Where", "Men among parental-leave users", "Evidence"], body,
                           "Who takes parental leave (OECD, 2016)").value
     return _panel(f'{shown}<p style="font-size:0.85em;color:#4a4a4a">Source: '
-                  f'{escaped(" | ".join(s.citation() for s in _cited(rows)))}</p>')
+                  f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
 
 PROCESS_COSTS = (("Nothing (the default)", 0.0), ("2% of everyone's time per step", 0.02),
