@@ -63,6 +63,24 @@ def overflowing(page, width=320) -> list[str]:
     return page.evaluate(OVERFLOWING)
 
 
+# Controls narrower than half the column in a narrow window (a text box squeezed to 18 px, a dropdown
+# collapsed to its arrow): each as "what [width]".
+SQUEEZED = """() => {
+    const main = document.querySelector('main');
+    const style = getComputedStyle(main);
+    const column = main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const controls = 'select, textarea, input:not([type=radio]):not([type=checkbox]), .slider-container';
+    return [...main.querySelectorAll(controls)]
+        .filter(el => el.offsetParent && el.getBoundingClientRect().width < column / 2)
+        .map(el => `${el.tagName.toLowerCase()}.${el.className} [${Math.round(el.getBoundingClientRect().width)}]`);
+}"""
+
+
+def squeezed(page) -> list[str]:
+    """Controls narrower than half the column, in the window as it is now (see `overflowing`)."""
+    return page.evaluate(SQUEEZED)
+
+
 def luminance(colour: str) -> float:
     """Relative luminance of a CSS rgb()/rgba() colour (as getComputedStyle gives it) or #rrggbb."""
     if colour.startswith("#"):

@@ -7,7 +7,7 @@ One server and one browser page per module for the whole file: each page is draw
 import re
 
 import pytest
-from accessibility import MODULES, axe, contrast, interact, open_module, overflowing
+from accessibility import MODULES, axe, contrast, interact, open_module, overflowing, squeezed
 from conftest import Server
 from playwright.sync_api import expect
 
@@ -53,9 +53,10 @@ def test_axe_finds_nothing_on_a_module_page_before_or_after_each_kind_of_widget_
 @pytest.mark.parametrize("name", MODULES)
 def test_nothing_on_a_module_page_overflows_a_320px_window(pages, name):
     """WCAG 1.4.10: only a region that scrolls on its own (a wide table), reachable by Tab and named, may
-    hold something wider than the window."""
+    hold something wider than the window; and no control is squeezed to less than half the column."""
     page = pages(name)
     assert overflowing(page) == []
+    assert squeezed(page) == [], "controls too narrow to use"
     regions = page.locator(".allies-table-scroll")
     for i in range(regions.count()):
         region = regions.nth(i)
