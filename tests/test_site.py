@@ -152,8 +152,10 @@ def test_every_module_renders_as_an_app_and_its_first_explorer_responds(server, 
     context = browser.new_context()
     page = context.new_page()
     try:
-        page.goto(f"http://127.0.0.1:{server}/voila/render/{name}")
-        page.wait_for_selector(".allies-submit button", timeout=45_000)  # the last cell has run
+        # Voilà streams the page as its cells run: wait for the last one, not for the load event (Module 3's
+        # simulations can take more than 30 s on a cold cache on a busy 2-core machine).
+        page.goto(f"http://127.0.0.1:{server}/voila/render/{name}", wait_until="commit")
+        page.wait_for_selector(".allies-submit button", timeout=90_000)  # the last cell has run
         assert page.locator("text=There was an error").count() == 0
         assert page.locator(".jp-OutputArea-output pre:has-text('Traceback')").count() == 0
         assert page.eval_on_selector_all("img", "imgs => imgs.filter(i => !i.getAttribute('alt')).length") == 0
