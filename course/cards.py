@@ -14,18 +14,17 @@ from dataclasses import dataclass
 import ipywidgets as w
 
 from . import badges, data
-from .validation import escaped
+from .validation import escaped, linked
 
 REQUIRED = ("card_id", "situation", "response", "feedback")
 
-# Long responses wrap inside their buttons and stack one per line, so every word stays readable.
+# Long responses wrap inside their buttons and stack one per line, so every word stays readable. A picked
+# response looks as a pressed button does on every page (allies.css).
 STYLE = """<style>
 .allies-cards .allies-card-responses { width: 100%; }
 .allies-cards .allies-card-responses > div { display: flex; flex-direction: column; gap: 0.4rem; width: 100%; }
 .allies-cards .allies-card-responses .widget-toggle-button { white-space: normal; height: auto; width: 100%;
   text-align: left; line-height: 1.4; padding: 0.45rem 0.8rem; margin: 0; }
-.allies-cards .allies-card-responses .widget-toggle-button.mod-active { box-shadow: inset 4px 0 0 #0072B2;
-  font-weight: 600; }
 .allies-cards .allies-card-deck .widget-toggle-button { width: auto; padding: 0 0.9rem; }
 .allies-cards .allies-card-situation { border-left: 4px solid #0072B2; padding: 0.2rem 0 0.2rem 0.8rem;
   margin: 0.4rem 0; }
@@ -127,7 +126,7 @@ class CardView(w.VBox):
         read = badges.how_read(card.confidence) if card.confidence else ""
         confidence = (f" Evidence: {escaped(card.evidence)}." if card.evidence
                       else f" How we read it: {escaped(read)}." if read else "")
-        source = (f'<p class="allies-card-source">Draws on: {escaped(card.source)}.{confidence}</p>'
+        source = (f'<p class="allies-card-source">Draws on: {linked(card.source)}.{confidence}</p>'
                   if card.source else "")
         said = self._say_first(say_first) if say_first else []
         super().__init__([self.situation, *said, self.responses, self.feedback, w.HTML(source)])

@@ -7,6 +7,7 @@ import io
 from dataclasses import asdict, dataclass
 
 from . import cache
+from .validation import linked
 
 # Okabe & Ito (2008), the palette recommended for readers with colour-vision deficiencies.
 PALETTE = {
@@ -37,7 +38,7 @@ class Chart:
             f'<figure class="allies-chart" style="margin:0">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}" '
             f'style="max-width:100%;height:auto">'
-            f'<figcaption style="font-size:0.85em">Source: {html.escape(self.source)}</figcaption>'
+            f'<figcaption style="font-size:0.85em">Source: {linked(self.source)}</figcaption>'
             f"</figure>"
         )
 

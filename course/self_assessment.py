@@ -281,9 +281,10 @@ def _table(rows: list[Row]) -> str:
         f'<tr><th scope="row" style="{cell};font-weight:600">{escaped(r.item.short)}</th>'
         f'<td style="{cell}">{escaped(r.label("before"))}</td><td style="{cell}">{escaped(r.label("after"))}</td>'
         f'<td style="{cell}">{escaped(r.change)}</td></tr>' for r in rows)
-    return (f'<table class="allies-table" style="border-collapse:collapse;width:100%;font-size:0.95em">'
+    return ('<div class="allies-table-scroll" role="region" tabindex="0" aria-label="Your answers, side by side">'
+            f'<table class="allies-table" style="border-collapse:collapse;width:100%;font-size:0.95em">'
             f'<caption style="text-align:left;font-weight:600">Your answers, side by side</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def comparison_html(rows: list[Row]) -> str:

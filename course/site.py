@@ -11,6 +11,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Bool
 from traitlets.config import Config
 from voila.app import Voila
+from voila.exporter import VoilaMarkdownRenderer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
@@ -106,9 +107,20 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     # served folder to anyone, signed in or not.
     c.VoilaConfiguration.file_allowlist = []
     c.VoilaConfiguration.page_config_hook = _page_config
+    c.VoilaExporter.markdown_renderer_class = "course.site.HeadingRenderer"
     # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
     cull(c, 600)
     return c
+
+
+class HeadingRenderer(VoilaMarkdownRenderer):
+    """Markdown as Voilà renders it, but a heading keeps only its id (a link to #that-id still works), not
+    the "¶" link nbconvert appends: screen readers read that link as part of every heading's name."""
+
+    ANCHOR = re.compile(r'<a class="anchor-link" href="[^"]*">[^<]*</a>(?=</h[1-6]>\Z)')
+
+    def heading(self, text: str, level: int, **attrs) -> str:
+        return self.ANCHOR.sub("", super().heading(text, level, **attrs))
 
 
 def cull(c: Config, idle_seconds: int) -> None:

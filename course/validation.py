@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 
 MAX_REFLECTION_CHARS = 20_000
@@ -45,6 +46,20 @@ def reflection(text) -> tuple[bool, str]:
 def escaped(text: str) -> str:
     """Learner text made safe to place inside HTML."""
     return html.escape(text, quote=True)
+
+
+URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+
+def linked(text: str) -> str:
+    """Course text (a citation, say) made safe for HTML, with each web address in it a real link."""
+    parts = URL.split(text)
+    urls = URL.findall(text)
+    out = [escaped(parts[0])]
+    for url, rest in zip(urls, parts[1:]):
+        out.append(f'<a href="{escaped(url)}" rel="noopener noreferrer" target="_blank">{escaped(url)}</a>'
+                   f"{escaped(rest)}")
+    return "".join(out)
 
 
 def letter(answer) -> str | None:

@@ -28,7 +28,7 @@ def fingerprint(value: str) -> str:
 
 
 def _reading(text: str) -> str:
-    return f'<p aria-live="polite">{validation.escaped(text)}</p>'
+    return f'<p aria-live="polite">{validation.linked(text)}</p>'
 
 
 class Explorer(w.VBox):
@@ -298,7 +298,7 @@ def figure(chart: Chart, reading: str) -> w.HTML:
 
 def _details_html(details: Details) -> str:
     rows = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{validation.escaped(label)}</dt>'
-                   f'<dd style="margin:0 0 0 1em">{validation.escaped(text)}</dd>' for label, text in details)
+                   f'<dd style="margin:0 0 0 1em">{validation.linked(text)}</dd>' for label, text in details)
     return f'<dl class="allies-details" style="margin:0 0 0.6em 0">{rows}</dl>'
 
 
@@ -326,10 +326,13 @@ def table(columns: list[str], rows: list[list[str]], caption: str) -> w.HTML:
     cell = "padding:0.35em 0.6em;border-bottom:1px solid #ccc;text-align:left;vertical-align:top"
     head = "".join(f'<th scope="col" style="{cell}">{esc(c)}</th>' for c in columns)
     body = "".join("<tr>" + f'<th scope="row" style="{cell};font-weight:600">{esc(r[0])}</th>'
-                   + "".join(f'<td style="{cell}">{esc(v)}</td>' for v in r[1:]) + "</tr>" for r in rows)
-    box = w.HTML(f'<table style="border-collapse:collapse;font-size:0.95em;width:100%">'
+                   + "".join(f'<td style="{cell}">{validation.linked(v)}</td>' for v in r[1:]) + "</tr>" for r in rows)
+    # In a narrow window the table scrolls sideways inside a region that Tab reaches and that is named by
+    # its caption, so that every column stays readable (WCAG 1.4.10) without scrolling the whole page.
+    box = w.HTML(f'<div class="allies-table-scroll" role="region" tabindex="0" aria-label="{esc(caption)}">'
+                 f'<table style="border-collapse:collapse;font-size:0.95em;width:100%">'
                  f'<caption style="text-align:left;font-weight:600;padding-bottom:0.3em">{esc(caption)}</caption>'
-                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
     box.add_class("allies-table")
     return box
 

@@ -27,8 +27,12 @@ def isolated_jupyter_home(tmp_path_factory):
     os.environ["JUPYTER_DATA_DIR"] = str(home / "data")
     os.environ["IPYTHONDIR"] = str(home / "ipython")
     os.environ["MPLCONFIGDIR"] = str(home / "mpl")
-    # Charts are cached per test session, never in the repository's instance/cache (course/paths.py).
-    os.environ["ALLIES_CACHE_DIR"] = str(home / "chart-cache")
+    # Charts are cached per test run, never in the repository's instance/cache (course/paths.py); the workers
+    # of one `pytest -n` run share the cache (written atomically), so that a module's charts and simulations
+    # (Module 3's take half a minute on 2 cores) are computed once per run, not once per worker.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    shared = tmp_path_factory.getbasetemp().parent / f"chart-cache-{run}" if run else home / "chart-cache"
+    os.environ["ALLIES_CACHE_DIR"] = str(shared)
     # nbgrader runs `alembic` from PATH.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     yield home

@@ -156,3 +156,14 @@ def test_charts_still_draw_when_the_cache_cannot_be_written(tmp_path, monkeypatc
     blocker.write_text("not a folder")
     monkeypatch.setenv("ALLIES_CACHE_DIR", str(blocker))
     assert charts.bars(["A"], [1], title="No cache", source="S").png.startswith(b"\x89PNG")
+
+
+def test_web_addresses_in_course_text_become_links_and_nothing_else_does():
+    text = "Lean In (2019). Women <b>in</b> the Workplace. https://example.org/report?a=1&b=2. javascript:alert(1)"
+    html = validation.linked(text)
+    assert ('<a href="https://example.org/report?a=1&amp;b=2" rel="noopener noreferrer" target="_blank">'
+            "https://example.org/report?a=1&amp;b=2</a>.") in html
+    assert "&lt;b&gt;in&lt;/b&gt;" in html and "<b>" not in html and 'href="javascript' not in html
+    assert validation.linked("no address here") == "no address here"
+    chart = charts.bars(["A"], [1], title="Linked", source="Someone (2020). https://example.org/x")
+    assert '<a href="https://example.org/x"' in chart.html()

@@ -11,7 +11,7 @@ from IPython.display import HTML
 from .. import badges, cache, cards, charts, positive_sum, widgets
 from ..data import citation_line as _source
 from ..data import sources, table
-from ..validation import escaped
+from ..validation import escaped, linked
 
 MODEL_NOTE = "illustrative model, not data"
 PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
@@ -428,5 +428,5 @@ def safe_space() -> HTML:
     items = "".join(f"<li><strong>{escaped(r['practice'])}.</strong> {escaped(r['what_it_looks_like'])}</li>"
                     for r in rows)
     return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
-                  f'<p style="font-size:0.85em;color:#4a4a4a">Source: {escaped(_source(rows))} '
+                  f'<p style="font-size:0.85em;color:#4a4a4a">Source: {linked(_source(rows))} '
                   f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")

@@ -9,7 +9,7 @@ from IPython.display import HTML
 from .. import badges, cache, cards, charts, pipeline, widgets
 from ..data import citation_line as _source
 from ..data import table
-from ..validation import escaped
+from ..validation import escaped, linked
 
 KIND = {"method": "How it was done", "finding": "Finding", "caution": "Caution", "critique": "Critique",
         "practice": "In practice", "counter": "Where the evidence cuts the other way"}
@@ -39,7 +39,7 @@ def evidence(topic: str) -> HTML:
         f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
         f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
     return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
-                  f'<p style="font-size:0.85em;color:#4a4a4a">Sources: {escaped(_source(rows))}</p>')
+                  f'<p style="font-size:0.85em;color:#4a4a4a">Sources: {linked(_source(rows))}</p>')
 
 
 def code_review():
@@ -139,7 +139,7 @@ def pipeline_design() -> HTML:
         f"staffed at the start with {_pct(d['start_share_women'])} women. Each round some people leave; the "
         "best-rated person on the level below fills each empty seat, and new people are hired at the entry "
         "level. Ratings are noisy, and men's get a small boost; nobody differs in ability.</p>"
-        f'<p style="font-size:0.85em;color:#4a4a4a">Source: {escaped(_source(rows))} '
+        f'<p style="font-size:0.85em;color:#4a4a4a">Source: {linked(_source(rows))} '
         f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")
 
 
@@ -213,7 +213,7 @@ def pipeline_caveats() -> HTML:
     items = "".join(f"<li><strong>{escaped(r['condition'])}.</strong> {escaped(r['meaning'])} "
                     f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
     return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
-                  f'<p style="font-size:0.85em;color:#4a4a4a">Source: {escaped(_source(rows))}</p>')
+                  f'<p style="font-size:0.85em;color:#4a4a4a">Source: {linked(_source(rows))}</p>')
 
 
 def scenarios() -> cards.Deck:

@@ -16,7 +16,7 @@ from .. import badges, cache, cards, charts, validation, widgets
 from ..context import in_voila
 from ..data import citation_line as _source
 from ..data import table
-from ..validation import escaped
+from ..validation import escaped, linked
 from .bias import evidence as _evidence
 
 KIND = {"method": "How it was done", "finding": "Finding", "caution": "Caution"}
@@ -53,7 +53,7 @@ def five_actions() -> HTML:
     rows = table("ally_actions")
     return _panel(f'<ol style="margin:0.2rem 0;padding-left:1.4rem">{blocks}</ol>'
                   f'<p style="font-size:0.85em;color:#4a4a4a">The five actions: BCG. The examples draw on the '
-                  f"EQUALS discussion notes. Sources: {escaped(_source(rows))}</p>")
+                  f"EQUALS discussion notes. Sources: {linked(_source(rows))}</p>")
 
 
 def scenes():
@@ -120,9 +120,10 @@ def what_sticks() -> HTML:
             f"<li><strong>{escaped(KIND.get(r['kind'], r['kind'].capitalize()))}.</strong> "
             f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
             f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in mine)
-        blocks.append(f'<h4 style="margin:0.6rem 0 0.1rem">{escaped(STUDY.get(study, study))}</h4>'
+        title = escaped(STUDY.get(study, study))
+        blocks.append(f'<h3 style="margin:0.6rem 0 0.1rem;font-size:1em">{title}</h3>'
                       f'<ul style="margin:0.1rem 0">{items}</ul>'
-                      f'<p style="font-size:0.85em;color:#4a4a4a;margin:0.1rem 0">Source: {escaped(_source(mine))}</p>')
+                      f'<p style="font-size:0.85em;color:#4a4a4a;margin:0.1rem 0">Source: {linked(_source(mine))}</p>')
     return _panel("".join(blocks))
 
 
@@ -257,7 +258,7 @@ class PlanBuilder(w.VBox):
             boxes[key] = widgets.AnswerBox(PLAN_PREFIX + key.replace("_", "-"), field, describe[key])
 
         def step(title, text):
-            return w.HTML(f'<h4 style="margin:1rem 0 0.2rem">{escaped(title)}</h4>'
+            return w.HTML(f'<h3 style="margin:1rem 0 0.2rem;font-size:1em">{escaped(title)}</h3>'
                           f'<p style="margin:0">{escaped(text)}</p>')
 
         self.preview = w.HTML()

@@ -8,7 +8,7 @@ from IPython.display import HTML
 
 from .. import badges, cache, charts, veil, widgets
 from ..data import sources, table
-from ..validation import escaped
+from ..validation import escaped, linked
 
 ILLUSTRATIVE = "Illustrative model, not a measurement"
 EDGE = {  # why a shared outcome can rise above 100 for someone no rule holds back
@@ -28,8 +28,6 @@ COMPARED = [
 STYLE = """<style>
 .allies-veil .widget-toggle-buttons { flex-wrap: wrap; height: auto; }
 .allies-veil .widget-toggle-buttons .widget-toggle-button { width: auto; margin: 0 0.3rem 0.3rem 0; }
-.allies-veil .widget-toggle-buttons .widget-toggle-button.mod-active { box-shadow: inset 0 -4px 0 #0072B2;
-  font-weight: 600; }
 .allies-veil .allies-veil-draw { margin: 0.6rem 0 0.3rem; padding: 0 1.2rem; }
 .allies-veil figcaption { white-space: normal; overflow-wrap: anywhere; }
 .allies-veil .allies-veil-person { border-left: 4px solid #0072B2; padding: 0.2rem 0 0.2rem 0.8rem; }
@@ -215,7 +213,7 @@ def ideas() -> HTML:
                     f'<dd style="margin:0 0 0 1em">{escaped(r["explanation"])} '
                     f'{badges.badge(r["source_id"], r["confidence"])}</dd>' for r in rows)
     return _panel(f'<dl style="margin:0">{items}</dl><p style="font-size:0.85em;color:#4a4a4a">Sources: '
-                  f'{escaped(" | ".join(s.citation() for s in _cited(rows)))}</p>')
+                  f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
 
 def _cited(rows):
@@ -285,7 +283,7 @@ def fathers_leave() -> HTML:
     shown = widgets.table(["Where", "Men among parental-leave users", "Evidence"], body,
                           "Who takes parental leave (OECD, 2016)").value
     return _panel(f'{shown}<p style="font-size:0.85em;color:#4a4a4a">Source: '
-                  f'{escaped(" | ".join(s.citation() for s in _cited(rows)))}</p>')
+                  f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
 
 PROCESS_COSTS = (("Nothing (the default)", 0.0), ("2% of everyone's time per step", 0.02),

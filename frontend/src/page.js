@@ -8,7 +8,63 @@ import { ServerConnection } from '@jupyterlab/services/lib/serverconnection';
 import { Widget } from '@lumino/widgets';
 import '@jupyter-widgets/controls/css/widgets-base.css';
 
-const MODULES = { '@jupyter-widgets/base': base, '@jupyter-widgets/controls': controls };
+let lastId = 0;
+
+/** The id of a view's description label, given one if it has none; null if the view has no description. */
+function labelId(view) {
+  if (!view.model.get('description')) return null;
+  view.label.id ||= `allies-label-${++lastId}`;
+  return view.label.id;
+}
+
+/** `View` with its options' holder (`this[part]`) given an ARIA role, named by the view's label when it has
+ *  one, and each option (a button or a radio) passed to `mark(option, view)` after every update. */
+function grouped(View, part, role, mark) {
+  return class extends View {
+    render() {
+      super.render();
+      this[part].setAttribute('role', role);
+      const label = labelId(this);
+      if (label) this[part].setAttribute('aria-labelledby', label);
+    }
+
+    update(options) {
+      const result = super.update(options);
+      this[part].querySelectorAll('button, input[type=radio]').forEach((option) => mark(option, this));
+      return result;
+    }
+  };
+}
+
+/** ipywidgets' controls, with what assistive technology needs and the stock views leave out. */
+const ACCESSIBLE = {
+  /** A slider named by its label, whose value is read out as shown ("2025"), not as its index ("7"). */
+  SelectionSliderView: class extends controls.SelectionSliderView {
+    createSlider() {
+      super.createSlider();
+      const handle = this.$slider.querySelector('.noUi-handle');
+      const label = labelId(this);
+      if (label) handle.setAttribute('aria-labelledby', label);
+      this.$slider.noUiSlider.on('update.allies', (values) => {
+        const shown = this.model.get('_options_labels')[Math.round(Number(values[0]))];
+        if (shown !== undefined) handle.setAttribute('aria-valuetext', shown);
+      });
+    }
+  },
+  /** Buttons that say which one is pressed, in a group named by the label. */
+  ToggleButtonsView: grouped(controls.ToggleButtonsView, 'buttongroup', 'group', (button) =>
+    button.setAttribute('aria-pressed', String(button.classList.contains('mod-active')))),
+  /** Radios in one named group: Tab reaches the group once, the arrow keys move within it. */
+  RadioButtonsView: grouped(controls.RadioButtonsView, 'container', 'radiogroup', (radio, view) => {
+    view.groupName ||= `allies-radio-${++lastId}`;
+    radio.name = view.groupName;
+  }),
+};
+
+const MODULES = {
+  '@jupyter-widgets/base': base,
+  '@jupyter-widgets/controls': { ...controls, ...ACCESSIBLE },
+};
 const WIDGET = 'application/vnd.jupyter.widget-view+json';
 
 /** ipywidgets' manager, talking to one running kernel over its websocket. */

@@ -1,0 +1,182 @@
+"""WCAG 2.1 AA on the public site (`python -m course serve`), in Chromium: axe-core finds nothing on the index
+or on any module page, before or after each kind of widget is used; nothing overflows a 320 px window; focus,
+pressed buttons and the slider's handle can be seen; radios are one Tab stop; the slider reads its year;
+links are underlined, sources are links, headings are named by their text and go down one level at a time.
+
+One server and one browser page per module for the whole file: each page is drawn once."""
+import re
+
+import pytest
+from accessibility import MODULES, axe, contrast, interact, open_module, overflowing, squeezed
+from conftest import Server
+from playwright.sync_api import expect
+
+MODULE_1 = "01-why-men-why-now.ipynb"
+MODULE_6 = "06-from-learning-to-leading.ipynb"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("a11y-site")
+    running = Server(["serve", "--no-browser", "--instance", str(folder / "instance"), "--pool-size", "0"],
+                     folder / "voila.log")
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def pages(site, browser):
+    """Each module page, drawn once when a test first asks for it, and kept open for the file's tests."""
+    context = browser.new_context()
+    opened = {}
+
+    def page(name):
+        if name not in opened:
+            opened[name] = open_module(context, site.url, name)
+        opened[name].set_viewport_size({"width": 1280, "height": 900})
+        return opened[name]
+
+    yield page
+    context.close()
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_axe_finds_nothing_on_a_module_page_before_or_after_each_kind_of_widget_is_used(pages, name):
+    page = pages(name)
+    assert axe(page) == []
+    used = interact(page)
+    assert used, "every module page has widgets"
+    assert axe(page) == [], used
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_nothing_on_a_module_page_overflows_a_320px_window(pages, name):
+    """WCAG 1.4.10: only a region that scrolls on its own (a wide table), reachable by Tab and named, may
+    hold something wider than the window; and no control is squeezed to less than half the column."""
+    page = pages(name)
+    assert overflowing(page) == []
+    assert squeezed(page) == [], "controls too narrow to use"
+    regions = page.locator(".allies-table-scroll")
+    for i in range(regions.count()):
+        region = regions.nth(i)
+        assert region.get_attribute("tabindex") == "0" and region.get_attribute("role") == "region"
+        assert region.get_attribute("aria-label")
+
+
+def test_the_index_passes_axe_and_reflows(site, browser):
+    page = browser.new_page()
+    try:
+        page.goto(site.url + "/")
+        assert axe(page) == []
+        assert overflowing(page) == []
+    finally:
+        page.close()
+
+
+def ring(page) -> dict:
+    return page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+        return {style: s.outlineStyle, width: parseFloat(s.outlineWidth), colour: s.outlineColor,
+                tag: document.activeElement.tagName}; }""")
+
+
+def test_dropdowns_text_boxes_and_text_areas_show_a_focus_ring_of_3_to_1(pages):
+    page = pages(MODULE_6)
+    plan = page.locator(".allies-plan")
+    for target in (plan.locator("select").first, plan.locator(".widget-text input").first,
+                   plan.locator("textarea").first):
+        target.scroll_into_view_if_needed()
+        target.focus()
+        shown = ring(page)
+        assert shown["tag"] in ("SELECT", "INPUT", "TEXTAREA")
+        assert shown["style"] != "none" and shown["width"] >= 2, shown
+        assert contrast(shown["colour"], "#ffffff") >= 3, shown
+
+
+def test_toggle_buttons_say_which_is_pressed_in_one_style_seen_at_3_to_1(pages):
+    looks = set()
+    for name in MODULES:
+        page = pages(name)
+        buttons = page.locator(".widget-toggle-button")
+        if not buttons.count():
+            continue
+        found = buttons.evaluate_all("""buttons => buttons.filter(b => b.offsetParent).map(b => {
+            const s = getComputedStyle(b);
+            return {active: b.classList.contains('mod-active'), pressed: b.getAttribute('aria-pressed'),
+                    background: s.backgroundColor, colour: s.color, border: s.borderTopColor,
+                    weight: s.fontWeight}; })""")
+        assert all(b["pressed"] == str(b["active"]).lower() for b in found), name
+        for pressed in (b for b in found if b["active"]):
+            looks.add((pressed["background"], pressed["colour"], pressed["border"], pressed["weight"]))
+            for other in (b for b in found if not b["active"]):
+                assert contrast(pressed["background"], other["background"]) >= 3, (name, pressed, other)
+            assert contrast(pressed["background"], "#ffffff") >= 3, (name, pressed)
+            assert contrast(pressed["background"], pressed["colour"]) >= 4.5, (name, pressed)
+    assert len(looks) == 1, f"a pressed button looks different from page to page: {looks}"
+
+
+def test_the_slider_is_named_reads_its_year_and_its_handle_is_seen(pages):
+    page = pages(MODULE_1)
+    slider = page.locator(".widget-slider").first
+    handle, readout = slider.locator(".noUi-handle"), slider.locator(".widget-readout")
+    expect(page.get_by_role("slider", name="Year")).to_have_count(1)
+    for key in ("End", "ArrowLeft"):  # the last year, then the one before, read as the page shows them
+        before = handle.get_attribute("aria-valuetext")
+        handle.focus()
+        page.keyboard.press(key)
+        if key != "End" or before != "2025":
+            expect(handle).not_to_have_attribute("aria-valuetext", before)
+        assert handle.get_attribute("aria-valuetext") == readout.inner_text()
+        assert re.fullmatch(r"20\d\d", readout.inner_text()), readout.inner_text()
+    assert readout.inner_text() == "2024"
+    colours = slider.evaluate("""el => { const c = (q) => [...el.querySelectorAll(q)].map(
+        e => getComputedStyle(e).backgroundColor);
+        return {handle: c('.noUi-handle')[0], around: [...c('.noUi-connects'), ...c('.noUi-connect')]}; }""")
+    for around in ("#ffffff", *colours["around"]):
+        assert contrast(colours["handle"], around) >= 3, colours
+
+
+def test_each_question_s_radios_are_one_named_group_one_tab_stop(pages):
+    page = pages(MODULE_1)
+    question = page.locator(".allies-item-m01-q2")
+    group = question.get_by_role("radiogroup")
+    expect(group).to_have_count(1)
+    assert group.evaluate("el => document.getElementById(el.getAttribute('aria-labelledby')).textContent")
+    radios = question.locator("input[type=radio]")
+    assert radios.count() >= 3
+    radios.first.focus()
+    page.keyboard.press("ArrowDown")  # moves within the group, and chooses
+    expect(radios.nth(1)).to_be_checked()
+    expect(radios.nth(1)).to_be_focused()
+    expect(question.locator(".allies-check-feedback")).to_contain_text("(b)", timeout=20_000)
+    page.keyboard.press("Tab")  # leaves the group: the next stop is not another option of it
+    assert page.evaluate("() => document.activeElement.name") != radios.first.get_attribute("name")
+    page.keyboard.press("Shift+Tab")
+    expect(radios.nth(1)).to_be_focused()
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_links_are_underlined_sources_are_links_and_headings_are_named_by_their_text(pages, name):
+    page = pages(name)
+    found = page.evaluate(r"""() => {
+        const text = 'p, li, dd, td, figcaption';
+        const links = [...document.querySelectorAll('.allies-module a')].filter(a => a.closest(text)
+            && a.offsetParent && !getComputedStyle(a).textDecorationLine.includes('underline'));
+        const bare = [];
+        const walker = document.createTreeWalker(document.querySelector('.allies-module'), NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            if (/https?:\/\//.test(node.textContent) && !node.parentElement.closest('a, code, pre, style'))
+                bare.push(node.textContent.trim().slice(0, 80));
+        }
+        const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].filter(h => h.offsetParent);
+        return {plain: links.map(a => a.outerHTML.slice(0, 80)), bare,
+                pilcrows: headings.filter(h => h.textContent.trim().endsWith('¶')).map(h => h.textContent),
+                levels: headings.map(h => Number(h.tagName[1]))};
+    }""")
+    assert found["plain"] == [], "links in text told apart by colour alone"
+    assert found["bare"] == [], "web addresses that are not links"
+    assert found["pilcrows"] == []
+    levels = found["levels"]
+    assert levels and levels[0] == 1
+    skips = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+    assert skips == [], f"headings skip a level: {levels}"

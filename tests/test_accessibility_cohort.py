@@ -1,0 +1,149 @@
+"""WCAG 2.1 AA on the cohort site (`python -m course cohort serve`), in Chromium: axe-core finds nothing on the
+sign-in page, the index or any module page, before or after each kind of widget is used; and Module 1 can
+be done from start to finish with the keyboard alone: sign in, open it, answer every check, write both
+reflections, submit, with Tab landing once on each question."""
+import re
+
+import pytest
+from accessibility import MODULES, SLOW, axe, interact, open_module, overflowing
+from playwright.sync_api import expect
+
+from course.store import AnswerStore
+
+MODULE_1 = "01-why-men-why-now"
+RIGHT = {"m01-q1": "b", "m01-q2": "c", "m01-q3": "a", "m01-q4": "d"}  # as solutions/ asserts them
+REFLECTIONS = {"m01-r1": "Three senior men chose the lead. Next time I will ask who else did the work.",
+               "m01-r2": "Learning: I pair new joiners with reviewers. Next: I will call out interruptions."}
+
+
+def sign_in_page(browser, server):
+    page = browser.new_context().new_page()
+    page.goto(server.url + "/login")
+    return page
+
+
+@pytest.fixture(scope="module")
+def signed_in(cohort, browser):
+    """A browser context signed in as Ana, by the sign-in form."""
+    server, codes = cohort
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server.url + "/login")
+    page.fill("#learner", "ana")
+    page.fill("#code", codes["ana"])
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+    page.close()
+    yield context
+    context.close()
+
+
+def test_the_sign_in_page_passes_axe_and_reflows(cohort, browser):
+    server, _ = cohort
+    page = sign_in_page(browser, server)
+    try:
+        assert axe(page) == []
+        page.fill("#learner", "ana")
+        page.fill("#code", "not the code")
+        page.click("button[type=submit]")
+        expect(page.locator(".error")).to_be_visible()
+        assert axe(page) == [], "with its error message"
+        assert overflowing(page) == []
+    finally:
+        page.context.close()
+
+
+def test_the_index_passes_axe_and_reflows(cohort, signed_in):
+    server, _ = cohort
+    page = signed_in.new_page()
+    try:
+        page.goto(server.url + "/")
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        assert axe(page) == []
+        assert overflowing(page) == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_axe_finds_nothing_on_a_module_page_before_or_after_each_kind_of_widget_is_used(cohort, signed_in,
+                                                                                       name):
+    server, _ = cohort
+    page = open_module(signed_in, server.url, name)
+    try:
+        assert axe(page) == []
+        assert interact(page)
+        assert axe(page) == []
+        assert overflowing(page) == []
+    finally:
+        page.close()
+
+
+def tab_to(page, is_there: str, arg=None, landings: list | None = None, most: int = 400):
+    """Press Tab until `is_there(document.activeElement, arg)` (a JavaScript function) holds; with
+    `landings`, add to it the answer box of each radio that a Tab press lands on."""
+    for _ in range(most):
+        if page.evaluate(f"(arg) => ({is_there})(document.activeElement, arg)", arg):
+            return
+        page.keyboard.press("Tab")
+        if landings is not None:
+            landings.append(page.evaluate("""() => { const el = document.activeElement;
+                const box = el.type === 'radio' && el.closest('.allies-answer');
+                return box ? [...box.classList].find(c => c.startsWith('allies-item-')) : null; }"""))
+    raise AssertionError(f"Tab never reached {is_there} ({arg})")
+
+
+def test_module_1_can_be_done_from_sign_in_to_submit_with_the_keyboard_alone(cohort, browser):
+    server, codes = cohort
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/login")
+        tab_to(page, "el => el.id === 'learner'")
+        page.keyboard.type("ben")
+        page.keyboard.press("Tab")
+        page.keyboard.type(codes["ben"])
+        page.keyboard.press("Enter")
+        page.wait_for_url(server.url + "/")
+
+        tab_to(page, "el => el.tagName === 'A' && el.textContent.includes('Module 1')")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"**/{MODULE_1}.ipynb")
+        for item in [*RIGHT, *REFLECTIONS]:
+            expect(page.locator(f".allies-item-{item} .allies-saved")).to_have_text(
+                re.compile("restored|save as you go"), timeout=SLOW)
+
+        landings = []
+        for item, letter in RIGHT.items():
+            tab_to(page, "(el, item) => el.type === 'radio' && !!el.closest('.allies-item-' + item)", item,
+                   landings)
+            chosen = page.locator(f".allies-item-{item} input[type=radio][data-value^='({letter})']")
+            if page.evaluate("() => !document.activeElement.checked"):
+                page.keyboard.press("Space")  # nothing chosen yet: choose the option Tab landed on
+            for _ in range(8):
+                if chosen.evaluate("el => el.checked"):
+                    break
+                page.keyboard.press("ArrowDown")
+            expect(chosen).to_be_checked()
+            expect(chosen).to_be_focused()
+            expect(page.locator(f".allies-item-{item} .allies-saved")).to_contain_text("Saved at",
+                                                                                      timeout=20_000)
+        for item, text in REFLECTIONS.items():
+            tab_to(page, "(el, item) => el.tagName === 'TEXTAREA' && !!el.closest('.allies-item-' + item)", item)
+            page.keyboard.type(text)
+            expect(page.locator(f".allies-item-{item} .allies-saved")).to_contain_text("Saved at",
+                                                                                      timeout=20_000)
+
+        tab_to(page, "el => el.tagName === 'BUTTON' && !!el.closest('.allies-submit')")
+        page.keyboard.press("Enter")
+        assert [found for found in landings if found] == [f"allies-item-{item}" for item in RIGHT], \
+            "from one question to the next, Tab lands once on each question's radios"
+        expect(page.locator(".allies-submit .widget-html")).to_contain_text("Submitted.", timeout=30_000)
+    finally:
+        context.close()
+
+    with AnswerStore(server.instance / "answers.sqlite3") as store:
+        saved = store.load("ben", MODULE_1)
+    assert {item: saved[item] for item in RIGHT} == RIGHT
+    assert {item: saved[item] for item in REFLECTIONS} == REFLECTIONS
+    assert sorted((server.instance / "exchange").glob(f"*/inbound/ben+{MODULE_1}+*")), "a submission"
