@@ -137,7 +137,7 @@ def everything_shown(report) -> str:
     parts = [repr(report), repr(dashboard.tables(report))]
     parts += [chart.alt + chart.source + chart.html() for chart in charts.values()]
     parts += [chart.png.decode("latin-1") for chart in charts.values()]
-    parts += [widget_text(section) for section in dashboard._sections(report)]
+    parts += [widget_text(section) for section in dashboard.page._sections(report)]
     return "\n".join(parts)
 
 
@@ -217,7 +217,7 @@ def test_self_assessment_figures_for_small_groups_stay_hidden(report):
     assert "self-assessment" not in dashboard.draw(report)
     caption, columns, rows = dashboard.tables(report)["self-assessment"]
     assert rows[0][2:] == ["hidden (under 5) (n=3)", "hidden (under 5) (n=2)", "2"] + ["hidden (under 5)"] * 2
-    assert "at least 5 learners" in dashboard._no_chart("self-assessment", report)
+    assert "at least 5 learners" in dashboard.page._no_chart("self-assessment", report)
 
 
 def test_reflection_word_counts_only(report):

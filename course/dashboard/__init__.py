@@ -30,7 +30,7 @@ from .aggregate import collect as _collect
 from .drawing import VIEWS, draw
 from .export import EXPORT_FOLDER, export_png
 from .formatting import table_html, tables
-from .page import _no_chart, _sections, show
+from .page import show
 from .report import (AFTER, BEFORE, MIN_GROUP, CheckRow, CompletionRow, Report, ShiftRow, WordRow)
 from .spec import Check, ModuleSpec, Statement, course_spec, course_statements
 
