@@ -99,8 +99,13 @@ def _voilas(name: str):
 
 
 class _Socket:
+    """A stand-in for a websocket: what it was sent, and Voilà's shared waiters and cache."""
+
     def __init__(self):
+        from voila.request_info_handler import RequestInfoSocketHandler
+
         self.sent = []
+        self._waiters, self._cache = RequestInfoSocketHandler._waiters, RequestInfoSocketHandler._cache
 
     def write_message(self, message):
         self.sent.append(message)
@@ -114,7 +119,6 @@ def test_voila_still_replays_a_claimed_kernels_request_to_every_later_socket():
     kernel = str(uuid.uuid4())
     RequestInfoSocketHandler._cache[kernel] = '{"HTTP_X_ALLIES_LEARNER": "ana"}'
     first, second = _Socket(), _Socket()
-    first._cache = second._cache = RequestInfoSocketHandler._cache
     try:
         _voilas("open")(first, kernel)
         assert RequestInfoSocketHandler._waiters[kernel] is first
@@ -138,7 +142,6 @@ def test_voila_still_unhooks_the_last_waiter_when_a_replaced_socket_closes():
         RequestInfoSocketHandler._waiters.update({stranger: again, kernel: waiting})
         _voilas("on_close")(replaced)
         assert kernel not in RequestInfoSocketHandler._waiters, "Voilà's on_close no longer drops the last waiter"
-        again._waiters = RequestInfoSocketHandler._waiters
         upstream.forget_only_this_waiter(again)
         assert stranger not in RequestInfoSocketHandler._waiters
     finally:
