@@ -161,7 +161,7 @@ class Server:
         self.args, self.log, self.port = args, log, port or free_port()
         self.proc = None
 
-    def start(self, timeout: float = 60) -> "Server":
+    def start(self, timeout: float = 180) -> "Server":  # a loaded 2-core machine has taken over 60 s
         import subprocess
         import time
 
