@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from inspect import isawaitable
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider, User
@@ -18,10 +19,9 @@ from jupyter_server.auth.login import LoginFormHandler
 from jupyter_server.auth.logout import LogoutHandler
 from tornado.escape import url_escape, xhtml_escape
 from traitlets import Unicode
-from voila import __version__ as VOILA_VERSION
 from voila.request_info_handler import RequestInfoSocketHandler
 
-from . import keys, kernels, signin, site
+from . import keys, kernels, signin, site, upstream
 from .instance import Instance
 from .store import AnswerStore, Learner
 
@@ -78,7 +78,7 @@ class CourseLoginHandler(LoginFormHandler):
             return self._render(message={"error": refused[1]})
         provider.limits.succeeded(learner)
         provider.set_login_cookie(self, user)
-        self._redirect_safe(self.get_argument("next", default=self.base_url))
+        upstream.redirect_safe(self, self.get_argument("next", default=self.base_url))
 
 
 SIGN_OUT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -163,49 +163,22 @@ class RosterIdentityProvider(IdentityProvider):
     def get_user_token(self, handler):
         return None
 
-    async def _get_user(self, handler):
+    async def get_user(self, handler):
         if HEADER in handler.request.headers:  # only the server may say who a learner is
             del handler.request.headers[HEADER]
-        user = await super()._get_user(handler)
+        user = super().get_user(handler)
+        if isawaitable(user):
+            user = await user
         if user is not None:
             handler.request.headers[HEADER] = user.username
         return user
 
 
-def _hand_over_once(handler: RequestInfoSocketHandler, kernel_id: str) -> None:
-    """A preheated kernel asks here (no cookie: it is the kernel) which request claimed it. Voilà keeps
-    the answer for any later caller; hand it over once."""
-    RequestInfoSocketHandler._waiters[kernel_id] = handler
-    payload = RequestInfoSocketHandler._cache.pop(kernel_id, None)
-    if payload is not None:
-        handler.write_message(payload)
-
-
-def _forget_waiter(handler: RequestInfoSocketHandler) -> None:
-    """Voilà's own on_close drops the *last* waiter when this one was already replaced, so anyone could
-    cut a waiting kernel off from its learner's identity; drop only this one."""
-    for kernel_id, waiter in list(RequestInfoSocketHandler._waiters.items()):
-        if waiter is handler:
-            del RequestInfoSocketHandler._waiters[kernel_id]
-
-
-_send_updates = RequestInfoSocketHandler.send_updates
-
-
-def _claim_and_send(msg: dict) -> None:
-    """Voilà hands a preheated kernel to a request: the kernel now belongs to that request's learner."""
-    kernels.handed_over(msg["kernel_id"], msg["payload"])
-    _send_updates(msg)
-
-
-# Fixed in place for the server process, which imports this module (the socket needs no sign-in). Written
-# against Voilà 0.5's handler; tests/test_cohort_security.py holds each patch to its job.
-if not VOILA_VERSION.startswith("0.5."):
-    raise RuntimeError(f"course.cohort patches Voilà 0.5's request-info socket; check the patches against "
-                       f"Voilà {VOILA_VERSION}, with tests/test_cohort_security.py, before serving")
-RequestInfoSocketHandler.open = _hand_over_once
-RequestInfoSocketHandler.on_close = _forget_waiter
-RequestInfoSocketHandler.send_updates = staticmethod(_claim_and_send)
+def adapt_voila() -> None:
+    """What this server process changes in Voilà (`course.upstream`): its request-info socket hands a
+    preheated kernel's request over once, lets no stranger unhook a waiting kernel, and records the kernel's
+    learner as it is handed out (tests/test_cohort_security.py and tests/test_upstream.py)."""
+    upstream.patch_request_info_socket(RequestInfoSocketHandler, kernels.handed_over)
 
 
 def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
@@ -240,6 +213,8 @@ def serve(instance_dir: str, port: int = 8866, pool_size: int = 2,
     """Run the cohort site until interrupted; `check_feedback` says when a knowledge check shows its key
     and explanation (`after-answering`, or `after-grading`: never before the module is graded), and
     `options` are as for `config`."""
+    upstream.check_versions()
+    adapt_voila()
     instance = Instance(instance_dir)
     AnswerStore(instance.store).close()
     # No learner: each kernel learns its learner from the signed-in request. Every kernel inherits the mode.

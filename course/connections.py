@@ -12,6 +12,8 @@ import weakref
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from tornado.websocket import WebSocketClosedError
 
+from . import upstream
+
 _OPEN: dict[str, weakref.WeakSet] = {}  # kernel id: its pages' live connections
 
 
@@ -31,7 +33,7 @@ def end(kernel_id: str) -> None:
     """Tell every page connected to `kernel_id` that its kernel is dead, then close their sockets."""
     for connection in list(_OPEN.pop(kernel_id, ())):
         try:
-            connection._send_status_message("dead")
+            upstream.tell_kernel_dead(connection)
         except WebSocketClosedError:
             pass  # the page is already gone
         connection.websocket_handler.close()

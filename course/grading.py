@@ -59,6 +59,8 @@ from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 from traitlets import Integer, default  # noqa: E402
 
+from . import upstream
+
 # nbgrader's autograde steps, with its Execute replaced by GuardedExecute, scores read from the answers'
 # text and learner text made inert.
 AUTOGRADE_PREPROCESSORS = [
@@ -74,7 +76,7 @@ AUTOGRADE_PREPROCESSORS = [
 ]
 
 
-class GradingKernelManager(AsyncKernelManager):
+class GradingKernelManager(upstream.with_cleanup_hook(AsyncKernelManager)):
     """jupyter_client's KernelManager talking to the grading kernel over IPC sockets (the sandboxed kernel has
     no network), named after a connection file in a fresh private folder: absolute, short enough for a unix
     socket, and never shared with another worker's kernel, so there is no port to race for."""
@@ -89,12 +91,9 @@ class GradingKernelManager(AsyncKernelManager):
 
         return os.path.join(tempfile.mkdtemp(prefix="allies-k-"), "kernel.json")
 
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
+    def resources_cleaned_up(self, restart: bool) -> None:
         if not restart:
             shutil.rmtree(os.path.dirname(self.connection_file), ignore_errors=True)
-
-    cleanup_resources = _async_cleanup_resources
 
 
 def _error_output(ename: str, evalue: str):

@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import grading, grading_state, sandbox, scoring, submissions
+from . import grading, grading_state, sandbox, scoring, submissions, upstream
 from .contract import COURSE_ID
 
 GRADING_DIR = ".grading"  # inside the course directory: kernelspec, settings, logs (never for learners)
@@ -641,8 +641,7 @@ def _fast_schema_checks() -> None:
         if error is not None:
             raise error
 
-    common.jsonschema = type("jsonschema", (), {"validate": staticmethod(validate),
-                                                "ValidationError": jsonschema.ValidationError})
+    upstream.swap_schema_validation(common, validate)
 
 
 def _grade(module: str, learner: str, attempts: int = 6) -> Graded:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from traitlets import default
 
-from . import kernels, site
+from . import kernels, site, upstream
 from .cohort import HEADER, CourseLoginHandler, RosterIdentityProvider
 from .instance import Instance
 from .paths import folder
@@ -65,8 +65,8 @@ class InstructorIdentityProvider(RosterIdentityProvider):
     def _is_instructor(self, person_id: str) -> bool:
         return any(p.learner_id == person_id and p.role == ROLE for p in self.roster().learners())
 
-    async def _get_user(self, handler):
-        user = await super()._get_user(handler)
+    async def get_user(self, handler):
+        user = await super().get_user(handler)
         if user is not None and not self._is_instructor(user.username):
             handler.request.headers.pop(HEADER, None)
             self.clear_login_cookie(handler)
@@ -106,6 +106,7 @@ def config(instance: Instance, port: int = DEFAULT_PORT):
 
 def serve(instance_dir: str | Path, port: int = DEFAULT_PORT) -> None:
     """Run the instructor site for the cohort in `instance_dir` until interrupted (127.0.0.1 only)."""
+    upstream.check_versions()
     instance = Instance(instance_dir)
     AnswerStore(instance.store).close()
     site.environment(instance)

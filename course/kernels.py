@@ -28,6 +28,7 @@ from traitlets import DottedObjectName, Integer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
+from . import upstream
 from .contract import LEARNER_ENV
 from .pools import PooledKernelManager
 
@@ -173,7 +174,7 @@ class PageHandler(TornadoVoilaHandler):
     async def prepare(self):
         await super().prepare()
         manager = self.kernel_manager
-        if not (self.current_user and isinstance(manager, OwnedKernelManager)) or self._finished:
+        if not (self.current_user and isinstance(manager, OwnedKernelManager)) or upstream.finished(self):
             return
         owner = Owner(self.current_user.username, page_of(self.request.path))
         full = manager.full_for(owner)

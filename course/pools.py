@@ -3,14 +3,13 @@ its page, one that dies on the way is dropped and replaced, never handed out, an
 at a time, after learners' pages.
 
 Kernel start-up CPU is what runs out on a small machine: at most one kernel starts per core, and a pool
-refill waits while any learner's page is starting its own kernel. Voilà 0.5's pool is reached through its
-manager's `_pools`, `_initialize`, `fill_if_needed` and `get_rendered_notebook`, adapted here only
-(tests/test_cohort_recovery.py holds each to its job).
+refill waits while any learner's page is starting its own kernel. Voilà 0.5's pool is reached through
+`course.upstream` (its manager's `_pools`, `_initialize`, `fill_if_needed` and `get_rendered_notebook`);
+tests/test_cohort_recovery.py holds the pools to their job, tests/test_upstream.py Voilà to what they assume.
 """
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import time
 
@@ -18,9 +17,8 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Integer
 
-from . import connections
+from . import connections, upstream
 
-log = logging.getLogger(__name__)
 HEARTBEAT_JOIN_SECONDS = 1.0
 
 
@@ -75,16 +73,7 @@ class BoundedClient(AsyncKernelClient):
     heartbeat stuck on a dead kernel's socket once held the event loop, and every request, for minutes."""
 
     def stop_channels(self) -> None:
-        hb = self._hb_channel
-        if hb is not None and hb.is_alive():
-            hb._running = False
-            hb._exit.set()
-            hb.join(HEARTBEAT_JOIN_SECONDS)
-            if hb.is_alive():
-                log.warning("A dead kernel's heartbeat thread did not stop; left behind (daemon thread)")
-            else:
-                hb.close()
-            self._hb_channel = None
+        upstream.stop_heartbeat(self, HEARTBEAT_JOIN_SECONDS)
         super().stop_channels()
 
 
@@ -94,46 +83,53 @@ def _failed(task: asyncio.Future) -> bool:
 
 def manage(manager, gate: Gate) -> None:
     """Make `manager`'s pools (a Voilà `VoilaKernelManager`) hand out only rendered kernels, replace the
-    ones that die, and fill through `gate`."""
-    initialize, take, fill = manager._initialize, manager.get_rendered_notebook, manager.fill_if_needed
+    ones that die, and fill through `gate` (through `course.upstream`, which reaches Voilà's pool)."""
 
-    async def rendered_first(notebook_path, kernel_id=None, **kwargs):
-        """A pool kernel, started and with its page rendered (an error if its kernel died on the way)."""
-        async def start():
-            content = await initialize(notebook_path, kernel_id, **kwargs)
-            await asyncio.wait([content["task"]])
-            if _failed(content["task"]):
-                kid = content["kernel_id"]
-                if kid in manager:
-                    await manager.shutdown_kernel(kid, now=True)
-                raise RuntimeError(f"pool kernel {kid} for {notebook_path} died while starting")
-            return content
+    def rendered_first(initialize):
+        async def start_rendered(notebook_path, kernel_id=None, **kwargs):
+            """A pool kernel, started and with its page rendered (an error if its kernel died on the way)."""
+            async def start():
+                content = await initialize(notebook_path, kernel_id, **kwargs)
+                await asyncio.wait([content["task"]])
+                if _failed(content["task"]):
+                    kid = content["kernel_id"]
+                    if kid in manager:
+                        await manager.shutdown_kernel(kid, now=True)
+                    raise RuntimeError(f"pool kernel {kid} for {notebook_path} died while starting")
+                return content
 
-        return await (gate.refill(start) if kernel_id is None else start())
+            return await (gate.refill(start) if kernel_id is None else start())
+
+        return start_rendered
 
     def ready(notebook: str) -> list:
-        return [task for task in manager._pools.get(notebook, []) if task.done() and not _failed(task)]
+        return [task for task in upstream.pool_tasks(manager, notebook) if task.done() and not _failed(task)]
 
     def replace_if_failed(notebook: str, task: asyncio.Future) -> None:
-        if _failed(task) and task in manager._pools.get(notebook, []):
-            manager._pools[notebook].remove(task)
+        pool = upstream.pool_tasks(manager, notebook)
+        if _failed(task) and task in pool:
+            pool.remove(task)
             manager.log.warning("Replacing a pool kernel for %s that failed to start", notebook)
             manager.fill_if_needed(delay=0, notebook_name=notebook)
 
-    def watched_fill(*args, notebook_name=None, **kwargs):
-        fill(*args, notebook_name=notebook_name, **kwargs)
-        for task in manager._pools.get(notebook_name, []):
-            task.add_done_callback(lambda done, name=notebook_name: replace_if_failed(name, done))
+    def watched(fill):
+        def watched_fill(*args, notebook_name=None, **kwargs):
+            fill(*args, notebook_name=notebook_name, **kwargs)
+            for task in upstream.pool_tasks(manager, notebook_name):
+                task.add_done_callback(lambda done, name=notebook_name: replace_if_failed(name, done))
 
-    async def take_ready(notebook_name, **kwargs):
-        pool = manager._pools[notebook_name]
-        pool.sort(key=lambda task: task not in ready(notebook_name))
-        return await take(notebook_name, **kwargs)
+        return watched_fill
 
-    manager._initialize = rendered_first
-    manager.fill_if_needed = watched_fill
-    manager.get_pool_size = lambda notebook: len(ready(notebook))
-    manager.get_rendered_notebook = take_ready
+    def ready_first(take):
+        async def take_ready(notebook_name, **kwargs):
+            upstream.pool_tasks(manager, notebook_name).sort(key=lambda task: task not in ready(notebook_name))
+            return await take(notebook_name, **kwargs)
+
+        return take_ready
+
+    upstream.wrap_pool_start(manager, rendered_first)
+    upstream.wrap_pool_methods(manager, fill_if_needed=watched, get_rendered_notebook=ready_first,
+                               get_pool_size=lambda _count: lambda notebook: len(ready(notebook)))
 
 
 class PooledKernelManager(AsyncMappingKernelManager):

@@ -14,6 +14,7 @@ from nbformat.v4 import new_output
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 
+from . import upstream
 from .keys import Key, key_of  # noqa: F401  (Key: part of this module's interface)
 from .validation import letter
 
@@ -123,11 +124,10 @@ class ScoreFromAnswer(NbGraderPreprocessor):
         return nb, resources
 
 
-class SaveGrades(SaveAutoGrades):
+class SaveGrades(upstream.with_comment_hook(SaveAutoGrades)):
     """nbgrader's SaveAutoGrades, which also leaves a formgrader comment on each flagged answer cell."""
 
-    def _add_comment(self, cell, resources):
-        super()._add_comment(cell, resources)
+    def comment_added(self, cell, resources):
         if cell.metadata["nbgrader"]["grade_id"] in resources.get("allies", {}).get("changed", ()):
             comment = self.gradebook.find_comment(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
                                                   self.assignment_id, self.student_id)

@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import upstream
 from .contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, module_number
 from .paths import folder
 
@@ -48,7 +49,7 @@ class Session:
             self._identify()
 
     def _wait_for_request(self) -> None:
-        os.environ.update(_claimed_request())
+        os.environ.update(upstream.claimed_request())
         self._identify()
 
     def _identify(self) -> None:
@@ -171,30 +172,6 @@ class Session:
                                        COURSE_ID, self.learner, module, submissions.fill(release_nb, answers))
         store.record_submission(self.learner, module, str(path), submissions.now())
         return path
-
-
-def _claimed_request() -> dict[str, str]:
-    """Wait until a page request claims this preheated kernel; return what Voilà says about that request.
-
-    It does what `voila.utils.wait_for_request` does, without importing Voilà (and with it Jupyter Server)
-    into every learner's kernel, which would cost each kernel about 45 MB.
-    """
-    import asyncio
-    import json
-
-    from tornado.websocket import websocket_connect
-
-    url = (f"ws://{os.environ.get('VOILA_APP_IP', '127.0.0.1')}:{os.environ.get('VOILA_APP_PORT', '8866')}"
-           f"{os.environ.get('VOILA_SERVER_URL', '/')}voila/query/{os.environ['VOILA_KERNEL_ID']}")
-
-    async def receive() -> str:
-        connection = await websocket_connect(url)
-        try:
-            return await connection.read_message()
-        finally:
-            connection.close()
-
-    return {key: str(value) for key, value in json.loads(asyncio.run(receive())).items()}
 
 
 def module_of(item: str) -> str:

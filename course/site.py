@@ -16,7 +16,7 @@ from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
 
-from . import contract, kernels, keys, progress, release, timing, web
+from . import contract, kernels, keys, progress, release, timing, upstream, web
 from .instance import Instance
 from .paths import folder
 from .store import MAX_VALUE_BYTES
@@ -142,7 +142,7 @@ class CourseVoila(Voila):
 
     def init_settings(self):
         settings = super().init_settings()
-        settings["jinja2_env"] = web.error_pages()
+        upstream.use_error_pages(settings, web.error_pages())
         # The modules are stored without outputs, so jupyter_server's "Notebook … is not trusted" (one line per
         # notebook opened) says nothing about them: Voilà marks the outputs it makes trusted itself.
         self.log.addFilter(lambda record: "is not trusted" not in record.getMessage())
@@ -150,16 +150,16 @@ class CourseVoila(Voila):
 
     def listen(self):
         """Voilà's listen, on the course's HTTP server (`course.web`) rather than tornado's default one."""
-        self.app.listen = lambda port, address=None: web.http_server(self.app, self.behind_https).listen(
-            port, address)
+        upstream.listen_through(self, lambda app: web.http_server(app, self.behind_https))
         super().listen()
 
     def init_handlers(self) -> list:
         """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do, and its
         module pages saying when the site is full; first, the learner's progress for the index page."""
-        ours = {VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler, TornadoVoilaHandler: kernels.PageHandler}
         return [(url_path_join(self.server_url, "/allies/progress"), progress.ProgressHandler),
-                *[(route, ours.get(handler, handler), *rest) for route, handler, *rest in super().init_handlers()]]
+                *upstream.replace_handlers(super().init_handlers(), {
+                    VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler,
+                    TornadoVoilaHandler: kernels.PageHandler})]
 
 
 def preheat(c: Config, pool_size: int) -> None:
@@ -193,6 +193,7 @@ def serve(port: int = 8866, open_browser: bool = True, instance_dir: str | None 
     """Run the self-paced site until interrupted; answers are saved for the one local learner."""
     from .store import AnswerStore, LearnerExists
 
+    upstream.check_versions()
     instance = Instance(instance_dir) if instance_dir else Instance()
     with AnswerStore(instance.store) as store:
         try:

@@ -1,4 +1,5 @@
 """Shared fixtures: every test runs with its own Jupyter, IPython and matplotlib state directories."""
+import contextlib
 import http.client
 import json
 import os
@@ -47,6 +48,36 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def query_socket():
+    """Voilà's request-info socket (`/voila/query/<kernel id>`, as this process has it) on a bare Tornado
+    app, served in its own thread (the browser's event loop owns this one); yields (port, loop)."""
+    import asyncio
+    import threading
+
+    import tornado.web
+    from voila.request_info_handler import RequestInfoSocketHandler
+
+    port, loop, listening = free_port(), asyncio.new_event_loop(), threading.Event()
+    app = tornado.web.Application([(r"/voila/query/(.*)", RequestInfoSocketHandler)])
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        server = app.listen(port, "127.0.0.1")
+        listening.set()
+        loop.run_forever()
+        server.stop()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert listening.wait(10)
+    try:
+        yield port, loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +165,7 @@ class Server:
         self.args, self.log, self.port = args, log, port or free_port()
         self.proc = None
 
-    def start(self, timeout: float = 60) -> "Server":
+    def start(self, timeout: float = 180) -> "Server":  # a loaded 2-core machine has taken over 60 s
         import subprocess
         import time
 

@@ -325,3 +325,36 @@ def test_a_scene_is_completed_writing_first_and_the_writing_comes_back(server, b
             "I would thank him for saying it out loud, then ask what he fears.", timeout=120_000)
     finally:
         context.close()
+
+
+def test_a_cell_that_runs_15_seconds_renders_without_a_page_error(tmp_path, monkeypatch, browser):
+    """Voilà streams the page as its cells run and, after `http_keep_alive_timeout` (10 s) without output,
+    sends `<script>window.voila_heartbeat()</script>` to keep proxies from closing the connection. The
+    course's template must still define that function, or a module with a slow cell throws a page error."""
+    import nbformat
+
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A slow module"),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(15)\nprint('The slow cell has finished.')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, modules / "99-slow.ipynb")
+    monkeypatch.setenv("ALLIES_MODULES_DIR", str(modules))
+    running = Server(["serve", "--no-browser", "--instance", str(tmp_path / "instance"), "--pool-size", "0"],
+                     tmp_path / "voila.log")
+    running.start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.goto(f"http://127.0.0.1:{running.port}/voila/render/99-slow.ipynb", timeout=120_000)
+        expect(page.get_by_text("The slow cell has finished.")).to_be_visible(timeout=120_000)
+        expect(page.locator("body")).to_have_attribute("data-allies-page", "ready", timeout=30_000)
+        assert "window.voila_heartbeat()" in page.content(), "no heartbeat was sent: the test proved nothing"
+        assert errors == []
+    finally:
+        context.close()
+        running.stop()
