@@ -24,7 +24,7 @@ from . import connections
 
 log = logging.getLogger(__name__)
 HEARTBEAT_JOIN_SECONDS = 1.0
-PAGE_SLOTS_PER_CORE = 1  # learners' kernels starting at once, a core (`--start-slots` overrides)
+PAGE_SLOTS_PER_CORE = 4  # learners' kernels starting at once, a core (`--start-slots` overrides)
 REFILL_CHECK_SECONDS = 1.0
 
 
