@@ -2,6 +2,7 @@
 nobody who left hold it up, and the start-up gate lets pool refills wait for learners. No server here, and
 no clock but a fake one: each rule is checked on its own."""
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -100,7 +101,8 @@ def test_pool_refills_wait_for_pages_and_for_learners_in_line():
         release.set()
         assert await refill == "pool kernel" and gate.refills == 0
 
-    asyncio.run(run())
+    with ThreadPoolExecutor(1) as thread:  # its own event loop: a browser test may hold this thread's
+        thread.submit(asyncio.run, run()).result()
 
 
 def test_a_page_has_several_start_slots_a_core_and_refills_one_a_core(monkeypatch):
