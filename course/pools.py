@@ -4,7 +4,8 @@ at a time, after learners' pages.
 
 Learners' pages start their kernels a few per core at once (`PAGE_SLOTS_PER_CORE`): much of a start-up is
 waiting on the kernel, not CPU. Pool refills start at most one per core, and only while no learner's page
-is starting a kernel and nobody is waiting in line for one. Voilà 0.5's pool is reached through its
+is starting a kernel and nobody is waiting in line for one, and none in the server's first
+`POOL_DELAY_SECONDS`: after a restart, the learners coming back are served first. Voilà 0.5's pool is reached through its
 manager's `_pools`, `_initialize`, `fill_if_needed` and `get_rendered_notebook`, adapted here only
 (tests/test_cohort_recovery.py holds each to its job).
 """
@@ -18,7 +19,7 @@ from typing import Callable
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Integer
+from traitlets import Float, Integer
 
 from . import connections
 
@@ -26,16 +27,19 @@ log = logging.getLogger(__name__)
 HEARTBEAT_JOIN_SECONDS = 1.0
 PAGE_SLOTS_PER_CORE = 4  # learners' kernels starting at once, a core (`--start-slots` overrides)
 REFILL_CHECK_SECONDS = 1.0
+POOL_DELAY_SECONDS = 10.0  # no pool kernel starts this soon after the server does
 
 
 class Gate:
     """Kernels starting at once: at most `slots` learners' pages (default `PAGE_SLOTS_PER_CORE` a core), and
     pool refills, at most `refill_slots` (default one a core, never more than `slots`), only while no page is
-    starting and nobody waits in line (`waiting`, set by the page handler). Remembers how long a page's kernel
+    starting and nobody waits in line (`waiting`, set by the page handler), and none in the first
+    `refill_delay` seconds (a restart: learners' pages come first). Remembers how long a page's kernel
     takes to start, and wakes whoever waits for a change (a start done: a slot free, a pool kernel ready)."""
 
-    def __init__(self, slots: int | None = None, refill_slots: int | None = None):
+    def __init__(self, slots: int | None = None, refill_slots: int | None = None, refill_delay: float = 0):
         cores = os.cpu_count() or 1
+        self.refills_from = time.monotonic() + refill_delay
         self.slots = slots or PAGE_SLOTS_PER_CORE * cores
         self.refill_slots = min(refill_slots or cores, self.slots)
         self.pages = 0
@@ -70,7 +74,8 @@ class Gate:
             pass
 
     def refill_may_start(self) -> bool:
-        return not self.pages and not self.waiting() and self.refills < self.refill_slots
+        return (not self.pages and not self.waiting() and self.refills < self.refill_slots
+                and time.monotonic() >= self.refills_from)
 
     async def refill(self, start):
         """Run `start()` (a pool kernel's start-up) once no page is starting or waiting and a slot is free."""
@@ -162,9 +167,12 @@ class PooledKernelManager(AsyncMappingKernelManager):
     start_slots = Integer(0, config=True, help="Most learners' kernels starting at once (0: "
                           f"{PAGE_SLOTS_PER_CORE} per CPU core); pool refills, at most one per core.")
 
+    pool_delay = Float(POOL_DELAY_SECONDS, config=True, help="Seconds after start-up before pools begin to "
+                       "fill: after a restart, the learners who come back first start their own kernels.")
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.gate = Gate(self.start_slots or None)
+        self.gate = Gate(self.start_slots or None, refill_delay=self.pool_delay)
         if hasattr(type(self), "get_rendered_notebook"):  # Voilà's pool class, built on this one
             manage(self, self.gate)
 

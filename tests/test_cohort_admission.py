@@ -110,3 +110,12 @@ def test_a_page_has_several_start_slots_a_core_and_refills_one_a_core(monkeypatc
     gate = pools.Gate()
     assert gate.slots == 2 * pools.PAGE_SLOTS_PER_CORE and gate.refill_slots == 2
     assert pools.Gate(slots=1).refill_slots == 1
+
+
+def test_no_pool_kernel_starts_in_the_first_seconds_after_start_up(monkeypatch):
+    now = [500.0]
+    monkeypatch.setattr(pools.time, "monotonic", lambda: now[0])
+    gate = pools.Gate(slots=4, refill_delay=10)
+    assert not gate.refill_may_start() and gate.page_may_start()  # learners coming back go first
+    now[0] += 10
+    assert gate.refill_may_start()
