@@ -9,7 +9,7 @@ route. A kernel nobody owns (a pool kernel, not yet handed out) answers no one.
 Kernels are bounded too: a learner has one kernel per module page (a new one, on reload, replaces the old),
 and past a site-wide ceiling, set from the machine's memory, or while every start-up slot is taken
 (`course.pools.Gate`), a learner asking for a new one gets a waiting page with their place in line, which
-keeps that place and refreshes itself until a kernel is free.
+keeps that place and asks again; the server holds that request until a kernel is free for them.
 """
 from __future__ import annotations
 
@@ -202,7 +202,8 @@ class KernelOwnerAuthorizer(Authorizer):
 class PageHandler(TornadoVoilaHandler):
     """Voilà's module page, which first tells a learner when no kernel is free for them (the ceiling is
     reached, or every start-up slot is taken): a waiting page with their place in line and an estimate,
-    which refreshes itself and keeps their place (503, Retry-After)."""
+    which asks again and keeps their place (503, Retry-After); a request asking again is held here until a
+    kernel is free for its learner (at most HOLD_SECONDS), so a freed slot is taken at once."""
 
     line = Line()
     _started: float | None = None
