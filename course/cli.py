@@ -229,8 +229,10 @@ def main(argv=None) -> None:
                             "in a minute (default: what 3/4 of this machine's memory holds at 150 MB a kernel, "
                             "beside the preheated ones)")
     serve.add_argument("--start-slots", type=int, default=0, metavar="N",
-                       help="most kernels starting at once, for pages and pool refills; past it a learner waits "
-                            "in line (default: one per CPU core)")
+                       help="most learners' kernels starting at once; past it a learner waits in line (default: "
+                            "4 per CPU core: much of a start-up is waiting, not CPU). Pool kernels start at most "
+                            "one per core, only while no learner's page is starting or waiting, and not in the "
+                            "server's first 10 s (after a restart, returning learners come first)")
     serve.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
                        help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
     serve.add_argument("--hsts", type=int, default=0, metavar="SECONDS",

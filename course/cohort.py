@@ -186,8 +186,8 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
     """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
     Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security.
     At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool);
-    kernels idle for `cull_idle` seconds are shut down; at most `start_slots` kernels start at once (0: one
-    per CPU core)."""
+    kernels idle for `cull_idle` seconds are shut down; at most `start_slots` learners' kernels start at once
+    (0: `course.pools.PAGE_SLOTS_PER_CORE` per CPU core)."""
     c = site.config(port, open_browser=False)
     site.cull(c, cull_idle)
     c.OwnedKernelManager.start_slots = start_slots

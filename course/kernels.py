@@ -9,7 +9,7 @@ route. A kernel nobody owns (a pool kernel, not yet handed out) answers no one.
 Kernels are bounded too: a learner has one kernel per module page (a new one, on reload, replaces the old),
 and past a site-wide ceiling, set from the machine's memory, or while every start-up slot is taken
 (`course.pools.Gate`), a learner asking for a new one gets a waiting page with their place in line, which
-keeps that place and refreshes itself until a kernel is free.
+keeps that place and asks again; the server holds that request until a kernel is free for them.
 """
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ _MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
 KERNEL_MB = 150  # what one module's kernel may grow to (55-130 MB measured), with room to spare
 FULL = "The course site is full right now: every place for a module is taken."
 BUSY = "The course site is starting modules for other learners right now."
-REFRESH_SECONDS = 3  # how often a waiting page asks again; a place not asked for in 4 times that is given up
+REFRESH_SECONDS = 1  # how soon a waiting page asks again (then held on the server, see PageHandler)
+HOLD_SECONDS = 10  # longest a waiting page's request is held on the server, waiting for a kernel to be free
+KEEP_SECONDS = 6  # a place in line not asked for this long is given up
 
 
 def ceiling_for_memory(reserved: int = 0) -> int:
@@ -97,21 +99,33 @@ class OwnedKernelManager(PooledKernelManager):
 
     def remove_kernel(self, kernel_id: str):
         self.owners.pop(kernel_id, None)
+        self.gate.notify()  # a place under the ceiling may be free
         return super().remove_kernel(kernel_id)
 
 
 class Line:
-    """Learners waiting for a kernel, first come first served; a place is kept while its page keeps asking."""
+    """Learners waiting for a kernel, first come first served. A place is kept while its learner keeps asking:
+    a request held on the server (`hold`), or a waiting page that asks again within `keep_seconds`. Only
+    learners still there (held, or asked within `present_seconds`) go before others: one who left does not
+    hold up the line, and one whose held request closed with none other held leaves at once."""
 
-    def __init__(self, keep_seconds: float = 4 * REFRESH_SECONDS):
-        self.keep_seconds = keep_seconds
+    def __init__(self, keep_seconds: float = KEEP_SECONDS, present_seconds: float = 2 * REFRESH_SECONDS + 1):
+        self.keep_seconds, self.present_seconds = keep_seconds, present_seconds
         self._asked: dict[Owner, tuple[float, float]] = {}  # owner: (joined, last asked)
+        self._held: dict[Owner, int] = {}
+
+    def __contains__(self, owner: Owner) -> bool:
+        self._prune()
+        return owner in self._asked
 
     def _prune(self) -> None:
         now = time.monotonic()
         for owner, (_, asked) in list(self._asked.items()):
-            if now - asked > self.keep_seconds:
+            if now - asked > self.keep_seconds and not self._held.get(owner):
                 del self._asked[owner]
+
+    def _present(self, owner: Owner, now: float) -> bool:
+        return bool(self._held.get(owner)) or now - self._asked[owner][1] <= self.present_seconds
 
     def place(self, owner: Owner) -> int:
         """`owner`'s place in line (1: next), joining it if they are not in it."""
@@ -122,9 +136,32 @@ class Line:
         return 1 + sum(other_joined < joined for other_joined, _ in self._asked.values())
 
     def first(self, owner: Owner) -> bool:
-        """Whether nobody waiting is ahead of `owner`."""
+        """Whether nobody still waiting is ahead of `owner` (is still waiting at all, if `owner` is not in line)."""
         self._prune()
-        return self.place(owner) == 1 if owner in self._asked else not self._asked
+        now = time.monotonic()
+        if owner not in self._asked:
+            return not any(self._present(other, now) for other in self._asked)
+        joined = self._asked[owner][0]
+        return not any(other_joined < joined and self._present(other, now)
+                       for other, (other_joined, _) in self._asked.items())
+
+    def waiting(self) -> int:
+        """How many learners are still waiting."""
+        self._prune()
+        now = time.monotonic()
+        return sum(self._present(owner, now) for owner in self._asked)
+
+    def hold(self, owner: Owner) -> None:
+        self._held[owner] = self._held.get(owner, 0) + 1
+
+    def release(self, owner: Owner, gone: bool = False) -> None:
+        """A held request of `owner`'s ended; `gone`: its learner closed it, so they leave unless another
+        of theirs is held."""
+        self._held[owner] -= 1
+        if not self._held[owner]:
+            del self._held[owner]
+            if gone:
+                self.leave(owner)
 
     def leave(self, owner: Owner) -> None:
         self._asked.pop(owner, None)
@@ -166,31 +203,48 @@ class KernelOwnerAuthorizer(Authorizer):
 class PageHandler(TornadoVoilaHandler):
     """Voilà's module page, which first tells a learner when no kernel is free for them (the ceiling is
     reached, or every start-up slot is taken): a waiting page with their place in line and an estimate,
-    which refreshes itself and keeps their place (503, Retry-After)."""
+    which asks again and keeps their place (503, Retry-After); a request asking again is held here until a
+    kernel is free for its learner (at most HOLD_SECONDS), so a freed slot is taken at once."""
 
     line = Line()
     _started: float | None = None
+    _gone = False
 
     async def prepare(self):
         await super().prepare()
         manager = self.kernel_manager
         if not (self.current_user and isinstance(manager, OwnedKernelManager)) or upstream.finished(self):
             return
+        gate, line = manager.gate, self.line
+        gate.waiting = line.waiting
         owner = Owner(self.current_user.username, page_of(self.request.path))
-        full = manager.full_for(owner)
-        pooled = manager.get_pool_size(self.path_kwargs.get("path") or next(iter(self.path_args), "")) > 0
-        mine = owner in manager.owners.values()  # a reload: it replaces their kernel, so needs no new place
-        if not full and (pooled or (manager.gate.page_may_start() and (mine or self.line.first(owner)))):
-            self.line.leave(owner)
-            if not pooled:
-                self._started = manager.gate.page_started()
-            return
-        place = self.line.place(owner)
+        notebook = self.path_kwargs.get("path") or next(iter(self.path_args), "")
+        # A learner already in line (their waiting page asking again) is held here until a kernel is free
+        # for them, for at most HOLD_SECONDS, so a free slot is taken at once; a new one sees the page first.
+        held_until = time.monotonic() + (HOLD_SECONDS if owner in line else 0)
+        line.hold(owner)
+        try:
+            while True:
+                full = manager.full_for(owner)
+                pooled = manager.get_pool_size(notebook) > 0
+                mine = owner in manager.owners.values()  # a reload: it replaces their kernel, so needs no new place
+                if not full and (pooled or (gate.page_may_start() and (mine or line.first(owner)))):
+                    line.leave(owner)
+                    if not pooled:
+                        self._started = gate.page_started()
+                    return
+                place = line.place(owner)
+                left = held_until - time.monotonic()
+                if left <= 0 or self._gone:
+                    break
+                await gate.changed(min(left, REFRESH_SECONDS))  # asks again at least this often: keeps the place
+        finally:
+            line.release(owner, gone=self._gone)
         self.set_status(503)
         self.set_header("Retry-After", str(REFRESH_SECONDS))
         self.finish(self.render_template("waiting.html", status_code=503, reason=FULL if full else BUSY,
                                          place=place, refresh=REFRESH_SECONDS,
-                                         estimate=in_words(manager.gate.wait_seconds(place)), full=full))
+                                         estimate=in_words(gate.wait_seconds(place)), full=full))
 
     def _release(self, measured: bool) -> None:
         if self._started is not None:
@@ -202,6 +256,7 @@ class PageHandler(TornadoVoilaHandler):
         super().on_finish()
 
     def on_connection_close(self):
+        self._gone = True
         self._release(measured=False)
         super().on_connection_close()
 

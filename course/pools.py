@@ -2,34 +2,48 @@
 its page, one that dies on the way is dropped and replaced, never handed out, and pools fill a few kernels
 at a time, after learners' pages.
 
-Kernel start-up CPU is what runs out on a small machine: at most one kernel starts per core, and a pool
-refill waits while any learner's page is starting its own kernel. Voilà 0.5's pool is reached through
-`course.upstream` (its manager's `_pools`, `_initialize`, `fill_if_needed` and `get_rendered_notebook`);
-tests/test_cohort_recovery.py holds the pools to their job, tests/test_upstream.py Voilà to what they assume.
+Learners' pages start their kernels a few per core at once (`PAGE_SLOTS_PER_CORE`): much of a start-up is
+waiting on the kernel, not CPU. Pool refills start at most one per core, and only while no learner's page
+is starting a kernel and nobody is waiting in line for one, and none in the server's first
+`POOL_DELAY_SECONDS`: after a restart, the learners coming back are served first. Voilà 0.5's pool is
+reached through `course.upstream` (its manager's `_pools`, `_initialize`, `fill_if_needed` and
+`get_rendered_notebook`); tests/test_cohort_recovery.py holds the pools to their job, tests/test_upstream.py
+Voilà to what they assume.
 """
 from __future__ import annotations
 
 import asyncio
 import os
 import time
+from typing import Callable
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Integer
+from traitlets import Float, Integer
 
 from . import connections, upstream
 
 HEARTBEAT_JOIN_SECONDS = 1.0
+PAGE_SLOTS_PER_CORE = 4  # learners' kernels starting at once, a core (`--start-slots` overrides)
+REFILL_CHECK_SECONDS = 1.0
+POOL_DELAY_SECONDS = 10.0  # no pool kernel starts this soon after the server does
 
 
 class Gate:
-    """Kernels starting at once: at most `slots` learners' pages, and pool refills only while no page is
-    starting and fewer than `slots` kernels are. Remembers how long a page's kernel takes to start."""
+    """Kernels starting at once: at most `slots` learners' pages (default `PAGE_SLOTS_PER_CORE` a core), and
+    pool refills, at most `refill_slots` (default one a core, never more than `slots`), only while no page is
+    starting and nobody waits in line (`waiting`, set by the page handler), and none in the first
+    `refill_delay` seconds (a restart: learners' pages come first). Remembers how long a page's kernel
+    takes to start, and wakes whoever waits for a change (a start done: a slot free, a pool kernel ready)."""
 
-    def __init__(self, slots: int | None = None):
-        self.slots = slots or os.cpu_count() or 1
+    def __init__(self, slots: int | None = None, refill_slots: int | None = None, refill_delay: float = 0):
+        cores = os.cpu_count() or 1
+        self.refills_from = time.monotonic() + refill_delay
+        self.slots = slots or PAGE_SLOTS_PER_CORE * cores
+        self.refill_slots = min(refill_slots or cores, self.slots)
         self.pages = 0
         self.refills = 0
+        self.waiting: Callable[[], int] = lambda: 0
         self.start_seconds = 10.0  # until one is measured
         self._changed: asyncio.Event | None = None
 
@@ -44,25 +58,36 @@ class Gate:
         self.pages -= 1
         if measured:
             self.start_seconds = 0.7 * self.start_seconds + 0.3 * (time.monotonic() - started)
-        self._notify()
+        self.notify()
 
     def wait_seconds(self, place: int) -> int:
         """About how long the learner at `place` in line (1: next) waits for a kernel."""
         return max(1, round(-(-place // self.slots) * self.start_seconds))
 
+    async def changed(self, timeout: float) -> None:
+        """Return once a start is done (a slot may be free, a pool kernel ready), or after `timeout` s."""
+        self._changed = self._changed or asyncio.Event()
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def refill_may_start(self) -> bool:
+        return (not self.pages and not self.waiting() and self.refills < self.refill_slots
+                and time.monotonic() >= self.refills_from)
+
     async def refill(self, start):
-        """Run `start()` (a pool kernel's start-up) once no page is starting and a slot is free."""
-        while self.pages or self.pages + self.refills >= self.slots:
-            self._changed = self._changed or asyncio.Event()
-            await self._changed.wait()
+        """Run `start()` (a pool kernel's start-up) once no page is starting or waiting and a slot is free."""
+        while not self.refill_may_start():
+            await self.changed(REFILL_CHECK_SECONDS)  # a learner giving up waiting notifies no one
         self.refills += 1
         try:
             return await start()
         finally:
             self.refills -= 1
-            self._notify()
+            self.notify()
 
-    def _notify(self) -> None:
+    def notify(self) -> None:
         if self._changed is not None:
             self._changed.set()
             self._changed = None
@@ -136,11 +161,15 @@ class PooledKernelManager(AsyncMappingKernelManager):
     """The sites' kernel manager: Voilà builds its pool on top of it (when preheating), and the pool is
     managed as above from the start, before Voilà fills it."""
 
-    start_slots = Integer(0, config=True, help="Most kernels starting at once (0: one per CPU core).")
+    start_slots = Integer(0, config=True, help="Most learners' kernels starting at once (0: "
+                          f"{PAGE_SLOTS_PER_CORE} per CPU core); pool refills, at most one per core.")
+
+    pool_delay = Float(POOL_DELAY_SECONDS, config=True, help="Seconds after start-up before pools begin to "
+                       "fill: after a restart, the learners who come back first start their own kernels.")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.gate = Gate(self.start_slots or None)
+        self.gate = Gate(self.start_slots or None, refill_delay=self.pool_delay)
         if hasattr(type(self), "get_rendered_notebook"):  # Voilà's pool class, built on this one
             manage(self, self.gate)
 

@@ -1,6 +1,7 @@
 """Kernels on the cohort site stay bounded: one per learner and module page (a reload replaces it), shut down
 when the page closes, culled when idle as the command line says, and past the site's ceiling a learner is
 told the site is full and waits, in line, on a page that refreshes itself, and nothing they saved is touched."""
+import http.client
 import json
 import re
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import get, request, signed_in, start_cohort
 
+from course.kernels import REFRESH_SECONDS
 from course.store import AnswerStore
 
 MODULE_1, MODULE_2 = "/voila/render/01-why-men-why-now.ipynb", "/voila/render/02-business-case.ipynb"
@@ -85,7 +87,7 @@ def test_past_the_ceiling_a_learner_is_told_the_site_is_full(site_, people):
     held = [open_page(server, ana), open_page(server, ana, MODULE_2), open_page(server, ben)]
     assert len(held) == MAX_KERNELS
     status, headers, body, _ = request(server.port, MODULE_1, headers=ines)
-    assert status == 503 and headers["Retry-After"] == "3"
+    assert status == 503 and headers["Retry-After"] == str(REFRESH_SECONDS)
     assert b"site is full" in body and b"number 1</strong> in line" in body and b"kernelId" not in body
     held[0] = open_page(server, ana)  # a reload replaces a kernel, so it still gets in
     close(server, ben, held.pop())
@@ -95,6 +97,45 @@ def test_past_the_ceiling_a_learner_is_told_the_site_is_full(site_, people):
     close(server, ana, held[0])
     close(server, ana, held[1])
     close(server, ines, held[2])
+
+
+def test_a_learner_in_line_who_asks_again_is_let_in_once_a_place_frees_without_another_wait(site_, people):
+    """A waiting page that asks again is held on the server until a kernel is free for its learner, rather
+    than sent another waiting page: the place that frees is taken at once."""
+    server, _ = site_
+    ana, ben, ines = people["ana"], people["ben"], people["ines"]
+    held = [open_page(server, ana), open_page(server, ana, MODULE_2), open_page(server, ben)]
+    waits = server.log.read_text().count("503 GET")
+    assert request(server.port, MODULE_1, headers=ines)[0] == 503  # in line
+    with ThreadPoolExecutor(1) as pool:
+        again = pool.submit(request, server.port, MODULE_1, headers=ines)  # her waiting page asks again
+        close(server, ben, held.pop())
+        status, _, body, _ = again.result()
+    assert status == 200 and b"kernelId" in body
+    held.append(re.search(rb'"kernelId": "([0-9a-f-]{36})"', body).group(1).decode())
+    assert server.log.read_text().count("503 GET") == waits + 1, "she was sent another waiting page"
+    close(server, ana, held[0])
+    close(server, ana, held[1])
+    close(server, ines, held[2])
+
+
+def test_a_learner_who_closes_a_held_waiting_page_leaves_the_line(site_, people):
+    server, _ = site_
+    ana, ben, ines = people["ana"], people["ben"], people["ines"]
+    held = [open_page(server, ana), open_page(server, ana, MODULE_2), open_page(server, ben)]
+    assert request(server.port, MODULE_2, headers=ben)[0] == 503  # ben in line first, for another module
+    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    conn.request("GET", MODULE_2, headers=ben)  # his waiting page asks again, and is held...
+    status, _, body, _ = request(server.port, MODULE_1, headers=ines)
+    assert status == 503 and b"number 2</strong> in line" in body
+    conn.close()  # ...then he closes it
+    deadline = time.monotonic() + 30
+    while b"number 1</strong> in line" not in body:  # ines is next once the server sees him go
+        assert time.monotonic() < deadline, body
+        status, _, body, _ = request(server.port, MODULE_1, headers=ines)
+        assert status == 503
+    for who, kernel in zip((ana, ana, ben), held):
+        close(server, who, kernel)
 
 
 def test_a_page_that_closes_shuts_its_kernel_down(site_, people, browser):
@@ -131,30 +172,27 @@ def test_idle_kernels_are_culled_after_the_time_given_on_the_command_line(tmp_pa
 def test_while_every_start_slot_is_taken_a_learner_waits_in_line_then_gets_in(tmp_path):
     """Below the ceiling, but with as many kernels starting as the site allows (`--start-slots`), the next
     learner gets the waiting page (503, their place, an estimate) instead of a page that hangs; once the
-    start-up is done, they get in. Two learners ask at once: whichever comes second waits."""
+    start-up is done, they get in."""
     server, codes = start_cohort(tmp_path, "--pool-size", "0", "--start-slots", "1")
-
-    def until_in(who) -> list[tuple[dict, bytes]]:
-        """Ask for the module, as the waiting page does, until it opens; the waiting pages met on the way."""
-        headers, waits = signed_in(server.port, who, codes[who]), []
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            status, head, body, _ = request(server.port, MODULE_1, headers=headers)
-            if status == 200:
-                assert b"kernelId" in body
-                return waits
-            assert status == 503, status
-            waits.append((head, body))
-            time.sleep(0.2)  # a poll, as the waiting page's refresh is
-        raise AssertionError(f"{who} never got in")
-
     try:
-        with ThreadPoolExecutor(2) as pool:
-            waits = [w for found in pool.map(until_in, ["ana", "ben"]) for w in found]
-        assert waits, "neither learner waited, though only one kernel may start at a time"
-        head, body = waits[0]
-        assert head["Retry-After"] == "3" and b"kernelId" not in body
-        assert b"starting modules for other learners" in body and b"number 1</strong> in line" in body
+        ana, ben = signed_in(server.port, "ana", codes["ana"]), signed_in(server.port, "ben", codes["ben"])
+        with ThreadPoolExecutor(1) as pool:
+            starting = pool.submit(request, server.port, MODULE_2, headers=ana)  # the only slot, for a few seconds
+            waited = None
+            while waited is None and not starting.done():
+                status, headers, body, _ = request(server.port, MODULE_1, headers=ben)
+                if status == 503:
+                    waited = headers, body
+            if waited is None:  # ben's page reached the slot first: ana's waited
+                status, headers, body, _ = starting.result()
+                assert status == 503, "neither waited while the other's kernel was starting"
+                waited = headers, body
+            headers, body = waited
+            assert headers["Retry-After"] == str(REFRESH_SECONDS) and b"kernelId" not in body
+            assert b"starting modules for other learners" in body and b"number 1</strong> in line" in body
+            starting.result()
+        open_page(server, ben)  # the slot is free again: each gets in
+        open_page(server, ana, MODULE_2)
     finally:
         server.stop()
 
@@ -172,7 +210,7 @@ def test_with_no_kernel_free_a_learner_waits_in_line_and_the_page_opens_itself(s
         status.wait_for(timeout=30_000)
         assert "number 1 in line" in status.inner_text() and "Estimated wait: about" in status.inner_text()
         assert "Nothing you saved is affected" in page.inner_text("main")
-        assert page.locator("meta[http-equiv=refresh]").get_attribute("content") == "3"
+        assert page.locator("meta[http-equiv=refresh]").get_attribute("content") == str(REFRESH_SECONDS)
         close(server, people["ines"], held.pop())  # a place frees up: the waiting page opens the module itself
         page.wait_for_selector("body[data-allies-page=ready]", timeout=60_000)
         with AnswerStore(server.instance / "answers.sqlite3") as store:

@@ -1,0 +1,121 @@
+"""Admission to a module page's kernel: the line keeps each learner's place while they keep asking, lets
+nobody who left hold it up, and the start-up gate lets pool refills wait for learners. No server here, and
+no clock but a fake one: each rule is checked on its own."""
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from course import kernels, pools
+from course.kernels import Line, Owner
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(kernels.time, "monotonic", fake)
+    return fake
+
+
+ANA, BEN, INES = (Owner(who, "/voila/render/01-why-men-why-now.ipynb") for who in ("ana", "ben", "ines"))
+
+
+def test_first_come_first_served_while_each_keeps_asking(clock):
+    line = Line(keep_seconds=6, present_seconds=3)
+    assert line.first(ANA)  # nobody waiting
+    assert line.place(ANA) == 1
+    clock.now += 1
+    assert line.place(BEN) == 2 and not line.first(BEN)
+    clock.now += 2
+    assert line.place(ANA) == 1 and line.place(BEN) == 2  # asking again keeps the place
+    assert not line.first(INES)  # a newcomer goes behind those waiting
+
+
+def test_a_learner_who_stopped_asking_holds_nobody_up_and_loses_the_place_later(clock):
+    line = Line(keep_seconds=6, present_seconds=3)
+    line.place(ANA)
+    clock.now += 1
+    line.place(BEN)
+    clock.now += 3  # ana has not asked for 4 s: not there, but her place is kept
+    line.place(BEN)
+    assert line.first(BEN) and ANA in line and line.waiting() == 1
+    assert line.place(ANA) == 1  # back in time: still ahead
+    clock.now += 7
+    line.place(BEN)
+    assert ANA not in line and line.place(BEN) == 1
+
+
+def test_a_held_request_keeps_the_place_and_one_closed_leaves_the_line(clock):
+    line = Line(keep_seconds=6, present_seconds=3)
+    line.hold(ANA)
+    line.place(ANA)
+    clock.now += 1
+    line.place(BEN)
+    clock.now += 60  # held all this time: still first
+    line.place(BEN)
+    assert ANA in line and not line.first(BEN)
+    line.hold(ANA)  # she reloads: two requests of hers, and the first one closes
+    line.release(ANA, gone=True)
+    assert ANA in line
+    line.release(ANA, gone=True)  # her last one closes: she has gone
+    assert ANA not in line and line.first(BEN)
+
+
+def test_a_released_request_that_was_answered_keeps_the_place(clock):
+    line = Line(keep_seconds=6, present_seconds=3)
+    line.hold(ANA)
+    line.place(ANA)
+    line.release(ANA)  # sent the waiting page: she asks again in a moment
+    assert ANA in line and line.place(ANA) == 1
+
+
+def test_pool_refills_wait_for_pages_and_for_learners_in_line():
+    async def run():
+        gate = pools.Gate(slots=4, refill_slots=1)
+        waiting = [1]
+        gate.waiting = lambda: waiting[0]
+        started, release = asyncio.Event(), asyncio.Event()
+
+        async def start():
+            started.set()
+            await release.wait()
+            return "pool kernel"
+
+        refill = asyncio.ensure_future(gate.refill(start))
+        page = gate.page_started()
+        waiting[0] = 0
+        await asyncio.sleep(0)
+        assert not started.is_set() and gate.refill_may_start() is False  # a page is starting
+        gate.page_done(page)
+        await started.wait()  # nobody starting or waiting: the refill goes ahead
+        assert gate.refills == 1 and not gate.refill_may_start()  # one refill slot
+        assert gate.page_may_start()  # pages never wait for refills
+        release.set()
+        assert await refill == "pool kernel" and gate.refills == 0
+
+    with ThreadPoolExecutor(1) as thread:  # its own event loop: a browser test may hold this thread's
+        thread.submit(asyncio.run, run()).result()
+
+
+def test_a_page_has_several_start_slots_a_core_and_refills_one_a_core(monkeypatch):
+    monkeypatch.setattr(pools.os, "cpu_count", lambda: 2)
+    gate = pools.Gate()
+    assert gate.slots == 2 * pools.PAGE_SLOTS_PER_CORE and gate.refill_slots == 2
+    assert pools.Gate(slots=1).refill_slots == 1
+
+
+def test_no_pool_kernel_starts_in_the_first_seconds_after_start_up(monkeypatch):
+    now = [500.0]
+    monkeypatch.setattr(pools.time, "monotonic", lambda: now[0])
+    gate = pools.Gate(slots=4, refill_delay=10)
+    assert not gate.refill_may_start() and gate.page_may_start()  # learners coming back go first
+    now[0] += 10
+    assert gate.refill_may_start()
