@@ -27,7 +27,7 @@ node:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm; }
 
-# Debian's bubblewrap: the grading sandbox runs each learner's notebook in it (course/sandbox.py).
+# Debian's bubblewrap: the grading sandbox runs each learner's notebook in it (course/grading/sandbox.py).
 bwrap:
 	@command -v bwrap >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

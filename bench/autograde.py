@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
-from course import instructor, sandbox  # noqa: E402
-from course.grading import COURSE_ID, config_file  # noqa: E402
-from course.submissions import answer_cells, fill, to_exchange  # noqa: E402
+from course.grading import instructor, sandbox  # noqa: E402
+from course.grading.settings import COURSE_ID, config_file  # noqa: E402
+from course.lesson.submissions import answer_cells, fill, to_exchange  # noqa: E402
 
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
 FIRST = "01-why-men-why-now"
@@ -182,7 +182,7 @@ def bench(args) -> dict:
     count = 40 if args.quick else args.count
     modules = {FIRST: count}
     if args.full:
-        from course.release import module_names
+        from course.grading.release import module_names
 
         modules.update({m: 30 for m in module_names() if m != FIRST})
     jobs = args.jobs or ([2, 3] if args.quick else [2, 3, 4])

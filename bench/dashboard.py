@@ -6,7 +6,7 @@
 For each size it builds an answer store with realistic answers (learners drop out module by module; knowledge
 checks answered right or wrong, some changed after a first choice, some typed as " (B) "; reflections of
 varied length, some blank; the self-assessment in the Orientation and again in Module 6; submissions), then
-times `course.dashboard.collect` (the counts behind every view; no charts) against the per-learner way it
+times `course.web.dashboard.collect` (the counts behind every view; no charts) against the per-learner way it
 replaced (one query per learner per module, and per learner per check), loaded from the last commit that
 has it and run on the same store in the same run. Both must give the same report. Writes bench/DASHBOARD.md.
 
@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course import dashboard  # noqa: E402
-from course.store import AnswerStore  # noqa: E402
+from course.web import dashboard  # noqa: E402
+from course.store.answers import AnswerStore  # noqa: E402
 
 OUT = ROOT / "bench" / "DASHBOARD.md"
 WORDS = ("team meeting credit idea interrupt sponsor promotion review listen amplify colleague decision "
@@ -117,16 +117,16 @@ def fill(path: Path, learners: int, spec: list, seed: int = 14) -> dict[str, int
 # -- the two ways ----------------------------------------------------------------------------------------
 
 def baseline_module(revision: str):
-    """`course/dashboard.py` as it was at `revision` (the per-learner aggregation), imported beside the
+    """`course/web/dashboard.py` as it was at `revision` (the per-learner aggregation), imported beside the
     package that replaced it."""
-    source = git("show", f"{revision}:course/dashboard.py")
+    source = git("show", f"{revision}:course/web/dashboard.py")
     if not source:
-        sys.exit(f"no course/dashboard.py at {revision}: give --baseline a commit that has it")
+        sys.exit(f"no course/web/dashboard.py at {revision}: give --baseline a commit that has it")
     spec = importlib.util.spec_from_loader("course._dashboard_baseline", loader=None)
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "course"
     sys.modules[spec.name] = module  # dataclasses look their module up while the source runs
-    exec(compile(source, f"{revision}:course/dashboard.py", "exec"), module.__dict__)
+    exec(compile(source, f"{revision}:course/web/dashboard.py", "exec"), module.__dict__)
     return module
 
 
@@ -222,13 +222,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of the SQL aggregation per size")
     parser.add_argument("--old-repeat", type=int, default=1, help="runs of the per-learner way per size")
     parser.add_argument("--baseline", default=None,
-                        help="commit whose course/dashboard.py is the per-learner way (default: the last one)")
+                        help="commit whose course/web/dashboard.py is the per-learner way (default: the last one)")
     args = parser.parse_args()
     started, load_start = dt.datetime.now(dt.timezone.utc), os.getloadavg()
-    baseline = args.baseline or git("rev-list", "-n1", "HEAD", "--", "course/dashboard.py")
-    if git("cat-file", "-t", f"{baseline}:course/dashboard.py") != "blob":
+    baseline = args.baseline or git("rev-list", "-n1", "HEAD", "--", "course/web/dashboard.py")
+    if git("cat-file", "-t", f"{baseline}:course/web/dashboard.py") != "blob":
         # The commit that made it a package: the last one before it that changed the module.
-        baseline = git("rev-list", "-n1", f"{baseline}~1", "--", "course/dashboard.py")
+        baseline = git("rev-list", "-n1", f"{baseline}~1", "--", "course/web/dashboard.py")
     baseline = git("rev-parse", "--short", baseline)
     old = baseline_module(baseline)
     spec = dashboard.course_spec()

@@ -32,8 +32,8 @@ import websockets  # noqa: E402
 
 from bench import load, machine, servers  # noqa: E402
 from bench.stats import fmt, summary  # noqa: E402
-from course.store import AnswerStore  # noqa: E402
-from course.widgets import fingerprint  # noqa: E402
+from course.store.answers import AnswerStore  # noqa: E402
+from course.lesson.widgets import fingerprint  # noqa: E402
 
 ITEM = "m01-r1"  # the reference module's first reflection box
 READY = ("save as you go", "restored")  # the saved-status line once the kernel knows its learner

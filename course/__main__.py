@@ -1,3 +1,3 @@
-from .cli import main
+from course.cli import main
 
 main()

@@ -6,7 +6,7 @@ import sys
 
 
 def _release(args) -> int:
-    from . import release
+    from course.grading import release
 
     if args.check:
         stale = release.stale()
@@ -21,7 +21,7 @@ def _release(args) -> int:
 
 
 def _serve(args) -> int:
-    from . import site
+    from course.web import site
 
     site.serve(port=args.port, open_browser=not args.no_browser, instance_dir=args.instance,
                pool_size=args.pool_size)
@@ -29,7 +29,7 @@ def _serve(args) -> int:
 
 
 def _cohort_serve(args) -> int:
-    from . import cohort
+    from course.web import cohort
 
     cohort.serve(args.instance, port=args.port, pool_size=args.pool_size, behind_https=args.behind_https,
                  hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle,
@@ -40,8 +40,8 @@ def _cohort_serve(args) -> int:
 def _cohort_add(args) -> int:
     import csv
 
-    from .instance import Instance
-    from .store import AnswerStore
+    from course.instance import Instance
+    from course.store.answers import AnswerStore
 
     with open(args.roster, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -68,8 +68,8 @@ def _cohort_add(args) -> int:
 
 
 def _cohort_reset(args) -> int:
-    from .instance import Instance
-    from .store import AnswerStore
+    from course.instance import Instance
+    from course.store.answers import AnswerStore
 
     with AnswerStore(Instance(args.instance).store) as store:
         print(store.reset_code(args.learner_id))
@@ -77,8 +77,8 @@ def _cohort_reset(args) -> int:
 
 
 def _cohort_withdraw(args) -> int:
-    from .instance import Instance
-    from .store import AnswerStore
+    from course.instance import Instance
+    from course.store.answers import AnswerStore
 
     with AnswerStore(Instance(args.instance).store) as store:
         store.withdraw(args.learner_id)
@@ -86,7 +86,7 @@ def _cohort_withdraw(args) -> int:
     return 0
 
 
-# -- instructor: one grading workflow for JupyterLab and the cohort site (course/instructor.py) ----------
+# -- instructor: one grading workflow for JupyterLab and the cohort site (course/grading/instructor.py) ----------
 
 def _limits(args) -> dict:
     return {key: getattr(args, key) for key in ("as_mb", "cpu_s", "fsize_mb", "nproc")
@@ -94,7 +94,7 @@ def _limits(args) -> dict:
 
 
 def _instructor_init(args) -> int:
-    from . import instructor
+    from course.grading import instructor
 
     instructor.init(args.dir, roster=args.roster, course_id=args.course_id or instructor.COURSE_ID,
                     exchange=args.exchange, instance=args.instance, due=instructor.duedates(args.duedate),
@@ -105,7 +105,7 @@ def _instructor_init(args) -> int:
 
 
 def _instructor_collect(args) -> int:
-    from . import instructor
+    from course.grading import instructor
 
     instructor.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
                        due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback)
@@ -113,7 +113,7 @@ def _instructor_collect(args) -> int:
 
 
 def _instructor_autograde(args) -> int:
-    from . import instructor
+    from course.grading import instructor
 
     results = instructor.autograde(args.dir, modules=args.modules or None, jobs=args.jobs,
                                    learners=args.learner or None, everything=args.all)
@@ -121,21 +121,21 @@ def _instructor_autograde(args) -> int:
 
 
 def _instructor_feedback(args) -> int:
-    from . import instructor
+    from course.grading import instructor
 
     instructor.feedback(args.dir, modules=args.modules or None)
     return 0
 
 
 def _instructor_export(args) -> int:
-    from . import instructor
+    from course.grading import instructor
 
     print(f"wrote {instructor.export(args.dir, args.out)} rows to {args.out}")
     return 0
 
 
 def _instructor_dashboard(args) -> int:
-    from . import instructor_site
+    from course.web import instructor_site
 
     instructor_site.serve(args.instance, port=args.port)
     return 0

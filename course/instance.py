@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .paths import ROOT
+from course.paths import ROOT
 
 DEFAULT = ROOT / "instance"
 

@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from .contract import folder_env
+from course.contract import folder_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # Folders that are not named like their key; the rest are ROOT / name.

@@ -180,7 +180,7 @@ def replace_handlers(routes: list, replacements: dict) -> list:
     missing = set(replacements) - {route[1] for route in routes}
     if missing:
         raise RuntimeError(f"Voilà no longer routes to {sorted(c.__name__ for c in missing)}: check the "
-                           "replacements in course/site.py against this Voilà")
+                           "replacements in course/web/site.py against this Voilà")
     return [(route, replacements.get(handler, handler), *rest) for route, handler, *rest in routes]
 
 

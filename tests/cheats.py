@@ -110,10 +110,10 @@ def _capture_hidden_tests(nb):
 
 CHEATS = {
     "replaced-letter-function": _above_first_answer(
-        YES + "import course.validation\ncourse.validation.letter = lambda answer: Yes('x')"),
+        YES + "import course.lesson.validation\ncourse.validation.letter = lambda answer: Yes('x')"),
     "always-equal-answer": _always_equal,
     "fake-validation-module": _above_first_answer(
-        YES + "import sys, types\nsys.modules['course.validation'] = types.SimpleNamespace("
+        YES + "import sys, types\nsys.modules['course.lesson.validation'] = types.SimpleNamespace("
               "letter=lambda answer: Yes('x'))"),
     "input-transformer-drops-asserts": _above_first_answer(
         "get_ipython().input_transformers_cleanup.append(\n"
@@ -129,15 +129,15 @@ CHEATS = {
     "patched-import": _above_first_answer(
         YES + "import builtins, types\n_real = builtins.__import__\n"
               "def _imp(name, *a, **k):\n"
-              "    if name == 'course.validation':\n"
+              "    if name == 'course.lesson.validation':\n"
               "        return types.SimpleNamespace(letter=lambda answer: Yes('x'))\n"
               "    return _real(name, *a, **k)\nbuiltins.__import__ = _imp"),
     "pre-run-hook-repatches": _above_first_answer(
-        YES + "import course.validation\n"
-              "def _patch(*a):\n    course.validation.letter = lambda answer: Yes('x')\n"
+        YES + "import course.lesson.validation\n"
+              "def _patch(*a):\n    course.lesson.validation.letter = lambda answer: Yes('x')\n"
               "get_ipython().events.register('pre_run_cell', _patch)"),
     "own-cell-before-answers": _new_cell_first(
-        YES + "import course.validation\ncourse.validation.letter = lambda answer: Yes('x')"),
+        YES + "import course.lesson.validation\ncourse.validation.letter = lambda answer: Yes('x')"),
     "deleted-check-cells": _delete_checks,
     "edited-check-cells": _edit_checks,
     "check-cells-worth-more": _more_points,

@@ -250,7 +250,7 @@ def correct_answers(name: str, checks_only: bool = False) -> dict[str, str]:
 def check_explanations() -> dict[str, str]:
     """Every knowledge check's explanation, by item, read from its hidden test in the instructor's source:
     text that no learner may see before grading on a site that keeps keys until then."""
-    from course.keys import key_of
+    from course.lesson.keys import key_of
 
     found = {}
     for path in sorted((ROOT / "solutions").glob("[0-9][0-9]-*.ipynb")):

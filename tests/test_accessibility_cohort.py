@@ -8,7 +8,7 @@ import pytest
 from accessibility import MODULES, SLOW, axe, interact, open_module, overflowing
 from playwright.sync_api import expect
 
-from course.store import AnswerStore
+from course.store.answers import AnswerStore
 
 MODULE_1 = "01-why-men-why-now"
 RIGHT = {"m01-q1": "b", "m01-q2": "c", "m01-q3": "a", "m01-q4": "d"}  # as solutions/ asserts them

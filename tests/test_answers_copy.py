@@ -3,8 +3,9 @@ every question with the learner's answer, escaped, and runs nothing; each path's
 import pytest
 from conftest import ROOT
 
-from course import answers_copy, contract, widgets
-from course.submissions import read
+from course.lesson import answers_copy, widgets
+from course import contract
+from course.lesson.submissions import read
 
 NOTEBOOK = read(ROOT / "modules" / "01-why-men-why-now.ipynb")
 

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from course import cards, charts, data, positive_sum
-from course.figures import backlash
-from course.positive_sum import Assumptions
-from course.validation import escaped
+from course.lesson import cards, charts, data
+from course.lesson.models import positive_sum
+from course.lesson.figures import backlash
+from course.lesson.models.positive_sum import Assumptions
+from course.lesson.validation import escaped
 
 DEFAULT = Assumptions()
 ROOT_NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "04-backlash-and-zero-sum.ipynb"

@@ -1,13 +1,13 @@
 """The evidence badge: every source says what kind of evidence it is and how strong; every module shows that
-as one plain-language badge from `course.badges`, explained once, in the Orientation."""
+as one plain-language badge from `course.lesson.badges`, explained once, in the Orientation."""
 import json
 import re
 
 import pytest
 from conftest import ROOT
 
-from course import badges, data
-from course.figures import backlash, bias, leading, orientation, veil
+from course.lesson import badges, data
+from course.lesson.figures import backlash, bias, leading, orientation, veil
 
 
 def test_every_source_names_a_known_kind_and_strength():

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from course import cards, data, pipeline
-from course.figures import bias
-from course.validation import escaped
+from course.lesson import cards, data
+from course.lesson.models import pipeline
+from course.lesson.figures import bias
+from course.lesson.validation import escaped
 
 SMALL = (60, 30, 12)  # a small organisation, fast enough for property tests
 

@@ -4,8 +4,9 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from course import attrition, data, widgets
-from course.figures import business_case
+from course.lesson.models import attrition
+from course.lesson import data, widgets
+from course.lesson.figures import business_case
 
 # -- The model -----------------------------------------------------------------------------------------------
 

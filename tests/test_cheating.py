@@ -1,7 +1,7 @@
 """Grades no learner can forge: every named cheat (tests/cheats.py) graded in one run beside honest controls,
 with the real nbgrader, the real sandbox and `instructor collect/autograde/feedback/export`.
 
-Knowledge checks are scored from the text of the answer cells (course/scoring.py), so every cheat scores 0,
+Knowledge checks are scored from the text of the answer cells (course/grading/scoring.py), so every cheat scores 0,
 a cheat that changes an answer cell is flagged for the instructor (formgrader comment, export column) and told
 why in its feedback, and honest answers, however they are written, score exactly what they earned."""
 import csv
@@ -12,9 +12,9 @@ from nbgrader.api import Gradebook
 
 from cheats import CHANGES_ANSWER_CELLS, CHEATS, cheat
 from conftest import ROOT, correct_answers
-from course import instructor, scoring
-from course.grading import COURSE_ID
-from course.submissions import fill, to_exchange
+from course.grading import instructor, scoring
+from course.grading.settings import COURSE_ID
+from course.lesson.submissions import fill, to_exchange
 
 MODULE = "01-why-men-why-now"
 RIGHT = correct_answers(MODULE, checks_only=True)

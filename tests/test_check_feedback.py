@@ -1,6 +1,6 @@
 """Feedback on knowledge checks when it helps learning: a self-paced learner sees right or wrong and the
 explanation from the hidden test as soon as they answer; a site that keeps keys until grading never reads
-them (`course.keys`), and the check says the answer is recorded."""
+them (`course.lesson.keys`), and the check says the answer is recorded."""
 import subprocess
 import sys
 
@@ -8,7 +8,8 @@ import pytest
 from conftest import ROOT, correct_answers
 from test_knowledge_checks import checks
 
-from course import keys, release, scoring, validation, widgets
+from course.lesson import keys, validation, widgets
+from course.grading import release, scoring
 
 ITEM, RIGHT, WRONG = "m01-q1", "b", "a"  # as solutions/ asserts it
 
@@ -69,7 +70,7 @@ def test_scoring_reads_keys_with_the_kernel_safe_reader():
 
 
 def test_the_key_reader_imports_nothing_a_learner_kernel_must_not_carry():
-    code = ("import sys, course.keys, course.widgets; course.keys.key_for('m01-q1'); "
+    code = ("import sys, course.lesson.keys, course.lesson.widgets; course.lesson.keys.key_for('m01-q1'); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('nbgrader', 'jupyter_server', 'sqlalchemy', 'voila')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from course import kernels, pools
-from course.kernels import Line, Owner
+from course.web import kernels, pools
+from course.web.kernels import Line, Owner
 
 
 class Clock:

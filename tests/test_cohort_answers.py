@@ -16,8 +16,8 @@ from conftest import ROOT
 from nbgrader.api import Gradebook
 from playwright.sync_api import expect
 
-from course.grading import COURSE_ID, config_file
-from course.store import AnswerStore
+from course.grading.settings import COURSE_ID, config_file
+from course.store.answers import AnswerStore
 
 MODULE = "01-why-men-why-now"
 PAGE = f"/voila/render/{MODULE}.ipynb"

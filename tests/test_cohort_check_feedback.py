@@ -9,7 +9,7 @@ from conftest import key_canaries, start_cohort
 from playwright.sync_api import expect
 from test_cohort_answers import box, saved_line, status_line
 
-from course import keys
+from course.lesson import keys
 
 MODULE = "01-why-men-why-now"
 PAGE = f"/voila/render/{MODULE}.ipynb"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import get, request, signed_in, start_cohort
 
-from course.kernels import REFRESH_SECONDS
-from course.store import AnswerStore
+from course.web.kernels import REFRESH_SECONDS
+from course.store.answers import AnswerStore
 
 MODULE_1, MODULE_2 = "/voila/render/01-why-men-why-now.ipynb", "/voila/render/02-business-case.ipynb"
 MAX_KERNELS = 3

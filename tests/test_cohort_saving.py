@@ -8,7 +8,7 @@ import pytest
 from conftest import start_cohort
 from playwright.sync_api import expect
 
-from course.store import AnswerStore
+from course.store.answers import AnswerStore
 
 MODULE = "01-why-men-why-now"
 PAGE = f"/voila/render/{MODULE}.ipynb"

@@ -28,8 +28,10 @@ from conftest import (ROOT, free_port, get, is_login_redirect, key_canaries, log
                       request, sign_out, signed_in, start_cohort)
 from playwright.sync_api import expect
 
-from course import keys, release, site
-from course.store import AnswerStore
+from course.lesson import keys
+from course.grading import release
+from course.web import site
+from course.store.answers import AnswerStore
 
 MODULE = "01-why-men-why-now"
 NOTEBOOK = f"{MODULE}.ipynb"
@@ -273,7 +275,7 @@ def test_strangers_on_the_request_info_socket_cannot_cut_a_kernel_off():
     from voila.request_info_handler import RequestInfoSocketHandler
     from websockets.sync.client import connect
 
-    from course import cohort
+    from course.web import cohort
 
     cohort.adapt_voila()  # as the server process does before it serves
     waiters, cache = RequestInfoSocketHandler._waiters, RequestInfoSocketHandler._cache

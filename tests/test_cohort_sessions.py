@@ -84,7 +84,7 @@ def test_progress_is_each_learners_own_and_needs_a_session(site_):
     """The index page's progress comes from /allies/progress: each learner gets their own, nobody else's."""
     import json
 
-    from course.store import AnswerStore
+    from course.store.answers import AnswerStore
 
     server, codes = site_
     with AnswerStore(server.instance / "answers.sqlite3") as store:

@@ -14,7 +14,7 @@ import pytest
 from conftest import get, login, login_cookie, request, signed_in, start_cohort
 from websockets.sync.client import connect
 
-from course.store import AnswerStore
+from course.store.answers import AnswerStore
 
 RENDER = "/voila/render/01-why-men-why-now.ipynb"
 HSTS = 600

@@ -15,10 +15,10 @@ from conftest import ROOT, Server, get
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from playwright.sync_api import expect
 
-from course import dashboard, instructor_site
-from course.dashboard import Statement
+from course.web import dashboard, instructor_site
+from course.web.dashboard import Statement
 from course.instance import Instance
-from course.store import AnswerStore
+from course.store.answers import AnswerStore
 
 M0, M1, M6 = "00-before-you-start", "01-demo", "06-from-learning-to-leading"
 CANARY = "CANARY-7f3a only Ana and her graders may read this"
@@ -317,11 +317,11 @@ def test_the_instructor_site_serves_the_dashboard_alone_with_its_own_sign_in_sec
 
 
 class InstructorServer(Server):
-    """`python -m course.instructor_site` in a subprocess on a free port."""
+    """`python -m course.web.instructor_site` in a subprocess on a free port."""
 
     def start(self, timeout: float = 60) -> "InstructorServer":
         out = open(self.log, "a")
-        self.proc = subprocess.Popen([sys.executable, "-m", "course.instructor_site", *self.args,
+        self.proc = subprocess.Popen([sys.executable, "-m", "course.web.instructor_site", *self.args,
                                       "--port", str(self.port)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                      env=self.env)
         deadline = time.monotonic() + timeout
@@ -421,7 +421,7 @@ def test_an_instructor_sees_the_dashboard_with_charts_tables_and_no_reflection_t
 def test_the_dashboard_notebook_only_calls_course_dashboard_and_is_stored_clean():
     nb = nbformat.read(ROOT / "instructor" / "dashboard.ipynb", as_version=4)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    assert [cell.source for cell in code] == ["from course import dashboard\n\ndashboard.show()"]
+    assert [cell.source for cell in code] == ["from course.web import dashboard\n\ndashboard.show()"]
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
 
 
@@ -443,7 +443,7 @@ def test_the_facilitator_guide_plans_a_session_for_every_module_and_uses_the_das
     for module in dashboard.course_spec():
         title = module.title.split("—", 1)[-1].strip() if module.number != "00" else "Before you start"
         assert any(title in heading for heading in headings), title
-    for words in ("Most missed", "Save charts as PNG", "python -m course.instructor_site", "five"):
+    for words in ("Most missed", "Save charts as PNG", "python -m course.web.instructor_site", "five"):
         assert words in text
 
 

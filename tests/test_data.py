@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from course import data
+from course.lesson import data
 from conftest import ROOT
 
 REQUIRED_SOURCE_FIELDS = ("authors", "title", "publisher", "year", "url", "what_we_took", "confidence",

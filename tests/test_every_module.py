@@ -7,9 +7,9 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 
-from course import release
-from course.grading import COURSE_ID, config
-from course.submissions import answer_cells, fill, write_submission
+from course.grading import release
+from course.grading.settings import COURSE_ID, config
+from course.lesson.submissions import answer_cells, fill, write_submission
 from conftest import ROOT, correct_answers
 
 MODULES = release.module_names()

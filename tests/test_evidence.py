@@ -6,8 +6,8 @@ import json
 import pytest
 from conftest import ROOT
 
-from course import data
-from course.figures import backlash, bias, why_men
+from course.lesson import data
+from course.lesson.figures import backlash, bias, why_men
 
 MODULES = sorted((ROOT / "solutions").glob("*.ipynb"))
 

@@ -15,9 +15,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 from conftest import correct_answers, free_port
-from course import instructor
-from course.grading import COURSE_ID
-from course.submissions import answer_cells, fill, to_exchange
+from course.grading import instructor
+from course.grading.settings import COURSE_ID
+from course.lesson.submissions import answer_cells, fill, to_exchange
 
 MODULE = "01-why-men-why-now"
 TOKEN = "grader-pages-test-token"

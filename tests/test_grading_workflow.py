@@ -12,9 +12,10 @@ import pytest
 from nbgrader.api import Gradebook
 
 from conftest import correct_answers
-from course import instructor, submissions
-from course.grading import COURSE_ID
-from course.submissions import fill, to_exchange
+from course.grading import instructor
+from course.lesson import submissions
+from course.grading.settings import COURSE_ID
+from course.lesson.submissions import fill, to_exchange
 
 MODULE = "01-why-men-why-now"
 RIGHT = correct_answers(MODULE, checks_only=True)

@@ -3,7 +3,7 @@ interrupt it), endless output, a huge allocation, sys.exit, os._exit, a signal t
 a file past the size limit, and a cell that deletes the course directory, the gradebook and the repository.
 Each is graded (a dead or stuck kernel costs only the checks after it), the gradebook and the course
 directory stay intact, nothing is left running, and every honest learner graded beside them, in parallel,
-gets exactly their score. Real nbgrader, the real sandbox (course/sandbox.py) and `instructor autograde`."""
+gets exactly their score. Real nbgrader, the real sandbox (course/grading/sandbox.py) and `instructor autograde`."""
 import hashlib
 import json
 import os
@@ -17,9 +17,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 from conftest import ROOT, correct_answers
-from course import instructor
-from course.grading import COURSE_ID
-from course.submissions import fill, to_exchange
+from course.grading import instructor
+from course.grading.settings import COURSE_ID
+from course.lesson.submissions import fill, to_exchange
 
 MODULE = "01-why-men-why-now"
 CELL_TIMEOUT = 10

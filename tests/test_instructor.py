@@ -1,6 +1,6 @@
 """The instructor's side end to end, with real nbgrader: 30 simulated learners hand in Module 1 by every path
 (15 with `nbgrader submit` from JupyterLab, 10 as uploaded files, 5 from the cohort site's Submit button,
-written by `course.submissions.to_exchange` exactly as the site writes them); then `python -m course
+written by `course.lesson.submissions.to_exchange` exactly as the site writes them); then `python -m course
 instructor` init, collect, autograde (in parallel), manual grades through the Gradebook API, feedback (the
 exchange for JupyterLab, the instance folder for the site) and export. Every score is checked against the
 answers each learner gave, and parallel grading against nbgrader's own serial `autograde`."""
@@ -20,10 +20,10 @@ from nbgrader.api import Gradebook
 from traitlets.config import Config
 
 from conftest import ROOT, correct_answers
-from course import instructor
-from course.grading import COURSE_ID
+from course.grading import instructor
+from course.grading.settings import COURSE_ID
 from course.instance import Instance
-from course.submissions import TIMESTAMP_FORMAT, fill, to_exchange
+from course.lesson.submissions import TIMESTAMP_FORMAT, fill, to_exchange
 
 MODULE = "01-why-men-why-now"
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
@@ -317,7 +317,7 @@ def test_the_export_has_one_row_per_learner_and_module(course):
 
 
 def test_the_site_shows_a_learner_only_their_own_feedback_in_a_sandboxed_iframe(course):
-    from course.widgets import feedback_html, feedback_page
+    from course.lesson.widgets import feedback_html, feedback_page
 
     store = str(course["instance"].store)
     page, about = feedback_page(store, "cohort-01", MODULE)

@@ -7,7 +7,7 @@ from collections import Counter
 
 from conftest import ROOT, correct_answers
 
-from course import release
+from course.grading import release
 
 ASSERT = re.compile(r'assert letter\(answer\) == "([a-d])", \(')
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from course import contract
-from course.store import AnswerStore
+from course.store.answers import AnswerStore
 from conftest import ROOT
 
 SERVER_SIDE = ("nbgrader", "jupyter_server", "sqlalchemy", "voila")
@@ -14,10 +14,10 @@ SERVER_SIDE = ("nbgrader", "jupyter_server", "sqlalchemy", "voila")
 # What a learner's kernel on the site does: show every module's widgets, save answers, press Submit.
 KERNEL = r"""
 import importlib, json, pkgutil, sys
-import course.figures, course.widgets, course.self_assessment
-for info in pkgutil.iter_modules(course.figures.__path__):
-    importlib.import_module(f"course.figures.{info.name}")
-from course import session, submissions
+import course.lesson.figures, course.lesson.widgets, course.lesson.self_assessment
+for info in pkgutil.iter_modules(course.lesson.figures.__path__):
+    importlib.import_module(f"course.lesson.figures.{info.name}")
+from course.lesson import session, submissions
 from course.paths import folder
 module = sorted(p.stem for p in folder("modules").glob("01-*.ipynb"))[0]
 cells = submissions.answer_cells(submissions.read(folder("modules") / f"{module}.ipynb"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from course.grading import CODE_STUB, COURSE_ID, TEXT_STUB, config_file
-from course.submissions import fill, write_submission
+from course.grading.settings import CODE_STUB, COURSE_ID, TEXT_STUB, config_file
+from course.lesson.submissions import fill, write_submission
 from conftest import ROOT
 
 NAME = "01-why-men-why-now"
@@ -25,9 +25,9 @@ REFLECTIONS = {"m01-r1": "Three senior men chose the payments lead; I will ask w
 # nbgrader's cheat-test style: the answers are all wrong, and locked cells are edited to win anyway.
 TAMPERED = {
     "m01-c00": "# Module 1 — (edited by the learner)",
-    "m01-c01": ("from course import figures\nfrom course.widgets import knowledge_check, reflection\n"
-                "import course.validation\n"
-                "course.validation.letter = lambda a: type('Any', (), {'__eq__': lambda s, o: True,"
+    "m01-c01": ("from course.lesson import figures\nfrom course.lesson.widgets import knowledge_check, reflection\n"
+                "import course.lesson.validation\n"
+                "course.lesson.validation.letter = lambda a: type('Any', (), {'__eq__': lambda s, o: True,"
                 " '__hash__': lambda s: 0})()"),
     "m01-q1-check": "pass",
 }

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course import release
+from course.grading import release
 from conftest import ROOT
 
 MODULES = release.module_names()

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ROOT
 
-from course import release
+from course.grading import release
 
 MODULES = release.module_names()
 HEADING = "**By the end of this module you can:**"

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course import action_plan, self_assessment, session
-from course.figures import leading
+from course.lesson import action_plan, self_assessment, session
+from course.lesson.figures import leading
 from conftest import ROOT
 
 HOSTILE = [
@@ -194,7 +194,7 @@ def test_jupyterlab_plan_uses_action_names_and_says_what_is_missing():
 def test_any_jupyterlab_plan_gets_a_message_not_a_traceback(raw, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shown = []
-    monkeypatch.setattr("course.figures.leading.display", lambda obj: shown.append(obj.data))
+    monkeypatch.setattr("course.lesson.figures.leading.display", lambda obj: shown.append(obj.data))
     leading.action_plan(raw)
     assert shown and "Traceback" not in shown[0]
 
@@ -202,7 +202,7 @@ def test_any_jupyterlab_plan_gets_a_message_not_a_traceback(raw, tmp_path, monke
 def test_jupyterlab_plan_is_written_next_to_the_notebook_with_links(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shown = []
-    monkeypatch.setattr("course.figures.leading.display", lambda obj: shown.append(obj.data))
+    monkeypatch.setattr("course.lesson.figures.leading.display", lambda obj: shown.append(obj.data))
     leading.action_plan({"name": "Zoë <script>", "partner": "Ben",
                          "commitments": [{"action": "sponsor", "first_step": "Ask Ana **first**", "by": "2026-03-14"}]})
     md = (tmp_path / "my-ally-action-plan.md").read_text(encoding="utf-8")
@@ -212,7 +212,7 @@ def test_jupyterlab_plan_is_written_next_to_the_notebook_with_links(tmp_path, mo
 
 def test_an_unfinished_jupyterlab_plan_writes_no_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("course.figures.leading.display", lambda obj: None)
+    monkeypatch.setattr("course.lesson.figures.leading.display", lambda obj: None)
     leading.action_plan({"commitments": [{"action": "sponsor", "first_step": "", "by": ""}]})
     assert not list(tmp_path.iterdir())
 
@@ -241,7 +241,7 @@ def test_website_plan_builder_previews_escaped_and_offers_downloads(monkeypatch)
 
 
 def test_website_plan_fields_are_saved_answers_of_module_6(tmp_path, monkeypatch):
-    from course.store import AnswerStore
+    from course.store.answers import AnswerStore
 
     store_path = tmp_path / "answers.sqlite3"
     with AnswerStore(store_path) as store:
@@ -374,7 +374,7 @@ def test_website_self_assessment_items_are_saved_answers_of_the_orientation(monk
 
 
 def test_website_compare_reads_the_orientation_answers_from_the_store(tmp_path, monkeypatch):
-    from course.store import AnswerStore
+    from course.store.answers import AnswerStore
 
     store_path = tmp_path / "answers.sqlite3"
     with AnswerStore(store_path) as store:
@@ -399,7 +399,7 @@ def test_website_compare_reads_the_orientation_answers_from_the_store(tmp_path, 
 def test_each_click_is_saved_before_the_chart_redraws_so_a_reload_shows_it(tmp_path, monkeypatch):
     """Clicking through the Module 6 questions quickly: every click is in the store as soon as the kernel has
     handled it, not queued behind chart drawing (saves used to land seconds later, after a reload)."""
-    from course.store import AnswerStore
+    from course.store.answers import AnswerStore
 
     store_path = tmp_path / "answers.sqlite3"
     with AnswerStore(store_path) as store:
@@ -415,7 +415,7 @@ def test_each_click_is_saved_before_the_chart_redraws_so_a_reload_shows_it(tmp_p
 
 
 def test_website_compare_without_orientation_answers_says_so(tmp_path, monkeypatch):
-    from course.store import AnswerStore
+    from course.store.answers import AnswerStore
 
     store_path = tmp_path / "answers.sqlite3"
     with AnswerStore(store_path) as store:

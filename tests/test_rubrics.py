@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT
 
-from course import release
+from course.grading import release
 
 
 @pytest.mark.parametrize("name", release.module_names())

@@ -1,5 +1,5 @@
 """The grading kernel sees only what grading needs (README, "The grading sandbox"): each claim probed from
-inside a real sandboxed kernel (course/sandbox.py, bubblewrap), started as nbgrader starts it."""
+inside a real sandboxed kernel (course/grading/sandbox.py, bubblewrap), started as nbgrader starts it."""
 import json
 import os
 import shutil
@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
-from course import grading, instructor, sandbox
+from course.grading import settings as grading, instructor, sandbox
 
 MODULE = "01-why-men-why-now"
 
@@ -36,7 +36,7 @@ def connect(port):
         s.settimeout(3)
         return s.connect_ex(("127.0.0.1", port))
 paths = json.loads(%r)
-import course.widgets  # the course itself works
+import course.lesson.widgets  # the course itself works
 print(json.dumps({
     "other_clone": read(paths["other_clone"]),
     "gradebook": read(paths["gradebook"]),

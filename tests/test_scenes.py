@@ -2,9 +2,9 @@
 response and asked for them, and what they wrote is saved like an answer."""
 import pytest
 
-from course import cards, session
-from course.figures import backlash, leading, orientation
-from course.store import AnswerStore
+from course.lesson import cards, session
+from course.lesson.figures import backlash, leading, orientation
+from course.store.answers import AnswerStore
 
 
 @pytest.fixture

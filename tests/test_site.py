@@ -8,7 +8,8 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import expect
 
-from course import release, site
+from course.grading import release
+from course.web import site
 from course.paths import folder
 from conftest import Server, get as _get
 
@@ -229,7 +230,7 @@ def test_no_file_in_the_served_folder_is_sent_not_even_an_image(tmp_path, monkey
 
 
 def test_a_knowledge_check_says_right_or_wrong_and_why_at_once(module_page):
-    """Self-paced learners get feedback as they answer (`course.keys`), with the hidden test's explanation."""
+    """Self-paced learners get feedback as they answer (`course.lesson.keys`), with the hidden test's explanation."""
     from conftest import key_canaries
 
     status = module_page.locator(".allies-item-m01-q1 > .widget-html").first

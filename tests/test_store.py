@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from course import store as store_module
-from course.store import (MAX_VALUE_BYTES, AnswerStore, Learner, LearnerExists, StoreBusy, Submission,
+from course.store import answers
+from course.store.answers import (MAX_VALUE_BYTES, AnswerStore, Learner, LearnerExists, StoreBusy, Submission,
                           TooLarge, UnknownLearner)
 
 WORKER = Path(__file__).parent / "helpers" / "store_worker.py"
@@ -326,7 +326,7 @@ def test_read_counts_in_sql_with_functions_that_get_exact_text(store):
         return len(value)
 
     rows = store.read(lambda conn: conn.execute(
-        f"SELECT role, COUNT(*), SUM(units(value)) FROM {store_module.CURRENT} GROUP BY role ORDER BY role"
+        f"SELECT role, COUNT(*), SUM(units(value)) FROM {answers.CURRENT} GROUP BY role ORDER BY role"
     ).fetchall(), {"units": units})
     assert rows == [("instructor", 1, 1), ("learner", 2, 3)]
     assert sorted(seen) == ["a\ud800", "b", "c"]
@@ -341,7 +341,7 @@ def test_file_is_owner_only_and_in_wal_mode_with_full_sync(store, db):
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 3000
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == answers.SCHEMA_VERSION
     for suffix in ("", "-wal", "-shm"):
         assert stat.S_IMODE(os.stat(f"{db}{suffix}").st_mode) == 0o600
 
@@ -353,7 +353,7 @@ def test_reopening_keeps_everything_and_a_newer_schema_is_refused(store, db):
         assert again.load("ana", "m01") == {"kc1": "A"}
         assert [learner.learner_id for learner in again.learners()] == ["ana", "ben"]
     with sqlite3.connect(db) as raw:
-        raw.execute(f"PRAGMA user_version = {store_module.SCHEMA_VERSION + 1}")
+        raw.execute(f"PRAGMA user_version = {answers.SCHEMA_VERSION + 1}")
     raw.close()
     with pytest.raises(RuntimeError, match="newer than this code knows"):
         AnswerStore(db)
@@ -396,8 +396,8 @@ def test_forked_child_opens_its_own_connection(store, db):
 # -- concurrency -----------------------------------------------------------------------------------
 
 def test_locked_file_is_waited_for_not_surfaced(store, db, monkeypatch):
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 20)  # so our retry loop, not SQLite, does the waiting
-    monkeypatch.setattr(store_module, "RETRY_FOR_SECONDS", 10.0)
+    monkeypatch.setattr(answers, "BUSY_TIMEOUT_MS", 20)  # so our retry loop, not SQLite, does the waiting
+    monkeypatch.setattr(answers, "RETRY_FOR_SECONDS", 10.0)
     locker = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     locker.execute("BEGIN IMMEDIATE")
     threading.Timer(0.5, locker.execute, ("COMMIT",)).start()
@@ -410,8 +410,8 @@ def test_locked_file_is_waited_for_not_surfaced(store, db, monkeypatch):
 
 
 def test_store_busy_after_the_retry_deadline_with_nothing_saved(store, db, monkeypatch):
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 20)
-    monkeypatch.setattr(store_module, "RETRY_FOR_SECONDS", 0.3)
+    monkeypatch.setattr(answers, "BUSY_TIMEOUT_MS", 20)
+    monkeypatch.setattr(answers, "RETRY_FOR_SECONDS", 0.3)
     fresh = AnswerStore(db)
     locker = sqlite3.connect(db, isolation_level=None)
     locker.execute("BEGIN IMMEDIATE")

@@ -1,4 +1,4 @@
-"""course.submissions: learner answers land in the right cells of a release copy, exactly as written."""
+"""course.lesson.submissions: learner answers land in the right cells of a release copy, exactly as written."""
 import json
 
 import nbformat
@@ -6,8 +6,8 @@ import pytest
 from dateutil.parser import parse as parse_date
 from hypothesis import given, settings, strategies as st
 
-from course.grading import CODE_STUB, TEXT_STUB
-from course.submissions import answer_cells, fill, write_submission
+from course.grading.settings import CODE_STUB, TEXT_STUB
+from course.lesson.submissions import answer_cells, fill, write_submission
 from conftest import ROOT
 
 RELEASE = json.loads((ROOT / "modules" / "01-why-men-why-now.ipynb").read_text(encoding="utf-8"))

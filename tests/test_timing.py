@@ -1,10 +1,11 @@
-"""Honest timing: each module's stated time is the estimate from its words and activities (`course.timing`),
+"""Honest timing: each module's stated time is the estimate from its words and activities (`course.lesson.timing`),
 and every module fits the course's 20–40 minutes."""
 import pytest
 
 from conftest import ROOT
 
-from course import release, timing
+from course.grading import release
+from course.lesson import timing
 
 MODULES = release.module_names()
 

@@ -62,9 +62,9 @@ def test_an_untested_version_stops_with_a_message_that_says_what_to_do(installed
 def test_every_server_checks_the_versions_before_it_starts(server, monkeypatch, tmp_path):
     import importlib
 
-    from course import site
+    from course.web import site
 
-    module = importlib.import_module(f"course.{server}")
+    module = importlib.import_module(f"course.web.{server}")
     monkeypatch.setattr(upstream, "version", lambda name: "0.6.0" if name == "voila" else
                         __import__("importlib.metadata").metadata.version(name))
     monkeypatch.setattr(site.CourseVoila, "launch_instance",
@@ -202,7 +202,7 @@ def test_voilas_pool_starts_keeps_and_hands_out_kernels_where_the_adapter_reache
     from traitlets.config import Configurable
     from voila.voila_kernel_manager import voila_kernel_manager_factory
 
-    from course.pools import PooledKernelManager
+    from course.web.pools import PooledKernelManager
 
     class App(Configurable):
         root_dir, notebook_path, base_url, server_url, port = str(ROOT / "tests"), None, "/", "/", 1
@@ -293,7 +293,7 @@ def test_jupyter_server_tells_a_page_its_kernel_is_dead_with_a_status_message():
 
 
 def test_jupyter_server_still_reads_the_traceback_replacement_from_the_kernels_own_manager():
-    """Why `course.kernels.ScrubbedKernel` carries `traceback_replacement_message` (docs/upstream.md): with
+    """Why `course.web.kernels.ScrubbedKernel` carries `traceback_replacement_message` (docs/upstream.md): with
     tracebacks off, jupyter_server reads it from the per-kernel manager, which has no such trait."""
     from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
     from jupyter_server.services.kernels.kernelmanager import ServerKernelManager

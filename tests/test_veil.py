@@ -1,4 +1,4 @@
-"""Module 5's veil model (`course.veil`) and its widgets (`course.figures.veil`)."""
+"""Module 5's veil model (`course.lesson.models.veil`) and its widgets (`course.lesson.figures.veil`)."""
 import math
 import time
 from pathlib import Path
@@ -7,8 +7,9 @@ from collections import Counter
 import ipywidgets as w
 import pytest
 
-from course import data, veil
-from course.figures import veil as figures
+from course.lesson import data
+from course.lesson.models import veil
+from course.lesson.figures import veil as figures
 
 DRAWS = 20_000
 

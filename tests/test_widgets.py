@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from course import charts, keys, validation, widgets
+from course.lesson import charts, keys, validation, widgets
 
 OPTIONS = {"a": "First", "b": "Second", "c": "Third"}
 HOSTILE = ["", " ", "<img src=x onerror=alert(1)>", "\u202eevil", "x" * 1_000_000, "é😀", "\x00", "\ud800"]

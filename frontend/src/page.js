@@ -160,7 +160,7 @@ const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   return c >>> 0;
 });
 
-/** Length and CRC-32 of a text's UTF-16 code units, as `course.widgets.fingerprint` computes them. */
+/** Length and CRC-32 of a text's UTF-16 code units, as `course.lesson.widgets.fingerprint` computes them. */
 function fingerprint(text) {
   let crc = 0xffffffff;
   for (let i = 0; i < text.length; i++) {

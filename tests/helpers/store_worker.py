@@ -1,4 +1,4 @@
-"""Child processes for tests/test_store.py, and a benchmark of course.store.
+"""Child processes for tests/test_store.py, and a benchmark of course.store.answers.
 
     store_worker.py crash DB LEARNER [N] save in a tight loop (N saves, or until killed); first print the
                                          saving connection's "synchronous=… journal_mode=…", then
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from course.store import AnswerStore, LearnerExists  # noqa: E402
+from course.store.answers import AnswerStore, LearnerExists  # noqa: E402
 
 MODULE = "m01"
 HOSTILE = "\x00\ud800\u202e<img src=x onerror=alert(1)>\U0001F600"

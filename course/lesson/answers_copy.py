@@ -1,0 +1,74 @@
+"""A learner's own copy of their answers to a module, as a printable page: on the self-paced website there is
+nobody to hand work in to, so the end of each module offers this instead of Submit.
+
+The page lists each knowledge check (the question, and the option chosen), each reflection (its prompt's
+heading, and the text) and the self-assessment, read from the release notebook and the learner's saved
+answers. Every piece of learner text is escaped; the page runs nothing (`course.lesson.keepsake`).
+"""
+from __future__ import annotations
+
+import html
+
+from course.lesson import keepsake, self_assessment
+from course.contract import SELF_ID
+from course.lesson.submissions import answer_cells, cell_source, check_question
+
+STYLE = """
+body { font: 17px/1.55 system-ui, sans-serif; color: #1f1f1f; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; }
+h2 { margin-top: 2rem; } dt { font-weight: 600; margin-top: 1rem; } dd { margin: 0.3rem 0 0 0; }
+.empty { font-style: italic; color: #4a4a4a; } footer { margin-top: 2rem; font-size: 0.9rem; color: #4a4a4a; }
+""".strip()
+NOT_ANSWERED = "Not answered"
+
+
+def _text(value: str | None) -> str:
+    if not value or not value.strip():
+        return f'<span class="empty">{NOT_ANSWERED}</span>'
+    return "<br>".join(html.escape(line, quote=True) for line in value.splitlines())
+
+
+def _entries(release_nb: dict, saved: dict[str, str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(question, answer HTML) for the checks and for the reflections, in the notebook's order."""
+    kinds = answer_cells(release_nb)
+    checks, reflections, heading = [], [], ""
+    for cell in release_nb["cells"]:
+        source = cell_source(cell)
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if cell["cell_type"] == "markdown" and source.startswith("### ") and grade_id not in kinds:
+            heading = source.splitlines()[0][4:].strip()
+        if grade_id not in kinds:
+            continue
+        answer = saved.get(grade_id)
+        if kinds[grade_id] == "code":
+            question, options = check_question(source)
+            chosen = f"({answer}) {options[answer]}" if answer in options else None
+            checks.append((question, _text(chosen)))
+        else:
+            reflections.append((heading, _text(answer)))
+    return checks, reflections
+
+
+def _self_assessment(saved: dict[str, str]) -> list[tuple[str, str]]:
+    by_key = {item.key: item for item in self_assessment.items()}
+    rows = []
+    for item_id, value in saved.items():
+        match = SELF_ID.fullmatch(item_id)
+        question = by_key.get(f"s{match.group(2)}") if match else None
+        if question:
+            number, _ = self_assessment.parse(question, value)
+            rows.append((question.statement, _text(question.choices[number - 1] if number else None)))
+    return rows
+
+
+def page(title: str, release_nb: dict, saved: dict[str, str], when: str) -> str:
+    """The printable page of `saved` answers to the module `title`, made at `when` (words)."""
+    checks, reflections = _entries(release_nb, saved)
+    sections = [("Knowledge checks", checks), ("Reflections", reflections),
+                ("Self-assessment", _self_assessment(saved))]
+    body = f"<h1>My answers: {html.escape(title)}</h1><p>Copied {html.escape(when)}.</p>"
+    for name, rows in sections:
+        if rows:
+            items = "".join(f"<dt>{html.escape(q)}</dt><dd>{a}</dd>" for q, a in rows)
+            body += f"<h2>{name}</h2><dl>{items}</dl>"
+    return keepsake.page(f"My answers: {title}", body, STYLE, "From the Allies in Tech course, made on your own "
+                         "computer. Nothing in this file was sent anywhere.")

@@ -1,0 +1,1 @@
+"""The illustrative models behind the modules' explorers: pure functions, no widgets."""

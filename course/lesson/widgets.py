@@ -1,0 +1,446 @@
+"""The one set of widget components every module uses: explorer, knowledge check, reflection box."""
+from __future__ import annotations
+
+import zlib
+from typing import Callable
+
+import ipywidgets as w
+from IPython.display import HTML, display
+from traitlets import Unicode
+
+from course.lesson import keys, session, validation
+from course.lesson.charts import Chart
+from course.lesson.context import in_voila, self_paced_site
+
+Draw = Callable[[object], tuple[Chart, str]]
+
+
+def _status(text: str, ok: bool = True) -> str:
+    colour = "#1b5e20" if ok else "#8a1c1c"
+    return f'<span role="status" style="color:{colour}">{validation.escaped(text)}</span>'
+
+
+def fingerprint(value: str) -> str:
+    """Length and CRC-32 of a text's UTF-16 code units: the page compares it with the text in the box, and
+    says "Saved" only while the two match (`frontend/src/page.js`)."""
+    units = value.encode("utf-16-le", "surrogatepass")
+    return f"{len(units) // 2}-{zlib.crc32(units):08x}"
+
+
+def _reading(text: str) -> str:
+    return f'<p aria-live="polite">{validation.linked(text)}</p>'
+
+
+class Explorer(w.VBox):
+    """Controls, the chart they drive and a one-line reading of it.
+
+    Every view is drawn once, up front — one per combination of the controls' values, nested in Stacks —
+    and each control is `jslink`ed to the Stacks at its depth, so moving a control switches views in the
+    browser with no round trip to the kernel.
+    """
+
+    def __init__(self, controls: list[tuple[str, w.ValueWidget]], draw: Callable[..., tuple]):
+        self.controls = [control for _, control in controls]
+        for label, control in controls:
+            control.description = label
+            control.style.description_width = "initial" if len(controls) == 1 else "13rem"
+        self.views = self._stacked(draw, [])
+        super().__init__([*self.controls, self.views])
+        self.add_class("allies-explorer")
+
+    def _stacked(self, draw, chosen: list):
+        if len(chosen) == len(self.controls):
+            return self._view(*draw(*chosen))
+        control = self.controls[len(chosen)]
+        stack = w.Stack([self._stacked(draw, [*chosen, value]) for value in _values(control)],
+                        selected_index=control.index)
+        w.jslink((control, "index"), (stack, "selected_index"))
+        return stack
+
+    @staticmethod
+    def _view(chart: Chart, reading: str) -> w.HTML:
+        return w.HTML(chart.html() + _reading(reading))
+
+
+def _values(control: w.ValueWidget) -> list:
+    """A selection widget's option values, whether its options are plain values or (label, value) pairs."""
+    return [option[1] if isinstance(option, tuple) else option for option in control.options]
+
+
+def explorer(control: w.ValueWidget, draw: Draw, label: str) -> Explorer:
+    """An Explorer with one control; `draw(value)` returns the chart and a sentence reading it."""
+    return Explorer([(label, control)], draw)
+
+
+def explorer_grid(controls: list[tuple[str, w.ValueWidget]], draw: Callable[..., tuple]) -> Explorer:
+    """An Explorer with several controls; `draw(*values)` returns the chart and its reading."""
+    return Explorer(controls, draw)
+
+
+def slider(options, value=None) -> w.SelectionSlider:
+    """A keyboard-usable slider over `options`, plain values or (label, value) pairs (arrow keys move it)."""
+    options = list(options)
+    last = options[-1][1] if isinstance(options[-1], tuple) else options[-1]
+    return w.SelectionSlider(options=options, value=last if value is None else value,
+                             continuous_update=True, layout=w.Layout(width="420px"))
+
+
+NOTHING = object()  # pass as `value` to `choices` to start with no button pressed
+
+
+def choices(options, value=None) -> w.ToggleButtons:
+    """Buttons for a small set of choices, reachable with Tab and Space; the first is pressed unless `value`
+    names another, or is NOTHING."""
+    options = list(options)
+    if value is NOTHING:
+        return w.ToggleButtons(options=options, value=None)
+    return w.ToggleButtons(options=options, value=options[0] if value is None else value)
+
+
+def dropdown(options) -> w.Dropdown:
+    """A dropdown, for choices whose labels are too long for buttons."""
+    return w.Dropdown(options=list(options), layout=w.Layout(width="95%"))
+
+
+class AnswerBox(w.VBox):
+    """An answer input with two status lines: what the answer means now, and whether it is saved."""
+
+    def __init__(self, item: str, field: w.ValueWidget, describe: Callable[[object], tuple[bool, str]],
+                 render: Callable[[str, bool], str] = _status):
+        """`describe(value)` says (ok, message); `render(message, ok)` makes it the status line's HTML."""
+        self.item, self.field, self.describe, self.render = item, field, describe, render
+        self.status = w.HTML(render(describe(field.value)[1], True))
+        self.saved = w.HTML()
+        field.observe(self._describe, names="value")
+        super().__init__([field, self.status, self.saved])
+        self.add_class("allies-answer")
+        self.add_class(f"allies-item-{item}")
+        session.current().bind(item, field, self.show_saved, typed=isinstance(field, w.Text | w.Textarea))
+
+    def _describe(self, _change=None) -> None:
+        ok, message = self.describe(self.field.value)
+        self.status.value = self.render(message, ok)
+
+    def show_saved(self, text: str, ok: bool, saved: str | None = None) -> None:
+        """Say whether the answer is saved; with `saved`, the value the store now holds, for the page to
+        check against what is in the box."""
+        mark = "" if saved is None else f' data-saved="{fingerprint(saved)}"'
+        self.saved.value = (f'<span class="allies-saved" data-ok="{"yes" if ok else "no"}"{mark}>'
+                            f"{_status(text, ok)}</span>")
+
+
+def check_feedback(item: str, answer, options: dict[str, str]) -> str:
+    """The status line's HTML for an answer to the check `item`: right or not and why, where this kernel may
+    show the key (`course.lesson.keys`), or that the answer is recorded and checked when the module is graded."""
+    chosen, message = validation.choice(answer, options)
+    if chosen is None:
+        return _status(message, answer is None)
+    try:
+        key = keys.key_for(item)
+    except keys.KeysWithheld:
+        key = None
+    right = validation.letter(key.letter) if key else None
+    if right not in options:
+        return _status(message)
+    if chosen == right:
+        head, colour = f"Yes, ({right}) is right.", "#1b5e20"
+    else:  # a miss is part of learning, not an error: no red, and the reason comes with it
+        head, colour = f"Not quite: the answer is ({right}), not ({chosen}).", "#0b5394"
+    why = f" {validation.escaped(key.explanation)}" if key.explanation else ""
+    return (f'<span role="status" class="allies-check-feedback" data-right="{str(chosen == right).lower()}">'
+            f'<b style="color:{colour}">{validation.escaped(head)}</b>{why}</span>')
+
+
+def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
+    """Show a knowledge check. In a notebook, `answer` is what the learner typed in the cell;
+    in the Voilà app the learner picks with radio buttons, saved as they choose. Either way the learner
+    sees at once whether it is right, and why, unless the site keeps keys until grading (`course.lesson.keys`)."""
+    question = f'<p class="allies-check" data-item="{validation.escaped(item)}"><b>{validation.escaped(prompt)}</b></p>'
+    if not in_voila():
+        listed = "".join(f"<li><b>({validation.escaped(k)})</b> {validation.escaped(v)}</li>"
+                         for k, v in options.items())
+        display(HTML(f"{question}<ul>{listed}</ul>"))
+        display(HTML(check_feedback(item, answer, options)))
+        return None
+    picker = w.RadioButtons(options=[(f"({k}) {v}", k) for k, v in options.items()], value=None,
+                            description="Your answer", layout=w.Layout(width="auto"))
+    picker.style.description_width = "initial"
+    display(HTML(question))
+
+    def describe(value):
+        return True, check_feedback(item, value, options) if value else _status("Not answered yet.")
+
+    return AnswerBox(item, picker, describe, render=lambda shown, _ok: shown)
+
+
+class FreeText(w.Textarea):
+    """A text box whose value ipywidgets does not echo back to the browser. The browser can send text that
+    Jupyter's messages cannot carry back (a lone surrogate: half an emoji), and ipywidgets sends the echo
+    before it sets the value: the echo fails, the value never arrives, and every later edit of the box
+    is lost without a word. Without the echo the text arrives, is saved exactly and gets a warning."""
+
+    value = Unicode(help="String value").tag(sync=True, echo_update=False)
+
+
+def reflection(item: str):
+    """In the Voilà app, a text box for the reflection `item`, saved as the learner types;
+    in a notebook, a pointer to the answer cell below, where the learner writes."""
+    if not in_voila():
+        display(HTML(_status("Write your reflection in the cell below (double-click it to edit). "
+                             "Only you and your graders see it.")))
+        return None
+    field = FreeText(placeholder="Write here. Only you and your graders see this.",
+                     description="Your reflection", rows=8, layout=w.Layout(width="100%"))
+    field.style.description_width = "initial"
+    return AnswerBox(item, field, validation.reflection)
+
+
+HOW_TO_ANSWER = {
+    "jupyterlab": "Run each cell in order (Shift + Enter). For a knowledge check, put the letter of your choice "
+                  "in quotes in its cell and run it; write each reflection in the text cell under its prompt. "
+                  "Save the notebook (Ctrl + S) to keep your work. Only you read your reflections, and your "
+                  "graders if you hand the notebook in.",
+    "self-paced": "Use the buttons and text boxes. Your answers to the checks and reflections are saved on "
+                  "this computer as you go, and come back when you return; the settings of charts and "
+                  "calculators are not kept. Nothing is sent anywhere: your reflections are yours alone.",
+    "cohort": "Use the buttons and text boxes. Your answers to the checks and reflections are saved under your "
+              "sign-in as you go, and come back when you return; the settings of charts and calculators are "
+              "not kept. Only you and your graders read your reflections.",
+}
+
+
+def how_to_answer() -> HTML:
+    """How to answer, and where answers go, for the path this page is on."""
+    path = "jupyterlab" if not in_voila() else "self-paced" if self_paced_site() else "cohort"
+    return HTML(f'<p class="allies-how"><strong>How to answer.</strong> '
+                f"{validation.escaped(HOW_TO_ANSWER[path])}</p>")
+
+
+def submit_module(module: str):
+    """The last step of a module: on a cohort's website a Submit button, with the learner's returned feedback
+    under it; on the self-paced website, a copy of their answers to keep; in a notebook, directions."""
+    if not in_voila():
+        display(HTML(_status("To hand this module in, save the notebook (Ctrl + S) and submit it from the "
+                             "Assignments tab, as your facilitator asks. On your own, just keep the notebook.")))
+        return None
+    if self_paced_site():
+        return _copy_of_answers(module)
+    button = w.Button(description="Submit this module for grading", button_style="primary",
+                      layout=w.Layout(width="auto"))
+    status = w.HTML(_status("This sends your answers to your facilitator for grading. You can submit as often "
+                            "as you like; your latest submission is graded."))
+
+    def submit(_button):
+        button.disabled = True
+        status.value = _status("Submitting…")  # so a second submission is seen to happen, too
+        try:
+            current = session.current()
+            current.submit(module)
+            if feedback_page(current.store_path, current.learner, module):
+                status.value = _status("Submitted and kept. Your facilitator has already returned feedback on "
+                                       "this module, so this new submission is graded only if they allow it: "
+                                       "ask them if you need it marked.")
+            else:
+                status.value = _status("Submitted. Your facilitator will return feedback here.")
+        except Exception as exc:  # every failure is said plainly, and the answers stay saved
+            status.value = _status(f"Not submitted: {exc}", False)
+        finally:
+            button.disabled = False
+
+    button.on_click(submit)
+    box = w.VBox([button, status])
+    box.add_class("allies-submit")
+    return w.VBox([box, feedback_view(module)])
+
+
+def _copy_of_answers(module: str) -> w.VBox:
+    """The self-paced website's last step: nothing to hand in, and a printable copy of the answers to keep."""
+    import datetime
+
+    from course.lesson import answers_copy, keepsake, timing
+    from course.paths import folder
+    from course.lesson.submissions import read
+
+    notebook = folder("modules") / f"{module}.ipynb"
+    button = w.Button(description="Make a copy of my answers", button_style="primary",
+                      layout=w.Layout(width="auto"))
+    link = w.HTML(_status("This is your own copy of the course: there is nothing to hand in, and nothing is sent "
+                          "anywhere. To keep your answers outside this site, make a copy and download it."))
+
+    def make(_button):
+        current = session.current()
+        current.flush()
+        when = datetime.datetime.now().astimezone().strftime("%d %B %Y, %H:%M")
+        text = answers_copy.page(timing.title(notebook), read(notebook), current.saved(module), when)
+        name = f"allies-in-tech-{module}-my-answers.html"
+        link.value = f"<p>{keepsake.download_link(name, text, 'text/html', 'printable page')}</p>"
+
+    button.on_click(make)
+    box = w.VBox([button, link])
+    box.add_class("allies-submit")
+    return box
+
+
+# -- Components added for Module 2, reusable by any module ------------------------------------------------
+# A still figure with its reading; an explorer whose views also carry labelled details (a study card, a
+# myth-or-fact card); an accessible table; and a calculator (number boxes, a chart redrawn from them, and a
+# plain message for input that cannot be used).
+
+Details = list[tuple[str, str]]
+
+
+def figure(chart: Chart, reading: str) -> w.HTML:
+    """A still chart with the sentence that reads it, for figures with nothing to choose."""
+    box = w.HTML(chart.html() + _reading(reading))
+    box.add_class("allies-figure")
+    return box
+
+
+def _details_html(details: Details) -> str:
+    rows = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{validation.escaped(label)}</dt>'
+                   f'<dd style="margin:0 0 0 1em">{validation.linked(text)}</dd>' for label, text in details)
+    return f'<dl class="allies-details" style="margin:0 0 0.6em 0">{rows}</dl>'
+
+
+class DetailExplorer(Explorer):
+    """An Explorer whose views show labelled details (claim, method, limits…) above an optional chart.
+
+    `draw(value)` returns (chart or None, reading, [(label, text), …]); all views are drawn up front and
+    switched in the browser, as in Explorer.
+    """
+
+    @staticmethod
+    def _view(chart: Chart | None, reading: str, details: Details = ()) -> w.HTML:
+        return w.HTML(_details_html(list(details)) + (chart.html() if chart else "") + _reading(reading))
+
+
+def detail_explorer(control: w.ValueWidget, draw: Callable[[object], tuple[Chart | None, str, Details]],
+                    label: str) -> DetailExplorer:
+    """A DetailExplorer for a cell to show."""
+    return DetailExplorer([(label, control)], draw)
+
+
+def table(columns: list[str], rows: list[list[str]], caption: str) -> w.HTML:
+    """A plain, screen-reader-friendly table (caption, header cells with scope), every cell escaped."""
+    esc = validation.escaped
+    cell = "padding:0.35em 0.6em;border-bottom:1px solid #ccc;text-align:left;vertical-align:top"
+    head = "".join(f'<th scope="col" style="{cell}">{esc(c)}</th>' for c in columns)
+    body = "".join("<tr>" + f'<th scope="row" style="{cell};font-weight:600">{esc(r[0])}</th>'
+                   + "".join(f'<td style="{cell}">{validation.linked(v)}</td>' for v in r[1:]) + "</tr>" for r in rows)
+    # In a narrow window the table scrolls sideways inside a region that Tab reaches and that is named by
+    # its caption, so that every column stays readable (WCAG 1.4.10) without scrolling the whole page.
+    box = w.HTML(f'<div class="allies-table-scroll" role="region" tabindex="0" aria-label="{esc(caption)}">'
+                 f'<table style="border-collapse:collapse;font-size:0.95em;width:100%">'
+                 f'<caption style="text-align:left;font-weight:600;padding-bottom:0.3em">{esc(caption)}</caption>'
+                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+    box.add_class("allies-table")
+    return box
+
+
+def number_field(label: str, value: str = "", placeholder: str = "") -> w.Text:
+    """A labelled box for one number. It is a text box, not a number box, so that anything a learner types
+    reaches the model and gets a plain answer; the value is sent on Enter or when focus leaves the box."""
+    field = w.Text(value=value, placeholder=placeholder, description=label, continuous_update=False,
+                   layout=w.Layout(width="min(36rem, 100%)"))
+    field.style.description_width = "20rem"
+    return field
+
+
+class Calculator(w.VBox):
+    """Number boxes and the chart they drive: `compute({name: text})` returns (chart, reading), or raises
+    ValueError with a message for the learner, shown in place of a traceback while the last good chart
+    stays, marked as out of date."""
+
+    def __init__(self, fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tuple[Chart, str]],
+                 note: str = ""):
+        self.fields, self.compute = fields, compute
+        self.message = w.HTML()
+        self.view = w.HTML()
+        for field in fields.values():
+            field.observe(self.update, names="value")
+        intro = [w.HTML(f"<p>{validation.escaped(note)}</p>")] if note else []
+        super().__init__([*intro, *fields.values(), self.message, self.view])
+        self.add_class("allies-calculator")
+        self.update()
+
+    def update(self, _change=None) -> None:
+        values = {name: field.value for name, field in self.fields.items()}
+        try:
+            chart, reading = self.compute(values)
+        except ValueError as exc:
+            stale = " The chart below still shows the last numbers that worked." if self.view.value else ""
+            self.message.value = _status(f"{exc}{stale}", False)
+            return
+        except Exception:  # a bug must not reach the learner as a traceback either
+            self.message.value = _status("These numbers could not be used. Check each box and try again.", False)
+            return
+        self.message.value = ""
+        self.view.value = chart.html() + _reading(reading)
+
+
+def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tuple[Chart, str]],
+               note: str = "") -> Calculator:
+    """A Calculator for a cell to show."""
+    return Calculator(fields, compute, note)
+
+
+# -- Feedback on the cohort site ---------------------------------------------------------------------------
+# `python -m course instructor feedback` writes INSTANCE/feedback/<learner>/<module>.html and a .json beside
+# it (course/grading/instructor.py). The hand-in step shows the signed-in learner's own page, and nobody else's, in a
+# sandboxed iframe that runs no scripts: the page is nbgrader's HTML and holds the learner's own text.
+
+def feedback_page(store_path: str | None, learner: str | None, module: str) -> tuple[str, dict] | None:
+    """(html, about) of `learner`'s returned feedback on `module`, from the instance folder that holds the
+    answer store at `store_path`; None if there is none yet."""
+    import json
+    from pathlib import Path
+
+    if not (store_path and learner) or learner in (".", "..") or any(c in learner for c in "/\\\0"):
+        return None
+    folder = Path(store_path).parent / "feedback" / learner
+    try:
+        page = (folder / f"{module}.html").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    try:
+        about = json.loads((folder / f"{module}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        about = {}
+    return page, about if isinstance(about, dict) else {}
+
+
+def feedback_html(page: str, about: dict) -> str:
+    """The feedback page inside `<iframe sandbox srcdoc=…>`: no scripts, no same origin, no forms."""
+    import html
+
+    score, most, when = about.get("score"), about.get("max_score"), about.get("submitted_at")
+    said = ""
+    if isinstance(when, str):
+        said += f" on your submission of {when[:16].replace('T', ' ')} UTC"
+    if isinstance(score, (int, float)) and isinstance(most, (int, float)):
+        said += f": {score:g} of {most:g} points so far"
+    return (f'<p style="margin:0.8em 0 0.3em 0"><b>Your feedback</b>{validation.escaped(said)}</p>'
+            '<iframe sandbox="" referrerpolicy="no-referrer" title="Your feedback on this module" '
+            'style="width:100%;height:36rem;border:1px solid #767676" '
+            f'srcdoc="{html.escape(page, quote=True)}"></iframe>')
+
+
+def feedback_view(module: str) -> w.HTML:
+    """The signed-in learner's feedback on `module`, shown once their facilitator has returned it."""
+    import threading
+
+    view = w.HTML("")
+    view.add_class("allies-feedback")
+    current = session.current()
+
+    def show() -> None:
+        found = feedback_page(current.store_path, current.learner, module)
+        if found:
+            view.value = feedback_html(*found)
+
+    if current.ready.is_set():
+        show()
+    else:  # a preheated kernel learns who its learner is when a page claims it
+        threading.Thread(target=lambda: (current.ready.wait(), show()), daemon=True).start()
+    return view
+

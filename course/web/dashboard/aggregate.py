@@ -1,0 +1,234 @@
+"""The cohort's answers counted in the answer store, every module at once in one read transaction: each
+learner's latest answer is read once into a TEMP table (answered or not, a check's letter, a reflection's
+word count, a self-assessment score), and GROUP BY queries count from it; the time grows with the number of
+answers, not with queries per learner per item.
+
+What counts as an answer is the course's own rule (`validation.letter` for a knowledge check, a reflection's
+words, a self-assessment level): SQL reads the plain cases itself (a saved "b" that is option b) and hands
+the rest to those rules, registered as SQL functions. Only counts come out: a reflection is read to count its
+words and is never kept.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections import defaultdict
+
+from course.lesson import validation
+from course.store.answers import CURRENT
+from course.web.dashboard.report import AFTER, BEFORE, CheckRow, CompletionRow, Report, ShiftRow, WordRow
+from course.web.dashboard.spec import Check, ModuleSpec, Statement
+
+
+def _score(value: str, levels: tuple[str, ...]) -> float | None:
+    """A saved self-assessment answer as its place on the statement's levels (1 = the first): the website
+    saves the number; a level's words are read too. None for anything off the scale."""
+    text = value.strip()
+    words = [level.strip().lower() for level in levels]
+    if text.isascii() and text.isdigit():
+        number = int(text)
+    elif text.lower() in words:
+        number = words.index(text.lower()) + 1
+    else:
+        return None
+    return float(number) if 1 <= number <= len(levels) or not levels else None
+
+
+class _Rules:
+    """The course's reading of one saved value, as SQL functions of (item, value)."""
+
+    def __init__(self, spec: list[ModuleSpec], statements: list[Statement]) -> None:
+        self.checks: dict[str, Check] = {check.item: check for module in spec for check in module.checks}
+        self.levels = {statement.key: statement.levels for statement in statements}
+
+    def answered(self, item: str, value: str | None) -> int:
+        if value is None or not value.strip():
+            return 0
+        check = self.checks.get(item)
+        if check and check.options:
+            return int(validation.letter(value) in check.options)
+        return 1
+
+    @staticmethod
+    def words(value: str) -> int:
+        return len(value.split())
+
+    def self_score(self, key: str | None, value: str) -> float | None:
+        return None if key is None else _score(value, self.levels.get(key, ()))
+
+    def functions(self) -> dict:
+        return {"allies_answered": self.answered, "allies_letter": validation.letter, "allies_words": self.words,
+                "allies_self_score": self.self_score}
+
+
+# Each answer item of the course: its module, kind ("check", "reflection" or "item") and a check's correct
+# letter; each check's options, with the saved bytes that plainly are one (b"b" for "b"); and each statement's
+# levels as the website saves them (b"2" for the second).
+_TABLES = ("""CREATE TEMP TABLE allies_kinds (module TEXT, item TEXT, kind TEXT, correct TEXT,
+                                         PRIMARY KEY (module, item))""",
+           """CREATE TEMP TABLE allies_options (module TEXT, item TEXT, option TEXT, answer BLOB,
+                                           PRIMARY KEY (module, item, option))""",
+           "CREATE INDEX temp.allies_options_by_answer ON allies_options (module, item, answer)",
+           "CREATE TEMP TABLE allies_levels (key TEXT, answer BLOB, score REAL, PRIMARY KEY (key, answer))")
+_DROP = tuple(f"DROP TABLE IF EXISTS temp.{name}"
+              for name in ("allies_current", "allies_kinds", "allies_options", "allies_levels"))
+
+# A check's saved answer as a letter: read in SQL when it is plainly an option, else by `validation.letter`.
+_LETTER = """COALESCE((SELECT o.option FROM allies_options AS o WHERE o.module = {a}.module AND o.item = {a}.item
+                     AND o.answer = {a}.value), allies_letter({a}.value))"""
+_IS_OPTION = """EXISTS (SELECT 1 FROM allies_options AS o WHERE o.module = {a}.module AND o.item = {a}.item
+                     AND o.option = {letter})"""
+
+# The learners' latest answers, each read once by the course's rules (instructors are never counted):
+# answered or not, and a check's letter, a reflection's words, a self-assessment statement's score. What SQL
+# can read exactly it reads (item ids are ASCII by the store's grammar, so GLOB matches contract.SELF_ID);
+# the rest goes to the course's Python rules (`_Rules`), registered as SQL functions.
+_CURRENT = f"""CREATE TEMP TABLE allies_current AS
+SELECT learner, module, item, revision, kind, letter, words, self_key, score,
+       CASE kind WHEN 'check' THEN {_IS_OPTION.format(a="read", letter="letter")}
+                 WHEN 'reflection' THEN words > 0
+                 ELSE score IS NOT NULL OR allies_answered(item, value) END AS ok
+FROM (SELECT *, CASE WHEN self_key IS NOT NULL THEN COALESCE(
+                    (SELECT l.score FROM allies_levels AS l WHERE l.key = keyed.self_key AND l.answer = keyed.value),
+                    allies_self_score(self_key, value)) END AS score
+      FROM (SELECT c.learner, c.module, c.item, c.revision, c.value, k.kind,
+                   CASE k.kind WHEN 'check' THEN {_LETTER.format(a="c")} END AS letter,
+                   CASE k.kind WHEN 'reflection' THEN allies_words(c.value) END AS words,
+                   CASE WHEN c.module IN (:before, :after)
+                             AND c.item GLOB 'm' || (CASE c.module WHEN :before THEN :before_number
+                                                                   ELSE :after_number END) || '-s[0-9]*'
+                             AND substr(c.item, 6) NOT GLOB '*[^0-9]*'
+                        THEN 's' || substr(c.item, 6) END AS self_key
+            FROM {CURRENT} AS c LEFT JOIN allies_kinds AS k ON k.module = c.module AND k.item = c.item
+            WHERE c.role = 'learner' LIMIT -1) AS keyed LIMIT -1) AS read"""
+
+_COMPLETION = """SELECT module, SUM(started),
+       SUM(done = (SELECT COUNT(*) FROM allies_kinds AS k WHERE k.module = per_learner.module))
+FROM (SELECT module, learner, MAX(ok) AS started, SUM(ok AND kind IS NOT NULL) AS done FROM allies_current
+      GROUP BY module, learner) AS per_learner
+GROUP BY module"""
+
+_SUBMITTED = """SELECT submissions.module, COUNT(DISTINCT submissions.learner) FROM submissions
+JOIN learners ON learners.id = submissions.learner WHERE learners.role = 'learner' GROUP BY submissions.module"""
+
+_CHOSEN = """SELECT module, item, letter, COUNT(*) FROM allies_current WHERE kind = 'check' AND ok
+GROUP BY module, item, letter"""
+
+# Learners answering a check now whose first answered revision was not its correct letter: the latest
+# answer when it is the first revision, else the earliest answered one in the history.
+_FIRST_WRONG = f"""SELECT c.module, c.item, COUNT(*) FROM allies_current AS c
+JOIN allies_kinds AS k ON k.module = c.module AND k.item = c.item
+WHERE c.kind = 'check' AND c.ok AND (CASE WHEN c.revision = 1 THEN c.letter ELSE (
+    SELECT letter FROM (SELECT a.revision, {_LETTER.format(a="a")} AS letter FROM answers AS a
+                        WHERE a.learner = c.learner AND a.module = c.module AND a.item = c.item) AS history
+    WHERE {_IS_OPTION.format(a="c", letter="history.letter")} ORDER BY history.revision LIMIT 1) END) IS NOT k.correct
+GROUP BY c.module, c.item"""
+
+_WORDS = """SELECT module, item, words, COUNT(*) FROM allies_current WHERE kind = 'reflection' AND words > 0
+GROUP BY module, item, words"""
+
+_SHIFT = """WITH scores AS MATERIALIZED (
+    SELECT learner, module, self_key AS key, score FROM allies_current WHERE score IS NOT NULL)
+SELECT key, module = :before, COUNT(*), AVG(score), NULL, NULL, NULL, NULL FROM scores GROUP BY key, module
+UNION ALL
+SELECT b.key, NULL, COUNT(*), NULL, SUM(a.score > b.score), SUM(a.score = b.score), SUM(a.score < b.score),
+       AVG(a.score - b.score)
+FROM scores AS b JOIN scores AS a ON a.learner = b.learner AND a.key = b.key
+WHERE b.module = :before AND a.module = :after GROUP BY b.key"""
+
+
+def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_group: int,
+            now: dt.datetime | None = None) -> Report:
+    """Count what the learners on `store`'s roster have done in each module of `spec`."""
+    rules = _Rules(spec, statements)
+    kinds, options = [], []
+    for module in spec:
+        reflections = {item for item, _ in module.reflections}
+        for item in module.items:
+            check = rules.checks.get(item)
+            if check and check.options:
+                kinds.append((module.name, item, "check", check.correct))
+                options += [(module.name, item, option,
+                             option.encode("utf-8") if validation.letter(option) == option else None)
+                            for option in check.options]
+            else:  # a check without options counts any text, as any other item does
+                kinds.append((module.name, item, "reflection" if item in reflections else "item", None))
+    levels = [(key, str(n).encode(), float(n)) for key, named in rules.levels.items()
+              for n in range(1, len(named) + 1) if _score(str(n), named) == n]
+    by_number = {module.number: module.name for module in spec}
+    # A module the spec lacks matches no saved answer.
+    shift = {"before": by_number.get(BEFORE, ""), "after": by_number.get(AFTER, ""),
+             "before_number": BEFORE, "after_number": AFTER}
+
+    def read(conn: sqlite3.Connection) -> dict:
+        for statement in _DROP:
+            conn.execute(statement)
+        try:
+            for statement in _TABLES:
+                conn.execute(statement)
+            conn.executemany("INSERT OR IGNORE INTO allies_kinds VALUES (?, ?, ?, ?)", kinds)
+            conn.executemany("INSERT OR IGNORE INTO allies_options VALUES (?, ?, ?, ?)", options)
+            conn.executemany("INSERT OR IGNORE INTO allies_levels VALUES (?, ?, ?)", levels)
+            conn.execute(_CURRENT, shift)
+            return {
+                "roles": dict(conn.execute("SELECT role, COUNT(*) FROM learners GROUP BY role").fetchall()),
+                "completion": {m: (s, a) for m, s, a in conn.execute(_COMPLETION)},
+                "submitted": dict(conn.execute(_SUBMITTED).fetchall()),
+                "chosen": conn.execute(_CHOSEN).fetchall(),
+                "first_wrong": {(m, i): n for m, i, n in conn.execute(_FIRST_WRONG)},
+                "words": conn.execute(_WORDS).fetchall(),
+                "shift": conn.execute(_SHIFT, shift).fetchall(),
+            }
+        finally:
+            for statement in _DROP:
+                conn.execute(statement)
+
+    counted = store.read(read, rules.functions())
+    n = counted["roles"].get("learner", 0)
+    chosen: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for module, item, letter, count in counted["chosen"]:
+        chosen[(module, item)][letter] = count
+    words: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for module, item, length, count in counted["words"]:
+        words[(module, item)] += [length] * count
+
+    completion, check_rows, word_rows = [], [], []
+    for module in spec:
+        started, answered_all = counted["completion"].get(module.name, (0, 0))
+        submitted = counted["submitted"].get(module.name, 0)
+        if module.items or submitted:
+            completion.append(CompletionRow(module.name, module.label, n, started,
+                                            answered_all if module.items else 0, submitted))
+        for check in module.checks:
+            held = chosen[(module.name, check.item)]
+            counts = {key: held.get(key, 0) for key in check.options}
+            answered = sum(counts.values())
+            check_rows.append(CheckRow(check.item, module.name, check.prompt, check.correct, n, answered,
+                                       counts.get(check.correct, 0) if check.correct else 0,
+                                       counted["first_wrong"].get((module.name, check.item), 0), counts))
+        for item, heading in module.reflections:
+            word_rows.append(WordRow(item, module.name, heading, n, tuple(sorted(words[(module.name, item)]))))
+
+    instructors = counted["roles"].get("instructor", 0)
+    return Report(now or dt.datetime.now(dt.timezone.utc), n, instructors, completion, check_rows,
+                  _shift(counted["shift"], statements, min_group), word_rows, min_group)
+
+
+def _shift(counted: list[tuple], statements: list[Statement], min_group: int) -> list[ShiftRow]:
+    known = {statement.key: statement for statement in statements}
+    before, after, pairs = {}, {}, {}
+    for key, is_before, count, mean, up, same, down, change in counted:
+        if is_before is None:
+            pairs[key] = (count, up, same, down, change)
+        else:
+            (before if is_before else after)[key] = (count, mean)
+    rows = []
+    for key in sorted(set(known) | set(before) | set(after),
+                      key=lambda k: (int(k[1:]) if k[1:].isdigit() else 0, k)):
+        (b, b_mean), (a, a_mean) = before.get(key, (0, None)), after.get(key, (0, None))
+        paired, *moves = pairs.get(key, (0, None, None, None, None))
+        statement = known.get(key, Statement(key, f"Statement {key[1:]}", ()))
+        rows.append(ShiftRow(key, statement.text, b, a, b_mean if b >= min_group else None,
+                             a_mean if a >= min_group else None, paired,
+                             *(moves if paired >= min_group else (None,) * 4), statement.levels))
+    return rows

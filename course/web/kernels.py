@@ -1,0 +1,278 @@
+"""Kernels on the cohort site belong to the learner whose page they were started or handed out for.
+
+A kernel is owned from the moment the server tells it who its learner is: in its environment when Voilà
+starts one for a request, or over Voilà's request-info socket when a preheated kernel is handed to one.
+Only that learner may then reach it, through jupyter_server's own door for such checks
+(`Authorizer.is_authorized`, resource "kernels"): its websocket, `/api/kernels/<id>` and Voilà's shutdown
+route. A kernel nobody owns (a pool kernel, not yet handed out) answers no one.
+
+Kernels are bounded too: a learner has one kernel per module page (a new one, on reload, replaces the old),
+and past a site-wide ceiling, set from the machine's memory, or while every start-up slot is taken
+(`course.web.pools.Gate`), a learner asking for a new one gets a waiting page with their place in line, which
+keeps that place and asks again; the server holds that request until a kernel is free for them.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import posixpath
+import time
+import weakref
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from jupyter_server.auth.authorizer import Authorizer
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+from traitlets import DottedObjectName, Integer
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+from voila.tornado.handler import TornadoVoilaHandler
+
+from course import upstream
+from course.contract import LEARNER_ENV
+from course.web.pools import PooledKernelManager
+
+_MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
+KERNEL_MB = 150  # what one module's kernel may grow to (55-130 MB measured), with room to spare
+FULL = "The course site is full right now: every place for a module is taken."
+BUSY = "The course site is starting modules for other learners right now."
+REFRESH_SECONDS = 1  # how soon a waiting page asks again (then held on the server, see PageHandler)
+HOLD_SECONDS = 10  # longest a waiting page's request is held on the server, waiting for a kernel to be free
+KEEP_SECONDS = 6  # a place in line not asked for this long is given up
+
+
+def ceiling_for_memory(reserved: int = 0) -> int:
+    """How many learners' kernels fit in three quarters of this machine's memory, after `reserved` others
+    (the preheated pool); at least one."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(1, int(memory * 0.75 / (KERNEL_MB * 2**20)) - reserved)
+
+
+@dataclass(frozen=True)
+class Owner:
+    learner: str
+    page: str
+
+
+def page_of(path: str) -> str:
+    """One name per module page, however its URL is spelled."""
+    return posixpath.normpath(unquote(path))
+
+
+def owner_of(request_info: dict) -> Owner | None:
+    """Who a kernel works for, from the request info Voilà hands it (None: no signed-in learner)."""
+    learner = request_info.get(LEARNER_ENV)
+    return Owner(learner, page_of(request_info.get("SCRIPT_NAME", ""))) if learner else None
+
+
+class OwnedKernelManager(PooledKernelManager):
+    """Voilà's kernel manager (which Voilà extends with its pool) that knows each kernel's owner, keeps one
+    kernel per learner and page, and holds learners' kernels under a ceiling."""
+
+    max_kernels = Integer(0, config=True, help="Most learners' kernels at once (0: from the machine's memory).")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.owners: dict[str, Owner] = {}
+        _MANAGERS.add(self)
+
+    async def start_kernel(self, *args, **kwargs) -> str:
+        kernel_id = await super().start_kernel(*args, **kwargs)
+        self.claim(kernel_id, kwargs.get("env") or {})
+        return kernel_id
+
+    def claim(self, kernel_id: str, request_info: dict) -> None:
+        """Record who the kernel now works for (nothing, if no learner is signed in), and shut down the
+        kernel it replaces: the same learner's on the same page."""
+        owner = owner_of(request_info)
+        if owner is None:
+            return
+        for replaced in [kernel for kernel, other in self.owners.items() if other == owner]:
+            del self.owners[replaced]
+            asyncio.ensure_future(self.shutdown_kernel(replaced))
+        self.owners[kernel_id] = owner
+
+    def full_for(self, owner: Owner) -> bool:
+        """Whether a new kernel for `owner` would pass the ceiling (one that replaces theirs never does)."""
+        others = sum(other != owner for other in self.owners.values())
+        return others >= (self.max_kernels or ceiling_for_memory())
+
+    def remove_kernel(self, kernel_id: str):
+        self.owners.pop(kernel_id, None)
+        self.gate.notify()  # a place under the ceiling may be free
+        return super().remove_kernel(kernel_id)
+
+
+class Line:
+    """Learners waiting for a kernel, first come first served. A place is kept while its learner keeps asking:
+    a request held on the server (`hold`), or a waiting page that asks again within `keep_seconds`. Only
+    learners still there (held, or asked within `present_seconds`) go before others: one who left does not
+    hold up the line, and one whose held request closed with none other held leaves at once."""
+
+    def __init__(self, keep_seconds: float = KEEP_SECONDS, present_seconds: float = 2 * REFRESH_SECONDS + 1):
+        self.keep_seconds, self.present_seconds = keep_seconds, present_seconds
+        self._asked: dict[Owner, tuple[float, float]] = {}  # owner: (joined, last asked)
+        self._held: dict[Owner, int] = {}
+
+    def __contains__(self, owner: Owner) -> bool:
+        self._prune()
+        return owner in self._asked
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for owner, (_, asked) in list(self._asked.items()):
+            if now - asked > self.keep_seconds and not self._held.get(owner):
+                del self._asked[owner]
+
+    def _present(self, owner: Owner, now: float) -> bool:
+        return bool(self._held.get(owner)) or now - self._asked[owner][1] <= self.present_seconds
+
+    def place(self, owner: Owner) -> int:
+        """`owner`'s place in line (1: next), joining it if they are not in it."""
+        self._prune()
+        now = time.monotonic()
+        joined = self._asked.get(owner, (now, now))[0]
+        self._asked[owner] = (joined, now)
+        return 1 + sum(other_joined < joined for other_joined, _ in self._asked.values())
+
+    def first(self, owner: Owner) -> bool:
+        """Whether nobody still waiting is ahead of `owner` (is still waiting at all, if `owner` is not in line)."""
+        self._prune()
+        now = time.monotonic()
+        if owner not in self._asked:
+            return not any(self._present(other, now) for other in self._asked)
+        joined = self._asked[owner][0]
+        return not any(other_joined < joined and self._present(other, now)
+                       for other, (other_joined, _) in self._asked.items())
+
+    def waiting(self) -> int:
+        """How many learners are still waiting."""
+        self._prune()
+        now = time.monotonic()
+        return sum(self._present(owner, now) for owner in self._asked)
+
+    def hold(self, owner: Owner) -> None:
+        self._held[owner] = self._held.get(owner, 0) + 1
+
+    def release(self, owner: Owner, gone: bool = False) -> None:
+        """A held request of `owner`'s ended; `gone`: its learner closed it, so they leave unless another
+        of theirs is held."""
+        self._held[owner] -= 1
+        if not self._held[owner]:
+            del self._held[owner]
+            if gone:
+                self.leave(owner)
+
+    def leave(self, owner: Owner) -> None:
+        self._asked.pop(owner, None)
+
+
+class ScrubbedKernel(ServerKernelManager):
+    """A kernel whose error messages reach the page without their traceback.
+
+    With `MappingKernelManager.allow_tracebacks` off, jupyter_server 2.x reads the replacement text from the
+    kernel's own manager, which has none, and raises instead of sending the error: give it one.
+    """
+
+    traceback_replacement_message = "An error in the module's code; the details are in the server's log."
+    client_class = DottedObjectName("course.web.pools.BoundedClient")
+
+
+def handed_over(kernel_id: str, request_info: dict) -> None:
+    """A preheated kernel was handed to a request: its manager records the owner."""
+    for manager in _MANAGERS:
+        if kernel_id in manager:
+            manager.claim(kernel_id, request_info)
+
+
+def _kernel_id(handler) -> str | None:
+    return handler.path_kwargs.get("kernel_id") or next(iter(handler.path_args), None)
+
+
+class KernelOwnerAuthorizer(Authorizer):
+    """Lets a signed-in learner reach only their own kernels; everything else as jupyter_server would."""
+
+    def is_authorized(self, handler, user, action: str, resource: str) -> bool:
+        if resource != "kernels":
+            return True
+        kernel_id = _kernel_id(handler)
+        owner = handler.kernel_manager.owners.get(kernel_id) if kernel_id else None
+        return owner is not None and owner.learner == user.username
+
+
+class PageHandler(TornadoVoilaHandler):
+    """Voilà's module page, which first tells a learner when no kernel is free for them (the ceiling is
+    reached, or every start-up slot is taken): a waiting page with their place in line and an estimate,
+    which asks again and keeps their place (503, Retry-After); a request asking again is held here until a
+    kernel is free for its learner (at most HOLD_SECONDS), so a freed slot is taken at once."""
+
+    line = Line()
+    _started: float | None = None
+    _gone = False
+
+    async def prepare(self):
+        await super().prepare()
+        manager = self.kernel_manager
+        if not (self.current_user and isinstance(manager, OwnedKernelManager)) or upstream.finished(self):
+            return
+        gate, line = manager.gate, self.line
+        gate.waiting = line.waiting
+        owner = Owner(self.current_user.username, page_of(self.request.path))
+        notebook = self.path_kwargs.get("path") or next(iter(self.path_args), "")
+        # A learner already in line (their waiting page asking again) is held here until a kernel is free
+        # for them, for at most HOLD_SECONDS, so a free slot is taken at once; a new one sees the page first.
+        held_until = time.monotonic() + (HOLD_SECONDS if owner in line else 0)
+        line.hold(owner)
+        try:
+            while True:
+                full = manager.full_for(owner)
+                pooled = manager.get_pool_size(notebook) > 0
+                mine = owner in manager.owners.values()  # a reload: it replaces their kernel, so needs no new place
+                if not full and (pooled or (gate.page_may_start() and (mine or line.first(owner)))):
+                    line.leave(owner)
+                    if not pooled:
+                        self._started = gate.page_started()
+                    return
+                place = line.place(owner)
+                left = held_until - time.monotonic()
+                if left <= 0 or self._gone:
+                    break
+                await gate.changed(min(left, REFRESH_SECONDS))  # asks again at least this often: keeps the place
+        finally:
+            line.release(owner, gone=self._gone)
+        self.set_status(503)
+        self.set_header("Retry-After", str(REFRESH_SECONDS))
+        self.finish(self.render_template("waiting.html", status_code=503, reason=FULL if full else BUSY,
+                                         place=place, refresh=REFRESH_SECONDS,
+                                         estimate=in_words(gate.wait_seconds(place)), full=full))
+
+    def _release(self, measured: bool) -> None:
+        if self._started is not None:
+            self.kernel_manager.gate.page_done(self._started, measured)
+            self._started = None
+
+    def on_finish(self):
+        self._release(measured=self.get_status() == 200)
+        super().on_finish()
+
+    def on_connection_close(self):
+        self._gone = True
+        self._release(measured=False)
+        super().on_connection_close()
+
+
+def in_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"about {seconds} second{'s' * (seconds != 1)}"
+    minutes = round(seconds / 60)
+    return f"about {minutes} minute{'s' * (minutes != 1)}"
+
+
+class ShutdownKernelHandler(VoilaShutdownKernelHandler):
+    """Voilà's shutdown-on-close route, asking the authorizer first (Voilà's asks for sign-in only)."""
+
+    auth_resource = "kernels"
+
+    @authorized
+    async def post(self, kernel_id):
+        await super().post(kernel_id)

@@ -1,0 +1,179 @@
+"""Voilà's preheated kernel pools, kept safe and cheap: a pool kernel is handed out only once it has rendered
+its page, one that dies on the way is dropped and replaced, never handed out, and pools fill a few kernels
+at a time, after learners' pages.
+
+Learners' pages start their kernels a few per core at once (`PAGE_SLOTS_PER_CORE`): much of a start-up is
+waiting on the kernel, not CPU. Pool refills start at most one per core, and only while no learner's page
+is starting a kernel and nobody is waiting in line for one, and none in the server's first
+`POOL_DELAY_SECONDS`: after a restart, the learners coming back are served first. Voilà 0.5's pool is
+reached through `course.upstream` (its manager's `_pools`, `_initialize`, `fill_if_needed` and
+`get_rendered_notebook`); tests/test_cohort_recovery.py holds the pools to their job, tests/test_upstream.py
+Voilà to what they assume.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Callable
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from traitlets import Float, Integer
+
+from course.web import connections
+from course import upstream
+
+HEARTBEAT_JOIN_SECONDS = 1.0
+PAGE_SLOTS_PER_CORE = 4  # learners' kernels starting at once, a core (`--start-slots` overrides)
+REFILL_CHECK_SECONDS = 1.0
+POOL_DELAY_SECONDS = 10.0  # no pool kernel starts this soon after the server does
+
+
+class Gate:
+    """Kernels starting at once: at most `slots` learners' pages (default `PAGE_SLOTS_PER_CORE` a core), and
+    pool refills, at most `refill_slots` (default one a core, never more than `slots`), only while no page is
+    starting and nobody waits in line (`waiting`, set by the page handler), and none in the first
+    `refill_delay` seconds (a restart: learners' pages come first). Remembers how long a page's kernel
+    takes to start, and wakes whoever waits for a change (a start done: a slot free, a pool kernel ready)."""
+
+    def __init__(self, slots: int | None = None, refill_slots: int | None = None, refill_delay: float = 0):
+        cores = os.cpu_count() or 1
+        self.refills_from = time.monotonic() + refill_delay
+        self.slots = slots or PAGE_SLOTS_PER_CORE * cores
+        self.refill_slots = min(refill_slots or cores, self.slots)
+        self.pages = 0
+        self.refills = 0
+        self.waiting: Callable[[], int] = lambda: 0
+        self.start_seconds = 10.0  # until one is measured
+        self._changed: asyncio.Event | None = None
+
+    def page_may_start(self) -> bool:
+        return self.pages < self.slots
+
+    def page_started(self) -> float:
+        self.pages += 1
+        return time.monotonic()
+
+    def page_done(self, started: float, measured: bool = True) -> None:
+        self.pages -= 1
+        if measured:
+            self.start_seconds = 0.7 * self.start_seconds + 0.3 * (time.monotonic() - started)
+        self.notify()
+
+    def wait_seconds(self, place: int) -> int:
+        """About how long the learner at `place` in line (1: next) waits for a kernel."""
+        return max(1, round(-(-place // self.slots) * self.start_seconds))
+
+    async def changed(self, timeout: float) -> None:
+        """Return once a start is done (a slot may be free, a pool kernel ready), or after `timeout` s."""
+        self._changed = self._changed or asyncio.Event()
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def refill_may_start(self) -> bool:
+        return (not self.pages and not self.waiting() and self.refills < self.refill_slots
+                and time.monotonic() >= self.refills_from)
+
+    async def refill(self, start):
+        """Run `start()` (a pool kernel's start-up) once no page is starting or waiting and a slot is free."""
+        while not self.refill_may_start():
+            await self.changed(REFILL_CHECK_SECONDS)  # a learner giving up waiting notifies no one
+        self.refills += 1
+        try:
+            return await start()
+        finally:
+            self.refills -= 1
+            self.notify()
+
+    def notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+
+class BoundedClient(AsyncKernelClient):
+    """The server's kernel client, whose heartbeat thread is joined for at most a second when it stops: a
+    heartbeat stuck on a dead kernel's socket once held the event loop, and every request, for minutes."""
+
+    def stop_channels(self) -> None:
+        upstream.stop_heartbeat(self, HEARTBEAT_JOIN_SECONDS)
+        super().stop_channels()
+
+
+def _failed(task: asyncio.Future) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
+
+
+def manage(manager, gate: Gate) -> None:
+    """Make `manager`'s pools (a Voilà `VoilaKernelManager`) hand out only rendered kernels, replace the
+    ones that die, and fill through `gate` (through `course.upstream`, which reaches Voilà's pool)."""
+
+    def rendered_first(initialize):
+        async def start_rendered(notebook_path, kernel_id=None, **kwargs):
+            """A pool kernel, started and with its page rendered (an error if its kernel died on the way)."""
+            async def start():
+                content = await initialize(notebook_path, kernel_id, **kwargs)
+                await asyncio.wait([content["task"]])
+                if _failed(content["task"]):
+                    kid = content["kernel_id"]
+                    if kid in manager:
+                        await manager.shutdown_kernel(kid, now=True)
+                    raise RuntimeError(f"pool kernel {kid} for {notebook_path} died while starting")
+                return content
+
+            return await (gate.refill(start) if kernel_id is None else start())
+
+        return start_rendered
+
+    def ready(notebook: str) -> list:
+        return [task for task in upstream.pool_tasks(manager, notebook) if task.done() and not _failed(task)]
+
+    def replace_if_failed(notebook: str, task: asyncio.Future) -> None:
+        pool = upstream.pool_tasks(manager, notebook)
+        if _failed(task) and task in pool:
+            pool.remove(task)
+            manager.log.warning("Replacing a pool kernel for %s that failed to start", notebook)
+            manager.fill_if_needed(delay=0, notebook_name=notebook)
+
+    def watched(fill):
+        def watched_fill(*args, notebook_name=None, **kwargs):
+            fill(*args, notebook_name=notebook_name, **kwargs)
+            for task in upstream.pool_tasks(manager, notebook_name):
+                task.add_done_callback(lambda done, name=notebook_name: replace_if_failed(name, done))
+
+        return watched_fill
+
+    def ready_first(take):
+        async def take_ready(notebook_name, **kwargs):
+            upstream.pool_tasks(manager, notebook_name).sort(key=lambda task: task not in ready(notebook_name))
+            return await take(notebook_name, **kwargs)
+
+        return take_ready
+
+    upstream.wrap_pool_start(manager, rendered_first)
+    upstream.wrap_pool_methods(manager, fill_if_needed=watched, get_rendered_notebook=ready_first,
+                               get_pool_size=lambda _count: lambda notebook: len(ready(notebook)))
+
+
+class PooledKernelManager(AsyncMappingKernelManager):
+    """The sites' kernel manager: Voilà builds its pool on top of it (when preheating), and the pool is
+    managed as above from the start, before Voilà fills it."""
+
+    start_slots = Integer(0, config=True, help="Most learners' kernels starting at once (0: "
+                          f"{PAGE_SLOTS_PER_CORE} per CPU core); pool refills, at most one per core.")
+
+    pool_delay = Float(POOL_DELAY_SECONDS, config=True, help="Seconds after start-up before pools begin to "
+                       "fill: after a restart, the learners who come back first start their own kernels.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.gate = Gate(self.start_slots or None, refill_delay=self.pool_delay)
+        if hasattr(type(self), "get_rendered_notebook"):  # Voilà's pool class, built on this one
+            manage(self, self.gate)
+
+    async def shutdown_kernel(self, kernel_id, *args, **kwargs):
+        connections.end(kernel_id)  # its pages hear it at once, whatever ended it
+        return await super().shutdown_kernel(kernel_id, *args, **kwargs)
