@@ -17,7 +17,7 @@ from course.lesson.validation import linked
 
 TABLE = "practice_scenes"
 STRONG = "Strong move"  # the verdict of the strongest option in each scene
-PAGE = "docs/practice-cards.html"
+PAGE = "practice-cards.html"  # in docs/, where `python -m course cards` writes it
 
 # What an observer listens for, whatever the scene: the habits the course's feedback keeps coming back to.
 LISTEN_FOR = (
