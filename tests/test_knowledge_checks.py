@@ -1,5 +1,6 @@
-"""Knowledge checks test understanding, not test-taking: across the course the right option is rarely the
-longest one, and no letter is the key of too many checks. Read from the instructor's sources, as graded."""
+"""Knowledge checks test understanding, not test-taking: no option stands out by its length, the right option is
+not the shortest or the longest one more often than chance would make it, and no letter is the key of too many
+checks. Read from the instructor's sources (every module in `solutions/`), as graded."""
 import ast
 import json
 import re
@@ -37,10 +38,27 @@ def test_every_check_has_four_options_and_its_hidden_test_keeps_the_graded_form(
     assert len(re.findall(r'assert letter\(answer\) == \\"[a-d]\\", \(', text)) == len(checks())
 
 
-def test_the_right_option_is_the_longest_in_at_most_a_third_of_checks():
+MAX_LENGTH_RATIO = 1.3  # longest option ÷ shortest option, in words, within one check
+MAX_SHARE = 0.35  # of checks whose right option is the (jointly) shortest, or the (jointly) longest
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_within_each_check_the_longest_option_is_at_most_30_percent_longer_than_the_shortest():
+    uneven = {grade_id: {letter: words(text) for letter, text in options.items()}
+              for grade_id, options, _ in checks()
+              if max(map(words, options.values())) > MAX_LENGTH_RATIO * min(map(words, options.values()))}
+    assert not uneven, f"options differ in length by more than {MAX_LENGTH_RATIO}× (words): {uneven}"
+
+
+def test_the_right_option_is_the_shortest_or_the_longest_in_no_more_than_35_percent_of_checks():
     found = checks()
-    longest = [g for g, options, key in found if len(options[key]) >= max(len(v) for v in options.values())]
-    assert len(longest) * 3 <= len(found), f"right option longest in {len(longest)} of {len(found)}: {longest}"
+    for position, pick in (("shortest", min), ("longest", max)):
+        hits = [grade_id for grade_id, options, key in found
+                if words(options[key]) == pick(map(words, options.values()))]
+        assert len(hits) <= MAX_SHARE * len(found), f"right option {position} in {len(hits)} of {len(found)}: {hits}"
 
 
 def test_no_letter_is_the_key_of_more_than_35_percent_of_checks():
