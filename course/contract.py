@@ -43,6 +43,7 @@ PLAN_MODULE = "06-from-learning-to-leading"
 PLAN_PREFIX = "m06-plan-"
 CHECK_IN_ITEM = PLAN_PREFIX + "check-in"  # the check-in date, as the learner typed it (ISO when it is a date)
 FOLLOW_UP_MODULE = "07-four-weeks-on"
+SCHEDULE_FILE = "schedule.json"  # in a cohort's instance folder: {module: {"opens", "due"}}, ISO 8601 UTC
 
 
 def module_number(item: str) -> str:

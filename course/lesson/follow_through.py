@@ -225,8 +225,9 @@ class CommitmentReview(w.VBox):
                     if key == "action" and value not in {v for _label, v in fields[key].options}:
                         value = OTHER
                     fields[key].value = value
-        self.message.value = _note(f"Your {len(plan)} commitment{'s' if len(plan) > 1 else ''} from Module 6 "
-                                   "are below. For each, write what happened and mark how far it got.")
+        self.message.value = _note(("Your commitment from Module 6 is" if len(plan) == 1 else
+                                    f"Your {len(plan)} commitments from Module 6 are")
+                                   + " below. For each, write what happened and mark how far it got.")
 
 
 def review(my_review=None):
