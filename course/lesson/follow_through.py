@@ -254,7 +254,8 @@ def review(my_review=None):
         rows = "".join(f"<dt>{escaped(PROMPTS[key])}</dt><dd>{escaped(str(record.get(name) or '—'))}</dd>"
                        for key, name in (("situation", "situation"), ("did", "what_i_did"),
                                          ("followed", "what_followed"), ("obstacle", "in_the_way")))
-        items.append(f"<li><strong>{escaped(str(record['commitment']))}</strong> — {escaped(status)}"
+        commitment = str(record.get("commitment") or "").strip() or "(no commitment written)"
+        items.append(f"<li><strong>{escaped(commitment)}</strong> — {escaped(status)}"
                      f'<dl style="margin:0.2rem 0 0.6rem">{rows}</dl></li>')
     if not items:
         notes.append("Fill in the cell above for each commitment, then run it again.")
