@@ -286,3 +286,17 @@ def test_the_instructor_sets_when_module_7_opens_and_is_due_for_the_site(tmp_pat
 def test_the_index_page_says_module_7_is_waiting():
     page = (ROOT / "course" / "jupyter" / "voila" / "templates" / "allies" / "tree.html").read_text(encoding="utf-8")
     assert re.search(r"Module 7 is waiting for you", page) and 'id="waiting"' in page
+
+
+def test_module_7_input_cells_are_editable_outside_grading_and_call_course():
+    for folder in ("solutions", "modules"):
+        nb = json.loads((ROOT / folder / f"{M7}.ipynb").read_text(encoding="utf-8"))
+        inputs = [c for c in nb["cells"] if c["metadata"].get("tags")]
+        assert [c["metadata"]["tags"][0] for c in inputs] == ["review", "self-assessment", "if-then"]
+        for cell in inputs:
+            assert "nbgrader" not in cell["metadata"] and cell["metadata"].get("editable", True)
+        sources = ["".join(c["source"]) for c in inputs]
+        assert "follow_through.review(my_review)" in sources[0]
+        assert "self_assessment.revisit(my_then, my_now)" in sources[1]
+        assert "follow_through.if_then(my_if_then)" in sources[2]
+    assert "".join(nb["cells"][-1]["source"]) == f'submit_module("{M7}")'

@@ -46,8 +46,8 @@ def follow_ups():
     def draw(focus):
         chart = _chart(labels, weeks, shown, None if focus == ALL else focus, citation_line(rows))
         if focus == ALL:
-            return chart, ("The longer the wait, the fewer studies there are. Pick a study to read what it "
-                           "measured, what lasted and how far to trust it."), []
+            return chart, ("Each bar is one study, placed at how long after the training it looked again. Pick "
+                           "a study to read what it measured, what lasted and how far to trust it."), []
         row = rows[labels.index(focus)]
         details = [("When", row["in_words"].capitalize()), ("What was measured", row["measured"].capitalize()),
                    ("What lasted", row["what_lasted"]), ("Hold it how", row["caution"])]
