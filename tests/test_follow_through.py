@@ -96,7 +96,7 @@ def test_on_the_website_the_module_6_plan_fills_the_review_once_and_is_saved_as_
 def test_without_a_saved_plan_the_review_asks_for_the_commitments(tmp_path, monkeypatch):
     _website(monkeypatch, _store(tmp_path, {}), "ben")
     review = follow_through.review()
-    _until(lambda: "no saved plan" in review.message.value)
+    _until(lambda: "No plan from Module 6 is saved here" in review.message.value)
     assert all(r["commitment"].value == "" for r in review.records)
 
 

@@ -36,11 +36,11 @@ ITEMS = tuple(f"{PREFIX}-c{n}-{field}" for n in range(1, COMMITMENTS + 1) for fi
 OTHER = "other"
 PLAN_VARIABLE, PLAN_TAG = "my_plan", "action-plan"  # the Module 6 cell a JupyterLab learner filled in
 PROMPTS = {
-    "commitment": "What you committed to",
+    "commitment": "Commitment",
     "action": "Kind of action",
-    "status": "How far did it get?",
-    "situation": "The situation: where and when",
-    "did": "What you did (or did not do)",
+    "status": "How far it got",
+    "situation": "Situation",
+    "did": "What you did",
     "followed": "What followed",
     "obstacle": "What got in the way",
 }
@@ -185,7 +185,7 @@ class CommitmentReview(w.VBox):
             parts.append(w.HTML(f'<h3 style="margin:1rem 0 0.2rem;font-size:1em">Commitment {n}</h3>'))
             for key, field in fields.items():
                 field.description = PROMPTS[key]
-                field.style.description_width = "14rem"
+                field.style.description_width = "10rem"
                 if key != "status":
                     field.layout = w.Layout(width="min(46rem, 100%)")
                 describe = {"status": _describe_status, "action": lambda v: (True, "")}.get(key, _free)
@@ -216,8 +216,8 @@ class CommitmentReview(w.VBox):
                                        "Type your commitments in instead.", False)
             return
         if not plan:
-            self.message.value = _note("There is no saved plan from Module 6 under your sign-in. Type what you "
-                                       "committed to in the first box of each commitment.", False)
+            self.message.value = _note("No plan from Module 6 is saved here. Type what you committed to in the "
+                                       "first box of each commitment.", False)
             return
         for n, (fields, commitment) in enumerate(zip(self.records, plan), start=1):
             for key, value in (("commitment", commitment["text"]), ("action", commitment["action"])):

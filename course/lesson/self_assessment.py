@@ -481,8 +481,7 @@ class Revisit(Comparison):
 
     ROUNDS = ((THEN, "Then: before the course, as you see it today"), (PREFIX[FOLLOW_UP], "Now: today"))
     FOUND = "Your answers from “Before you start” are in the reading below the chart."
-    MISSING = ("There are no saved answers from “Before you start” under your sign-in; the chart shows your "
-               "two ratings from today.")
+    MISSING = ("No answers from “Before you start” are saved here; the chart shows your two ratings from today.")
 
     def update(self) -> None:
         then, now = (_values(self.rounds[prefix]) for prefix, _heading in self.ROUNDS)

@@ -23,10 +23,11 @@ def _rows() -> list[dict]:
 def _chart(labels: tuple, weeks: tuple, shown: tuple, highlight, source: str) -> charts.Chart:
     """Horizontal bars: how long after the training each study looked again, one highlighted."""
     fig, ax = charts._figure("How long after the training each study looked again")
+    fig.subplots_adjust(left=0.3, bottom=0.16)  # room for the studies' names beside the bars
     colours = [charts.PALETTE["blue"] if highlight in (None, label) else charts.MUTED for label in labels]
     drawn = ax.barh(range(len(labels)), weeks, color=colours, edgecolor="black", linewidth=0.6)
     ax.bar_label(drawn, labels=list(shown), padding=3, fontsize=9)
-    ax.set_yticks(range(len(labels)), [textwrap.fill(label, 26) for label in labels], fontsize=9)
+    ax.set_yticks(range(len(labels)), [textwrap.fill(label, 24) for label in labels], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, max(weeks) * 1.35)
     ax.set_xlabel("weeks after the training (8 months drawn at about 35 weeks)")
@@ -50,7 +51,7 @@ def follow_ups():
                            "a study to read what it measured, what lasted and how far to trust it."), []
         row = rows[labels.index(focus)]
         details = [("When", row["in_words"].capitalize()), ("What was measured", row["measured"].capitalize()),
-                   ("What lasted", row["what_lasted"]), ("Hold it how", row["caution"])]
+                   ("What lasted", row["what_lasted"]), ("How far to trust it", row["caution"])]
         return chart, f"{focus}. Evidence: {badges.label(row['source_id'], row['confidence'])}.", details
 
     return widgets.detail_explorer(widgets.choices([ALL, *labels]), draw, "Study")
