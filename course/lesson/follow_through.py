@@ -20,7 +20,7 @@ import ipywidgets as w
 from IPython.display import HTML, display
 
 from course.contract import FOLLOW_UP_MODULE, PLAN_MODULE, PLAN_PREFIX
-from course.lesson import action_plan, keepsake, session, validation, widgets
+from course.lesson import action_plan, keepsake, markup, session, validation, widgets
 from course.lesson.context import in_voila
 from course.lesson.figures import leading
 from course.lesson.self_assessment import assigned, candidates
@@ -54,8 +54,7 @@ PLACEHOLDERS = {
 
 
 def _note(text: str, ok: bool = True) -> str:
-    colour = "#1b5e20" if ok else "#8a1c1c"
-    return f'<p role="status" style="color:{colour}">{escaped(text)}</p>'
+    return markup.status(text, ok, tag="p")
 
 
 def _names() -> dict[str, str]:

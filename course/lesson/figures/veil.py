@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from course.lesson import badges, cache, charts, widgets
+from course.lesson import badges, cache, charts, markup, widgets
 from course.lesson.models import veil
 from course.lesson.data import sources, table
 from course.lesson.validation import escaped, linked
@@ -40,11 +40,6 @@ def _short_cite(source_ids) -> str:
     """'NCWIT (2016); Lean In and McKinsey & Company (2019)': who and when, for captions."""
     known = sources()
     return "; ".join(f"{known[s].authors} ({known[s].year})" for s in dict.fromkeys(source_ids) if s in known)
-
-
-def _status(text: str, ok: bool = True) -> str:
-    colour = "#1b5e20" if ok else "#8a1c1c"
-    return f'<p role="status" aria-live="polite" style="color:{colour};margin:0.3rem 0">{escaped(text)}</p>'
 
 
 def _panel(body: str) -> HTML:
@@ -145,7 +140,7 @@ class VeilGame(w.VBox):
                                layout=w.Layout(width="fit-content", align_self="flex-start"))
         self.button.add_class("allies-veil-draw")
         self.button.on_click(self.draw)
-        self.status = w.HTML(_status("Choose an option for each rule, then press the button."))
+        self.status = w.HTML(markup.status("Choose an option for each rule, then press the button.", tag="p"))
         self.view = w.HTML()
         super().__init__([w.HTML(STYLE), *self.controls.values(), w.HTML(_menu(self.model)), self.button,
                           self.status, self.view])
@@ -159,7 +154,7 @@ class VeilGame(w.VBox):
         try:
             rules = self.model.check_rules(self.chosen())
         except (TypeError, ValueError) as exc:
-            self.status.value = _status(f"{_capital(str(exc))}.", False)
+            self.status.value = markup.status(f"{_capital(str(exc))}.", False, tag="p")
             return
         self.identity = self.model.draw(self.seed + self.draws)
         self.draws += 1
@@ -179,8 +174,8 @@ class VeilGame(w.VBox):
     def _show(self, rules: dict) -> None:
         result = self.model.outcome(rules, self.identity)
         who = self.model.describe(self.identity)
-        self.status.value = _status(f"Draw {self.draws}: you are {who}. In this model, "
-                                    f"{_one_in(self.model.probability(self.identity))} people are.")
+        self.status.value = markup.status(f"Draw {self.draws}: you are {who}. In this model, "
+                                          f"{_one_in(self.model.probability(self.identity))} people are.", tag="p")
         items = []
         for o, label in veil.OUTCOMES.items():
             score = result.scores[o]
