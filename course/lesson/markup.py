@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from IPython.display import HTML
+
 from course.lesson.validation import escaped
 from course.paths import ROOT
 
@@ -13,6 +15,11 @@ STYLESHEET = ROOT / "course" / "jupyter" / "voila" / "templates" / "allies" / "s
 def style() -> str:
     """The components' stylesheet as a <style> element, for a notebook outside the site's template."""
     return f"<style>{STYLESHEET.read_text(encoding='utf-8')}</style>"
+
+
+def panel(body: str) -> HTML:
+    """A block of evidence under a figure (its list, reading and source line); `body` is HTML already."""
+    return HTML(f'<div class="allies-evidence">{body}</div>')
 
 
 def status(text: str, ok: bool = True, tag: str = "span") -> str:

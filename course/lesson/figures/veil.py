@@ -42,10 +42,6 @@ def _short_cite(source_ids) -> str:
     return "; ".join(f"{known[s].authors} ({known[s].year})" for s in dict.fromkeys(source_ids) if s in known)
 
 
-def _panel(body: str) -> HTML:
-    return HTML(f'<div class="allies-evidence" style="margin:0.25rem 0 0.5rem">{body}</div>')
-
-
 # -- the chart ------------------------------------------------------------------------------------------------
 
 @cache.cached("charts-veil", __file__, dump=charts._record, load=charts._chart)
@@ -190,8 +186,8 @@ class VeilGame(w.VBox):
             changed = ("<p><em>You changed the rules after seeing who you are: that is choosing knowing "
                        "everything. Press “Draw again” to go back behind the veil.</em></p>")
         self.view.value = (f'<div class="allies-veil-person">{_outcome_chart(result, self.model).html()}'
-                           f'<ul style="margin:0.4rem 0">{"".join(items)}</ul>{changed}'
-                           f'<p style="font-size:0.85em;color:#4a4a4a">{ILLUSTRATIVE}: every weight and '
+                           f'<ul class="allies-list">{"".join(items)}</ul>{changed}'
+                           f'<p class="allies-source">{ILLUSTRATIVE}: every weight and '
                            "assumption is listed under “Who could you be?” and “Under the hood”.</p></div>")
 
 
@@ -208,7 +204,7 @@ def ideas() -> HTML:
     items = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{escaped(r["name"])}</dt>'
                     f'<dd style="margin:0 0 0 1em">{escaped(r["explanation"])} '
                     f'{badges.badge(r["source_id"], r["confidence"])}</dd>' for r in rows)
-    return _panel(f'<dl style="margin:0">{items}</dl><p style="font-size:0.85em;color:#4a4a4a">Sources: '
+    return markup.panel(f'<dl style="margin:0">{items}</dl><p class="allies-source">Sources: '
                   f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
 
@@ -278,7 +274,7 @@ def fathers_leave() -> HTML:
     body = [[r["countries"], r["approximate"], badges.label(r["source_id"], r["confidence"])] for r in rows]
     shown = widgets.table(["Where", "Men among parental-leave users", "Evidence"], body,
                           "Who takes parental leave (OECD, 2016)").value
-    return _panel(f'{shown}<p style="font-size:0.85em;color:#4a4a4a">Source: '
+    return markup.panel(f'{shown}<p class="allies-source">Source: '
                   f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
 
