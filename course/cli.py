@@ -118,6 +118,7 @@ def _instructor_init(args) -> int:
 
     instructor.init(args.dir, roster=args.roster, course_id=args.course_id or instructor.COURSE_ID,
                     exchange=args.exchange, instance=args.instance, due=instructor.duedates(args.duedate),
+                    opens=instructor.duedates(args.opens, "--opens"),
                     late_penalty=args.late_penalty, cell_timeout=args.cell_timeout,
                     notebook_timeout=args.notebook_timeout, limits=_limits(args), modules=args.module,
                     check=not args.no_check)
@@ -128,7 +129,8 @@ def _instructor_collect(args) -> int:
     from course.grading import instructor
 
     instructor.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
-                       due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback)
+                       due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback,
+                       opens=instructor.duedates(args.opens, "--opens"))
     return 0
 
 
@@ -177,6 +179,9 @@ def _add_instructor(commands) -> None:
                                          "site's submissions and its feedback/ folder gets each learner's")
     init.add_argument("--duedate", action="append", metavar="MODULE=WHEN",
                       help="a module's due date, e.g. 01-why-men-why-now='2025-03-01 17:00 UTC' (repeatable)")
+    init.add_argument("--opens", action="append", metavar="MODULE=WHEN",
+                      help="when a module opens on the cohort site's index, e.g. 07-four-weeks-on='2025-04-04 "
+                           "09:00 UTC' (repeatable; needs --instance)")
     init.add_argument("--late-penalty", choices=["none", "zero"], default="none",
                       help="nbgrader's late penalty: none (flag only) or zero (late work scores 0)")
     init.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell when grading")
@@ -194,6 +199,8 @@ def _add_instructor(commands) -> None:
     col.add_argument("--uploads", help="a folder of uploaded files: <learner>/<module>.ipynb, each handed in "
                                        "at its file's modification time")
     col.add_argument("--duedate", action="append", metavar="MODULE=WHEN", help="set a module's due date")
+    col.add_argument("--opens", action="append", metavar="MODULE=WHEN",
+                     help="set when a module opens on the cohort site's index")
     col.add_argument("--allow-after-feedback", action="store_true",
                      help="take submissions made after the learner's feedback (held back by default)")
     col.set_defaults(run=_instructor_collect)

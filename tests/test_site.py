@@ -53,7 +53,7 @@ def test_index_lists_every_module_in_order_with_its_title(server):
     status, body = _get(server, "/")
     assert status == 200 and "<main>" in body and "<h1>" in body
     expected = sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))
-    assert [nb.name[:2] for nb in expected] == ["00", "01", "02", "03", "04", "05", "06"], "the whole course"
+    assert [nb.name[:2] for nb in expected] == ["00", "01", "02", "03", "04", "05", "06", "07"], "the whole course"
     links = [f'<a href="/voila/render/{nb.name}">{release.title(nb)}</a>' for nb in expected]
     assert all(link in body for link in links), body
     assert [body.index(link) for link in links] == sorted(body.index(link) for link in links)
@@ -161,7 +161,8 @@ def test_nothing_outside_modules_is_served(server):
 
 # Modules with a chart explorer (controls that redraw a chart): a module that loses its explorer fails.
 EXPLORERS = {"01-why-men-why-now.ipynb", "02-business-case.ipynb", "03-bias-in-tech-work.ipynb",
-             "04-backlash-and-zero-sum.ipynb", "05-behind-the-veil.ipynb", "06-from-learning-to-leading.ipynb"}
+             "04-backlash-and-zero-sum.ipynb", "05-behind-the-veil.ipynb", "06-from-learning-to-leading.ipynb",
+             "07-four-weeks-on.ipynb"}
 CELL_ERROR = re.compile(r'"output_type":\s*"error"|An exception occurred at the server')
 
 
