@@ -27,7 +27,7 @@ from course.store.answers import MAX_VALUE_BYTES
 LOCAL_LEARNER = "local"
 
 # Voilà finds templates under <JUPYTER_PATH entry>/voila/templates/<name>.
-JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
+JUPYTER_DIR = Path(__file__).resolve().parents[1] / "jupyter"
 
 
 OBJECTIVE = re.compile(r"^\d+\. (.+)$")  # a numbered line of a module's opening cell: one objective
@@ -92,12 +92,7 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.Voila.port_retries = 0
     c.Voila.open_browser = open_browser
     c.Voila.root_dir = str(folder("modules"))
-    c.VoilaConfiguration.template = "allies"
-    # No ?template= / ?theme= from the URL: those would bring back the stock page and its CDN links.
-    c.VoilaConfiguration.allow_template_override = "NO"
-    c.VoilaConfiguration.allow_theme_override = "NO"
-    c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
-    c.VoilaConfiguration.show_tracebacks = False
+    pages(c)
     c.MappingKernelManager.allow_tracebacks = False  # nor in the kernel's error messages to the page
     c.MappingKernelManager.kernel_manager_class = "course.web.kernels.ScrubbedKernel"
     c.VoilaConfiguration.multi_kernel_manager_class = "course.web.pools.PooledKernelManager"
@@ -106,14 +101,25 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.KernelManager.transport = "ipc"
     c.Voila.kernel_websocket_connection_class = "course.web.connections.EndableConnection"
     c.Voila.tornado_settings = {"serve_traceback": False}
+    # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
+    cull(c, 600)
+    return c
+
+
+def pages(c: Config) -> None:
+    """How Voilà renders the course, as the course's own server or as a Jupyter server's extension (a
+    learner's server on JupyterHub, `course.web.hub`): the `allies` template and nothing from the URL."""
+    c.VoilaConfiguration.template = "allies"
+    # No ?template= / ?theme= from the URL: those would bring back the stock page and its CDN links.
+    c.VoilaConfiguration.allow_template_override = "NO"
+    c.VoilaConfiguration.allow_theme_override = "NO"
+    c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
+    c.VoilaConfiguration.show_tracebacks = False
     # No file route at all: the pages draw their charts inline, and Voilà would send images under the
     # served folder to anyone, signed in or not.
     c.VoilaConfiguration.file_allowlist = []
     c.VoilaConfiguration.page_config_hook = _page_config
     c.VoilaExporter.markdown_renderer_class = "course.web.site.HeadingRenderer"
-    # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
-    cull(c, 600)
-    return c
 
 
 class HeadingRenderer(VoilaMarkdownRenderer):
