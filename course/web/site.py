@@ -64,6 +64,9 @@ def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/"
             page_config["alliesPrevious"] = listed[here - 1] if here else None
             page_config["alliesNext"] = listed[here + 1] if here + 1 < len(listed) else None
     else:
+        # The folder the index lists, as the page's links need it: "" on the course's own sites (served from
+        # modules/), "modules/" in a learner's own Jupyter server on JupyterHub (`course.web.hub`).
+        page_config["alliesFolder"] = f"{notebook_path.strip('/')}/" if notebook_path.strip("/") else ""
         page_config["alliesModules"] = modules()
         page_config["alliesPrefetch"] = [make_url("allies", base_url, name) for name in FRONT_END]
     return page_config
