@@ -27,7 +27,7 @@ from bench import hubs, machine  # noqa: E402
 from bench.browser import CHROMIUM, FLAGS  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
-WAIT_MS = 120_000
+WAIT_MS = 240_000
 REFLECTION = ("In my team the loudest voices set the plan, and I am one of them. This week I will ask the "
               "quietest person first and credit ideas to whoever raised them.")
 

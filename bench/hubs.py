@@ -32,7 +32,6 @@ c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
 if {root_user!r}:  # CI runs as root; jupyter_server then wants to be told
     c.Spawner.args = ["--allow-root"]
-    c.JupyterHub.services[0]["command"].append("--allow-root")
 """
 
 
@@ -65,7 +64,7 @@ class Hub:
         return self.folder / "home" / user
 
     def init_course(self, modules: list[str]) -> None:
-        """The instructors' course directory (the formgrader service runs in it), before the hub starts."""
+        """The instructors' course directory (their servers run the formgrader in it)."""
         if not PROXY.exists():
             raise SystemExit("configurable-http-proxy is not installed: run `make hub-proxy`")
         roster = self.folder / "roster.csv"
@@ -86,7 +85,7 @@ class Hub:
             root_user=os.geteuid() == 0))
         env = {**os.environ, "ALLIES_HUB_ROOT": str(self.root), "ALLIES_HUB_URL": self.url,
                "ALLIES_HUB_AUTH": "custom", "ALLIES_HUB_INSTRUCTORS": ",".join(self.instructors),
-               "ALLIES_FORMGRADER_PORT": str(free_port()), "ALLIES_HUB_CULL": "600"}
+               "ALLIES_HUB_CULL": "600"}
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(overlay)],
                                      cwd=self.folder, env=env, stdout=open(self.log, "a"),
                                      stderr=subprocess.STDOUT)

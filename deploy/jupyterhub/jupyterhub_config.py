@@ -10,8 +10,6 @@
 #   ALLIES_HUB_INSTRUCTORS   user names of the instructors, comma-separated: the formgrader group
 #   ALLIES_HUB_ROSTER        optional roster CSV (learner_id, display_name, role): who may sign in
 #   ALLIES_HUB_CULL          seconds an idle server lives [3600]
-#   ALLIES_FORMGRADER_PORT   the formgrader service's local port [9999]
-#   ALLIES_GRADER_USER       the system user the formgrader runs as (hub started as root) [the hub's own]
 #   ALLIES_CHECK_FEEDBACK    after-grading | after-answering [after-grading] (README "When knowledge checks…")
 import csv
 import os
@@ -28,7 +26,6 @@ ROOT = Path(os.environ.get("ALLIES_HUB_ROOT", "/srv/allies-hub"))
 COHORT, EXCHANGE, GRADING = ROOT / "cohort", ROOT / "exchange", ROOT / "grading"
 BIN = Path(sys.executable).parent  # the course's environment: jupyterhub-singleuser, nbgrader, the culler
 INSTRUCTORS_GROUP = f"formgrade-{contract.COURSE_ID}"  # the name nbgrader's JupyterHub docs use
-FORMGRADER = contract.COURSE_ID  # nbgrader: the formgrader service is named after the course
 
 
 def names(text):
@@ -67,46 +64,40 @@ if (HERE / "node_modules" / ".bin" / "configurable-http-proxy").exists():
 c.Spawner.default_url = hub.COURSE_URL
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.notebook_dir = "~"
+# A server starting while many others do (a cohort arriving at once) can take a while on busy cores:
+# JupyterHub's defaults give up after 30 s without an answer (60 s to start).
+c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = 180
 check_feedback = os.environ.get("ALLIES_CHECK_FEEDBACK", "after-grading")
 
 
 def course_environment(spawner):
-    """Who the learner is and where their answers go, from the hub's user name, never from the browser."""
-    spawner.environment.update(hub.learner_environment(spawner.user.name, COHORT, EXCHANGE, check_feedback))
+    """Learners: who they are and where their answers go, from the hub's user name, never from the browser.
+    Instructors (the group): a server in the instructors' course directory that opens on nbgrader's formgrader."""
     spawner.environment["PATH"] = os.pathsep.join([str(BIN), os.environ.get("PATH", "")])
+    if INSTRUCTORS_GROUP in {group.name for group in spawner.user.groups}:
+        spawner.notebook_dir = str(GRADING)
+        spawner.default_url = "/formgrader"
+        spawner.environment.update({"JUPYTER_CONFIG_PATH": str(HERE / "instructor"), "ALLIES_GRADING_DIR": str(GRADING)})
+    else:
+        spawner.environment.update(hub.learner_environment(spawner.user.name, COHORT, EXCHANGE, check_feedback))
 
 
 c.Spawner.pre_spawn_hook = course_environment
 
 # -- instructors: a group with the formgrader ------------------------------------------------------------
-# nbgrader's formgrader runs as a hub-managed service in the instructors' course directory (nbgrader's
-# "One Class, Multiple Graders"); only the instructors' group may reach it. Learners hold JupyterHub's
-# default `user` role: their own server and nothing else.
+# Each instructor's own server runs nbgrader's formgrader on the one course directory (nbgrader's "One Class,
+# One Grader", for each instructor of the group). Not a hub-managed service: the hub stops altogether when a
+# managed service is not answering within about 10 s of its start, which a loaded machine can exceed.
+# Learners hold JupyterHub's default `user` role, their own server only, and their servers run without the
+# formgrader (course.web.hub.LEARNER_EXTENSIONS).
 c.JupyterHub.load_groups = {INSTRUCTORS_GROUP: {"users": sorted(instructors)}}
 c.JupyterHub.load_roles = [
-    {"name": INSTRUCTORS_GROUP, "groups": [INSTRUCTORS_GROUP],
-     "scopes": [f"access:services!service={FORMGRADER}", "list:services", f"read:services!service={FORMGRADER}"]},
     # jupyterhub-idle-culler's README: the scopes it needs, nothing more.
     {"name": "idle-culler", "services": ["idle-culler"],
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
 ]
-port = int(os.environ.get("ALLIES_FORMGRADER_PORT", "9999"))
-formgrader = {
-    "name": FORMGRADER,
-    "url": f"http://127.0.0.1:{port}",
-    # Only what grading needs, so that it answers within the ~10 s the hub waits for a managed service.
-    "command": [str(BIN / "jupyterhub-singleuser"), f"--ServerApp.root_dir={GRADING}",
-                *(f"--ServerApp.jpserver_extensions={name}=False"
-                  for name in ("voila.server_extension", "jupyter_lsp", "notebook",
-                               "nbgrader.server_extensions.assignment_list"))],
-    "cwd": str(GRADING),
-    "environment": {"JUPYTERHUB_DEFAULT_URL": "/formgrader", "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])},
-    "oauth_no_confirm": True,
-}
-if os.environ.get("ALLIES_GRADER_USER"):
-    formgrader["user"] = os.environ["ALLIES_GRADER_USER"]
 c.JupyterHub.services = [
-    formgrader,
     {"name": "idle-culler",
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={int(os.environ.get('ALLIES_HUB_CULL', '3600'))}"]},
