@@ -74,10 +74,11 @@ test-hub: install chromium hub-proxy
 
 # Each bench holds /tmp/allies-bench.lock, so that no two benches on this machine overlap.
 BENCH := flock /tmp/allies-bench.lock $(PY)
-bench: install chromium
+bench: install chromium hub-proxy
 	$(BENCH) bench/run.py
 	$(BENCH) bench/autograde.py --full
 	$(BENCH) bench/submit.py
 	$(BENCH) bench/capacity.py --learners 12 --rate 150
 	$(BENCH) bench/recovery.py --learners 20
 	$(BENCH) bench/dashboard.py
+	$(BENCH) bench/hub.py --runs 3

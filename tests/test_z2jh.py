@@ -66,3 +66,11 @@ def test_the_learners_servers_get_what_the_hub_config_gives_them():
     store = Path(single["extraEnv"][contract.STORE_ENV])
     assert str(store.parent / "feedback" / "{username}") in mounts
     assert values()["cull"]["enabled"] is True
+
+
+def test_the_memory_guarantee_covers_the_measured_learner():
+    """bench/hub.py's measured peak (server and kernel through a module) fits in the guarantee."""
+    measured = json.loads((ROOT / "bench" / "hub.json").read_text(encoding="utf-8"))
+    peak_mib = max(row["peak_total_mb"] for row in measured["learners"])
+    guarantee = values()["singleuser"]["memory"]["guarantee"]
+    assert guarantee.endswith("M") and int(guarantee[:-1]) >= 1.25 * peak_mib, (guarantee, peak_mib)
