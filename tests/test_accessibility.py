@@ -180,3 +180,33 @@ def test_links_are_underlined_sources_are_links_and_headings_are_named_by_their_
     assert levels and levels[0] == 1
     skips = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
     assert skips == [], f"headings skip a level: {levels}"
+
+
+CHART_SIZES = """() => [...document.querySelectorAll('.allies-chart img')].filter(i => i.offsetParent).map(i => {
+    const main = document.querySelector('main'), style = getComputedStyle(main);
+    const column = main.getBoundingClientRect();
+    const box = i.getBoundingClientRect();
+    return {pixels: [i.naturalWidth, i.naturalHeight], shown: [box.width, box.height], alt: i.alt,
+            size: [Number(i.getAttribute('width')), Number(i.getAttribute('height'))],
+            column: [column.left + parseFloat(style.paddingLeft), column.right - parseFloat(style.paddingRight)],
+            edges: [box.left, box.right]};
+})"""
+
+
+def test_charts_have_twice_their_shown_pixels_and_fit_the_column_at_320px(pages):
+    """Sharp on a 2× screen: each chart's PNG has twice the pixels of the size it is shown at; in a 320 px
+    window it shrinks to the column, keeping its shape and its alt text."""
+    page = pages(MODULE_1)
+    wide = page.evaluate(CHART_SIZES)
+    assert wide, "Module 1 shows charts"
+    for chart in wide:
+        assert chart["pixels"] == [2 * chart["size"][0], 2 * chart["size"][1]], chart
+        assert chart["shown"] == pytest.approx(chart["size"], abs=1), chart
+        assert chart["alt"].startswith(("Bar chart", "Line chart", "Grouped bar chart")), chart["alt"]
+    assert overflowing(page) == []
+    for chart in page.evaluate(CHART_SIZES):
+        left, right = chart["column"]
+        assert left - 1 <= chart["edges"][0] and chart["edges"][1] <= right + 1, chart
+        assert right - left - 16 <= chart["shown"][0], chart  # the column's width, less a widget's padding
+        ratio = chart["size"][1] / chart["size"][0]
+        assert chart["shown"][1] == pytest.approx(chart["shown"][0] * ratio, abs=1), chart

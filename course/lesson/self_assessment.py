@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from course.lesson import cache, charts, data, session
+from course.lesson import charts, data, session
 from course.lesson.context import in_voila
 from course.lesson.validation import escaped
 
@@ -240,11 +240,7 @@ def reading(rows: list[Row]) -> str:
     return " ".join(said)
 
 
-def _record(chart: charts.Chart) -> dict:
-    return charts._record(chart)
-
-
-@cache.cached("charts", __file__, dump=_record, load=charts._chart)
+@charts.cached_by(__file__)
 def chart(shorts: tuple, before: tuple, after: tuple, source: str) -> charts.Chart:
     """Grouped bars per behaviour, at the start and now, on the 1–4 scale (Okabe–Ito colours, hatched)."""
     from matplotlib.figure import Figure

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from IPython.display import HTML
 
-from course.lesson import badges, cache, cards, charts, widgets
+from course.lesson import badges, cards, charts, widgets
 from course.lesson.models import positive_sum
 from course.lesson.data import citation_line as _source
 from course.lesson.data import sources, table
@@ -274,7 +274,7 @@ def _draw_paired(groups, before, after, *, names, title, unit, ylim, source, yla
     return charts.Chart(charts._render(fig), f"Grouped bar chart, {title}. {listed}.", source)
 
 
-_paired = cache.cached("charts-backlash", __file__, dump=charts._record, load=charts._chart)(_draw_paired)
+_paired = charts.cached_by(__file__)(_draw_paired)
 
 
 def _leaving_view(label, base, run, years):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from course.lesson import badges, cache, charts, widgets
+from course.lesson import badges, charts, widgets
 from course.lesson.models import veil
 from course.lesson.data import sources, table
 from course.lesson.validation import escaped, linked
@@ -53,7 +53,7 @@ def _panel(body: str) -> HTML:
 
 # -- the chart ------------------------------------------------------------------------------------------------
 
-@cache.cached("charts-veil", __file__, dump=charts._record, load=charts._chart)
+@charts.cached_by(__file__)
 def scores_chart(categories, series: dict, *, title: str, source: str, reference: str) -> charts.Chart:
     """Horizontal bars, one group per category and one bar per series, with a dashed line at 100 (what
     `reference` says 100 means). Each series has its own colour and hatching, so it reads without colour too."""
