@@ -210,3 +210,17 @@ def test_charts_have_twice_their_shown_pixels_and_fit_the_column_at_320px(pages)
         assert right - left - 16 <= chart["shown"][0], chart  # the column's width, less a widget's padding
         ratio = chart["size"][1] / chart["size"][0]
         assert chart["shown"][1] == pytest.approx(chart["shown"][0] * ratio, abs=1), chart
+
+
+def test_an_explorer_view_not_drawn_with_the_page_is_drawn_when_chosen(pages):
+    """Only the first view of Module 3's pipeline comes with the page; choosing another setting draws it."""
+    page = pages("03-bias-in-tech-work.ipynb")
+    explorer = page.locator(".allies-explorer", has=page.get_by_role("slider", name="Rating boost for men"))
+    shown = explorer.locator(".allies-chart img").filter(visible=True)
+    before = shown.get_attribute("alt")
+    handle = explorer.get_by_role("slider", name="Rating boost for men")
+    handle.focus()
+    page.keyboard.press("End")
+    expect(shown).not_to_have_attribute("alt", before, timeout=30_000)
+    expect(explorer.get_by_text("Drawing this view…").filter(visible=True)).to_have_count(0)
+    assert shown.get_attribute("alt").startswith("Bar chart")

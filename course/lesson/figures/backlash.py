@@ -362,8 +362,8 @@ def _view(policy: str, promotion: str, show: str):
 
 
 def simulation():
-    """The positive-sum simulation: a policy, a way of promoting and an outcome to show. Every view is drawn up
-    front and switched in the browser."""
+    """The positive-sum simulation: a policy, a way of promoting and an outcome to show. A view is drawn when
+    first chosen, then switched in the browser."""
     labels = _labels()
     controls = [
         ("Policy", widgets.dropdown([(labels[p], p) for p in positive_sum.POLICIES])),
@@ -408,7 +408,7 @@ def _what_if_view(cost: float, share: float):
 
 def what_if():
     """The positive-sum model's net output under other assumptions: what a fairer process costs, and how much
-    of the promotion gap is tilt rather than preference (promotion against a bar). Nine views, drawn up front."""
+    of the promotion gap is tilt rather than preference (promotion against a bar). Nine views."""
     controls = [("What a fairer process costs", widgets.choices(PROCESS_COSTS, 0.0)),
                 ("How much of the gap is tilt", widgets.choices(TILT_SHARES, 1.0))]
     return widgets.explorer_grid(controls, _what_if_view)

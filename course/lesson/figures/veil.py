@@ -253,8 +253,8 @@ class _Views(widgets.Explorer):
     """An Explorer whose views are ready-made HTML."""
 
     @staticmethod
-    def _view(body: str) -> w.HTML:
-        return w.HTML(body)
+    def _view(body: str) -> str:
+        return body
 
 
 def assumptions() -> widgets.Explorer:
@@ -305,7 +305,7 @@ def _option_text(model: veil.Model, rule: str, choice: veil.Choice) -> str:
 def knowing() -> widgets.Explorer:
     """Pick a person: the rules best for them if you knew you were them, against the rules chosen behind the
     veil (protecting whoever fares worst, or the best average), and what each set does to them and to the
-    worst-off person. Every view is computed up front and switched in the browser."""
+    worst-off person. A view is computed when first chosen, then switched in the browser."""
     model = veil.model()
     ideas_rows = {r["name"]: r for r in table("veil_ideas") if r["kind"] == "choice"}
     worst_name, average_name = list(ideas_rows)
