@@ -45,7 +45,7 @@ TIMELINE = """() => {
   const css = res.filter((r) => r.initiatorType === 'link' || /\\.css(\\?|$)/.test(r.name));
   const assets = [...js, ...css].filter((r) => r.startTime < before);
   return {
-    usable: B.usable, first_widget: B.firstWidget, counts: B.counts,
+    usable: B.usable, first_widget: B.firstWidget, first: B.first, counts: B.counts,
     ttfb: nav.responseStart, html: nav.responseEnd, dcl: nav.domContentLoadedEventEnd,
     load: nav.loadEventEnd || null,
     assets: assets.length ? Math.max(...assets.map((r) => r.responseEnd)) : null,
@@ -84,6 +84,8 @@ async def new_context(browser, site: Site, learner: tuple[str, str] | None):
 
 
 def render_url(site: Site, module: str) -> str:
+    if site.key == "floor":
+        return f"{site.base}/{module}.html"
     return f"{site.base}/voila/render/{module}"
 
 
@@ -102,7 +104,7 @@ async def discover(context, site: Site, module: str, timeout: float = 90) -> dic
         counts = await page.evaluate("window.__bench.count()")
         if counts != last:
             last, stable_since = counts, time.monotonic()
-        elif counts["widgets"] and time.monotonic() - stable_since > 2:
+        elif (counts["widgets"] or site.key == "floor") and time.monotonic() - stable_since > 2:
             break
         await asyncio.sleep(0.25)
     kernel = WS_KERNEL.search(await page.evaluate("window.__bench.ws.map((w) => w.url).join(' ')"))
