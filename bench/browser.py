@@ -159,7 +159,8 @@ POSITION = """(explorer) => { const h = explorer.querySelector('.noUi-handle'); 
   return {now: +h.getAttribute('aria-valuenow'), min: +h.getAttribute('aria-valuemin'),
           max: +h.getAttribute('aria-valuemax')}; }"""
 # Before each key press: note the visible chart, then time from the keydown event to the first animation
-# frame after the visible chart's src has changed (both on the page's own clock).
+# frame after another chart is visible (both on the page's own clock); a view the kernel is still drawing
+# shows no chart, so the time includes the drawing.
 ARM = """(explorer) => {
   const visible = () => {
     const img = [...explorer.querySelectorAll('img')].find((i) => i.getClientRects().length > 0);
@@ -168,8 +169,9 @@ ARM = """(explorer) => {
   const m = (window.__move = { before: visible(), t0: null, t1: null });
   document.addEventListener('keydown', (e) => { if (m.t0 === null) m.t0 = e.timeStamp; },
                             { capture: true, once: true });
-  const obs = new MutationObserver(() => {
-    if (m.changed || visible() === m.before) return;
+  const obs = new MutationObserver(() => {  // a view still being drawn (no chart yet) is not the new chart
+    const now = visible();
+    if (m.changed || now === null || now === m.before) return;
     m.changed = true; obs.disconnect();
     requestAnimationFrame(() => { m.t1 = performance.now(); });
   });
