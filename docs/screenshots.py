@@ -79,6 +79,7 @@ def shoot(base: str, browser) -> None:
     explorer.scroll_into_view_if_needed()
     explorer.locator(".widget-toggle-button").nth(1).click()
     expect(explorer.locator(".widget-toggle-button").nth(1)).to_have_attribute("aria-pressed", "true")
+    expect(explorer.locator(".allies-chart img").filter(visible=True)).to_have_count(1)  # drawn on demand
     save(explorer.screenshot(), "explorer")
     pager = page.locator(".allies-pager")
     pager.scroll_into_view_if_needed()
