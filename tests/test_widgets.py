@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from course.lesson import charts, keys, validation, widgets
+from course.lesson import charts, keys, markup, validation, widgets
 
 OPTIONS = {"a": "First", "b": "Second", "c": "Third"}
 HOSTILE = ["", " ", "<img src=x onerror=alert(1)>", "\u202eevil", "x" * 1_000_000, "é😀", "\x00", "\ud800"]
@@ -189,3 +189,17 @@ def test_an_explorer_draws_only_the_chosen_view_then_each_view_when_first_chosen
     assert len(drawn) == 2, "a view drawn once is kept, not drawn again"
     views = explorer.every_view()
     assert len(drawn) == 6 and len(views) == 6 and "Reading blue huge." in views[-1]
+
+
+def test_status_lines_and_tables_escape_every_text_and_style_by_class_alone():
+    """One helper for status lines and tables (course/lesson/markup.py): text escaped, no inline style, and
+    the classes it uses are in the stylesheet the site links and a notebook in JupyterLab brings."""
+    hostile = '<img src=x onerror="alert(1)">'
+    problem = markup.status(hostile, ok=False)
+    assert "<img" not in problem and "allies-problem" in problem and "style=" not in problem
+    grid = markup.table(hostile, [hostile, "b"], [[hostile, "1"]])
+    assert "<img" not in grid and "style=" not in grid and 'scope="row"' in grid and "<caption>" in grid
+    css = markup.STYLESHEET.read_text(encoding="utf-8")
+    for name in ("allies-status", "allies-problem", "allies-table", "allies-table-scroll", "allies-nowrap"):
+        assert f".{name}" in css, name
+    assert css in markup.style()
