@@ -88,6 +88,26 @@ def _cohort_withdraw(args) -> int:
 
 # -- instructor: one grading workflow for JupyterLab and the cohort site (course/grading/instructor.py) ----------
 
+def _cards(args) -> int:
+    from pathlib import Path
+
+    from course.lesson import practice
+    from course.paths import folder
+
+    try:
+        page = practice.print_page(args.role or None)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.out == "-":
+        sys.stdout.write(page)
+        return 0
+    out = Path(args.out) if args.out else folder("docs") / practice.PAGE
+    out.write_text(page, encoding="utf-8")
+    print("wrote", out, "- open it in a browser and print it")
+    return 0
+
+
 def _limits(args) -> dict:
     return {key: getattr(args, key) for key in ("as_mb", "cpu_s", "fsize_mb", "nproc")
             if getattr(args, key, None) is not None}
@@ -256,6 +276,12 @@ def main(argv=None) -> None:
     withdraw.add_argument("learner_id")
     withdraw.add_argument("--instance", required=True)
     withdraw.set_defaults(run=_cohort_withdraw)
+    cards = commands.add_parser("cards", help="write the printable role and observer cards for live practice "
+                                              "(default: docs/practice-cards.html)")
+    cards.add_argument("--role", action="append", metavar="ROLE",
+                       help="only this role's set, e.g. \"Code reviewer\" (repeat for several; default: all)")
+    cards.add_argument("--out", help="where to write the page ('-' for standard output)")
+    cards.set_defaults(run=_cards)
     _add_instructor(commands)
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

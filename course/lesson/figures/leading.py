@@ -12,7 +12,7 @@ from IPython.display import HTML, display
 from traitlets import Unicode
 
 from course.lesson import action_plan as export
-from course.lesson import badges, cards, charts, markup, validation, widgets
+from course.lesson import badges, charts, markup, practice, validation, widgets
 from course.lesson.context import in_voila
 from course.lesson.data import citation_line as _source
 from course.lesson.data import table
@@ -52,9 +52,9 @@ def five_actions() -> HTML:
                   f"EQUALS discussion notes. Sources: {linked(_source(rows))}</p>")
 
 
-def scenes():
-    """Practice scenes: a panel invitation, your own leave, a late meeting, sponsorship, a joke, an invitation."""
-    return cards.deck("scenarios_leading", label="Scene", say_first="m06")
+def scenes() -> practice.RolePractice:
+    """Practice scenes for the learner's role (`course.lesson.practice`), each written first."""
+    return practice.RolePractice(say_first="m06")
 
 
 # -- Fathers' leave -----------------------------------------------------------------------------------------
