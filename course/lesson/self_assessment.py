@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from course.lesson import cache, charts, data, markup, session
+from course.lesson import charts, data, markup, session
 from course.lesson.context import in_voila
 from course.lesson.validation import escaped
 
@@ -288,11 +288,7 @@ def revisit_reading(first: dict[str, int], then: dict[str, int], now: dict[str, 
     return " ".join(said)
 
 
-def _record(chart: charts.Chart) -> dict:
-    return charts._record(chart)
-
-
-@cache.cached("charts", __file__, dump=_record, load=charts._chart)
+@charts.cached_by(__file__)
 def chart(shorts: tuple, before: tuple, after: tuple, source: str, names: tuple = START_NOW) -> charts.Chart:
     """Grouped bars per behaviour, `names[0]` and `names[1]` (at the start and now), on the 1–4 scale
     (Okabe–Ito colours, hatched)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import textwrap
 
-from course.lesson import badges, cache, charts, widgets
+from course.lesson import badges, charts, widgets
 from course.lesson.data import citation_line, table
 from course.lesson.figures.leading import strands
 
@@ -19,7 +19,7 @@ def _rows() -> list[dict]:
     return sorted(table("follow_ups"), key=lambda r: int(r["order"]))
 
 
-@cache.cached("charts", __file__, dump=charts._record, load=charts._chart)
+@charts.cached_by(__file__)
 def _chart(labels: tuple, weeks: tuple, shown: tuple, highlight, source: str) -> charts.Chart:
     """Horizontal bars: how long after the training each study looked again, one highlighted."""
     fig, ax = charts._figure("How long after the training each study looked again")

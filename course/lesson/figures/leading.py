@@ -12,7 +12,7 @@ from IPython.display import HTML, display
 from traitlets import Unicode
 
 from course.lesson import action_plan as export
-from course.lesson import badges, cache, charts, markup, practice, validation, widgets
+from course.lesson import badges, charts, markup, practice, validation, widgets
 from course.lesson.context import in_voila
 from course.lesson.data import citation_line as _source
 from course.lesson.data import table
@@ -59,7 +59,7 @@ def scenes() -> practice.RolePractice:
 
 # -- Fathers' leave -----------------------------------------------------------------------------------------
 
-@cache.cached("charts", __file__, dump=charts._record, load=charts._chart)
+@charts.cached_by(__file__)
 def _leave_chart(labels: tuple, values: tuple, words: tuple, highlight, source: str) -> charts.Chart:
     """Bars at the bounds the OECD gives, each labelled in words ("40% or more"), one highlighted."""
     fig, ax = charts._figure("Men's share of parental-leave users (OECD, 2016)")
