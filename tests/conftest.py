@@ -265,3 +265,25 @@ def key_canaries() -> dict[str, str]:
     """For each check, 40 characters of its explanation that HTML and JSON carry unescaped, so that a copy
     of the explanation is found in a page or a kernel message however it was escaped there."""
     return {item: max(re.split(r"[&<>\"'\\]", text), key=len)[:40] for item, text in check_explanations().items()}
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server for this test process (tests/helpers/postgres.py); `.database()` makes
+    a new empty database and returns its URL."""
+    sys.path.insert(0, str(ROOT / "tests" / "helpers"))
+    import postgres
+
+    with postgres.cluster() as cluster:
+        yield cluster
+
+
+STORE_BACKENDS = ["sqlite", "postgresql"]
+
+
+def store_location(request, directory: Path) -> str | Path:
+    """An empty answer store on the back end `request.param` names: a SQLite file in `directory`, or a new
+    database on the test process's PostgreSQL server."""
+    if request.param == "sqlite":
+        return directory / "answers.sqlite"
+    return request.getfixturevalue("pg_cluster").database()
