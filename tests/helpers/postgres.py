@@ -3,7 +3,7 @@ installs it), initialised in a temporary folder, listening on a unix socket only
 
 PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user the Debian package
 creates, and only the folder it needs is handed to that user. Clients connect as the cluster's superuser
-`allies` over the socket (trust authentication: nothing listens on a network port).
+`allies` to its database `allies` over the socket (trust authentication: nothing listens on a network port).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 SUPERUSER = "allies"
+DATABASE = "allies"
 
 
 def server_bin() -> Path | None:
@@ -48,6 +49,7 @@ class Cluster:
         options = f"-c listen_addresses='' -c unix_socket_directories={self.socket} -c max_connections=200"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
                   str(self.root / "server.log"), "-w", "start")
+        self._run(str(self.bin / "createdb"), "-h", str(self.socket), "-U", SUPERUSER, DATABASE)
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
@@ -58,13 +60,14 @@ class Cluster:
         return f"postgresql://{SUPERUSER}@/{database}?host={self.socket}"
 
     def database(self, prefix: str = "store") -> str:
-        """A new, empty database; returns its URL."""
+        """A new, empty store: a schema of its own in the cluster's one database (much quicker to make than
+        a database); returns a URL whose connections work in that schema."""
         import psycopg
 
         name = f"{prefix}_{os.getpid()}_{next(self._names)}"
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+        with psycopg.connect(self.url(DATABASE), autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{name}"')
+        return f"{self.url(DATABASE)}&options=-csearch_path%3D{name}"
 
     def postmaster_pid(self) -> int:
         return int((self.data / "postmaster.pid").read_text().split()[0])
