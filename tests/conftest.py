@@ -287,3 +287,11 @@ def store_location(request, directory: Path) -> str | Path:
     if request.param == "sqlite":
         return directory / "answers.sqlite"
     return request.getfixturevalue("pg_cluster").database()
+
+
+def store_instance(request, folder: Path):
+    """A site instance in `folder` whose answer store is on the back end `request.param` names: its SQLite
+    file, or a new PostgreSQL database given as its store URL."""
+    from course.instance import Instance
+
+    return Instance(folder, store_url=None if request.param == "sqlite" else store_location(request, folder))

@@ -14,7 +14,7 @@ from pathlib import Path
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 
-from course.contract import LEARNER_ENV, STORE_ENV
+from course.contract import INSTANCE_ENV, LEARNER_ENV, STORE_ENV
 from course.paths import folder
 from course.store.answers import AnswerStore
 from course.lesson.submissions import answer_cells, read
@@ -25,10 +25,11 @@ def _answer_items(path: Path, _mtime: float) -> frozenset[str]:
     return frozenset(answer_cells(read(path)))
 
 
-def of(store: AnswerStore, learner: str) -> dict:
-    """{"modules": [{path, answered, of, submitted, feedback}], "continue": the path last worked in}."""
+def of(store: AnswerStore, instance: str | Path, learner: str) -> dict:
+    """{"modules": [{path, answered, of, submitted, feedback}], "continue": the path last worked in}; feedback
+    is returned into the `instance` folder."""
     activity = store.activity(learner)
-    feedback = Path(store.path).parent / "feedback" / learner
+    feedback = Path(instance) / "feedback" / learner
     found, latest = [], None
     for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb")):
         items = _answer_items(nb, nb.stat().st_mtime)
@@ -49,7 +50,7 @@ class ProgressHandler(JupyterHandler):
         if not learner or STORE_ENV not in os.environ:
             raise web.HTTPError(404)
         with AnswerStore(os.environ[STORE_ENV]) as store:
-            body = of(store, learner)
+            body = of(store, os.environ[INSTANCE_ENV], learner)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(body))
