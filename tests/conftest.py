@@ -204,8 +204,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_cohort(folder: Path, *options: str) -> tuple[Server, dict[str, str]]:
-    """A cohort site with three people on its roster, started with `options`; (server, {id: access code})."""
+def start_cohort(folder: Path, *options: str, store_url: str | None = None) -> tuple[Server, dict[str, str]]:
+    """A cohort site with three people on its roster, started with `options` (and its answers in the
+    PostgreSQL database at `store_url`, if given); (server, {id: access code})."""
     import csv
     import io
     import subprocess
@@ -214,10 +215,12 @@ def start_cohort(folder: Path, *options: str) -> tuple[Server, dict[str, str]]:
     roster = folder / "roster.csv"
     roster.write_text("learner_id,display_name,role\nana,Ana Lima,learner\nben,Ben Okafor,learner\n"
                       "ines,Inés Ruiz,instructor\n", encoding="utf-8")
+    store = ["--store-url", store_url] if store_url else []
     result = subprocess.run([sys.executable, "-m", "course", "cohort", "add-learners", str(roster),
-                             "--instance", str(instance)], cwd=ROOT, capture_output=True, text=True, check=True)
+                             "--instance", str(instance), *store], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
     codes = {row["learner_id"]: row["access_code"] for row in csv.DictReader(io.StringIO(result.stdout))}
-    server = Server(["cohort", "serve", "--instance", str(instance), *options], folder / "server.log")
+    server = Server(["cohort", "serve", "--instance", str(instance), *store, *options], folder / "server.log")
     server.instance = instance
     return server.start(), codes
 
