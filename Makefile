@@ -70,10 +70,11 @@ test: install chromium strace postgresql
 
 # Each bench holds /tmp/allies-bench.lock, so that no two benches on this machine overlap.
 BENCH := flock /tmp/allies-bench.lock $(PY)
-bench: install chromium
+bench: install chromium postgresql
 	$(BENCH) bench/run.py
 	$(BENCH) bench/autograde.py --full
 	$(BENCH) bench/submit.py
 	$(BENCH) bench/capacity.py --learners 12 --rate 150
 	$(BENCH) bench/recovery.py --learners 20
 	$(BENCH) bench/dashboard.py
+	$(BENCH) bench/store.py
