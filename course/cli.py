@@ -38,6 +38,15 @@ def _cohort_serve(args) -> int:
     return 0
 
 
+def _store_url(text: str) -> str:
+    from course.instance import check_store_url
+
+    try:
+        return check_store_url(text, "--store-url")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _cohort_store(args):
     """The cohort's answer store (`--store-url`, once given, is kept in the instance folder)."""
     from course.instance import Instance
@@ -257,7 +266,7 @@ def main(argv=None) -> None:
     withdraw.add_argument("--instance", required=True)
     withdraw.set_defaults(run=_cohort_withdraw)
     for step in (serve, add, reset, withdraw):
-        step.add_argument("--store-url", metavar="URL",
+        step.add_argument("--store-url", metavar="URL", type=_store_url,
                           help="keep the answers in this PostgreSQL database (postgresql://user@host/db) instead "
                                "of the instance's SQLite file; remembered in the instance folder for later "
                                "commands (ALLIES_STORE_URL, if set, wins)")

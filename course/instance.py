@@ -22,7 +22,7 @@ class Instance:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         if store_url:
-            _check_url(store_url, "--store-url")
+            check_store_url(store_url, "--store-url")
             fd = os.open(self.root / "store-url", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -33,10 +33,10 @@ class Instance:
         """The answer store's location: the configured PostgreSQL URL, or the SQLite file in this folder."""
         url = os.environ.get(STORE_URL_ENV)
         if url:
-            return _check_url(url, STORE_URL_ENV)
+            return check_store_url(url, STORE_URL_ENV)
         try:
-            return _check_url((self.root / "store-url").read_text(encoding="utf-8").strip(),
-                              str(self.root / "store-url"))
+            return check_store_url((self.root / "store-url").read_text(encoding="utf-8").strip(),
+                                   str(self.root / "store-url"))
         except FileNotFoundError:
             return self.root / "answers.sqlite3"
 
@@ -54,7 +54,8 @@ class Instance:
         return path.read_bytes()
 
 
-def _check_url(url: str, where: str) -> str:
+def check_store_url(url: str, where: str) -> str:
+    """`url` if it names a PostgreSQL database, else a ValueError that says what `where` needs."""
     from course.store.answers import POSTGRES_SCHEMES, is_url
 
     if not is_url(url):

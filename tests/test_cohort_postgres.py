@@ -53,3 +53,38 @@ def test_a_learner_saves_on_postgres_and_finds_the_answers_after_a_restart(pg_si
         assert not (server.instance / "answers.sqlite3").exists()
     finally:
         context.close()
+
+
+def test_the_store_url_is_checked_kept_private_and_remembered(tmp_path, monkeypatch):
+    from course.contract import STORE_URL_ENV
+    from course.instance import Instance
+
+    monkeypatch.delenv(STORE_URL_ENV, raising=False)
+    assert Instance(tmp_path / "plain").store == tmp_path / "plain" / "answers.sqlite3"  # the default
+    url = "postgresql://allies:s3cret@db.example.org/allies"
+    assert Instance(tmp_path / "pg", store_url=url).store == url
+    assert Instance(tmp_path / "pg").store == url  # later commands on the instance find it
+    assert (tmp_path / "pg" / "store-url").stat().st_mode & 0o077 == 0  # it may hold a password
+    monkeypatch.setenv(STORE_URL_ENV, "postgres://other@db2/allies")
+    assert Instance(tmp_path / "pg").store == "postgres://other@db2/allies"  # the environment wins
+    for bad in ("mysql://u:hunter2@h/d", "sqlite:///answers.db", "/srv/answers.sqlite3", " postgresql://x/y"):
+        with pytest.raises(ValueError, match="must be a PostgreSQL URL") as refused:
+            Instance(tmp_path / "bad", store_url=bad)
+        assert "hunter2" not in str(refused.value)
+        monkeypatch.setenv(STORE_URL_ENV, bad)
+        with pytest.raises(ValueError, match=f"{STORE_URL_ENV} must be a PostgreSQL URL"):
+            Instance(tmp_path / "plain").store
+    assert not (tmp_path / "bad" / "store-url").exists()
+
+
+def test_the_command_line_refuses_a_store_url_that_is_not_postgres(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "course", "cohort", "reset-code", "ana", "--instance",
+                          str(tmp_path / "i"), "--store-url", "mysql://u:hunter2@h/d"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "--store-url must be a PostgreSQL URL" in run.stderr
+    assert "hunter2" not in run.stderr and "Traceback" not in run.stderr

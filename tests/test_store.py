@@ -667,3 +667,39 @@ def test_postgres_syncs_its_log_before_each_acknowledged_save(db, pg_cluster, tm
     (tmp_path / "off").mkdir()
     unsynced = _traced_pg_saves(db + "%20-csynchronous_commit%3Doff", pg_cluster, tmp_path / "off", 40)
     assert len(unsynced) >= 20, unsynced
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_a_connection_the_server_ended_is_replaced_without_losing_a_save(store, db):
+    """A PostgreSQL restart, or a proxy that drops idle connections, ends the connection a kernel holds: the
+    next call opens a new one and succeeds, since nothing of it had reached the server."""
+    import psycopg
+
+    store.save("ana", "m01", "kc1", "before")
+    (pid,) = store._conn().execute("SELECT pg_backend_pid()").fetchone()
+    with psycopg.connect(db, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+    assert store.save("ana", "m01", "kc1", "after").revision == 2
+    assert store._conn().execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+    assert [r.value for r in store.history("ana", "m01", "kc1")] == ["before", "after"]
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_opening_a_current_postgres_store_changes_no_schema(store, db):
+    """Every server, kernel and command opens the store; once its tables are current, opening only reads (a
+    role without the right to create tables can use it)."""
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE ROLE rows_only NOLOGIN")
+        try:
+            schema = conn.execute("SELECT current_schema()").fetchone()[0]
+            conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO rows_only')
+            conn.execute(f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "{schema}" TO rows_only')
+            conn.execute(f'REVOKE CREATE ON SCHEMA "{schema}" FROM PUBLIC')
+            with AnswerStore(db + "%20-crole%3Drows_only") as limited:
+                assert limited._conn().execute("SELECT current_user").fetchone()[0] == "rows_only"
+                assert limited.save("ana", "m01", "kc1", "A").revision == 1
+        finally:
+            conn.execute("DROP OWNED BY rows_only")
+            conn.execute("DROP ROLE rows_only")

@@ -433,9 +433,15 @@ class _Postgres:
 
     @staticmethod
     def migrate(conn: _PostgresConnection) -> None:
-        conn.execute("CREATE TABLE IF NOT EXISTS allies_schema (version INTEGER NOT NULL)")
-        row = conn.execute("SELECT version FROM allies_schema").fetchone()
+        """Under the schema's lock: create or upgrade the tables, or (the usual case) see them current."""
+        row = None
+        if conn.execute("SELECT to_regclass('allies_schema') IS NOT NULL").fetchone()[0]:
+            row = conn.execute("SELECT version FROM allies_schema").fetchone()
+        else:  # a new database; a role that may only read and write rows never gets here
+            conn.execute("CREATE TABLE allies_schema (version INTEGER NOT NULL)")
         version = row[0] if row else 0
+        if version == SCHEMA_VERSION:
+            return
         _check_version(version)
         for step in _POSTGRES_MIGRATIONS[version:]:
             for statement in step:
@@ -752,18 +758,21 @@ class AnswerStore:
         deadline = time.monotonic() + RETRY_FOR_SECONDS
         pause = 0.002
         while True:
-            conn = None
+            conn, begun = None, False
             try:
                 conn = self._conn()
                 self._backend.begin(conn, lock)
+                begun = True
                 result = work(conn)
                 conn.execute("COMMIT")
                 return result
             except BaseException as error:
                 if conn is not None:
                     self._backend.rollback(conn)
-                    if self._backend.broken(conn):
+                    if self._backend.broken(conn):  # the server ended it (restarted, or idle too long)
                         self._forget(conn)
+                        if not begun and time.monotonic() < deadline:  # no work was sent: again, reconnected
+                            continue
                 if not self._backend.busy(error):
                     raise
                 if time.monotonic() > deadline:
