@@ -41,7 +41,9 @@ if current.store_path:
     current._store().save(current.learner, "m01", "m01-r1", "My reflection.")
 with open("/proc/self/status") as fh:  # VmHWM: this process's peak RSS (getrusage's survives exec)
     peak = int(re.search(r"VmHWM:\s+(\d+) kB", fh.read()).group(1))
-print(json.dumps({"modules": len(sys.modules), "max_rss_mb": peak / 1024,
+with open("/proc/self/smaps_rollup") as fh:  # its own pages now, not shared libraries' (USS)
+    own = sum(int(n) for n in re.findall(r"Private_(?:Clean|Dirty):\s+(\d+) kB", fh.read()))
+print(json.dumps({"modules": len(sys.modules), "max_rss_mb": peak / 1024, "uss_mb": own / 1024,
                   "psycopg": "psycopg" in sys.modules, "sqlalchemy": "sqlalchemy" in sys.modules}))
 """
 
@@ -90,7 +92,7 @@ def kernel(location: str | None, work: Path) -> dict:
         env.pop("ALLIES_STORE", None)
     runs = [json.loads(subprocess.run([sys.executable, "-c", KERNEL], env=env, cwd=ROOT, check=True,
                                       capture_output=True, text=True).stdout) for _ in range(3)]
-    return {**runs[0], "max_rss_mb": statistics.median(r["max_rss_mb"] for r in runs)}
+    return {**runs[0], **{key: statistics.median(r[key] for r in runs) for key in ("max_rss_mb", "uss_mb")}}
 
 
 def markdown(report: dict) -> str:
@@ -102,7 +104,7 @@ def markdown(report: dict) -> str:
                      f"{r['postgresql']['median']:.2f} | {r['postgresql']['p99']:.2f} | "
                      f"{r['postgresql']['median'] / r['sqlite']['median']:.2f}× |"
                      for label, r in (("one writer", one), ("8 writer processes at once", many)))
-    kernels = "\n".join(f"| {label} | {k[key]['modules']} | {k[key]['max_rss_mb']:.0f} | "
+    kernels = "\n".join(f"| {label} | {k[key]['modules']} | {k[key]['max_rss_mb']:.0f} | {k[key]['uss_mb']:.0f} | "
                         f"{'yes' if k[key]['psycopg'] else 'no'} | {'yes' if k[key]['sqlalchemy'] else 'no'} |"
                         for label, key in (("no store", "none"), ("SQLite", "sqlite"), ("PostgreSQL", "postgresql")))
     background = report["background"]
@@ -133,12 +135,13 @@ reason to choose PostgreSQL is not speed on one machine: it is one store for ser
 
 ## What the store adds to a learner's kernel
 
-A process that imports `course.lesson.session` and saves one answer (median peak RSS, VmHWM, of 3 runs);
-a real Voilà kernel loads ipykernel and the module's own code besides. A kernel on
+A process that imports `course.lesson.session` and saves one answer (medians of 3 runs): its peak RSS
+(VmHWM, shared libraries included) and its own memory at the end (USS: private pages, what each more kernel
+costs). A real Voilà kernel loads ipykernel and the module's own code besides. A kernel on
 SQLite loads neither psycopg nor SQLAlchemy; psycopg is imported only when the store is a PostgreSQL URL.
 
-| store | modules loaded | peak RSS (MB) | psycopg | SQLAlchemy |
-|---|---:|---:|---|---|
+| store | modules loaded | peak RSS (MB) | own memory, USS (MB) | psycopg | SQLAlchemy |
+|---|---:|---:|---:|---|---|
 {kernels}
 """
 
