@@ -33,8 +33,8 @@ class Binding:
 @dataclass
 class Session:
     store_path: str | None  # the answer store: a SQLite file's path or a PostgreSQL URL
-    instance: str | None = None  # the site's private folder, where feedback is returned
     learner: str | None = None
+    instance: str | None = None  # the site's private folder, where feedback is returned
     bindings: dict[str, Binding] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -192,7 +192,7 @@ def current() -> Session:
     """The kernel's one session, started on first use."""
     global _current
     if _current is None:
-        _current = Session(os.environ.get(STORE_ENV) or None, os.environ.get(INSTANCE_ENV) or None)
+        _current = Session(os.environ.get(STORE_ENV) or None, instance=os.environ.get(INSTANCE_ENV) or None)
         _current.start()
     return _current
 
