@@ -155,7 +155,7 @@ def main() -> None:
     with postgres.cluster() as cluster, tempfile.TemporaryDirectory(prefix="allies-store-bench-") as tmp:
         work = Path(tmp)
         server = subprocess.run([str(cluster.bin / "postgres"), "--version"], capture_output=True,
-                                text=True).stdout.split()[-1]
+                                text=True).stdout.strip().split(" ", 2)[2]  # "15.18 (Debian …)"
         background.mark("one writer")
         one = one_writer({"sqlite": str(work / "one.sqlite"), "postgresql": cluster.database("one")}, args.saves)
         background.mark("eight writers")
