@@ -180,3 +180,27 @@ def test_links_are_underlined_sources_are_links_and_headings_are_named_by_their_
     assert levels and levels[0] == 1
     skips = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
     assert skips == [], f"headings skip a level: {levels}"
+
+
+def test_role_practice_passes_axe_and_reflows_once_a_role_is_picked_and_a_scene_answered(pages):
+    """Module 6's role picker, and a scene of the role picked, written first, its options shown and one chosen,
+    from the keyboard."""
+    page = pages(MODULE_6)
+    picker = page.locator(".allies-role-picker")
+    expect(picker.get_by_role("radiogroup")).to_have_count(1)
+    picker.get_by_role("radio", name="Senior leader").check()
+    scene = page.locator(".allies-card").first
+    expect(scene).to_contain_text("The conference panel", timeout=20_000)
+    scene.get_by_role("textbox").fill("I would say no, and name someone who knows the subject.")
+    show = scene.get_by_role("button", name="Show the options")
+    expect(show).to_be_enabled()
+    show.focus()
+    page.keyboard.press("Enter")
+    option = scene.locator(".allies-card-responses button").first
+    expect(option).to_be_visible()
+    option.focus()
+    page.keyboard.press("Space")
+    expect(scene.locator(".allies-card-feedback:visible")).to_contain_text("You picked:")
+    assert axe(page) == []
+    page.set_viewport_size({"width": 320, "height": 900})
+    assert overflowing(page) == [] and squeezed(page) == []

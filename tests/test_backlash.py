@@ -402,7 +402,6 @@ def test_module_4_words_the_output_result_as_what_the_assumptions_imply():
 
 def test_pages_show_no_code_paths_or_confidence_jargon():
     shown = "\n".join(_views(backlash.simulation())) + backlash.assumptions().value
-    for name in ("backlash_myths", "backlash_scenarios", "scenarios_bias", "scenarios_orientation",
-                 "scenarios_leading"):
+    for name in ("backlash_myths", "backlash_scenarios", "practice_scenes", "scenarios_orientation"):
         shown += "".join(view.children[-1].value for view in cards.deck(name).cards)
     assert "course/" not in shown and "Confidence:" not in shown

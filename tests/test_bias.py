@@ -229,9 +229,9 @@ def test_card_responses_are_real_buttons_linked_to_the_feedback_in_the_browser()
 
 
 def test_cards_come_from_a_data_table_with_their_sources():
-    deck = bias.scenarios()
+    deck = cards.deck("practice_scenes")
     headings = [c.card.heading for c in deck.cards]
-    assert {"Stand-up", "Code review", "Interview debrief", "Promotion committee"} <= set(headings)
+    assert {"Cut off at stand-up", "The waiting pull request", "The debrief", "The promotion packets"} <= set(headings)
     for card in deck.cards:
         assert len(card.card.responses) >= 2 and card.card.source and card.card.confidence
         assert all(r.feedback and r.verdict for r in card.card.responses)

@@ -20,6 +20,13 @@ from course import upstream
 VOILA = Path(inspect.getfile(__import__("voila"))).parent
 
 
+def in_own_loop(main) -> None:
+    """Run `main()` on an event loop of its own, in a thread: a browser test that ran earlier on this worker
+    leaves Playwright's loop set on the main thread, and asyncio.run refuses to start there."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, main()).result()
+
+
 def _params(function) -> list[str]:
     return list(inspect.signature(function).parameters)
 
@@ -238,7 +245,7 @@ def test_voilas_pool_starts_keeps_and_hands_out_kernels_where_the_adapter_reache
         await asyncio.wait(upstream.pool_tasks(manager, "m.ipynb"))
         assert len(started) == 2 and manager.get_pool_size("m.ipynb") == 1, "Voilà refills as it hands out"
 
-    asyncio.run(run())
+    in_own_loop(run)
 
 
 def test_voilas_routes_still_name_the_handlers_the_course_replaces():
@@ -325,7 +332,7 @@ def test_tornado_records_a_finished_response_where_the_adapter_reads_it():
         finally:
             server.stop()
 
-    asyncio.run(run())
+    in_own_loop(run)
     assert seen == [False, True]
 
 
@@ -360,7 +367,7 @@ def test_jupyter_client_shutdown_runs_the_private_cleanup_the_hook_overrides():
         await manager.start_kernel()
         await manager.shutdown_kernel(now=True)
 
-    asyncio.run(run())
+    in_own_loop(run)
     assert heard == [False]
 
 

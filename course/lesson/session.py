@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from course import upstream
-from course.contract import COURSE_ID, EXCHANGE_ENV, INSTANCE_ENV, LEARNER_ENV, STORE_ENV, module_number
+from course.contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, instance_folder, module_number
 from course.paths import folder
 
 SAVE_DELAY = 0.6  # seconds of quiet typing before an autosave; a click (a choice) is saved at once
@@ -192,7 +192,7 @@ def current() -> Session:
     """The kernel's one session, started on first use."""
     global _current
     if _current is None:
-        _current = Session(os.environ.get(STORE_ENV) or None, instance=os.environ.get(INSTANCE_ENV) or None)
+        _current = Session(os.environ.get(STORE_ENV) or None, instance=instance_folder(os.environ))
         _current.start()
     return _current
 

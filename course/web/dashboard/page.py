@@ -86,7 +86,7 @@ def show(instance_dir: str | os.PathLike[str] | None = None):
     import ipywidgets as w
 
     from course.lesson.context import in_voila
-    from course.contract import INSTANCE_ENV, STORE_ENV
+    from course.contract import STORE_ENV, instance_folder
     from course.web.dashboard import build
 
     if instance_dir is not None:
@@ -94,7 +94,7 @@ def show(instance_dir: str | os.PathLike[str] | None = None):
 
         store_path, instance = str(Instance(instance_dir).store), Path(instance_dir)
     else:
-        store_path, instance = os.environ.get(STORE_ENV, ""), Path(os.environ.get(INSTANCE_ENV, "."))
+        store_path, instance = os.environ.get(STORE_ENV, ""), Path(instance_folder(os.environ) or ".")
     if not store_path:
         return _note("No cohort given: run this on the instructor site (python -m course instructor dashboard "
                      "--instance DIR), or call dashboard.show('/path/to/instance').", False)
