@@ -31,17 +31,32 @@ def _serve(args) -> int:
 def _cohort_serve(args) -> int:
     from course.web import cohort
 
-    cohort.serve(args.instance, port=args.port, pool_size=args.pool_size, behind_https=args.behind_https,
+    cohort.serve(args.instance, store_url=args.store_url, port=args.port, pool_size=args.pool_size,
+                 behind_https=args.behind_https,
                  hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle,
                  start_slots=args.start_slots, check_feedback=args.check_feedback)
     return 0
 
 
-def _cohort_add(args) -> int:
-    import csv
+def _store_url(text: str) -> str:
+    from course.instance import check_store_url
 
+    try:
+        return check_store_url(text, "--store-url")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _cohort_store(args):
+    """The cohort's answer store (`--store-url`, once given, is kept in the instance folder)."""
     from course.instance import Instance
     from course.store.answers import AnswerStore
+
+    return AnswerStore(Instance(args.instance, store_url=args.store_url).store)
+
+
+def _cohort_add(args) -> int:
+    import csv
 
     with open(args.roster, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -55,7 +70,7 @@ def _cohort_add(args) -> int:
         target = sys.stdout
     out = csv.writer(target)
     out.writerow(["learner_id", "display_name", "access_code"])
-    with AnswerStore(Instance(args.instance).store) as store:
+    with _cohort_store(args) as store:
         for row in rows:
             code = store.add_learner(row["learner_id"].strip(), row.get("display_name", "").strip(),
                                      row.get("role", "").strip() or "learner")
@@ -68,19 +83,13 @@ def _cohort_add(args) -> int:
 
 
 def _cohort_reset(args) -> int:
-    from course.instance import Instance
-    from course.store.answers import AnswerStore
-
-    with AnswerStore(Instance(args.instance).store) as store:
+    with _cohort_store(args) as store:
         print(store.reset_code(args.learner_id))
     return 0
 
 
 def _cohort_withdraw(args) -> int:
-    from course.instance import Instance
-    from course.store.answers import AnswerStore
-
-    with AnswerStore(Instance(args.instance).store) as store:
+    with _cohort_store(args) as store:
         store.withdraw(args.learner_id)
     print(f"{args.learner_id} can no longer sign in; their answers and submissions are kept.", file=sys.stderr)
     return 0
@@ -283,6 +292,11 @@ def main(argv=None) -> None:
     withdraw.add_argument("learner_id")
     withdraw.add_argument("--instance", required=True)
     withdraw.set_defaults(run=_cohort_withdraw)
+    for step in (serve, add, reset, withdraw):
+        step.add_argument("--store-url", metavar="URL", type=_store_url,
+                          help="keep the answers in this PostgreSQL database (postgresql://user@host/db) instead "
+                               "of the instance's SQLite file; remembered in the instance folder for later "
+                               "commands (ALLIES_STORE_URL, if set, wins)")
     cards = commands.add_parser("cards", help="write the printable role and observer cards for live practice "
                                               "(default: docs/practice-cards.html)")
     cards.add_argument("--role", action="append", metavar="ROLE",

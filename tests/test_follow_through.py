@@ -236,7 +236,7 @@ def _progress(tmp_path, saved, today, schedule=None, submitted=False):
     with AnswerStore(store_path) as store:
         if submitted:
             store.record_submission("ana", M7, "/nowhere")
-        return progress.of(store, "ana", today=today)
+        return progress.of(store, "ana", today=today, instance=tmp_path)
 
 
 def test_module_7_waits_once_the_check_in_date_has_passed(tmp_path):

@@ -325,11 +325,11 @@ def test_the_export_has_one_row_per_learner_and_module(course):
 def test_the_site_shows_a_learner_only_their_own_feedback_in_a_sandboxed_iframe(course):
     from course.lesson.widgets import feedback_html, feedback_page
 
-    store = str(course["instance"].store)
-    page, about = feedback_page(store, "cohort-01", MODULE)
+    instance = str(course["instance"].root)
+    page, about = feedback_page(instance, "cohort-01", MODULE)
     assert about["score"] == expected("cohort-01")["score"]
     for other in ("nobody", "../cohort-01", "cohort-01/../lab-01", ".."):
-        assert feedback_page(store, other, MODULE) is None
+        assert feedback_page(instance, other, MODULE) is None
     shown = feedback_html(page, about)
     outside, srcdoc = re.fullmatch(r'(.*<iframe [^>]*)srcdoc="([^"]*)"></iframe>', shown, re.DOTALL).groups()
     assert 'sandbox=""' in outside and "allow-" not in outside and "<script" not in outside

@@ -17,7 +17,8 @@ def _declared() -> list[str]:
 
 
 def _spec(requirement: str) -> str:
-    return requirement.strip()[len(_name(requirement)):].replace(" ", "")
+    """The version bounds; pip's extras (psycopg[binary]) have no conda spelling and are left out."""
+    return re.sub(r"^\[[^\]]*\]", "", requirement.strip()[len(_name(requirement)):].replace(" ", ""))
 
 
 def test_environment_yml_names_the_same_dependencies_as_pyproject():

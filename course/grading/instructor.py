@@ -232,11 +232,13 @@ def import_roster(course: Course, learners: list[dict]) -> int:
 
 
 def _instance_learners(instance: Path) -> list[dict]:
+    from course.instance import Instance
     from course.store.answers import AnswerStore
 
-    if not (instance / "answers.sqlite3").exists():
+    store_location = Instance(instance).store
+    if isinstance(store_location, Path) and not store_location.exists():
         return []
-    with AnswerStore(instance / "answers.sqlite3") as store:
+    with AnswerStore(store_location) as store:
         return [{"learner_id": p.learner_id, "display_name": p.display_name, "email": None}
                 for p in store.learners() if p.role == "learner"]
 

@@ -260,7 +260,7 @@ def submit_module(module: str):
         try:
             current = session.current()
             current.submit(module)
-            if feedback_page(current.store_path, current.learner, module):
+            if feedback_page(current.instance, current.learner, module):
                 status.value = markup.status("Submitted and kept. Your facilitator has already returned feedback on "
                                        "this module, so this new submission is graded only if they allow it: "
                                        "ask them if you need it marked.")
@@ -402,15 +402,15 @@ def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tu
 # it (course/grading/instructor.py). The hand-in step shows the signed-in learner's own page, and nobody else's, in a
 # sandboxed iframe that runs no scripts: the page is nbgrader's HTML and holds the learner's own text.
 
-def feedback_page(store_path: str | None, learner: str | None, module: str) -> tuple[str, dict] | None:
-    """(html, about) of `learner`'s returned feedback on `module`, from the instance folder that holds the
-    answer store at `store_path`; None if there is none yet."""
+def feedback_page(instance: str | None, learner: str | None, module: str) -> tuple[str, dict] | None:
+    """(html, about) of `learner`'s returned feedback on `module`, from the site's `instance` folder; None if
+    there is none yet."""
     import json
     from pathlib import Path
 
-    if not (store_path and learner) or learner in (".", "..") or any(c in learner for c in "/\\\0"):
+    if not (instance and learner) or learner in (".", "..") or any(c in learner for c in "/\\\0"):
         return None
-    folder = Path(store_path).parent / "feedback" / learner
+    folder = Path(instance) / "feedback" / learner
     try:
         page = (folder / f"{module}.html").read_text(encoding="utf-8")
     except OSError:
@@ -447,7 +447,7 @@ def feedback_view(module: str) -> w.HTML:
     current = session.current()
 
     def show() -> None:
-        found = feedback_page(current.store_path, current.learner, module)
+        found = feedback_page(current.instance, current.learner, module)
         if found:
             view.value = feedback_html(*found)
 

@@ -126,7 +126,8 @@ class RosterIdentityProvider(IdentityProvider):
     is honoured only while its session is the learner's current one: logout, a new code and withdrawal
     end it."""
 
-    store_path = Unicode(help="The cohort's answer store, which holds the roster.").tag(config=True)
+    store_path = Unicode(help="The cohort's answer store, which holds the roster: a SQLite file's path or a "
+                              "PostgreSQL URL.").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -211,13 +212,13 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
 
 
 def serve(instance_dir: str, port: int = 8866, pool_size: int = 2,
-          check_feedback: str = keys.AFTER_GRADING, **options) -> None:
+          check_feedback: str = keys.AFTER_GRADING, store_url: str | None = None, **options) -> None:
     """Run the cohort site until interrupted; `check_feedback` says when a knowledge check shows its key
-    and explanation (`after-answering`, or `after-grading`: never before the module is graded), and
-    `options` are as for `config`."""
+    and explanation (`after-answering`, or `after-grading`: never before the module is graded), `store_url`
+    puts the answer store on PostgreSQL (`course.instance`), and `options` are as for `config`."""
     upstream.check_versions()
     adapt_voila()
-    instance = Instance(instance_dir)
+    instance = Instance(instance_dir, store_url=store_url)
     AnswerStore(instance.store).close()
     # No learner: each kernel learns its learner from the signed-in request. Every kernel inherits the mode.
     site.environment(instance, check_feedback=check_feedback)

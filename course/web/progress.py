@@ -18,7 +18,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 
 from course.contract import (CHECK_IN_ITEM, FOLLOW_UP_MODULE, LEARNER_ENV, PLAN_MODULE, SCHEDULE_FILE,
-                             STORE_ENV)
+                             STORE_ENV, instance_folder)
 from course.paths import folder
 from course.store.answers import AnswerStore
 from course.lesson.submissions import answer_cells, read
@@ -55,13 +55,14 @@ def check_in(store: AnswerStore, learner: str) -> dt.date | None:
         return None
 
 
-def of(store: AnswerStore, learner: str, today: dt.date | None = None) -> dict:
+def of(store: AnswerStore, learner: str, today: dt.date | None = None, *, instance: str | Path) -> dict:
     """{"modules": [{path, answered, of, submitted, feedback, opens, due}], "continue": the path last worked
-    in, "waiting": {path, check_in} of the return visit once it waits for this learner, else None}."""
+    in, "waiting": {path, check_in} of the return visit once it waits for this learner, else None}; the
+    `instance` folder holds the schedule and returned feedback."""
     now = dt.datetime.now(dt.timezone.utc)
     today = today or now.date()
     activity = store.activity(learner)
-    instance = Path(store.path).parent
+    instance = Path(instance)
     feedback = instance / "feedback" / learner
     dates = schedule(instance)
     found, latest = [], None
@@ -88,10 +89,11 @@ class ProgressHandler(JupyterHandler):
     @web.authenticated
     def get(self):
         learner = os.environ.get(LEARNER_ENV) or getattr(self.current_user, "username", None)
-        if not learner or STORE_ENV not in os.environ:
+        instance = instance_folder(os.environ)
+        if not learner or STORE_ENV not in os.environ or instance is None:
             raise web.HTTPError(404)
         with AnswerStore(os.environ[STORE_ENV]) as store:
-            body = of(store, learner)
+            body = of(store, learner, instance=instance)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(body))

@@ -193,6 +193,7 @@ def environment(instance: Instance, learner: str | None = None,
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DIR),
                                                                os.environ.get("JUPYTER_PATH")]))
     os.environ[contract.STORE_ENV] = str(instance.store)
+    os.environ[contract.INSTANCE_ENV] = str(instance.root)
     os.environ[contract.EXCHANGE_ENV] = str(instance.exchange)
     if learner:
         os.environ[contract.LEARNER_ENV] = learner
