@@ -215,9 +215,9 @@ def test_jupyterlab_revisit_shows_then_and_now_and_the_start_when_given(monkeypa
 
 def test_the_follow_up_explorer_draws_each_study_with_its_badge_and_caution():
     explorer = four_weeks.follow_ups()
-    views = explorer.views.children
+    views = explorer.every_view()
     assert len(views) == 1 + len(four_weeks._rows())
-    devine = views[[r["study"] for r in four_weeks._rows()].index("devine") + 1].value
+    devine = views[[r["study"] for r in four_weeks._rows()].index("devine") + 1]
     assert "Contested" in devine and "replication" in devine and 'alt="' in devine
 
 
