@@ -12,7 +12,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 MAX_BODY_BYTES = 1024 * 1024  # no route of the sites takes more: answers travel over the kernel's websocket
-TEMPLATES = Path(__file__).resolve().parent / "jupyter" / "voila" / "templates" / "allies"
+TEMPLATES = Path(__file__).resolve().parents[1] / "jupyter" / "voila" / "templates" / "allies"
 
 TOO_LARGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large — Allies in Tech</title>
 </head><body><main><h1>That request was too large</h1><p>The course site takes at most

@@ -27,7 +27,7 @@ from course.store.answers import MAX_VALUE_BYTES
 LOCAL_LEARNER = "local"
 
 # Voilà finds templates under <JUPYTER_PATH entry>/voila/templates/<name>.
-JUPYTER_DIR = Path(__file__).resolve().parent / "jupyter"
+JUPYTER_DIR = Path(__file__).resolve().parents[1] / "jupyter"
 
 
 OBJECTIVE = re.compile(r"^\d+\. (.+)$")  # a numbered line of a module's opening cell: one objective
