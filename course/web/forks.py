@@ -18,6 +18,7 @@ ordinary process. Linux only (`os.pidfd_open`): `available()` says whether this 
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import json
 import os
@@ -26,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import weakref
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
@@ -36,6 +38,9 @@ LAUNCHER = ["-m", "ipykernel_launcher"]
 PRELOAD = ["ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "ipywidgets", "IPython.display", "numpy", "PIL.Image",
            "matplotlib.figure", "matplotlib.backends.backend_agg", "course.store.answers"]
 PRELOAD_PACKAGES = ["course.lesson", "course.lesson.figures", "course.lesson.models"]  # and all their modules
+# Preloaded modules that hook into IPython as they are imported, if it runs (it does not, in the zygote):
+# each kernel loads them as IPython extensions instead. ipywidgets registers its comm targets so.
+EXTENSIONS = ["ipywidgets"]
 
 
 def available() -> bool:
@@ -89,6 +94,8 @@ def zygote_main(fd: int) -> None:
                         tell({"id": request["id"], "error": str(exc)})
                         continue
                     if pid == 0:
+                        sel.close()  # this child's copies only; closed before their numbers can be reused
+                        server.close()
                         _become_kernel(request)  # never returns
                     sel.register(os.pidfd_open(pid), selectors.EVENT_READ, pid)
                     tell({"id": request["id"], "pid": pid})
@@ -105,7 +112,7 @@ def _become_kernel(request: dict) -> None:
         os.setsid()  # as jupyter_client starts kernels: interrupts reach the kernel's whole group
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the zygote's socket and anything else it held
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # and anything else the zygote held (its kernels' pidfds)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL if sig != signal.SIGPIPE else signal.SIG_IGN)
         argv = request["argv"]
@@ -126,7 +133,7 @@ def _become_kernel(request: dict) -> None:
         sys.argv = [ipykernel_launcher.__file__, *argv[1 + len(LAUNCHER):]]
         from ipykernel.kernelapp import IPKernelApp
 
-        IPKernelApp.launch_instance()
+        IPKernelApp.launch_instance(extra_extensions=EXTENSIONS)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
@@ -151,7 +158,10 @@ class ForkedProcess:
     def __init__(self, pid: int):
         self.pid = pid
         self.returncode: int | None = None
-        self._pidfd = os.pidfd_open(pid)
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # already ended and reaped: the zygote's word of it follows
+            self._pidfd = None
 
     def poll(self) -> int | None:
         return self.returncode
@@ -167,7 +177,7 @@ class ForkedProcess:
 
     def send_signal(self, signum: int) -> None:
         if self._pidfd is None:
-            raise ProcessLookupError(self.pid, "the kernel has ended")
+            raise ProcessLookupError(errno.ESRCH, f"kernel process {self.pid} has ended")
         signal.pidfd_send_signal(self._pidfd, signum)
 
     def kill(self) -> None:
@@ -189,6 +199,7 @@ class Zygote:
         self.waiting: dict[int, asyncio.Future] = {}
         self.next_id = 0
         self.lock = asyncio.Lock()
+        self.listener: asyncio.Task | None = None
 
     async def _start(self) -> None:
         ours, theirs = socket.socketpair()
@@ -203,31 +214,41 @@ class Zygote:
             self.writer.close()
             self.writer = None
             raise RuntimeError(f"the kernel zygote exited with {self.proc.returncode} before it was ready")
-        asyncio.ensure_future(self._listen(reader))
+        self.listener = asyncio.ensure_future(self._listen(reader))
 
     async def _listen(self, reader: asyncio.StreamReader) -> None:
-        while line := await reader.readline():
-            message = json.loads(line)
-            if "ended" in message:
-                if kernel := self.kernels.pop(message["ended"], None):
-                    kernel.ended(message["status"])
-            elif future := self.waiting.pop(message["id"], None):
+        try:
+            while line := await reader.readline():
+                self._heard(json.loads(line))
+        finally:  # the zygote is gone (it crashed, or was killed), or the loop is ending: so are its kernels
+            self.writer.close()
+            self.writer = None
+            for kernel in self.kernels.values():
+                _kill(kernel)
+                kernel.ended(-signal.SIGKILL)
+            self.kernels.clear()
+            for future in self.waiting.values():
                 if not future.done():
-                    future.set_result(message)
-        # The zygote is gone (it crashed, or was killed): so are its kernels, or they soon will be.
-        for kernel in self.kernels.values():
+                    future.set_exception(RuntimeError("the kernel zygote exited"))
+            self.waiting.clear()
             try:
-                kernel.kill()
-            except OSError:
-                pass
-            kernel.ended(-signal.SIGKILL)
-        self.kernels.clear()
-        for future in self.waiting.values():
-            future.set_exception(RuntimeError("the kernel zygote exited"))
-        self.waiting.clear()
-        self.writer.close()
-        self.writer = None
-        self.proc.wait()
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def _heard(self, message: dict) -> None:
+        if "ended" in message:
+            if kernel := self.kernels.pop(message["ended"], None):
+                kernel.ended(message["status"])
+        elif future := self.waiting.pop(message["id"], None):
+            kernel = None
+            if "pid" in message:  # known before the zygote's word of its end can be read
+                kernel = self.kernels[message["pid"]] = ForkedProcess(message["pid"])
+            if not future.done():
+                future.set_result((kernel, message.get("error")))
+            elif kernel:  # its start was given up: nobody else would ever end it
+                _kill(kernel)
 
     async def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> ForkedProcess:
         """A kernel forked for command `argv` (`python -m ipykernel_launcher …`), with this environment and
@@ -238,14 +259,22 @@ class Zygote:
         self.next_id += 1
         future = self.waiting[self.next_id] = asyncio.get_running_loop().create_future()
         self.writer.write(json.dumps({"id": self.next_id, "argv": argv, "env": env, "cwd": cwd}).encode() + b"\n")
-        reply = await future
-        if "error" in reply:
-            raise OSError(f"the kernel zygote could not fork: {reply['error']}")
-        kernel = self.kernels[reply["pid"]] = ForkedProcess(reply["pid"])
+        kernel, error = await future
+        if error:
+            raise OSError(f"the kernel zygote could not fork: {error}")
         return kernel
 
 
-_ZYGOTES: dict[str, Zygote] = {}
+def _kill(kernel: ForkedProcess) -> None:
+    try:
+        kernel.kill()
+    except OSError:
+        pass
+
+
+# One zygote per Python and event loop (a server has one loop; its streams belong to that loop). A loop's
+# zygotes go with it: their socket closes, and they exit.
+_ZYGOTES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Zygote]] = weakref.WeakKeyDictionary()
 
 
 class ForkProvisioner(LocalProvisioner):
@@ -255,7 +284,8 @@ class ForkProvisioner(LocalProvisioner):
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         if not (available() and cmd[1:3] == LAUNCHER):
             return await super().launch_kernel(cmd, **kwargs)
-        zygote = _ZYGOTES.setdefault(cmd[0], Zygote(cmd[0]))
+        zygotes = _ZYGOTES.setdefault(asyncio.get_running_loop(), {})
+        zygote = zygotes.get(cmd[0]) or zygotes.setdefault(cmd[0], Zygote(cmd[0]))
         scrubbed = self._scrub_kwargs(kwargs)
         env = scrubbed.get("env") or dict(os.environ)
         cwd = str(scrubbed.get("cwd") or os.getcwd())
