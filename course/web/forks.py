@@ -18,7 +18,6 @@ ordinary process. Linux only (`os.pidfd_open`): `available()` says whether this 
 from __future__ import annotations
 
 import asyncio
-import errno
 import gc
 import json
 import os
@@ -176,9 +175,9 @@ class ForkedProcess:
             self._pidfd = None
 
     def send_signal(self, signum: int) -> None:
-        if self._pidfd is None:
-            raise ProcessLookupError(errno.ESRCH, f"kernel process {self.pid} has ended")
-        signal.pidfd_send_signal(self._pidfd, signum)
+        """Signal the kernel, unless it has ended (as `Popen` does)."""
+        if self._pidfd is not None:
+            signal.pidfd_send_signal(self._pidfd, signum)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
