@@ -382,3 +382,13 @@ def test_compiled_templates_are_shared_only_for_the_same_source_and_settings(mon
     assert render() == "Hi Ana" and compiled == [False, False]
     assert asyncio.run(render(enable_async=True)) == "Hi Ana" and compiled == [False, False, True]
     assert render(extensions=["jinja2.ext.do"]) == "Hi Ana" and len(compiled) == 4
+
+
+def test_the_servers_logger_makes_no_record_below_its_log_level():
+    """A debug line is not even made into a record at the default level, and is logged at log level DEBUG."""
+    import logging
+
+    app = site.CourseVoila()
+    assert not app.log.isEnabledFor(logging.DEBUG) and app.log.isEnabledFor(logging.INFO)
+    app.log_level = logging.DEBUG
+    assert app.log.isEnabledFor(logging.DEBUG) and all(h.level == logging.DEBUG for h in app.log.handlers)

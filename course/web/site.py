@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from functools import lru_cache
@@ -180,6 +181,15 @@ class CourseVoila(Voila):
 
     behind_https = Bool(False, config=True, help="Reached through an HTTPS proxy on this machine: take the "
                         "client's address and scheme from its X-Forwarded-For and X-Forwarded-Proto.")
+
+    def get_default_logging_config(self) -> dict:
+        """traitlets' logging set-up, with the server's logger at its own log level rather than DEBUG (only
+        its handler then drops what is below that level): jupyter_client and nbclient log thousands of debug
+        lines for each page rendered, and each made a record that was then dropped."""
+        config = super().get_default_logging_config()
+        if logger := config.get("loggers", {}).get(type(self).__name__):
+            logger["level"] = logging.getLevelName(self.log_level)
+        return config
 
     def init_settings(self):
         settings = super().init_settings()
