@@ -26,9 +26,9 @@ class Instance:
     def exchange(self) -> Path:
         return self.root / "exchange"
 
-    def cookie_secret(self) -> bytes:
-        """A secret kept across restarts, so sign-ins survive them."""
-        path = self.root / "cookie_secret"
+    def cookie_secret(self, name: str = "cookie_secret") -> bytes:
+        """A site's sign-in secret, kept across restarts in the file `name`, so sign-ins survive them."""
+        path = self.root / name
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:

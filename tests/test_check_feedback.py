@@ -117,7 +117,7 @@ def test_in_a_notebook_a_wrong_answer_gets_the_right_one_and_why_kindly(after_an
     html = shown_in_notebook(monkeypatch, WRONG)
     assert f"Not quite: the answer is ({RIGHT}), not ({WRONG})." in html and 'data-right="false"' in html
     assert validation.escaped(explanation()) in html
-    assert "#8a1c1c" not in html  # not shown as an error
+    assert "allies-problem" not in html  # not shown as an error
 
 
 def test_in_a_notebook_without_solutions_the_answer_is_recorded_for_grading(after_answering, monkeypatch,

@@ -310,18 +310,18 @@ def test_the_instructor_site_serves_the_dashboard_alone_with_its_own_sign_in_sec
     assert c.Voila.root_dir == str(ROOT / "instructor")
     assert c.Voila.identity_provider_class is instructor_site.InstructorIdentityProvider
     assert c.VoilaConfiguration.template == "allies" and not c.VoilaConfiguration.preheat_kernel
-    assert c.Voila.cookie_secret == instructor_site.cookie_secret(instance) != instance.cookie_secret()
+    assert c.Voila.cookie_secret == instance.cookie_secret(instructor_site.SECRET_FILE) != instance.cookie_secret()
     assert (instance.root / instructor_site.SECRET_FILE).stat().st_mode & 0o077 == 0
     assert instructor_site.InstructorIdentityProvider().cookie_name == "allies-instructor"
     assert c.VoilaConfiguration.file_allowlist == []  # no file under instructor/ is sent, signed in or not
 
 
 class InstructorServer(Server):
-    """`python -m course.web.instructor_site` in a subprocess on a free port."""
+    """`python -m course instructor dashboard` in a subprocess on a free port."""
 
     def start(self, timeout: float = 60) -> "InstructorServer":
         out = open(self.log, "a")
-        self.proc = subprocess.Popen([sys.executable, "-m", "course.web.instructor_site", *self.args,
+        self.proc = subprocess.Popen([sys.executable, "-m", "course", "instructor", "dashboard", *self.args,
                                       "--port", str(self.port)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                      env=self.env)
         deadline = time.monotonic() + timeout

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from course.lesson import charts, keys, validation, widgets
+from course.lesson import charts, keys, markup, validation, widgets
 
 OPTIONS = {"a": "First", "b": "Second", "c": "Third"}
 HOSTILE = ["", " ", "<img src=x onerror=alert(1)>", "\u202eevil", "x" * 1_000_000, "é😀", "\x00", "\ud800"]
@@ -167,3 +167,17 @@ def test_web_addresses_in_course_text_become_links_and_nothing_else_does():
     assert validation.linked("no address here") == "no address here"
     chart = charts.bars(["A"], [1], title="Linked", source="Someone (2020). https://example.org/x")
     assert '<a href="https://example.org/x"' in chart.html()
+
+
+def test_status_lines_and_tables_escape_every_text_and_style_by_class_alone():
+    """One helper for status lines and tables (course/lesson/markup.py): text escaped, no inline style, and
+    the classes it uses are in the stylesheet the site links and a notebook in JupyterLab brings."""
+    hostile = '<img src=x onerror="alert(1)">'
+    problem = markup.status(hostile, ok=False)
+    assert "<img" not in problem and "allies-problem" in problem and "style=" not in problem
+    grid = markup.table(hostile, [hostile, "b"], [[hostile, "1"]])
+    assert "<img" not in grid and "style=" not in grid and 'scope="row"' in grid and "<caption>" in grid
+    css = markup.STYLESHEET.read_text(encoding="utf-8")
+    for name in ("allies-status", "allies-problem", "allies-table", "allies-table-scroll", "allies-nowrap"):
+        assert f".{name}" in css, name
+    assert css in markup.style()

@@ -119,12 +119,6 @@ c.LateSubmissionPlugin.penalty_method = {course.late_penalty!r}
 """
 
 
-def _with_venv_on_path() -> None:
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):  # nbgrader runs `alembic`
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-
-
 def load_config(root: str | Path):
     """The configuration `nbgrader` would use in `root` (user and system nbgrader_config.py, then the
     course directory's), except that an error in a config file raises instead of being logged and ignored."""
@@ -132,7 +126,7 @@ def load_config(root: str | Path):
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    _with_venv_on_path()
+    settings.with_venv_on_path()
     cfg = Config()
     for folder in [*reversed(jupyter_config_path()), str(root)]:
         if os.path.isfile(os.path.join(folder, "nbgrader_config.py")):
@@ -728,7 +722,7 @@ def autograde(root: str | Path, modules: list[str] | None = None, jobs: int | No
         + (f" ({unchanged} unchanged since graded: left as they are)" if unchanged else "")
         + f"; {sandbox.describe()}")
     results = []
-    _with_venv_on_path()
+    settings.with_venv_on_path()
     if work:
         _add_unknown_learners(course, {who for _, who in work})
         # Workers are forked from this process, unless it runs other threads (a test session's browser,

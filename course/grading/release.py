@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,20 +17,13 @@ def module_names() -> list[str]:
     return sorted(p.stem for p in folder("solutions").glob("[0-9][0-9]-*.ipynb"))
 
 
-def _with_venv_on_path() -> None:
-    """nbgrader runs `alembic` by name when it creates a gradebook."""
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-
-
 def generate(dest: Path | None = None, names: list[str] | None = None) -> list[Path]:
     """Run nbgrader's generate_assignment on each solutions notebook; write the results to `dest`."""
     from nbgrader.apps import NbGraderAPI
 
-    from course.grading.settings import config
+    from course.grading import settings
 
-    _with_venv_on_path()
+    settings.with_venv_on_path()
     dest = dest or folder("modules")
     dest.mkdir(parents=True, exist_ok=True)
     names = names or module_names()
@@ -42,7 +33,7 @@ def generate(dest: Path | None = None, names: list[str] | None = None) -> list[P
         for name in names:
             (root / "source" / name).mkdir(parents=True)
             shutil.copy(folder("solutions") / f"{name}.ipynb", root / "source" / name / f"{name}.ipynb")
-        api = NbGraderAPI(config=config(root))
+        api = NbGraderAPI(config=settings.config(root))
         for name in names:
             result = api.generate_assignment(name, force=True, create=True)
             if not result["success"]:

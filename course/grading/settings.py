@@ -54,6 +54,7 @@ def config_file(course_id: str = COURSE_ID) -> str:
 
 import os  # noqa: E402
 import shutil  # noqa: E402
+import sys  # noqa: E402
 
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
@@ -207,3 +208,10 @@ class GuardedExecute(Execute):
                     asyncio.ensure_future(self.km.interrupt_kernel())
                 return None
         return super().process_message(msg, cell, cell_index)
+
+
+def with_venv_on_path() -> None:
+    """Put this Python's bin folder on PATH: nbgrader runs `alembic` by name when it creates a gradebook."""
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")

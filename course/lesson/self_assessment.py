@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from course.lesson import cache, charts, data, session
+from course.lesson import cache, charts, data, markup, session
 from course.lesson.context import in_voila
 from course.lesson.validation import escaped
 
@@ -54,7 +54,7 @@ def item(key: str) -> Item:
     return next(i for i in items() if i.key == key)
 
 
-def source_note() -> str:
+def source_note_p() -> str:
     """Where the questions come from, for a chart's caption."""
     rows = data.table("self_assessment_items")
     publishers = "; ".join(f"{s.publisher} ({s.year})" for s in data.cite(rows))
@@ -275,32 +275,23 @@ def chart(shorts: tuple, before: tuple, after: tuple, source: str) -> charts.Cha
 
 
 def _table(rows: list[Row]) -> str:
-    cell = "padding:0.3em 0.6em;border-bottom:1px solid #ccc;text-align:left;vertical-align:top"
-    head = "".join(f'<th scope="col" style="{cell}">{h}</th>' for h in ("Question", "At the start", "Now", "Change"))
-    body = "".join(
-        f'<tr><th scope="row" style="{cell};font-weight:600">{escaped(r.item.short)}</th>'
-        f'<td style="{cell}">{escaped(r.label("before"))}</td><td style="{cell}">{escaped(r.label("after"))}</td>'
-        f'<td style="{cell}">{escaped(r.change)}</td></tr>' for r in rows)
-    return ('<div class="allies-table-scroll" role="region" tabindex="0" aria-label="Your answers, side by side">'
-            f'<table class="allies-table" style="border-collapse:collapse;width:100%;font-size:0.95em">'
-            f'<caption style="text-align:left;font-weight:600">Your answers, side by side</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+    return markup.table("Your answers, side by side", ["Question", "At the start", "Now", "Change"],
+                        [[r.item.short, r.label("before"), r.label("after"), r.change] for r in rows])
+
+
+def _note_p(text: str, ok: bool = True) -> str:
+    return markup.status(text, ok, tag="p")
 
 
 def comparison_html(rows: list[Row]) -> str:
     """The before-and-after chart, its reading and the table, as HTML."""
     behaviours = [r for r in rows if r.item.kind == "behaviour"]
     figure = chart(tuple(r.item.short for r in behaviours), tuple(r.before for r in behaviours),
-                   tuple(r.after for r in behaviours), source_note())
+                   tuple(r.after for r in behaviours), source_note_p())
     return figure.html() + f'<p aria-live="polite">{escaped(reading(rows))}</p>' + _table(rows)
 
 
 # -- The widgets ----------------------------------------------------------------------------------------
-
-def _note(text: str, ok: bool = True) -> str:
-    colour = "#1b5e20" if ok else "#8a1c1c"
-    return f'<p role="status" style="color:{colour}">{escaped(text)}</p>'
-
 
 def _questions_html(answers: dict[str, int], problems: list[str]) -> str:
     """The questions with what the notebook recorded for each (JupyterLab)."""
@@ -313,7 +304,7 @@ def _questions_html(answers: dict[str, int], problems: list[str]) -> str:
         extra = f" <i>({escaped(choices)})</i>" if choices else ""
         rows.append(f"<li><code>{i.key}</code>: {escaped(i.statement)}{extra}"
                     f"<br><b>Recorded:</b> {escaped(shown)}</li>")
-    problems_html = "".join(_note(p, False) for p in problems)
+    problems_html = "".join(_note_p(p, False) for p in problems)
     return (f"<p><b>Scale for the behaviours:</b> {escaped(scale)}.</p>"
             + '<ol style="list-style:none;padding-left:0">' + "".join(rows) + "</ol>" + problems_html)
 
@@ -358,7 +349,7 @@ def ask(my_answers=None):
     status = (f"Recorded {done} of {len(items())} answers. Save this notebook (Ctrl + S): Module 6 reads "
               "your answers from this file, so keep it in the same folder as the other modules."
               if done else "Type a number for each question in the cell above, then run it again.")
-    display(HTML(_questions_html(answers, problems) + _note(status, not problems)))
+    display(HTML(_questions_html(answers, problems) + _note_p(status, not problems)))
     return None
 
 
@@ -373,7 +364,7 @@ class Comparison:
 
         self.box, self.fields = _questionnaire(CLOSING)
         self.before: dict[str, int] = {}
-        self.message = w.HTML(_note("Looking for your answers from “Before you start”…"))
+        self.message = w.HTML(_note_p("Looking for your answers from “Before you start”…"))
         self.view = w.HTML()
         self.lock = threading.Lock()
         self.changed = threading.Event()
@@ -395,15 +386,15 @@ class Comparison:
         current = session.current()
         current.ready.wait()
         if not (current.store_path and current.learner):
-            self.message.value = _note("Sign in to see your answers from “Before you start” beside today's.", False)
+            self.message.value = _note_p("Sign in to see your answers from “Before you start” beside today's.", False)
             return
         try:
             saved = current.saved(ORIENTATION)
         except Exception as exc:  # the page must still work if the store is unreachable
-            self.message.value = _note(f"Your earlier answers could not be loaded ({type(exc).__name__}).", False)
+            self.message.value = _note_p(f"Your earlier answers could not be loaded ({type(exc).__name__}).", False)
             return
         self.before = from_store(saved, ORIENTATION)
-        self.message.value = _note(
+        self.message.value = _note_p(
             "Your answers from “Before you start” are shown beside today's." if self.before else
             "There are no saved answers from “Before you start” under your sign-in, so the chart shows "
             "today's answers only.", bool(self.before))
@@ -412,7 +403,7 @@ class Comparison:
     def update(self) -> None:
         now = _values(self.fields)
         with self.lock:
-            self.view.value = comparison_html(pair(self.before, now)) if now else _note(
+            self.view.value = comparison_html(pair(self.before, now)) if now else _note_p(
                 "Answer the questions above; your answers from the start of the course appear beside them.")
 
 
@@ -435,10 +426,10 @@ def compare(my_answers=None, before=None):
             message = f"Your answers from “Before you start” were read from {path}."
         except OrientationNotFound as exc:
             earlier, message = {}, str(exc)
-    parts = [_note(message, bool(earlier))] if message else []
-    parts += [_note(p, False) for p in problems]
+    parts = [_note_p(message, bool(earlier))] if message else []
+    parts += [_note_p(p, False) for p in problems]
     if not now:
-        parts.append(_note("Type a number for each question in the cell above (the same questions as in "
+        parts.append(_note_p("Type a number for each question in the cell above (the same questions as in "
                            "“Before you start”), then run it again to see the comparison."))
         display(HTML(_questions_html(now, []) + "".join(parts)))
         return None

@@ -8,16 +8,11 @@ import ipywidgets as w
 from IPython.display import HTML, display
 from traitlets import Unicode
 
-from course.lesson import keys, session, validation
+from course.lesson import keys, markup, session, validation
 from course.lesson.charts import Chart
 from course.lesson.context import in_voila, self_paced_site
 
 Draw = Callable[[object], tuple[Chart, str]]
-
-
-def _status(text: str, ok: bool = True) -> str:
-    colour = "#1b5e20" if ok else "#8a1c1c"
-    return f'<span role="status" style="color:{colour}">{validation.escaped(text)}</span>'
 
 
 def fingerprint(value: str) -> str:
@@ -106,7 +101,7 @@ class AnswerBox(w.VBox):
     """An answer input with two status lines: what the answer means now, and whether it is saved."""
 
     def __init__(self, item: str, field: w.ValueWidget, describe: Callable[[object], tuple[bool, str]],
-                 render: Callable[[str, bool], str] = _status):
+                 render: Callable[[str, bool], str] = markup.status):
         """`describe(value)` says (ok, message); `render(message, ok)` makes it the status line's HTML."""
         self.item, self.field, self.describe, self.render = item, field, describe, render
         self.status = w.HTML(render(describe(field.value)[1], True))
@@ -126,7 +121,7 @@ class AnswerBox(w.VBox):
         check against what is in the box."""
         mark = "" if saved is None else f' data-saved="{fingerprint(saved)}"'
         self.saved.value = (f'<span class="allies-saved" data-ok="{"yes" if ok else "no"}"{mark}>'
-                            f"{_status(text, ok)}</span>")
+                            f"{markup.status(text, ok)}</span>")
 
 
 def check_feedback(item: str, answer, options: dict[str, str]) -> str:
@@ -134,14 +129,14 @@ def check_feedback(item: str, answer, options: dict[str, str]) -> str:
     show the key (`course.lesson.keys`), or that the answer is recorded and checked when the module is graded."""
     chosen, message = validation.choice(answer, options)
     if chosen is None:
-        return _status(message, answer is None)
+        return markup.status(message, answer is None)
     try:
         key = keys.key_for(item)
     except keys.KeysWithheld:
         key = None
     right = validation.letter(key.letter) if key else None
     if right not in options:
-        return _status(message)
+        return markup.status(message)
     if chosen == right:
         head, colour = f"Yes, ({right}) is right.", "#1b5e20"
     else:  # a miss is part of learning, not an error: no red, and the reason comes with it
@@ -168,7 +163,7 @@ def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
     display(HTML(question))
 
     def describe(value):
-        return True, check_feedback(item, value, options) if value else _status("Not answered yet.")
+        return True, check_feedback(item, value, options) if value else markup.status("Not answered yet.")
 
     return AnswerBox(item, picker, describe, render=lambda shown, _ok: shown)
 
@@ -186,7 +181,7 @@ def reflection(item: str):
     """In the Voilà app, a text box for the reflection `item`, saved as the learner types;
     in a notebook, a pointer to the answer cell below, where the learner writes."""
     if not in_voila():
-        display(HTML(_status("Write your reflection in the cell below (double-click it to edit). "
+        display(HTML(markup.status("Write your reflection in the cell below (double-click it to edit). "
                              "Only you and your graders see it.")))
         return None
     field = FreeText(placeholder="Write here. Only you and your graders see this.",
@@ -212,7 +207,8 @@ HOW_TO_ANSWER = {
 def how_to_answer() -> HTML:
     """How to answer, and where answers go, for the path this page is on."""
     path = "jupyterlab" if not in_voila() else "self-paced" if self_paced_site() else "cohort"
-    return HTML(f'<p class="allies-how"><strong>How to answer.</strong> '
+    style = markup.style() if path == "jupyterlab" else ""  # the site's template links the stylesheet
+    return HTML(f'{style}<p class="allies-how"><strong>How to answer.</strong> '
                 f"{validation.escaped(HOW_TO_ANSWER[path])}</p>")
 
 
@@ -220,30 +216,30 @@ def submit_module(module: str):
     """The last step of a module: on a cohort's website a Submit button, with the learner's returned feedback
     under it; on the self-paced website, a copy of their answers to keep; in a notebook, directions."""
     if not in_voila():
-        display(HTML(_status("To hand this module in, save the notebook (Ctrl + S) and submit it from the "
+        display(HTML(markup.status("To hand this module in, save the notebook (Ctrl + S) and submit it from the "
                              "Assignments tab, as your facilitator asks. On your own, just keep the notebook.")))
         return None
     if self_paced_site():
         return _copy_of_answers(module)
     button = w.Button(description="Submit this module for grading", button_style="primary",
                       layout=w.Layout(width="auto"))
-    status = w.HTML(_status("This sends your answers to your facilitator for grading. You can submit as often "
+    status = w.HTML(markup.status("This sends your answers to your facilitator for grading. You can submit as often "
                             "as you like; your latest submission is graded."))
 
     def submit(_button):
         button.disabled = True
-        status.value = _status("Submitting…")  # so a second submission is seen to happen, too
+        status.value = markup.status("Submitting…")  # so a second submission is seen to happen, too
         try:
             current = session.current()
             current.submit(module)
             if feedback_page(current.store_path, current.learner, module):
-                status.value = _status("Submitted and kept. Your facilitator has already returned feedback on "
+                status.value = markup.status("Submitted and kept. Your facilitator has already returned feedback on "
                                        "this module, so this new submission is graded only if they allow it: "
                                        "ask them if you need it marked.")
             else:
-                status.value = _status("Submitted. Your facilitator will return feedback here.")
+                status.value = markup.status("Submitted. Your facilitator will return feedback here.")
         except Exception as exc:  # every failure is said plainly, and the answers stay saved
-            status.value = _status(f"Not submitted: {exc}", False)
+            status.value = markup.status(f"Not submitted: {exc}", False)
         finally:
             button.disabled = False
 
@@ -264,7 +260,7 @@ def _copy_of_answers(module: str) -> w.VBox:
     notebook = folder("modules") / f"{module}.ipynb"
     button = w.Button(description="Make a copy of my answers", button_style="primary",
                       layout=w.Layout(width="auto"))
-    link = w.HTML(_status("This is your own copy of the course: there is nothing to hand in, and nothing is sent "
+    link = w.HTML(markup.status("This is your own copy of the course: there is nothing to hand in, and nothing is sent "
                           "anywhere. To keep your answers outside this site, make a copy and download it."))
 
     def make(_button):
@@ -321,18 +317,8 @@ def detail_explorer(control: w.ValueWidget, draw: Callable[[object], tuple[Chart
 
 
 def table(columns: list[str], rows: list[list[str]], caption: str) -> w.HTML:
-    """A plain, screen-reader-friendly table (caption, header cells with scope), every cell escaped."""
-    esc = validation.escaped
-    cell = "padding:0.35em 0.6em;border-bottom:1px solid #ccc;text-align:left;vertical-align:top"
-    head = "".join(f'<th scope="col" style="{cell}">{esc(c)}</th>' for c in columns)
-    body = "".join("<tr>" + f'<th scope="row" style="{cell};font-weight:600">{esc(r[0])}</th>'
-                   + "".join(f'<td style="{cell}">{validation.linked(v)}</td>' for v in r[1:]) + "</tr>" for r in rows)
-    # In a narrow window the table scrolls sideways inside a region that Tab reaches and that is named by
-    # its caption, so that every column stays readable (WCAG 1.4.10) without scrolling the whole page.
-    box = w.HTML(f'<div class="allies-table-scroll" role="region" tabindex="0" aria-label="{esc(caption)}">'
-                 f'<table style="border-collapse:collapse;font-size:0.95em;width:100%">'
-                 f'<caption style="text-align:left;font-weight:600;padding-bottom:0.3em">{esc(caption)}</caption>'
-                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+    """A plain, screen-reader-friendly table; cells may hold links (`validation.linked`), all else escaped."""
+    box = w.HTML(markup.table(caption, columns, rows, cell=validation.linked))
     box.add_class("allies-table")
     return box
 
@@ -369,10 +355,10 @@ class Calculator(w.VBox):
             chart, reading = self.compute(values)
         except ValueError as exc:
             stale = " The chart below still shows the last numbers that worked." if self.view.value else ""
-            self.message.value = _status(f"{exc}{stale}", False)
+            self.message.value = markup.status(f"{exc}{stale}", False)
             return
         except Exception:  # a bug must not reach the learner as a traceback either
-            self.message.value = _status("These numbers could not be used. Check each box and try again.", False)
+            self.message.value = markup.status("These numbers could not be used. Check each box and try again.", False)
             return
         self.message.value = ""
         self.view.value = chart.html() + _reading(reading)

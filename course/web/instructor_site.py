@@ -7,13 +7,10 @@ request, and the sign-in cookie has its own name and its own secret, so a learne
 cohort site is never accepted here. The dashboard's kernel reads the cohort's answer store, whose path
 the server hands it (ALLIES_STORE), as the cohort site does.
 
-    python -m course.web.instructor_site --instance /srv/allies-cohort-1 --port 8867
+    python -m course instructor dashboard --instance /srv/allies-cohort-1 --port 8867
 """
 from __future__ import annotations
 
-import argparse
-import os
-import secrets
 from pathlib import Path
 
 from traitlets import default
@@ -75,16 +72,6 @@ class InstructorIdentityProvider(RosterIdentityProvider):
         return user
 
 
-def cookie_secret(instance: Instance) -> bytes:
-    """This site's own sign-in secret, kept across restarts; never the cohort site's."""
-    path = instance.root / SECRET_FILE
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
-    return path.read_bytes()
-
-
 def config(instance: Instance, port: int = DEFAULT_PORT):
     """Voilà on instructor/dashboard.ipynb alone, behind the instructors-only sign-in."""
     root = folder("instructor")
@@ -96,7 +83,7 @@ def config(instance: Instance, port: int = DEFAULT_PORT):
     c.Voila.identity_provider_class = InstructorIdentityProvider
     c.InstructorIdentityProvider.store_path = str(instance.store)
     c.InstructorIdentityProvider.cookie_options = {"samesite": "Lax"}
-    c.Voila.cookie_secret = cookie_secret(instance)
+    c.Voila.cookie_secret = instance.cookie_secret(SECRET_FILE)  # never the cohort site's
     c.VoilaConfiguration.http_header_envs = [HEADER]
     c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
     c.Voila.authorizer_class = kernels.KernelOwnerAuthorizer
@@ -112,16 +99,3 @@ def serve(instance_dir: str | Path, port: int = DEFAULT_PORT) -> None:
     AnswerStore(instance.store).close()
     site.environment(instance)
     site.CourseVoila.launch_instance(argv=[], config=config(instance, port))
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m course.web.instructor_site",
-                                     description="Run the instructor-only cohort dashboard.")
-    parser.add_argument("--instance", required=True, help="the cohort's private folder (as for cohort serve)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
-    args = parser.parse_args(argv)
-    serve(args.instance, port=args.port)
-
-
-if __name__ == "__main__":
-    main()

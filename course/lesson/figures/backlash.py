@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from IPython.display import HTML
 
-from course.lesson import badges, cache, cards, charts, widgets
+from course.lesson import badges, cache, cards, charts, markup, widgets
 from course.lesson.models import positive_sum
 from course.lesson.data import citation_line as _source
 from course.lesson.data import sources, table
@@ -63,10 +63,6 @@ def _value(figure_id: str) -> float:
 def _rows(*ids: str) -> list[dict]:
     figures = _figures()
     return [figures[i] for i in ids]
-
-
-def _panel(body: str) -> HTML:
-    return HTML(f'<div class="allies-evidence" style="margin:0.25rem 0 0.5rem">{body}</div>')
 
 
 # -- 1. The pull-back after #MeToo ---------------------------------------------------------------------------
@@ -428,6 +424,6 @@ def safe_space() -> HTML:
     rows = table("safe_space_practices")
     items = "".join(f"<li><strong>{escaped(r['practice'])}.</strong> {escaped(r['what_it_looks_like'])}</li>"
                     for r in rows)
-    return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
-                  f'<p style="font-size:0.85em;color:#4a4a4a">Source: {linked(_source(rows))} '
+    return markup.panel(f'<ul class="allies-list">{items}</ul>'
+                  f'<p class="allies-source">Source: {linked(_source(rows))} '
                   f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")

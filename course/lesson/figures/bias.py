@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from course.lesson import badges, cache, cards, charts, widgets
+from course.lesson import badges, cache, cards, charts, markup, widgets
 from course.lesson.models import pipeline
 from course.lesson.data import citation_line as _source
 from course.lesson.data import table
@@ -26,10 +26,6 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _panel(body: str) -> HTML:
-    return HTML(f'<div class="allies-evidence" style="margin:0.25rem 0 0.5rem">{body}</div>')
-
-
 def evidence(topic: str) -> HTML:
     """The statements on `topic` from `data/bias_evidence.csv`: what kind each is, how sure we are, the sources."""
     rows = [r for r in table("bias_evidence") if r["topic"] == topic]
@@ -39,8 +35,8 @@ def evidence(topic: str) -> HTML:
         f"<li><strong>{escaped(KIND.get(r['kind'], r['kind'].capitalize()))}.</strong> "
         f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
         f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
-    return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
-                  f'<p style="font-size:0.85em;color:#4a4a4a">Sources: {linked(_source(rows))}</p>')
+    return markup.panel(f'<ul class="allies-list">{items}</ul>'
+                  f'<p class="allies-source">Sources: {linked(_source(rows))}</p>')
 
 
 def code_review():
@@ -134,13 +130,13 @@ def pipeline_design() -> HTML:
     """The 1996 simulation's design, from `data/pipeline_design.csv`, in one sentence."""
     rows = table("pipeline_design")
     d = _design()
-    return _panel(
+    return markup.panel(
         f"<p><strong>The design.</strong> An organisation of {d['levels']:g} levels, with "
         f"{d['entry_positions']:g} positions at the entry level narrowing to {d['top_positions']:g} at the top, "
         f"staffed at the start with {_pct(d['start_share_women'])} women. Each round some people leave; the "
         "best-rated person on the level below fills each empty seat, and new people are hired at the entry "
         "level. Ratings are noisy, and men's get a small boost; nobody differs in ability.</p>"
-        f'<p style="font-size:0.85em;color:#4a4a4a">Source: {linked(_source(rows))} '
+        f'<p class="allies-source">Source: {linked(_source(rows))} '
         f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")
 
 
@@ -204,7 +200,7 @@ def pipeline_rounds() -> HTML:
                             title=f"Women's share of the top seats, round by round (boost {ROUNDS_BIAS:g} SD)")
     history = sim["top_by_round"]
     said = "; ".join(f"after {r} rounds {_pct(history[r])}" for r in (ROUNDS // 8, ROUNDS // 4, ROUNDS // 2, ROUNDS))
-    return _panel(f'{chart.html()}<p style="margin-top:0.6rem">At the start women hold {_pct(history[0])} of the '
+    return markup.panel(f'{chart.html()}<p style="margin-top:0.6rem">At the start women hold {_pct(history[0])} of the '
                   f"top seats; {said}. If a company runs one promotion round a year, that is a whole career.</p>")
 
 
@@ -213,8 +209,8 @@ def pipeline_caveats() -> HTML:
     rows = table("pipeline_caveats")
     items = "".join(f"<li><strong>{escaped(r['condition'])}.</strong> {escaped(r['meaning'])} "
                     f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
-    return _panel(f'<ul style="margin:0.2rem 0">{items}</ul>'
-                  f'<p style="font-size:0.85em;color:#4a4a4a">Source: {linked(_source(rows))}</p>')
+    return markup.panel(f'<ul class="allies-list">{items}</ul>'
+                  f'<p class="allies-source">Source: {linked(_source(rows))}</p>')
 
 
 def scenarios() -> cards.Deck:

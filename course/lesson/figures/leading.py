@@ -12,7 +12,7 @@ from IPython.display import HTML, display
 from traitlets import Unicode
 
 from course.lesson import action_plan as export
-from course.lesson import badges, cache, cards, charts, validation, widgets
+from course.lesson import badges, cache, cards, charts, markup, validation, widgets
 from course.lesson.context import in_voila
 from course.lesson.data import citation_line as _source
 from course.lesson.data import table
@@ -24,10 +24,6 @@ STUDY = {"bezrukova": "Many studies of diversity training, combined", "chang": "
          "dobbin_kalev": "What companies do, and what works"}
 PLAN_ITEMS = ("name", "action1", "step1", "by1", "action2", "step2", "by2", "partner", "check_in")
 PLAN_PREFIX = "m06-plan-"
-
-
-def _panel(body: str) -> HTML:
-    return HTML(f'<div class="allies-evidence" style="margin:0.25rem 0 0.5rem">{body}</div>')
 
 
 # -- The five actions ---------------------------------------------------------------------------------------
@@ -47,12 +43,12 @@ def five_actions() -> HTML:
     blocks = "".join(
         f'<li style="margin:0.3rem 0 0.9rem"><strong>{escaped(a["action"])}</strong> '
         f'<code style="font-size:0.85em">{escaped(a["id"])}</code><br>{escaped(a["summary"]["text"])}'
-        f'<ul style="margin:0.2rem 0">'
+        f'<ul class="allies-list">'
         + "".join(f"<li>{escaped(p['text'])}</li>" for p in a["practices"]) + "</ul></li>"
         for a in actions())
     rows = table("ally_actions")
-    return _panel(f'<ol style="margin:0.2rem 0;padding-left:1.4rem">{blocks}</ol>'
-                  f'<p style="font-size:0.85em;color:#4a4a4a">The five actions: BCG. The examples draw on the '
+    return markup.panel(f'<ol style="margin:0.2rem 0;padding-left:1.4rem">{blocks}</ol>'
+                  f'<p class="allies-source">The five actions: BCG. The examples draw on the '
                   f"EQUALS discussion notes. Sources: {linked(_source(rows))}</p>")
 
 
@@ -122,9 +118,9 @@ def what_sticks() -> HTML:
             f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in mine)
         title = escaped(STUDY.get(study, study))
         blocks.append(f'<h3 style="margin:0.6rem 0 0.1rem;font-size:1em">{title}</h3>'
-                      f'<ul style="margin:0.1rem 0">{items}</ul>'
-                      f'<p style="font-size:0.85em;color:#4a4a4a;margin:0.1rem 0">Source: {linked(_source(mine))}</p>')
-    return _panel("".join(blocks))
+                      f'<ul class="allies-list">{items}</ul>'
+                      f'<p class="allies-source">Source: {linked(_source(mine))}</p>')
+    return markup.panel("".join(blocks))
 
 
 # -- The action plan -----------------------------------------------------------------------------------------

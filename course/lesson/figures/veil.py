@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from course.lesson import badges, cache, charts, widgets
+from course.lesson import badges, cache, charts, markup, widgets
 from course.lesson.models import veil
 from course.lesson.data import sources, table
 from course.lesson.validation import escaped, linked
@@ -40,15 +40,6 @@ def _short_cite(source_ids) -> str:
     """'NCWIT (2016); Lean In and McKinsey & Company (2019)': who and when, for captions."""
     known = sources()
     return "; ".join(f"{known[s].authors} ({known[s].year})" for s in dict.fromkeys(source_ids) if s in known)
-
-
-def _status(text: str, ok: bool = True) -> str:
-    colour = "#1b5e20" if ok else "#8a1c1c"
-    return f'<p role="status" aria-live="polite" style="color:{colour};margin:0.3rem 0">{escaped(text)}</p>'
-
-
-def _panel(body: str) -> HTML:
-    return HTML(f'<div class="allies-evidence" style="margin:0.25rem 0 0.5rem">{body}</div>')
 
 
 # -- the chart ------------------------------------------------------------------------------------------------
@@ -145,7 +136,7 @@ class VeilGame(w.VBox):
                                layout=w.Layout(width="fit-content", align_self="flex-start"))
         self.button.add_class("allies-veil-draw")
         self.button.on_click(self.draw)
-        self.status = w.HTML(_status("Choose an option for each rule, then press the button."))
+        self.status = w.HTML(markup.status("Choose an option for each rule, then press the button.", tag="p"))
         self.view = w.HTML()
         super().__init__([w.HTML(STYLE), *self.controls.values(), w.HTML(_menu(self.model)), self.button,
                           self.status, self.view])
@@ -159,7 +150,7 @@ class VeilGame(w.VBox):
         try:
             rules = self.model.check_rules(self.chosen())
         except (TypeError, ValueError) as exc:
-            self.status.value = _status(f"{_capital(str(exc))}.", False)
+            self.status.value = markup.status(f"{_capital(str(exc))}.", False, tag="p")
             return
         self.identity = self.model.draw(self.seed + self.draws)
         self.draws += 1
@@ -179,8 +170,8 @@ class VeilGame(w.VBox):
     def _show(self, rules: dict) -> None:
         result = self.model.outcome(rules, self.identity)
         who = self.model.describe(self.identity)
-        self.status.value = _status(f"Draw {self.draws}: you are {who}. In this model, "
-                                    f"{_one_in(self.model.probability(self.identity))} people are.")
+        self.status.value = markup.status(f"Draw {self.draws}: you are {who}. In this model, "
+                                          f"{_one_in(self.model.probability(self.identity))} people are.", tag="p")
         items = []
         for o, label in veil.OUTCOMES.items():
             score = result.scores[o]
@@ -195,8 +186,8 @@ class VeilGame(w.VBox):
             changed = ("<p><em>You changed the rules after seeing who you are: that is choosing knowing "
                        "everything. Press “Draw again” to go back behind the veil.</em></p>")
         self.view.value = (f'<div class="allies-veil-person">{_outcome_chart(result, self.model).html()}'
-                           f'<ul style="margin:0.4rem 0">{"".join(items)}</ul>{changed}'
-                           f'<p style="font-size:0.85em;color:#4a4a4a">{ILLUSTRATIVE}: every weight and '
+                           f'<ul class="allies-list">{"".join(items)}</ul>{changed}'
+                           f'<p class="allies-source">{ILLUSTRATIVE}: every weight and '
                            "assumption is listed under “Who could you be?” and “Under the hood”.</p></div>")
 
 
@@ -213,7 +204,7 @@ def ideas() -> HTML:
     items = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{escaped(r["name"])}</dt>'
                     f'<dd style="margin:0 0 0 1em">{escaped(r["explanation"])} '
                     f'{badges.badge(r["source_id"], r["confidence"])}</dd>' for r in rows)
-    return _panel(f'<dl style="margin:0">{items}</dl><p style="font-size:0.85em;color:#4a4a4a">Sources: '
+    return markup.panel(f'<dl style="margin:0">{items}</dl><p class="allies-source">Sources: '
                   f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
 
@@ -283,7 +274,7 @@ def fathers_leave() -> HTML:
     body = [[r["countries"], r["approximate"], badges.label(r["source_id"], r["confidence"])] for r in rows]
     shown = widgets.table(["Where", "Men among parental-leave users", "Evidence"], body,
                           "Who takes parental leave (OECD, 2016)").value
-    return _panel(f'{shown}<p style="font-size:0.85em;color:#4a4a4a">Source: '
+    return markup.panel(f'{shown}<p class="allies-source">Source: '
                   f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
 
 

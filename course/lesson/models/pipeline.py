@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
+
+from course.lesson.models import checks
 
 DEFAULT_BOTTOM, DEFAULT_TOP = 500, 10
 
@@ -43,37 +45,15 @@ class Result:
 
 def pyramid(levels: int, bottom: int = DEFAULT_BOTTOM, top: int = DEFAULT_TOP) -> tuple[int, ...]:
     """Positions per level narrowing evenly (geometrically) from `bottom` at entry to `top`."""
-    _whole(levels, "levels", 2)
-    _whole(bottom, "bottom", 1)
-    _whole(top, "top", 1)
+    checks.whole(levels, "levels", 2)
+    checks.whole(bottom, "bottom", 1)
+    checks.whole(top, "top", 1)
     if top + levels - 1 > bottom:
         raise ValueError(f"cannot narrow from {bottom} to {top} positions over {levels} levels")
     sizes = [round(bottom * (top / bottom) ** (i / (levels - 1))) for i in range(levels)]
     for i in range(1, levels):  # rounding can make neighbours equal: keep each level strictly smaller
         sizes[i] = min(sizes[i], sizes[i - 1] - 1)
     return tuple(sizes)
-
-
-def _whole(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be a whole number, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
-def _number(value, name: str, low: float, high: float, *, open_low=False, open_high=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    too_low = value <= low if open_low else value < low
-    too_high = value >= high if open_high else value > high
-    if too_low or too_high:
-        left, right = "(" if open_low else "[", ")" if open_high else "]"
-        raise ValueError(f"{name} must be in {left}{low:g}, {high:g}{right}, got {value:g}")
-    return value
 
 
 def check_positions(positions, levels: int) -> tuple[int, ...]:
@@ -103,14 +83,14 @@ def simulate(levels: int = 8, positions=None, *, bias: float = 0.0, start_share:
     attrition    the chance that each person leaves in a round, at random (between 0 and 1)
     cycles, runs promotion rounds per run, and independent runs averaged; `seed` fixes the random draws
     """
-    levels = _whole(levels, "levels", 2)
+    levels = checks.whole(levels, "levels", 2)
     positions = check_positions(pyramid(levels) if positions is None else positions, levels)
-    bias = _number(bias, "bias", -5, 5)
-    start_share = _number(start_share, "start_share", 0, 1)
-    attrition = _number(attrition, "attrition", 0, 1, open_low=True, open_high=True)
-    cycles = _whole(cycles, "cycles", 1)
-    runs = _whole(runs, "runs", 1)
-    seed = _whole(seed, "seed", 0)
+    bias = checks.in_range(bias, "bias", -5, 5)
+    start_share = checks.in_range(start_share, "start_share", 0, 1)
+    attrition = checks.in_range(attrition, "attrition", 0, 1, open_low=True, open_high=True)
+    cycles = checks.whole(cycles, "cycles", 1)
+    runs = checks.whole(runs, "runs", 1)
+    seed = checks.whole(seed, "seed", 0)
 
     rng = np.random.default_rng(seed)
     size = np.array(positions)

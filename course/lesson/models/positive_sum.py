@@ -43,8 +43,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from numbers import Integral, Real
 from typing import NamedTuple
+
+from course.lesson.models import checks
 
 TILTS = ("rating", "credit", "sponsorship", "flexibility")
 LEVERS = ("transparent", "credit", "flexible", "sponsorship")
@@ -146,43 +147,23 @@ class Outcome:
 
 # -- checks ------------------------------------------------------------------------------------------------
 
-def _whole(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return int(value)
-
-
-def _share(value, name: str, low: float = 0.0, high: float = 1.0, *, open_low=False, open_high=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    if (value <= low if open_low else value < low) or (value >= high if open_high else value > high):
-        left, right = "(" if open_low else "[", ")" if open_high else "]"
-        raise ValueError(f"{name} must be in {left}{low:g}, {high:g}{right}, got {value:g}")
-    return value
-
-
 def check(a: Assumptions) -> Assumptions:
     """The assumptions, refused with a message naming the problem unless the model can use them."""
     if not isinstance(a, Assumptions):
         raise TypeError(f"assumptions must be an Assumptions, got {type(a).__name__}")
-    _whole(a.team, "team", 10, 1_000_000)
-    _whole(a.years, "years", 1, 100)
+    checks.whole(a.team, "team", 10, 1_000_000)
+    checks.whole(a.years, "years", 1, 100)
     for name in ("women_share", "base_leave", "unfair_leave_women", "unfair_leave_men", "carers_women",
                  "carers_men", "carer_leave", "flexible_cut", "unfair_cut_transparent", "unfair_cut_credit",
                  "unfair_cut_sponsorship"):
-        _share(getattr(a, name), name)
-    _share(a.senior_share, "senior_share", open_low=True, open_high=True)
-    _share(a.promotion_rate, "promotion_rate", open_low=True)
-    _share(a.tilt, "tilt", high=1, open_high=True)
-    _share(a.senior_value, "senior_value", 1, 10)
-    _share(a.replacement_cost, "replacement_cost", 0, 10)
-    _share(a.process_cost, "process_cost", 0, 1 / len(LEVERS))
-    _share(a.tilt_share, "tilt_share")
+        checks.in_range(getattr(a, name), name)
+    checks.in_range(a.senior_share, "senior_share", open_low=True, open_high=True)
+    checks.in_range(a.promotion_rate, "promotion_rate", open_low=True)
+    checks.in_range(a.tilt, "tilt", high=1, open_high=True)
+    checks.in_range(a.senior_value, "senior_value", 1, 10)
+    checks.in_range(a.replacement_cost, "replacement_cost", 0, 10)
+    checks.in_range(a.process_cost, "process_cost", 0, 1 / len(LEVERS))
+    checks.in_range(a.tilt_share, "tilt_share")
     cuts = a.unfair_cut_transparent + a.unfair_cut_credit + a.unfair_cut_sponsorship
     if cuts > 1 + 1e-9:
         raise ValueError(f"the three unfair_cut_ shares add up to {cuts:g}: together they cannot remove more "

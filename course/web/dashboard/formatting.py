@@ -2,7 +2,7 @@
 accessible HTML with every cell escaped."""
 from __future__ import annotations
 
-from course.lesson import validation
+from course.lesson import markup
 from course.web.dashboard.report import WORD_BINS, Report, people
 
 
@@ -75,20 +75,5 @@ def tables(report: Report) -> dict[str, tuple[str, list[str], list[list[str]]]]:
 
 
 def table_html(caption: str, columns: list[str], rows: list[list[str]]) -> str:
-    """An accessible table (caption, header cells with scope, every cell escaped) in a region that scrolls
-    sideways, and can be reached with Tab to do so, when it is wider than the page."""
-    esc = validation.escaped
-    cell = "padding:0.3em 0.5em;border-bottom:1px solid #ccc;text-align:left;vertical-align:top"
-
-    def wrap(text: str) -> str:  # short figures stay on one line; prose wraps
-        return "" if len(text) > 24 else ";white-space:nowrap"
-
-    head = "".join(f'<th scope="col" style="{cell}">{esc(c)}</th>' for c in columns)
-    body = "".join("<tr>" + f'<th scope="row" style="{cell};font-weight:600{wrap(r[0])}">{esc(r[0])}</th>'
-                   + "".join(f'<td style="{cell}{wrap(v)}">{esc(v)}</td>' for v in r[1:]) + "</tr>"
-                   for r in rows)
-    return (f'<div class="allies-table-scroll" role="region" tabindex="0" aria-label="{esc(caption)}" '
-            f'style="overflow-x:auto;max-width:100%">'
-            f'<table class="allies-table" style="border-collapse:collapse;font-size:0.9em;min-width:36rem">'
-            f'<caption style="text-align:left;font-weight:600;padding-bottom:0.3em">{esc(caption)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+    """A view's table as accessible HTML, every cell escaped; short figures kept on one line."""
+    return markup.table(caption, columns, rows, keep_short_together=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from course.lesson import validation
+from course.lesson import markup, validation
 from course.web.dashboard.drawing import VIEWS, draw
 from course.web.dashboard.export import EXPORT_FOLDER, export_png
 from course.web.dashboard.formatting import pct, table_html, tables
@@ -43,8 +43,7 @@ def _signed_in_instructor(store_path: str) -> bool:
 def _note(text: str, ok: bool = True):
     import ipywidgets as w
 
-    colour = "#1a1a1a" if ok else "#8a1c1c"
-    return w.HTML(f'<p role="status" style="color:{colour}">{validation.escaped(text)}</p>')
+    return w.HTML(markup.status(text, ok, tag="p"))
 
 
 def _sections(report: Report) -> list:
@@ -96,7 +95,7 @@ def show(instance_dir: str | os.PathLike[str] | None = None):
     else:
         store_path = os.environ.get(STORE_ENV, "")
     if not store_path:
-        return _note("No cohort given: run this on the instructor site (python -m course.web.instructor_site "
+        return _note("No cohort given: run this on the instructor site (python -m course instructor dashboard "
                      "--instance DIR), or call dashboard.show('/path/to/instance').", False)
     if in_voila() and not _signed_in_instructor(store_path):
         return _note("This dashboard is for the cohort's instructors only.", False)

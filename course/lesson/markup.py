@@ -1,0 +1,45 @@
+"""The HTML pieces every part of the course shows, each text escaped here and styled by classes in one
+stylesheet (`components.css`: the site's template links it; in JupyterLab `style()` brings it)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from IPython.display import HTML
+
+from course.lesson.validation import escaped
+from course.paths import ROOT
+
+STYLESHEET = ROOT / "course" / "jupyter" / "voila" / "templates" / "allies" / "static" / "components.css"
+
+
+def style() -> str:
+    """The components' stylesheet as a <style> element, for a notebook outside the site's template."""
+    return f"<style>{STYLESHEET.read_text(encoding='utf-8')}</style>"
+
+
+def panel(body: str) -> HTML:
+    """A block of evidence under a figure (its list, reading and source line); `body` is HTML already."""
+    return HTML(f'<div class="allies-evidence">{body}</div>')
+
+
+def status(text: str, ok: bool = True, tag: str = "span") -> str:
+    """A status line: what happened, said plainly; a problem is marked by colour and the words themselves."""
+    kind = "allies-status" if ok else "allies-status allies-problem"
+    return f'<{tag} role="status" class="{kind}">{escaped(text)}</{tag}>'
+
+
+def table(caption: str, columns: list[str], rows: list[list[str]],
+          cell: Callable[[str], str] = escaped, keep_short_together: bool = False) -> str:
+    """An accessible table (a caption, header cells with scope; each cell made HTML by `cell`, escaped by
+    default) in a region named by its caption that scrolls sideways, reached with Tab, when the page is
+    narrower than the table (WCAG 1.4.10). `keep_short_together`: figures stay on one line, prose wraps."""
+    def td(tag: str, value: str, extra: str = "") -> str:
+        short = ' class="allies-nowrap"' if keep_short_together and len(value) <= 24 else ""
+        return f"<{tag}{extra}{short}>{cell(value) if tag == 'td' else escaped(value)}</{tag}>"
+
+    head = "".join(f'<th scope="col">{escaped(c)}</th>' for c in columns)
+    body = "".join("<tr>" + td("th", r[0], ' scope="row"') + "".join(td("td", v) for v in r[1:]) + "</tr>"
+                   for r in rows)
+    return (f'<div class="allies-table-scroll" role="region" tabindex="0" aria-label="{escaped(caption)}">'
+            f'<table class="allies-table"><caption>{escaped(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
