@@ -43,8 +43,12 @@ EXTENSIONS = ["ipywidgets"]
 
 
 def available() -> bool:
-    """Whether kernels can be forked here: Linux's process file descriptors are needed."""
-    return hasattr(os, "pidfd_open") and hasattr(os, "fork")
+    """Whether kernels can be forked here: Linux's process file descriptors are needed, and the provisioner's
+    entry point (registered by installing the course: `make install`)."""
+    from importlib.metadata import entry_points
+
+    return (hasattr(os, "pidfd_open") and hasattr(os, "fork")
+            and bool(entry_points(group="jupyter_client.kernel_provisioners", name=PROVISIONER)))
 
 
 # -- the zygote (its own process) ---------------------------------------------------------------------------
