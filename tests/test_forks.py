@@ -12,6 +12,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 import pytest
@@ -90,6 +91,12 @@ async def stop(manager, client) -> None:
     await manager.shutdown_kernel(now=True)
 
 
+def run_apart(coroutine):
+    """Run `coroutine` on its own event loop in its own thread: a browser test may hold this thread's."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 def zygote_of(pid: int) -> psutil.Process:
     parent = psutil.Process(pid).parent()
     assert "zygote_main" in " ".join(parent.cmdline()), parent.cmdline()
@@ -113,7 +120,7 @@ def test_a_forked_kernel_is_a_fresh_kernel_of_its_own(tmp_path):
             for kernel in (first, second):
                 await stop(*kernel)
 
-    (one, two), zygote, connection_files = asyncio.run(main())
+    (one, two), zygote, connection_files = run_apart(main())
     assert one["pid"] != two["pid"] and one["ppid"] == two["ppid"] == zygote.pid
     for probe, connection_file in zip((one, two), connection_files):
         assert probe["sid"] == probe["pid"]  # a session of its own, as jupyter_client starts kernels
@@ -136,7 +143,7 @@ def test_a_forked_kernel_holds_nothing_the_zygote_had_open():
         finally:
             await stop(manager, client)
 
-    probe, held = asyncio.run(main())
+    probe, held = run_apart(main())
     sockets = {link for link in held if link.startswith("socket:")}
     assert sockets, held  # the zygote's end of its socket pair with this process
     assert not sockets & set(probe["fds"].values())
@@ -160,7 +167,7 @@ def test_a_forked_kernel_is_interrupted_killed_and_reported_ended_as_any_kernel(
         finally:
             await stop(manager, client)
 
-    reply, code = asyncio.run(main())
+    reply, code = run_apart(main())
     assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
     assert code == -signal.SIGKILL
 
@@ -187,7 +194,7 @@ def test_a_dead_zygotes_kernels_end_and_the_next_kernel_gets_a_new_zygote():
         finally:
             await stop(manager, client)
 
-    old, new, out = asyncio.run(main())
+    old, new, out = run_apart(main())
     assert old != new and out == "2\n"
 
 
