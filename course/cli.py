@@ -89,6 +89,26 @@ def _cohort_withdraw(args) -> int:
 
 # -- instructor: one grading workflow for JupyterLab and the cohort site (course/grading/instructor.py) ----------
 
+def _cards(args) -> int:
+    from pathlib import Path
+
+    from course.lesson import practice
+    from course.paths import folder
+
+    try:
+        page = practice.print_page(args.role or None)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.out == "-":
+        sys.stdout.write(page)
+        return 0
+    out = Path(args.out) if args.out else folder("docs") / practice.PAGE
+    out.write_text(page, encoding="utf-8")
+    print("wrote", out, "- open it in a browser and print it")
+    return 0
+
+
 def _limits(args) -> dict:
     return {key: getattr(args, key) for key in ("as_mb", "cpu_s", "fsize_mb", "nproc")
             if getattr(args, key, None) is not None}
@@ -99,6 +119,7 @@ def _instructor_init(args) -> int:
 
     instructor.init(args.dir, roster=args.roster, course_id=args.course_id or instructor.COURSE_ID,
                     exchange=args.exchange, instance=args.instance, due=instructor.duedates(args.duedate),
+                    opens=instructor.duedates(args.opens, "--opens"),
                     late_penalty=args.late_penalty, cell_timeout=args.cell_timeout,
                     notebook_timeout=args.notebook_timeout, limits=_limits(args), modules=args.module,
                     check=not args.no_check)
@@ -109,7 +130,8 @@ def _instructor_collect(args) -> int:
     from course.grading import instructor
 
     instructor.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
-                       due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback)
+                       due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback,
+                       opens=instructor.duedates(args.opens, "--opens"))
     return 0
 
 
@@ -158,6 +180,9 @@ def _add_instructor(commands) -> None:
                                          "site's submissions and its feedback/ folder gets each learner's")
     init.add_argument("--duedate", action="append", metavar="MODULE=WHEN",
                       help="a module's due date, e.g. 01-why-men-why-now='2025-03-01 17:00 UTC' (repeatable)")
+    init.add_argument("--opens", action="append", metavar="MODULE=WHEN",
+                      help="when a module opens on the cohort site's index, e.g. 07-four-weeks-on='2025-04-04 "
+                           "09:00 UTC' (repeatable; needs --instance)")
     init.add_argument("--late-penalty", choices=["none", "zero"], default="none",
                       help="nbgrader's late penalty: none (flag only) or zero (late work scores 0)")
     init.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell when grading")
@@ -175,6 +200,8 @@ def _add_instructor(commands) -> None:
     col.add_argument("--uploads", help="a folder of uploaded files: <learner>/<module>.ipynb, each handed in "
                                        "at its file's modification time")
     col.add_argument("--duedate", action="append", metavar="MODULE=WHEN", help="set a module's due date")
+    col.add_argument("--opens", action="append", metavar="MODULE=WHEN",
+                     help="set when a module opens on the cohort site's index")
     col.add_argument("--allow-after-feedback", action="store_true",
                      help="take submissions made after the learner's feedback (held back by default)")
     col.set_defaults(run=_instructor_collect)
@@ -260,6 +287,12 @@ def main(argv=None) -> None:
     withdraw.add_argument("learner_id")
     withdraw.add_argument("--instance", required=True)
     withdraw.set_defaults(run=_cohort_withdraw)
+    cards = commands.add_parser("cards", help="write the printable role and observer cards for live practice "
+                                              "(default: docs/practice-cards.html)")
+    cards.add_argument("--role", action="append", metavar="ROLE",
+                       help="only this role's set, e.g. \"Code reviewer\" (repeat for several; default: all)")
+    cards.add_argument("--out", help="where to write the page ('-' for standard output)")
+    cards.set_defaults(run=_cards)
     _add_instructor(commands)
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

@@ -37,6 +37,14 @@ REFLECTION_ID = re.compile(r"^m(\d\d)-r\d+$")  # a hand-graded reflection: m01-r
 SELF_ID = re.compile(r"^m(\d\d)-s(\d+)$")  # a self-assessment statement (not graded): m00-s1
 ITEM_ID = re.compile(r"^m(\d\d)-[a-z0-9-]+$")  # any saved item, e.g. m06-plan-sponsor
 
+# The follow-through: Module 6's plan (saved as items `m06-plan-…`) comes back in the return visit, which the
+# index offers once the plan's check-in date has passed.
+PLAN_MODULE = "06-from-learning-to-leading"
+PLAN_PREFIX = "m06-plan-"
+CHECK_IN_ITEM = PLAN_PREFIX + "check-in"  # the check-in date, as the learner typed it (ISO when it is a date)
+FOLLOW_UP_MODULE = "07-four-weeks-on"
+SCHEDULE_FILE = "schedule.json"  # in a cohort's instance folder: {module: {"opens", "due"}}, ISO 8601 UTC
+
 
 def module_number(item: str) -> str:
     """The two-digit module number of an item id: 'm01-q1' -> '01'. ValueError for anything else."""

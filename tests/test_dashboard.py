@@ -469,3 +469,25 @@ def test_an_instructor_taken_off_the_role_is_signed_out_at_the_next_request(inst
         context.close()
         with closing(sqlite3.connect(server.instance.store)) as db, db:
             db.execute("DELETE FROM learners WHERE id = 'jo'")
+
+
+def test_the_dashboard_passes_axe_and_reflows_before_and_after_saving_charts(instructor_server, browser):
+    """WCAG 2.1 AA: axe-core finds nothing on the dashboard once drawn, nor after Save charts as PNG; at
+    320 px nothing overflows but its tables, each in a named region that scrolls on its own."""
+    from accessibility import axe, overflowing
+
+    server, codes = instructor_server
+    context = browser.new_context()
+    try:
+        page = sign_in(context, server.url, "ines", codes["ines"])
+        page.wait_for_url(f"{server.url}/", timeout=SLOW)
+        expect(page.locator(".allies-view-completion img")).to_be_visible(timeout=SLOW)
+        assert axe(page) == []
+        assert overflowing(page) == []
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.get_by_role("button", name="Save charts as PNG").click()
+        expect(page.locator(".allies-dashboard")).to_contain_text("Saved 3 charts", timeout=SLOW)
+        assert axe(page) == []
+        assert overflowing(page) == []
+    finally:
+        context.close()

@@ -12,7 +12,8 @@ def _name(requirement: str) -> str:
 
 def _declared() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return project["dependencies"] + project["optional-dependencies"]["test"]
+    extras = project["optional-dependencies"]
+    return project["dependencies"] + extras["test"] + extras["hub"]
 
 
 def _spec(requirement: str) -> str:

@@ -17,6 +17,14 @@ from conftest import ROOT, free_port, query_socket
 
 from course import upstream
 
+
+def in_own_thread(coroutine):
+    """asyncio.run in a thread of its own: in a pytest worker that has driven a browser, Playwright's sync API
+    leaves an event loop marked running in the main thread, where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 VOILA = Path(inspect.getfile(__import__("voila"))).parent
 
 
@@ -238,7 +246,7 @@ def test_voilas_pool_starts_keeps_and_hands_out_kernels_where_the_adapter_reache
         await asyncio.wait(upstream.pool_tasks(manager, "m.ipynb"))
         assert len(started) == 2 and manager.get_pool_size("m.ipynb") == 1, "Voilà refills as it hands out"
 
-    asyncio.run(run())
+    in_own_thread(run())
 
 
 def test_voilas_routes_still_name_the_handlers_the_course_replaces():
@@ -325,7 +333,7 @@ def test_tornado_records_a_finished_response_where_the_adapter_reads_it():
         finally:
             server.stop()
 
-    asyncio.run(run())
+    in_own_thread(run())
     assert seen == [False, True]
 
 
@@ -360,7 +368,7 @@ def test_jupyter_client_shutdown_runs_the_private_cleanup_the_hook_overrides():
         await manager.start_kernel()
         await manager.shutdown_kernel(now=True)
 
-    asyncio.run(run())
+    in_own_thread(run())
     assert heard == [False]
 
 

@@ -68,6 +68,9 @@ def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/"
             page_config["alliesPrevious"] = listed[here - 1] if here else None
             page_config["alliesNext"] = listed[here + 1] if here + 1 < len(listed) else None
     else:
+        # The folder the index lists, as the page's links need it: "" on the course's own sites (served from
+        # modules/), "modules/" in a learner's own Jupyter server on JupyterHub (`course.web.hub`).
+        page_config["alliesFolder"] = f"{notebook_path.strip('/')}/" if notebook_path.strip("/") else ""
         page_config["alliesModules"] = modules()
         page_config["alliesPrefetch"] = [make_url("allies", base_url, name) for name in FRONT_END]
     return page_config
@@ -96,12 +99,7 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.Voila.port_retries = 0
     c.Voila.open_browser = open_browser
     c.Voila.root_dir = str(folder("modules"))
-    c.VoilaConfiguration.template = "allies"
-    # No ?template= / ?theme= from the URL: those would bring back the stock page and its CDN links.
-    c.VoilaConfiguration.allow_template_override = "NO"
-    c.VoilaConfiguration.allow_theme_override = "NO"
-    c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
-    c.VoilaConfiguration.show_tracebacks = False
+    pages(c)
     c.MappingKernelManager.allow_tracebacks = False  # nor in the kernel's error messages to the page
     c.MappingKernelManager.kernel_manager_class = "course.web.kernels.ScrubbedKernel"
     c.VoilaConfiguration.multi_kernel_manager_class = "course.web.pools.PooledKernelManager"
@@ -110,14 +108,25 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.KernelManager.transport = "ipc"
     c.Voila.kernel_websocket_connection_class = "course.web.connections.EndableConnection"
     c.Voila.tornado_settings = {"serve_traceback": False}
+    # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
+    cull(c, 600)
+    return c
+
+
+def pages(c: Config) -> None:
+    """How Voilà renders the course, as the course's own server or as a Jupyter server's extension (a
+    learner's server on JupyterHub, `course.web.hub`): the `allies` template and nothing from the URL."""
+    c.VoilaConfiguration.template = "allies"
+    # No ?template= / ?theme= from the URL: those would bring back the stock page and its CDN links.
+    c.VoilaConfiguration.allow_template_override = "NO"
+    c.VoilaConfiguration.allow_theme_override = "NO"
+    c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
+    c.VoilaConfiguration.show_tracebacks = False
     # No file route at all: the pages draw their charts inline, and Voilà would send images under the
     # served folder to anyone, signed in or not.
     c.VoilaConfiguration.file_allowlist = []
     c.VoilaConfiguration.page_config_hook = _page_config
     c.VoilaExporter.markdown_renderer_class = "course.web.site.HeadingRenderer"
-    # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
-    cull(c, 600)
-    return c
 
 
 class HeadingRenderer(VoilaMarkdownRenderer):

@@ -1,12 +1,12 @@
 """Module 3 — Bias in everyday tech work: hiring, code review, meetings, promotion, and how small biases add
-up in a promotion pipeline (`course.lesson.models.pipeline`); scenario cards from `data/scenarios_bias.csv`."""
+up in a promotion pipeline (`course.lesson.models.pipeline`)."""
 from __future__ import annotations
 
 
 import ipywidgets as w
 from IPython.display import HTML
 
-from course.lesson import badges, cache, cards, charts, markup, widgets
+from course.lesson import badges, cache, charts, markup, widgets
 from course.lesson.models import pipeline
 from course.lesson.data import citation_line as _source
 from course.lesson.data import table
@@ -157,8 +157,8 @@ def _level_labels(n: int) -> list[str]:
 
 def promotion_pipeline():
     """The promotion-pipeline simulation: sliders for levels, women's share of hires and the rating bias,
-    and a chart of women's share at each level. Every setting is computed up front (seeded, cached), so
-    moving a slider switches views in the browser at once."""
+    and a chart of women's share at each level. A setting is simulated when first chosen (seeded, and
+    cached on disk for every later kernel); a setting seen before switches in the browser at once."""
     rows = table("pipeline_design")
     d = _design()
     levels = sorted({*LEVELS, int(d["levels"])})
@@ -212,7 +212,3 @@ def pipeline_caveats() -> HTML:
     return markup.panel(f'<ul class="allies-list">{items}</ul>'
                   f'<p class="allies-source">Source: {linked(_source(rows))}</p>')
 
-
-def scenarios() -> cards.Deck:
-    """Bias-spotting scenes from tech work, one card each, with feedback on every response."""
-    return cards.deck("scenarios_bias", label="Scene", say_first="m03")
