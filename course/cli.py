@@ -34,7 +34,8 @@ def _cohort_serve(args) -> int:
     cohort.serve(args.instance, store_url=args.store_url, port=args.port, pool_size=args.pool_size,
                  behind_https=args.behind_https,
                  hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle,
-                 start_slots=args.start_slots, check_feedback=args.check_feedback)
+                 start_slots=args.start_slots, check_feedback=args.check_feedback,
+                 fork_kernels=not args.no_fork_kernels)
     return 0
 
 
@@ -271,6 +272,9 @@ def main(argv=None) -> None:
                             "server's first 10 s (after a restart, returning learners come first)")
     serve.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
                        help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
+    serve.add_argument("--no-fork-kernels", action="store_true",
+                       help="start every kernel as a new Python process, instead of forking it from a warm "
+                            "process that has already imported what kernels need (the default, on Linux)")
     serve.add_argument("--hsts", type=int, default=0, metavar="SECONDS",
                        help="send Strict-Transport-Security with this max-age (use with --behind-https)")
     serve.add_argument("--check-feedback", choices=["after-answering", "after-grading"], default="after-grading",

@@ -1,8 +1,10 @@
 """The course website (`python -m course serve`): modules/ only, usable from the keyboard, nothing off-site."""
+import asyncio
 import base64
 import json
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 import pytest
@@ -370,3 +372,37 @@ def test_a_cell_that_runs_15_seconds_renders_without_a_page_error(tmp_path, monk
     finally:
         context.close()
         running.stop()
+
+
+def test_compiled_templates_are_shared_only_for_the_same_source_and_settings(monkeypatch):
+    """Voilà's page templates are compiled once for every exporter (`site.SharedTemplateCode`); a changed
+    template, or an environment that would compile it differently (async, another extension), compiles anew."""
+    import jinja2
+
+    cache, sources, compiled = site.SharedTemplateCode(), {"page": "Hello {{ name }}"}, []
+    compile_ = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile",
+                        lambda self, *a, **k: compiled.append(self.is_async) or compile_(self, *a, **k))
+
+    def render(**settings):
+        env = jinja2.Environment(loader=jinja2.DictLoader(sources), bytecode_cache=cache, **settings)
+        template = env.get_template("page")
+        return (template.render_async if env.is_async else template.render)(name="Ana")
+
+    assert [render(), render()] == ["Hello Ana"] * 2 and compiled == [False]
+    sources["page"] = "Hi {{ name }}"
+    assert render() == "Hi Ana" and compiled == [False, False]
+    with ThreadPoolExecutor(1) as thread:  # its own event loop: a browser test may hold this thread's
+        assert thread.submit(asyncio.run, render(enable_async=True)).result() == "Hi Ana"
+    assert compiled == [False, False, True]
+    assert render(extensions=["jinja2.ext.do"]) == "Hi Ana" and len(compiled) == 4
+
+
+def test_the_servers_logger_makes_no_record_below_its_log_level():
+    """A debug line is not even made into a record at the default level, and is logged at log level DEBUG."""
+    import logging
+
+    app = site.CourseVoila()
+    assert not app.log.isEnabledFor(logging.DEBUG) and app.log.isEnabledFor(logging.INFO)
+    app.log_level = logging.DEBUG
+    assert app.log.isEnabledFor(logging.DEBUG) and all(h.level == logging.DEBUG for h in app.log.handlers)

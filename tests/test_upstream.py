@@ -422,10 +422,36 @@ def test_nbgrader_validates_cell_metadata_through_its_modules_jsonschema_name():
         common.jsonschema = saved
 
 
+def test_nbconvert_makes_each_exporters_jinja_environment_where_the_adapter_hands_it_a_cache(monkeypatch):
+    """Two exporters, two environments: the second compiles none of the templates the first did."""
+    import jinja2
+    from nbconvert import HTMLExporter
+
+    from course.web.site import SharedTemplateCode
+
+    class Probe(HTMLExporter):
+        pass
+
+    cache = SharedTemplateCode()
+    upstream.share_compiled_templates(Probe, cache)
+    upstream.share_compiled_templates(Probe, cache)  # twice: wrapped once
+    first = Probe(template_name="lab")
+    assert first.environment.bytecode_cache is cache and first.template is not None
+    compiled = []
+    compile_ = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile",
+                        lambda self, *a, **k: compiled.append(a[1:2]) or compile_(self, *a, **k))
+    second = Probe(template_name="lab")
+    assert second.environment is not first.environment and second.template is not None
+    assert compiled == [] and cache._code
+    assert HTMLExporter(template_name="lab").environment.bytecode_cache is None  # only the class handed in
+
+
 # -- one place --------------------------------------------------------------------------------------------
 PRIVATE = ["._pools", "._initialize", "._waiters", "._cache", "_get_user", "_send_status_message",
            "_redirect_safe", "._finished", "_hb_channel", ".jsonschema =", "_async_cleanup_resources",
-           "_add_comment", "voila/query", "app.listen =", '"jinja2_env"', ".send_updates ="]
+           "_add_comment", "voila/query", "app.listen =", '"jinja2_env"', ".send_updates =",
+           "_create_environment"]
 
 
 def test_upstream_internals_are_touched_only_in_the_adapter():

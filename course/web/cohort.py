@@ -22,7 +22,7 @@ from traitlets import Unicode
 from voila.request_info_handler import RequestInfoSocketHandler
 
 from course.lesson import keys
-from course.web import kernels, signin, site
+from course.web import forks, kernels, signin, site
 from course import upstream
 from course.instance import Instance
 from course.store.answers import AnswerStore, Learner
@@ -185,12 +185,13 @@ def adapt_voila() -> None:
 
 
 def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
-           max_kernels: int = 0, cull_idle: int = 600, start_slots: int = 0):
+           max_kernels: int = 0, cull_idle: int = 600, start_slots: int = 0, fork_kernels: bool = True):
     """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
     Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security.
     At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool);
     kernels idle for `cull_idle` seconds are shut down; at most `start_slots` learners' kernels start at once
-    (0: `course.web.pools.PAGE_SLOTS_PER_CORE` per CPU core)."""
+    (0: `course.web.pools.PAGE_SLOTS_PER_CORE` per CPU core); `fork_kernels`: kernels are forked from a warm
+    process (`course.web.forks`), where this machine allows it."""
     c = site.config(port, open_browser=False)
     site.cull(c, cull_idle)
     c.OwnedKernelManager.start_slots = start_slots
@@ -208,6 +209,8 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
     c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
     c.Voila.authorizer_class = kernels.KernelOwnerAuthorizer
     site.preheat(c, pool_size)
+    if fork_kernels and forks.available():
+        c.KernelProvisionerFactory.default_provisioner_name = forks.PROVISIONER
     return c
 
 
