@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # nbgrader runs `alembic` from PATH when it creates a gradebook.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install serve serve-cohort test release bench chromium node bwrap strace
+.PHONY: install serve serve-cohort test test-hub hub-proxy release bench chromium node bwrap strace postgresql
 
 # The module pages' front end (frontend/): ipywidgets' own JS on the page's kernel, bundled by esbuild.
 PAGE_JS := course/jupyter/voila/templates/allies/static/page.js
@@ -15,7 +15,7 @@ install: $(VENV)/.installed $(PAGE_JS) bwrap
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,hub]'
 	touch $@
 
 $(PAGE_JS): frontend/package-lock.json frontend/src/page.js | node
@@ -39,6 +39,13 @@ strace:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq strace; }
 
+# Debian's PostgreSQL server: the answer store's tests (tests/helpers/postgres.py) and bench/store.py start a
+# throwaway cluster of their own with its initdb and pg_ctl; the package's own cluster is not used.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql; }
+
 # Debian's chromium for the browser tests (Playwright cannot download its own browser here).
 chromium:
 	@command -v chromium >/dev/null || { \
@@ -58,15 +65,28 @@ serve-cohort: install
 release: install
 	$(PY) -m course release
 
-test: install chromium strace
+test: install chromium strace postgresql hub-proxy
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# The course on JupyterHub (deploy/jupyterhub/): JupyterHub's proxy from npm, then the hub's tests alone (the
+# suite runs them too).
+HUB_PROXY := deploy/jupyterhub/node_modules/.bin/configurable-http-proxy
+hub-proxy: $(HUB_PROXY)
+$(HUB_PROXY): deploy/jupyterhub/package-lock.json | node
+	cd deploy/jupyterhub && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-hub: install chromium hub-proxy
+	$(PY) -m pytest tests/test_hub.py tests/test_z2jh.py tests/test_binder.py
 
 # Each bench holds /tmp/allies-bench.lock, so that no two benches on this machine overlap.
 BENCH := flock /tmp/allies-bench.lock $(PY)
-bench: install chromium
+bench: install chromium postgresql hub-proxy
 	$(BENCH) bench/run.py
 	$(BENCH) bench/autograde.py --full
 	$(BENCH) bench/submit.py
 	$(BENCH) bench/capacity.py --learners 12 --rate 150
 	$(BENCH) bench/recovery.py --learners 20
 	$(BENCH) bench/dashboard.py
+	$(BENCH) bench/hub.py --runs 3
+	$(BENCH) bench/store.py

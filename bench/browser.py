@@ -45,7 +45,7 @@ TIMELINE = """() => {
   const css = res.filter((r) => r.initiatorType === 'link' || /\\.css(\\?|$)/.test(r.name));
   const assets = [...js, ...css].filter((r) => r.startTime < before);
   return {
-    usable: B.usable, first_widget: B.firstWidget, counts: B.counts,
+    usable: B.usable, first_widget: B.firstWidget, first: B.first, counts: B.counts,
     ttfb: nav.responseStart, html: nav.responseEnd, dcl: nav.domContentLoadedEventEnd,
     load: nav.loadEventEnd || null,
     assets: assets.length ? Math.max(...assets.map((r) => r.responseEnd)) : null,
@@ -84,6 +84,8 @@ async def new_context(browser, site: Site, learner: tuple[str, str] | None):
 
 
 def render_url(site: Site, module: str) -> str:
+    if site.key == "floor":
+        return f"{site.base}/{module}.html"
     return f"{site.base}/voila/render/{module}"
 
 
@@ -102,7 +104,7 @@ async def discover(context, site: Site, module: str, timeout: float = 90) -> dic
         counts = await page.evaluate("window.__bench.count()")
         if counts != last:
             last, stable_since = counts, time.monotonic()
-        elif counts["widgets"] and time.monotonic() - stable_since > 2:
+        elif (counts["widgets"] or site.key == "floor") and time.monotonic() - stable_since > 2:
             break
         await asyncio.sleep(0.25)
     kernel = WS_KERNEL.search(await page.evaluate("window.__bench.ws.map((w) => w.url).join(' ')"))
@@ -157,7 +159,8 @@ POSITION = """(explorer) => { const h = explorer.querySelector('.noUi-handle'); 
   return {now: +h.getAttribute('aria-valuenow'), min: +h.getAttribute('aria-valuemin'),
           max: +h.getAttribute('aria-valuemax')}; }"""
 # Before each key press: note the visible chart, then time from the keydown event to the first animation
-# frame after the visible chart's src has changed (both on the page's own clock).
+# frame after another chart is visible (both on the page's own clock); a view the kernel is still drawing
+# shows no chart, so the time includes the drawing.
 ARM = """(explorer) => {
   const visible = () => {
     const img = [...explorer.querySelectorAll('img')].find((i) => i.getClientRects().length > 0);
@@ -166,8 +169,9 @@ ARM = """(explorer) => {
   const m = (window.__move = { before: visible(), t0: null, t1: null });
   document.addEventListener('keydown', (e) => { if (m.t0 === null) m.t0 = e.timeStamp; },
                             { capture: true, once: true });
-  const obs = new MutationObserver(() => {
-    if (m.changed || visible() === m.before) return;
+  const obs = new MutationObserver(() => {  // a view still being drawn (no chart yet) is not the new chart
+    const now = visible();
+    if (m.changed || now === null || now === m.before) return;
     m.changed = true; obs.disconnect();
     requestAnimationFrame(() => { m.t1 = performance.now(); });
   });

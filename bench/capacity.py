@@ -1,12 +1,14 @@
 """The CPU seconds each arriving learner costs (server and kernels, pool refills included), for the cohort
-site ("ours") and for preheated Voilà ("plain-pre"), measured in one run; writes bench/CAPACITY.md.
+site ("ours"), for the cohort site with its kernels started as new processes rather than forked
+("ours-spawn", `--no-fork-kernels`), and for preheated Voilà ("plain-pre"), measured in one run; writes
+bench/CAPACITY.md.
 
 Each site is freshly started, its pools full and idle. Then `--learners` learners arrive one after another
 as HTTP clients (`bench/load.py`): sign in (ours only), GET the reference module page, open its kernel
 websocket and ask for every widget's state, as the page does; each keeps its page's kernel. After the last,
 the site is left to go idle again (pools refilled). CPU is that of the server process tree, counting
-processes that ended meanwhile. With `--rate R`, both sites then take `bench/run.py`'s load test at R
-learners a minute (HTTP learners only), each freshly started.
+processes that ended meanwhile. With `--rate R`, ours and preheated Voilà then take `bench/run.py`'s load
+test at R learners a minute (HTTP learners only), each freshly started.
 
     python bench/capacity.py --learners 12 --rate 100
 """
@@ -96,6 +98,8 @@ def markdown(r: dict) -> str:
                     f"**{(page + x['signin_cpu']) / n:.2f}** | {fmt(x['usable_s']['median'], '', 2)} | "
                     f"{x['startup_s']:.0f} |")
     per = {x["site"]: (x["signin_cpu"] + x["server_cpu"] + x["kernel_cpu"]) / x["learners"] for x in r["cpu"]}
+    spawn = (f" Started as new processes rather than forked, ours cost {per['ours-spawn']:.2f} CPU s "
+             f"({1 - per['ours'] / per['ours-spawn']:.0%} less with forking)." if "ours-spawn" in per else "")
     lines = [
         "# Capacity: CPU per arriving learner, the cohort site against preheated Voilà", "",
         f"Written by `{r['command']}` on {m['date']} in {r['wall_s'] / 60:.1f} min. Server logs: "
@@ -103,14 +107,16 @@ def markdown(r: dict) -> str:
         "",
         *machine.table(m),
         f"**Result: an arriving learner cost {per['ours']:.2f} CPU s on ours and {per['plain-pre']:.2f} "
-        f"CPU s on preheated Voilà ({per['ours'] / per['plain-pre']:.2f}×; issue 13 wants ours below).**",
+        f"CPU s on preheated Voilà ({per['ours'] / per['plain-pre']:.2f}×; issue 13 wants ours below).{spawn}**",
         "",
         f"Each site freshly started with {r['pool']} preheated kernels per module, then {r['learners']} "
         f"learners arriving one after another, each opening {r['module']} and keeping its page's kernel; "
         "CPU counted until the site was idle again, pool refills included. CPU seconds per learner:", "",
         "| site | pages usable | sign-in | server | kernels | all | page usable, median s | start-up s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |", *rows, "",
-        "- **ours** = `python -m course cohort serve --pool-size N`, signed in; **plain-pre** = "
+        "- **ours** = `python -m course cohort serve --pool-size N`, signed in, its kernels forked from a warm "
+        "process (`course/web/forks.py`); **kernels not forked**: the same with `--no-fork-kernels`, every "
+        "kernel a new Python process as in stock Voilà; **plain-pre** = "
         "`voila modules/ --preheat_kernel=True --pool_size=N` (no sign-in, so its sign-in cost is 0). "
         "**server**: the server process; **kernels**: every process under it, including kernels that ended, "
         "and the pool refills.",
@@ -163,11 +169,14 @@ def main(argv=None) -> int:
     parser.add_argument("--learners", type=int, default=12)
     parser.add_argument("--pool", type=int, default=3, help="preheated kernels per module, both sites")
     parser.add_argument("--rate", type=int, default=0, help="also run the load test at this many a minute")
+    parser.add_argument("--sites", default="ours,ours-spawn,plain-pre",
+                        help="sites whose CPU per learner is measured, of ours, ours-spawn, plain-pre (the load "
+                             "test is always ours against plain-pre)")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "CAPACITY.md"))
     args = parser.parse_args(argv)
     began, info = time.monotonic(), machine.describe()
     work, code, env, people, module = servers.prepare("allies-capacity-", max(args.learners, args.rate))
-    sites = servers.sites(work, code, env, args.pool, ["ours", "plain-pre"])
+    sites = servers.sites(work, code, env, args.pool, args.sites.split(","))
     result = {"machine": info, "learners": args.learners, "pool": args.pool, "module": module,
               "rate": args.rate, "work": str(work), "cpu": [], "levels": [],
               "command": " ".join(["python bench/capacity.py", *(argv or sys.argv[1:])])}
@@ -176,7 +185,7 @@ def main(argv=None) -> int:
         bg.mark(f"cpu {site.key}")
         result["cpu"].append(measure(site, module, people, args.learners))
         print(f"capacity: {result['cpu'][-1]}", flush=True)
-    for site in sites if args.rate else []:
+    for site in servers.sites(work, code, env, args.pool, ["ours", "plain-pre"]) if args.rate else []:
         bg.mark(f"load {site.key}")
         result["levels"].append(level(site, module, people, args.rate))
         print(f"capacity: load {site.key}: {len(result['levels'][-1]['failures'])} failed", flush=True)

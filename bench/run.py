@@ -28,13 +28,13 @@ import psutil  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
 
 from bench import browser as chrome  # noqa: E402
-from bench import load, machine, report, servers  # noqa: E402
+from bench import floor, load, machine, report, servers  # noqa: E402
 
 PRESETS = {
     "full": {"cold": 10, "warm": 10, "moves": 20, "rates": [30, 60, 100, 150], "window": 60.0,
-             "deadline": 30.0, "browser_every": 10, "modules": 0, "pool": 3, "sites": "ours,plain,plain-pre"},
+             "deadline": 30.0, "browser_every": 10, "modules": 0, "pool": 3, "sites": "ours,plain,plain-pre,floor"},
     "quick": {"cold": 2, "warm": 1, "moves": 5, "rates": [30], "window": 10.0, "deadline": 20.0,
-              "browser_every": 5, "modules": 1, "pool": 2, "sites": "ours,plain"},
+              "browser_every": 5, "modules": 1, "pool": 2, "sites": "ours,plain,floor"},
 }
 # The reference module (--module; by default module 01, the first after the orientation) is measured first.
 # Warm-cache loads, the extra site plain Voilà preheated, and the load test use only the reference module
@@ -113,8 +113,9 @@ async def slider(browser, site, module: str, expect: dict, learners, moves: int)
     return result
 
 
-async def measure_site(browser, site, modules: list[str], expect: dict, learners, opts: dict, bg) -> dict:
-    """Figures 1–3 for one freshly started site."""
+async def measure_site(browser, site, modules: list[str], expect: dict, learners, opts: dict, bg,
+                       charted: dict[str, bool]) -> dict:
+    """Figures 1–3 for one freshly started site; `charted`: whether each module shows a chart."""
     bg.mark(f"pages: {site.key}")
     out = {"label": site.label, "startup": await asyncio.to_thread(site.start), "modules": {}}
     try:
@@ -122,15 +123,16 @@ async def measure_site(browser, site, modules: list[str], expect: dict, learners
             context = await chrome.new_context(browser, site, next(learners))
             found = await chrome.discover(context, site, module)
             await context.close()
-            counted = ("explorers", "charted", "radios", "textareas")
-            expect.setdefault(module, {**{k: found[k] for k in counted}, "widgets": min(found["widgets"], 1)})
-            print(f"  {site.key} {module}: found {found}; usable means {expect[module]}", flush=True)
+            counted = {k: found[k] for k in ("explorers", "charted", "radios", "textareas")}
+            chart = {"chart": charted[module]}  # the first-chart milestone waits for a chart if the module has one
+            want = ({**counted, "widgets": 0, **chart} if site.key == "floor" else  # the floor: its own page
+                    expect.setdefault(module, {**counted, "widgets": min(found["widgets"], 1), **chart}))
+            print(f"  {site.key} {module}: found {found}; usable means {want}", flush=True)
             out["modules"][module] = {
                 "found": found,
-                "cold": await cold_loads(browser, site, module, expect[module], learners, opts["cold"]),
-                "warm": await warm_loads(browser, site, module, expect[module], learners,
-                                         0 if number else opts["warm"]),
-                "slider": await slider(browser, site, module, expect[module], learners, opts["moves"]),
+                "cold": await cold_loads(browser, site, module, want, learners, opts["cold"]),
+                "warm": await warm_loads(browser, site, module, want, learners, 0 if number else opts["warm"]),
+                "slider": await slider(browser, site, module, want, learners, opts["moves"]),
             }
             print(f"  {site.key} {module}: {report.brief(out['modules'][module])}", flush=True)
         await asyncio.to_thread(site.wait_idle)
@@ -167,7 +169,8 @@ def options(argv) -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke check (about 2 minutes)")
-    parser.add_argument("--sites", help="which of ours, plain, plain-pre (default: all; --quick: ours,plain)")
+    parser.add_argument("--sites", help="which of ours, plain, plain-pre, floor (default: all; --quick: "
+                                        "ours,plain,floor)")
     parser.add_argument("--rates", help="arrivals per minute for the load test, e.g. 30,60,100,150")
     parser.add_argument("--cold", type=int, help="cold-cache page loads per module and site")
     parser.add_argument("--warm", type=int, help="warm-cache page loads per module and site")
@@ -210,6 +213,7 @@ async def main(argv=None) -> int:
     print(f"bench: {opts['mode']} run, work folder {work}, modules {modules}", flush=True)
     bg.mark("warm chart cache")
     info["chart_cache_warmup_s"] = servers.warm_chart_cache(work, code, env)
+    charted = floor.write(work, work / "executed", modules)
     bg.mark("roster")
     codes = (servers.make_roster(work, code, env, max(opts["rates"] + [0]) + 2 * opts["cold"] + 10)
              if any(s.signed_in for s in sites) else {})
@@ -221,7 +225,7 @@ async def main(argv=None) -> int:
         info["chromium"] = browser.version
         for site in sites:
             results["sites"][site.key] = await measure_site(browser, site, modules, results["expect"],
-                                                            learners, opts, bg)
+                                                            learners, opts, bg, charted)
         if opts["rates"] and modules:
             first = modules[0]
             results["load"] = await load_levels(browser, sites, first, results["expect"][first], people,

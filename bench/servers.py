@@ -110,9 +110,13 @@ class Site:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        if self.key == "ours":
-            return [sys.executable, "-m", "course", "cohort", "serve", "--instance",
-                    str(self.work / "instance"), "--port", str(self.port), "--pool-size", str(self.pool)]
+        if self.key == "floor":  # static pages (bench/floor.py), written before the run
+            return [sys.executable, "-m", "http.server", str(self.port), "--bind", "127.0.0.1", "--directory",
+                    str(self.work / "floor")]
+        if self.key.startswith("ours"):
+            return [sys.executable, "-m", "course", "cohort", "serve", "--instance", str(self.work / "instance"),
+                    "--port", str(self.port), "--pool-size", str(self.pool),
+                    *(["--no-fork-kernels"] if self.key == "ours-spawn" else [])]
         cmd = [str(BIN / "voila"), "modules/", "--port", str(self.port), "--no-browser",
                "--Voila.ip=127.0.0.1"]
         return cmd + (["--preheat_kernel=True", f"--pool_size={self.pool}"] if self.pool else [])
@@ -237,11 +241,15 @@ class Site:
 
 
 def sites(work: Path, code: Path, env: dict, pool: int, which: list[str]) -> list[Site]:
-    """The sites to measure, in order: ours, plain Voilà, plain Voilà preheated."""
+    """The sites to measure, in order: ours, ours with every kernel started as a new process (as before
+    `course.web.forks`), plain Voilà, plain Voilà preheated, the static floor."""
     every = {"ours": Site("ours", f"cohort site (pool {pool})", pool, True, work, code, env),
+             "ours-spawn": Site("ours-spawn", f"cohort site, kernels not forked (pool {pool})", pool, True, work,
+                                code, env),
              "plain": Site("plain", "plain Voilà", 0, False, work, code, env),
              "plain-pre": Site("plain-pre", f"plain Voilà preheated (pool {pool})", pool, False, work, code,
-                               env)}
+                               env),
+             "floor": Site("floor", "static page (the floor)", 0, False, work, code, env)}
     return [every[k] for k in which]
 
 

@@ -31,17 +31,33 @@ def _serve(args) -> int:
 def _cohort_serve(args) -> int:
     from course.web import cohort
 
-    cohort.serve(args.instance, port=args.port, pool_size=args.pool_size, behind_https=args.behind_https,
+    cohort.serve(args.instance, store_url=args.store_url, port=args.port, pool_size=args.pool_size,
+                 behind_https=args.behind_https,
                  hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle,
-                 start_slots=args.start_slots, check_feedback=args.check_feedback)
+                 start_slots=args.start_slots, check_feedback=args.check_feedback,
+                 fork_kernels=not args.no_fork_kernels)
     return 0
+
+
+def _store_url(text: str) -> str:
+    from course.instance import check_store_url
+
+    try:
+        return check_store_url(text, "--store-url")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _cohort_store(args):
+    """The cohort's answer store (`--store-url`, once given, is kept in the instance folder)."""
+    from course.instance import Instance
+    from course.store.answers import AnswerStore
+
+    return AnswerStore(Instance(args.instance, store_url=args.store_url).store)
 
 
 def _cohort_add(args) -> int:
     import csv
-
-    from course.instance import Instance
-    from course.store.answers import AnswerStore
 
     with open(args.roster, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -55,7 +71,7 @@ def _cohort_add(args) -> int:
         target = sys.stdout
     out = csv.writer(target)
     out.writerow(["learner_id", "display_name", "access_code"])
-    with AnswerStore(Instance(args.instance).store) as store:
+    with _cohort_store(args) as store:
         for row in rows:
             code = store.add_learner(row["learner_id"].strip(), row.get("display_name", "").strip(),
                                      row.get("role", "").strip() or "learner")
@@ -68,19 +84,13 @@ def _cohort_add(args) -> int:
 
 
 def _cohort_reset(args) -> int:
-    from course.instance import Instance
-    from course.store.answers import AnswerStore
-
-    with AnswerStore(Instance(args.instance).store) as store:
+    with _cohort_store(args) as store:
         print(store.reset_code(args.learner_id))
     return 0
 
 
 def _cohort_withdraw(args) -> int:
-    from course.instance import Instance
-    from course.store.answers import AnswerStore
-
-    with AnswerStore(Instance(args.instance).store) as store:
+    with _cohort_store(args) as store:
         store.withdraw(args.learner_id)
     print(f"{args.learner_id} can no longer sign in; their answers and submissions are kept.", file=sys.stderr)
     return 0
@@ -118,6 +128,7 @@ def _instructor_init(args) -> int:
 
     instructor.init(args.dir, roster=args.roster, course_id=args.course_id or instructor.COURSE_ID,
                     exchange=args.exchange, instance=args.instance, due=instructor.duedates(args.duedate),
+                    opens=instructor.duedates(args.opens, "--opens"),
                     late_penalty=args.late_penalty, cell_timeout=args.cell_timeout,
                     notebook_timeout=args.notebook_timeout, limits=_limits(args), modules=args.module,
                     check=not args.no_check)
@@ -128,7 +139,8 @@ def _instructor_collect(args) -> int:
     from course.grading import instructor
 
     instructor.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
-                       due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback)
+                       due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback,
+                       opens=instructor.duedates(args.opens, "--opens"))
     return 0
 
 
@@ -177,6 +189,9 @@ def _add_instructor(commands) -> None:
                                          "site's submissions and its feedback/ folder gets each learner's")
     init.add_argument("--duedate", action="append", metavar="MODULE=WHEN",
                       help="a module's due date, e.g. 01-why-men-why-now='2025-03-01 17:00 UTC' (repeatable)")
+    init.add_argument("--opens", action="append", metavar="MODULE=WHEN",
+                      help="when a module opens on the cohort site's index, e.g. 07-four-weeks-on='2025-04-04 "
+                           "09:00 UTC' (repeatable; needs --instance)")
     init.add_argument("--late-penalty", choices=["none", "zero"], default="none",
                       help="nbgrader's late penalty: none (flag only) or zero (late work scores 0)")
     init.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell when grading")
@@ -194,6 +209,8 @@ def _add_instructor(commands) -> None:
     col.add_argument("--uploads", help="a folder of uploaded files: <learner>/<module>.ipynb, each handed in "
                                        "at its file's modification time")
     col.add_argument("--duedate", action="append", metavar="MODULE=WHEN", help="set a module's due date")
+    col.add_argument("--opens", action="append", metavar="MODULE=WHEN",
+                     help="set when a module opens on the cohort site's index")
     col.add_argument("--allow-after-feedback", action="store_true",
                      help="take submissions made after the learner's feedback (held back by default)")
     col.set_defaults(run=_instructor_collect)
@@ -255,6 +272,9 @@ def main(argv=None) -> None:
                             "server's first 10 s (after a restart, returning learners come first)")
     serve.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
                        help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
+    serve.add_argument("--no-fork-kernels", action="store_true",
+                       help="start every kernel as a new Python process, instead of forking it from a warm "
+                            "process that has already imported what kernels need (the default, on Linux)")
     serve.add_argument("--hsts", type=int, default=0, metavar="SECONDS",
                        help="send Strict-Transport-Security with this max-age (use with --behind-https)")
     serve.add_argument("--check-feedback", choices=["after-answering", "after-grading"], default="after-grading",
@@ -276,6 +296,11 @@ def main(argv=None) -> None:
     withdraw.add_argument("learner_id")
     withdraw.add_argument("--instance", required=True)
     withdraw.set_defaults(run=_cohort_withdraw)
+    for step in (serve, add, reset, withdraw):
+        step.add_argument("--store-url", metavar="URL", type=_store_url,
+                          help="keep the answers in this PostgreSQL database (postgresql://user@host/db) instead "
+                               "of the instance's SQLite file; remembered in the instance folder for later "
+                               "commands (ALLIES_STORE_URL, if set, wins)")
     cards = commands.add_parser("cards", help="write the printable role and observer cards for live practice "
                                               "(default: docs/practice-cards.html)")
     cards.add_argument("--role", action="append", metavar="ROLE",

@@ -7,6 +7,7 @@ import it without loading another side's stack (a learner kernel must never load
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 
 COURSE_ID = "allies-in-tech"  # nbgrader's CourseDirectory.course_id, and the exchange folder's name
 
@@ -16,13 +17,27 @@ TEXT_STUB = "Write your reflection here: double-click this cell to edit it."
 
 # Environment variables the servers set for the kernels they start (learners cannot set them).
 LEARNER_ENV = "HTTP_X_ALLIES_LEARNER"  # the signed-in learner; Voilà passes request headers as HTTP_*
-STORE_ENV = "ALLIES_STORE"  # the answer store's file
+STORE_ENV = "ALLIES_STORE"  # the answer store: a SQLite file's path or a postgresql:// URL
+INSTANCE_ENV = "ALLIES_INSTANCE"  # the site's private folder (course/instance.py), where feedback is returned
 EXCHANGE_ENV = "ALLIES_EXCHANGE"  # nbgrader's exchange root, where Submit hands work in
 FEEDBACK_ENV = "ALLIES_CHECK_FEEDBACK"  # when a knowledge check may say right or wrong
 SANDBOXED_ENV = "ALLIES_SANDBOXED"  # set in the grading sandbox
 SITE_ENV = "ALLIES_SITE"  # which website serves the page: one of SITES
 SELF_PACED, COHORT = "self-paced", "cohort"  # a learner's own copy on their computer; a facilitated cohort's
 SITES = (SELF_PACED, COHORT)
+
+# Set by whoever runs a server or command, not by the servers: the answer store's PostgreSQL URL, used in place
+# of the instance's SQLite file (course/instance.py).
+STORE_URL_ENV = "ALLIES_STORE_URL"
+
+
+def instance_folder(environ) -> str | None:
+    """The site's private folder as a server hands it on: INSTANCE_ENV, or, where only a SQLite store is named
+    (a hub's learner server), the folder the store's file is in; None for neither."""
+    store = environ.get(STORE_ENV, "")
+    if environ.get(INSTANCE_ENV):
+        return environ[INSTANCE_ENV]
+    return str(PurePath(store).parent) if store and "://" not in store else None
 
 
 def folder_env(name: str) -> str:
@@ -36,6 +51,14 @@ CHECK_TEST_ID = re.compile(r"^m(\d\d)-q\d+-check$")  # its hidden test cell: m01
 REFLECTION_ID = re.compile(r"^m(\d\d)-r\d+$")  # a hand-graded reflection: m01-r1
 SELF_ID = re.compile(r"^m(\d\d)-s(\d+)$")  # a self-assessment statement (not graded): m00-s1
 ITEM_ID = re.compile(r"^m(\d\d)-[a-z0-9-]+$")  # any saved item, e.g. m06-plan-sponsor
+
+# The follow-through: Module 6's plan (saved as items `m06-plan-…`) comes back in the return visit, which the
+# index offers once the plan's check-in date has passed.
+PLAN_MODULE = "06-from-learning-to-leading"
+PLAN_PREFIX = "m06-plan-"
+CHECK_IN_ITEM = PLAN_PREFIX + "check-in"  # the check-in date, as the learner typed it (ISO when it is a date)
+FOLLOW_UP_MODULE = "07-four-weeks-on"
+SCHEDULE_FILE = "schedule.json"  # in a cohort's instance folder: {module: {"opens", "due"}}, ISO 8601 UTC
 
 
 def module_number(item: str) -> str:

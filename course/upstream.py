@@ -1,5 +1,5 @@
-"""The one place where the course reaches past the public API of Voilà, jupyter_server, jupyter_client and
-nbgrader.
+"""The one place where the course reaches past the public API of Voilà, jupyter_server, jupyter_client, nbconvert
+and nbgrader.
 
 Every monkeypatch, private attribute and private method of those packages that the course relies on is a
 small named function here, whose docstring says what it changes upstream and why; the rest of the course
@@ -30,6 +30,7 @@ TESTED = {
     "jupyter_client": ("8.10", "8.11"),  # heartbeat thread, kernel clean-up
     "nbgrader": ("0.9.6", "0.10"),  # metadata schema checks, autograde comments
     "ipywidgets": ("8.1.9", "8.2"),  # the page bundles this version's widget JavaScript (frontend/)
+    "nbconvert": ("7.17.1", "8"),  # a template exporter's Jinja environment
 }
 
 
@@ -254,6 +255,25 @@ def with_cleanup_hook(base):
             """Called after each clean-up; `restart` is true when the kernel is being restarted."""
 
     return CleanupHook
+
+
+# -- nbconvert --------------------------------------------------------------------------------------------
+def share_compiled_templates(exporter_class, cache) -> None:
+    """Give every Jinja environment that `exporter_class` (an nbconvert template exporter: Voilà's
+    `VoilaExporter`, passed in) creates the bytecode cache `cache`. nbconvert builds a new environment for
+    each exporter in the private `_create_environment`, with no setting for a bytecode cache, and Voilà
+    makes a new exporter for every page it renders. Patching again with the same cache changes nothing."""
+    create = exporter_class._create_environment
+    if getattr(create, "shares", None) is cache:
+        return
+
+    def with_cache(exporter):
+        environment = create(exporter)
+        environment.bytecode_cache = cache
+        return environment
+
+    with_cache.shares = cache
+    exporter_class._create_environment = with_cache
 
 
 # -- nbgrader ---------------------------------------------------------------------------------------------

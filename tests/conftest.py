@@ -204,8 +204,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_cohort(folder: Path, *options: str) -> tuple[Server, dict[str, str]]:
-    """A cohort site with three people on its roster, started with `options`; (server, {id: access code})."""
+def start_cohort(folder: Path, *options: str, store_url: str | None = None) -> tuple[Server, dict[str, str]]:
+    """A cohort site with three people on its roster, started with `options` (and its answers in the
+    PostgreSQL database at `store_url`, if given); (server, {id: access code})."""
     import csv
     import io
     import subprocess
@@ -214,10 +215,12 @@ def start_cohort(folder: Path, *options: str) -> tuple[Server, dict[str, str]]:
     roster = folder / "roster.csv"
     roster.write_text("learner_id,display_name,role\nana,Ana Lima,learner\nben,Ben Okafor,learner\n"
                       "ines,Inés Ruiz,instructor\n", encoding="utf-8")
+    store = ["--store-url", store_url] if store_url else []
     result = subprocess.run([sys.executable, "-m", "course", "cohort", "add-learners", str(roster),
-                             "--instance", str(instance)], cwd=ROOT, capture_output=True, text=True, check=True)
+                             "--instance", str(instance), *store], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
     codes = {row["learner_id"]: row["access_code"] for row in csv.DictReader(io.StringIO(result.stdout))}
-    server = Server(["cohort", "serve", "--instance", str(instance), *options], folder / "server.log")
+    server = Server(["cohort", "serve", "--instance", str(instance), *store, *options], folder / "server.log")
     server.instance = instance
     return server.start(), codes
 
@@ -265,3 +268,33 @@ def key_canaries() -> dict[str, str]:
     """For each check, 40 characters of its explanation that HTML and JSON carry unescaped, so that a copy
     of the explanation is found in a page or a kernel message however it was escaped there."""
     return {item: max(re.split(r"[&<>\"'\\]", text), key=len)[:40] for item, text in check_explanations().items()}
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server for this test process (tests/helpers/postgres.py); `.database()` makes
+    a new empty database and returns its URL."""
+    sys.path.insert(0, str(ROOT / "tests" / "helpers"))
+    import postgres
+
+    with postgres.cluster() as cluster:
+        yield cluster
+
+
+STORE_BACKENDS = ["sqlite", "postgresql"]
+
+
+def store_location(request, directory: Path) -> str | Path:
+    """An empty answer store on the back end `request.param` names: a SQLite file in `directory`, or a new
+    database on the test process's PostgreSQL server."""
+    if request.param == "sqlite":
+        return directory / "answers.sqlite"
+    return request.getfixturevalue("pg_cluster").database()
+
+
+def store_instance(request, folder: Path):
+    """A site instance in `folder` whose answer store is on the back end `request.param` names: its SQLite
+    file, or a new PostgreSQL database given as its store URL."""
+    from course.instance import Instance
+
+    return Instance(folder, store_url=None if request.param == "sqlite" else store_location(request, folder))

@@ -182,6 +182,50 @@ def test_links_are_underlined_sources_are_links_and_headings_are_named_by_their_
     assert skips == [], f"headings skip a level: {levels}"
 
 
+CHART_SIZES = """() => [...document.querySelectorAll('.allies-chart img')].filter(i => i.offsetParent).map(i => {
+    const main = document.querySelector('main'), style = getComputedStyle(main);
+    const column = main.getBoundingClientRect();
+    const box = i.getBoundingClientRect();
+    return {pixels: [i.naturalWidth, i.naturalHeight], shown: [box.width, box.height], alt: i.alt,
+            size: [Number(i.getAttribute('width')), Number(i.getAttribute('height'))],
+            column: [column.left + parseFloat(style.paddingLeft), column.right - parseFloat(style.paddingRight)],
+            edges: [box.left, box.right]};
+})"""
+
+
+def test_charts_have_twice_their_shown_pixels_and_fit_the_column_at_320px(pages):
+    """Sharp on a 2× screen: each chart's PNG has twice the pixels of the size it is shown at; in a 320 px
+    window it shrinks to the column, keeping its shape and its alt text."""
+    page = pages(MODULE_1)
+    wide = page.evaluate(CHART_SIZES)
+    assert wide, "Module 1 shows charts"
+    for chart in wide:
+        assert chart["pixels"] == [2 * chart["size"][0], 2 * chart["size"][1]], chart
+        assert chart["shown"] == pytest.approx(chart["size"], abs=1), chart
+        assert chart["alt"].startswith(("Bar chart", "Line chart", "Grouped bar chart")), chart["alt"]
+    assert overflowing(page) == []
+    for chart in page.evaluate(CHART_SIZES):
+        left, right = chart["column"]
+        assert left - 1 <= chart["edges"][0] and chart["edges"][1] <= right + 1, chart
+        assert right - left - 16 <= chart["shown"][0], chart  # the column's width, less a widget's padding
+        ratio = chart["size"][1] / chart["size"][0]
+        assert chart["shown"][1] == pytest.approx(chart["shown"][0] * ratio, abs=1), chart
+
+
+def test_an_explorer_view_not_drawn_with_the_page_is_drawn_when_chosen(pages):
+    """Only the first view of Module 3's pipeline comes with the page; choosing another setting draws it."""
+    page = pages("03-bias-in-tech-work.ipynb")
+    explorer = page.locator(".allies-explorer", has=page.get_by_role("slider", name="Rating boost for men"))
+    shown = explorer.locator(".allies-chart img").filter(visible=True)
+    before = shown.get_attribute("alt")
+    handle = explorer.get_by_role("slider", name="Rating boost for men")
+    handle.focus()
+    page.keyboard.press("End")
+    expect(shown).not_to_have_attribute("alt", before, timeout=30_000)
+    expect(explorer.get_by_text("Drawing this view…").filter(visible=True)).to_have_count(0)
+    assert shown.get_attribute("alt").startswith("Bar chart")
+
+
 def test_role_practice_passes_axe_and_reflows_once_a_role_is_picked_and_a_scene_answered(pages):
     """Module 6's role picker, and a scene of the role picked, written first, its options shown and one chosen,
     from the keyboard."""

@@ -147,3 +147,58 @@ def test_module_1_can_be_done_from_sign_in_to_submit_with_the_keyboard_alone(coh
     assert {item: saved[item] for item in RIGHT} == RIGHT
     assert {item: saved[item] for item in REFLECTIONS} == REFLECTIONS
     assert sorted((server.instance / "exchange").glob(f"*/inbound/ben+{MODULE_1}+*")), "a submission"
+
+
+@pytest.fixture(scope="module")
+def feedback_for_ana(cohort, tmp_path_factory):
+    """Ana's Module 1 hand-in, graded and returned by the real instructor workflow (nbgrader collect,
+    autograde, a hand grade for each reflection, feedback) into the cohort's instance; yields the page."""
+    import json
+
+    from conftest import correct_answers
+    from course.grading import instructor
+    from course.grading.settings import COURSE_ID
+    from course.lesson.submissions import fill, to_exchange
+
+    server, _ = cohort
+    root, quiet = tmp_path_factory.mktemp("grading") / "course", {"log": lambda *a: None}
+    instructor.init(root, roster=server.instance.parent / "roster.csv", instance=server.instance,
+                    modules=[MODULE_1], check=False, **quiet)
+    release = json.loads((root / "release" / MODULE_1 / f"{MODULE_1}.ipynb").read_text(encoding="utf-8"))
+    to_exchange(server.instance / "exchange", COURSE_ID, "ana", MODULE_1,
+                fill(release, {**correct_answers(MODULE_1, checks_only=True), **REFLECTIONS}))
+    instructor.collect(root, **quiet)
+    assert all(graded.ok for graded in instructor.autograde(root, **quiet))
+    for item in REFLECTIONS:
+        instructor.set_manual_grade(root, MODULE_1, "ana", item, 2)
+    instructor.feedback(root, **quiet)
+    page = server.instance / "feedback" / "ana" / f"{MODULE_1}.html"
+    assert page.exists()
+    return page
+
+
+def test_the_feedback_view_passes_axe_and_reflows_before_and_after_each_kind_of_widget_is_used(
+        cohort, signed_in, feedback_for_ana):
+    """Ana's Module 1 page with her returned feedback in it: the page, and the feedback document the frame
+    shows, have no axe-core violations and nothing overflows 320 px; the same after she uses its widgets."""
+    server, _ = cohort
+    page = open_module(signed_in, server.url, f"{MODULE_1}.ipynb")
+    try:
+        frame = page.locator(".allies-feedback iframe")
+        expect(frame).to_be_visible(timeout=SLOW)
+        assert axe(page) == []
+        assert overflowing(page) == []
+        page.set_viewport_size({"width": 1280, "height": 900})
+        assert interact(page)
+        assert axe(page) == []
+        assert overflowing(page) == []
+    finally:
+        page.close()
+    document = signed_in.new_page()
+    try:  # what the frame shows, as a page of its own (axe cannot run inside a frame that runs no scripts)
+        document.set_content(feedback_for_ana.read_text(encoding="utf-8"))
+        expect(document.get_by_text("m01-r1").first).to_be_attached()
+        assert axe(document) == []
+        assert overflowing(document) == []
+    finally:
+        document.close()

@@ -5,7 +5,6 @@ import re
 from dataclasses import fields, replace
 from pathlib import Path
 
-import ipywidgets as w
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -213,13 +212,7 @@ def test_backlash_figures_are_the_researched_ones_with_their_confidence():
 
 
 def _views(explorer):
-    def leaves(node):
-        if isinstance(node, w.Stack):
-            for child in node.children:
-                yield from leaves(child)
-        else:
-            yield node.value
-    return list(leaves(explorer.views))
+    return explorer.every_view()
 
 
 def test_the_headline_is_worded_as_the_source_words_it():

@@ -38,3 +38,15 @@ def test_the_recovery_report_compares_the_slowest_learner_with_a_fresh_sites_fir
     assert "not met" in recovery.markdown(report)
     crash["after_restart_s"]["b"] = None
     assert "1 of 2 learners saved again within the 60 s" in recovery.markdown(report)
+
+
+def test_the_hub_report_gives_each_learners_cpu_and_memory():
+    from bench import hub
+
+    row = {"user": "learner1", "spawn_s": 9.5, "start_cpu_s": 5.0, "page_usable_s": 4.25, "answering_s": 12.0, "items_answered": 6,
+           "submit_s": 1.5, "cpu_s": 7.75, "measured_s": 30.0, "peak_server_mb": 150.0,
+           "peak_kernels_mb": 120.5, "peak_total_mb": 270.5, "idle_server_mb": 140.0}
+    text = hub.markdown({"when": "2026-11-30 19:00 UTC", "module": "01-x", "learners": [row],
+                         "machine": MACHINE, "background": {"setup": {"mean": 0.5, "max": 1.25}}})
+    assert "| learner1 | 9.50 | 5.00 | 4.25 | 12.00 | 6 | 1.50 | 7.75 | 150.00 | 120.50 | 270.50 | 140.00 |" in text
+    assert "0.50 cores on average (peak 1.25)" in text

@@ -178,18 +178,18 @@ def test_study_explorer_shows_a_card_for_every_study(tmp_path, monkeypatch):
     rows = data.table("studies")
     explorer = business_case.study_explorer()
     assert len(explorer.views.children) == len(rows)
-    for row, view in zip(rows, explorer.views.children):
+    for row, view in zip(rows, explorer.every_view()):
         for label in ("Claim", "Kind of evidence", "Method", "Sample", "Limits", "Source"):
-            assert f">{label}</dt>" in view.value
-        assert data.sources()[row["source_id"]].url in view.value
+            assert f">{label}</dt>" in view
+        assert data.sources()[row["source_id"]].url in view
 
 
 def test_the_mckinsey_series_is_labelled_as_correlation(tmp_path, monkeypatch):
     monkeypatch.setenv("ALLIES_CACHE_DIR", str(tmp_path))
     explorer = business_case.profitability()
-    for view in explorer.views.children:
-        assert "correlation, not causation" in view.value
-        assert "does not show which one caused the other" in view.value
+    for view in explorer.every_view():
+        assert "correlation, not causation" in view
+        assert "does not show which one caused the other" in view
 
 
 def test_every_series_figure_comes_from_data():

@@ -1,7 +1,8 @@
 """The instructors' cohort dashboard: counts that are right (completion, item analysis against the correct
 letters in solutions/, the self-assessment shift, reflection word counts), learners without answers
 counted, instructors not counted, an empty cohort said plainly, no reflection text anywhere; and the
-instructor site, which lets in instructors only."""
+instructor site, which lets in instructors only. The cohorts are kept on both of the answer store's back
+ends, SQLite and PostgreSQL (a server the suite starts), and every count is checked on both."""
 import http.client
 import re
 import subprocess
@@ -11,7 +12,7 @@ import urllib.parse
 
 import nbformat
 import pytest
-from conftest import ROOT, Server, get
+from conftest import ROOT, STORE_BACKENDS, Server, get, store_instance
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from playwright.sync_api import expect
 
@@ -118,12 +119,18 @@ def fill_cohort(store):
     return codes
 
 
-@pytest.fixture(scope="module")
-def cohort_dir(tmp_path_factory):
-    instance = Instance(tmp_path_factory.mktemp("cohort") / "instance")
+@pytest.fixture(scope="module", params=STORE_BACKENDS)
+def cohort_dir(request, tmp_path_factory):
+    instance = store_instance(request, tmp_path_factory.mktemp("cohort") / "instance")
     with AnswerStore(instance.store) as store:
         codes = fill_cohort(store)
     return instance, codes
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def fresh_instance(request, tmp_path):
+    """An instance with an empty answer store, on each back end."""
+    return store_instance(request, tmp_path / "instance")
 
 
 @pytest.fixture
@@ -262,9 +269,9 @@ def test_export_writes_each_chart_as_png_with_its_alt_text(small_groups_shown, c
     assert folder.stat().st_mode & 0o077 == 0
 
 
-def test_a_cohort_without_learners_shows_a_clear_empty_state(tmp_path, solutions, monkeypatch):
+def test_a_cohort_without_learners_shows_a_clear_empty_state(fresh_instance, solutions, monkeypatch):
     monkeypatch.setenv("ALLIES_SOLUTIONS_DIR", str(solutions))
-    instance = Instance(tmp_path / "empty")
+    instance = fresh_instance
     with AnswerStore(instance.store) as store:
         store.add_learner("ines", "Inés Ruiz", "instructor")
         store.save("ines", M1, "m01-q1", "b")
@@ -277,9 +284,9 @@ def test_a_cohort_without_learners_shows_a_clear_empty_state(tmp_path, solutions
     assert dashboard.export_png(instance.root) == []
 
 
-def test_learners_who_never_answered_are_counted_everywhere(tmp_path, solutions, monkeypatch):
+def test_learners_who_never_answered_are_counted_everywhere(fresh_instance, solutions, monkeypatch):
     monkeypatch.setenv("ALLIES_SOLUTIONS_DIR", str(solutions))
-    instance = Instance(tmp_path / "quiet")
+    instance = fresh_instance
     with AnswerStore(instance.store) as store:
         store.add_learner("ana", "Ana")
         store.add_learner("ben", "Ben")
@@ -447,10 +454,13 @@ def test_the_facilitator_guide_plans_a_session_for_every_module_and_uses_the_das
         assert words in text
 
 
-def test_an_instructor_taken_off_the_role_is_signed_out_at_the_next_request(instructor_server, browser):
-    import sqlite3
-    from contextlib import closing
+def _change_roster(location, sql: str) -> None:
+    """A change the store's API does not offer, made in SQL on either back end (the same SQL serves both)."""
+    with AnswerStore(location) as store:
+        store._run(lambda conn: conn.execute(sql), lock="jo")
 
+
+def test_an_instructor_taken_off_the_role_is_signed_out_at_the_next_request(instructor_server, browser):
     server, _ = instructor_server
     with AnswerStore(server.instance.store) as store:
         code = store.add_learner("jo", "Jo", "instructor")
@@ -461,11 +471,31 @@ def test_an_instructor_taken_off_the_role_is_signed_out_at_the_next_request(inst
         cookie = next(f"{c['name']}={c['value']}" for c in context.cookies() if c["name"] == "allies-instructor")
         signed_in = raw(server.port, "/elsewhere", {"Cookie": cookie})
         assert signed_in[0] == 302 and not signed_in[1].startswith("/login")  # on to /voila/files/…: signed in
-        with closing(sqlite3.connect(server.instance.store)) as db, db:
-            db.execute("UPDATE learners SET role = 'learner' WHERE id = 'jo'")
+        _change_roster(server.instance.store, "UPDATE learners SET role = 'learner' WHERE id = 'jo'")
         status, location, _ = raw(server.port, "/elsewhere", {"Cookie": cookie})
         assert status == 302 and location.startswith("/login")
     finally:
         context.close()
-        with closing(sqlite3.connect(server.instance.store)) as db, db:
-            db.execute("DELETE FROM learners WHERE id = 'jo'")
+        _change_roster(server.instance.store, "DELETE FROM learners WHERE id = 'jo'")
+
+
+def test_the_dashboard_passes_axe_and_reflows_before_and_after_saving_charts(instructor_server, browser):
+    """WCAG 2.1 AA: axe-core finds nothing on the dashboard once drawn, nor after Save charts as PNG; at
+    320 px nothing overflows but its tables, each in a named region that scrolls on its own."""
+    from accessibility import axe, overflowing
+
+    server, codes = instructor_server
+    context = browser.new_context()
+    try:
+        page = sign_in(context, server.url, "ines", codes["ines"])
+        page.wait_for_url(f"{server.url}/", timeout=SLOW)
+        expect(page.locator(".allies-view-completion img")).to_be_visible(timeout=SLOW)
+        assert axe(page) == []
+        assert overflowing(page) == []
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.get_by_role("button", name="Save charts as PNG").click()
+        expect(page.locator(".allies-dashboard")).to_contain_text("Saved 3 charts", timeout=SLOW)
+        assert axe(page) == []
+        assert overflowing(page) == []
+    finally:
+        context.close()

@@ -24,14 +24,7 @@ def _data_text() -> str:
 
 def _shown(explorer) -> str:
     """Every view an explorer can show, as one string."""
-    def leaves(node):
-        children = getattr(node, "children", None)
-        if children is None:
-            yield node.value
-        else:
-            for child in children:
-                yield from leaves(child)
-    return "\n".join(leaves(explorer.views))
+    return "\n".join(explorer.every_view())
 
 
 @pytest.mark.parametrize("wrong", [

@@ -139,7 +139,8 @@ def course(tmp_path_factory):
                        for learner in LEARNERS])
         out.writerow(["ines", "Inés Ruiz", "instructor", ""])
     init_log = cli("init", str(root), "--roster", str(roster), "--instance", str(instance.root),
-                   "--module", MODULE, "--duedate", f"{MODULE}={DUE:%Y-%m-%d %H:%M:%S} UTC")
+                   "--module", MODULE, "--duedate", f"{MODULE}={DUE:%Y-%m-%d %H:%M:%S} UTC",
+                   "--opens", f"{MODULE}=2025-04-04 09:00 UTC")
     release = json.loads((root / "release" / MODULE / f"{MODULE}.ipynb").read_text(encoding="utf-8"))
     exchange = instance.exchange
     now = dt.datetime.now(dt.timezone.utc)
@@ -209,6 +210,11 @@ def test_init_imports_the_roster_but_not_the_instructors(course):
         assert (students["lab-03"].first_name, students["lab-03"].last_name) == ("Learner", "Lab-03")
         assert students["lab-03"].email == "lab-03@example.org"
         assert gb.find_assignment(MODULE).duedate == DUE.replace(tzinfo=None)
+
+
+def test_init_tells_the_cohort_site_when_a_module_opens_and_is_due(course):
+    schedule = json.loads((course["instance"].root / "schedule.json").read_text(encoding="utf-8"))
+    assert schedule == {MODULE: {"opens": "2025-04-04T09:00:00Z", "due": f"{DUE:%Y-%m-%dT%H:%M:%S}Z"}}
 
 
 def test_init_checks_the_grading_sandbox(course):
@@ -319,11 +325,11 @@ def test_the_export_has_one_row_per_learner_and_module(course):
 def test_the_site_shows_a_learner_only_their_own_feedback_in_a_sandboxed_iframe(course):
     from course.lesson.widgets import feedback_html, feedback_page
 
-    store = str(course["instance"].store)
-    page, about = feedback_page(store, "cohort-01", MODULE)
+    instance = str(course["instance"].root)
+    page, about = feedback_page(instance, "cohort-01", MODULE)
     assert about["score"] == expected("cohort-01")["score"]
     for other in ("nobody", "../cohort-01", "cohort-01/../lab-01", ".."):
-        assert feedback_page(store, other, MODULE) is None
+        assert feedback_page(instance, other, MODULE) is None
     shown = feedback_html(page, about)
     outside, srcdoc = re.fullmatch(r'(.*<iframe [^>]*)srcdoc="([^"]*)"></iframe>', shown, re.DOTALL).groups()
     assert 'sandbox=""' in outside and "allow-" not in outside and "<script" not in outside

@@ -5,15 +5,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from course import contract
 from course.store.answers import AnswerStore
-from conftest import ROOT
+from conftest import ROOT, STORE_BACKENDS, store_location
 
 SERVER_SIDE = ("nbgrader", "jupyter_server", "sqlalchemy", "voila")
 
 # What a learner's kernel on the site does: show every module's widgets, save answers, press Submit.
 KERNEL = r"""
-import importlib, json, pkgutil, sys
+import importlib, json, pkgutil, re, sys
 import course.lesson.figures, course.lesson.widgets, course.lesson.self_assessment
 for info in pkgutil.iter_modules(course.lesson.figures.__path__):
     importlib.import_module(f"course.lesson.figures.{info.name}")
@@ -25,22 +27,34 @@ current = session.current()
 for item, kind in cells.items():
     current._store().save(current.learner, module, item, "a" if kind == "code" else "My reflection.")
 path = current.submit(module)
-print(json.dumps({"submitted": str(path), "loaded": sorted({name.split(".")[0] for name in sys.modules})}))
+with open("/proc/self/status") as fh:  # VmHWM: this process's peak RSS (getrusage's survives exec)
+    peak = int(re.search(r"VmHWM:\s+(\d+) kB", fh.read()).group(1))
+print(json.dumps({"submitted": str(path), "loaded": sorted({name.split(".")[0] for name in sys.modules}),
+                  "modules": len(sys.modules), "max_rss_kb": peak}))
 """
 
 
-def test_submitting_from_a_learner_kernel_loads_no_grading_or_server_stack(tmp_path):
-    env = {**os.environ, contract.STORE_ENV: str(tmp_path / "answers.db"),
+@pytest.fixture(params=STORE_BACKENDS)
+def store(request, tmp_path) -> str:
+    return str(store_location(request, tmp_path))
+
+
+def test_submitting_from_a_learner_kernel_loads_no_grading_or_server_stack(store, tmp_path):
+    """On either back end; psycopg is loaded only by a kernel whose store is on PostgreSQL."""
+    env = {**os.environ, contract.STORE_ENV: store,
            contract.EXCHANGE_ENV: str(tmp_path / "exchange"), contract.LEARNER_ENV: "ana",
            contract.folder_env("cache"): str(tmp_path / "cache")}
     env.pop("VOILA_PREHEAT", None)
-    AnswerStore(tmp_path / "answers.db").add_learner("ana", "Ana")
+    AnswerStore(store).add_learner("ana", "Ana")
     run = subprocess.run([sys.executable, "-c", KERNEL], env=env, cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["submitted"].startswith(str(tmp_path / "exchange" / contract.COURSE_ID / "inbound"))
     assert not set(SERVER_SIDE) & set(result["loaded"]), "a learner's kernel loaded the server or grading stack"
+    assert ("psycopg" in result["loaded"]) == store.startswith("postgresql://")
+    backend = "postgresql" if store.startswith("postgresql://") else "sqlite"
+    print(f"kernel on {backend}: {result['modules']} modules, peak RSS {result['max_rss_kb'] / 1024:.0f} MB")
 
 
 def test_every_answer_cell_in_the_solutions_follows_the_item_id_grammar():

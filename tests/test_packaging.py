@@ -12,11 +12,13 @@ def _name(requirement: str) -> str:
 
 def _declared() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return project["dependencies"] + project["optional-dependencies"]["test"]
+    extras = project["optional-dependencies"]
+    return project["dependencies"] + extras["test"] + extras["hub"]
 
 
 def _spec(requirement: str) -> str:
-    return requirement.strip()[len(_name(requirement)):].replace(" ", "")
+    """The version bounds; pip's extras (psycopg[binary]) have no conda spelling and are left out."""
+    return re.sub(r"^\[[^\]]*\]", "", requirement.strip()[len(_name(requirement)):].replace(" ", ""))
 
 
 def test_environment_yml_names_the_same_dependencies_as_pyproject():

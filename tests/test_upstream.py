@@ -17,6 +17,14 @@ from conftest import ROOT, free_port, query_socket
 
 from course import upstream
 
+
+def in_own_thread(coroutine):
+    """asyncio.run in a thread of its own: in a pytest worker that has driven a browser, Playwright's sync API
+    leaves an event loop marked running in the main thread, where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 VOILA = Path(inspect.getfile(__import__("voila"))).parent
 
 
@@ -238,7 +246,7 @@ def test_voilas_pool_starts_keeps_and_hands_out_kernels_where_the_adapter_reache
         await asyncio.wait(upstream.pool_tasks(manager, "m.ipynb"))
         assert len(started) == 2 and manager.get_pool_size("m.ipynb") == 1, "Voilà refills as it hands out"
 
-    asyncio.run(run())
+    in_own_thread(run())
 
 
 def test_voilas_routes_still_name_the_handlers_the_course_replaces():
@@ -325,7 +333,7 @@ def test_tornado_records_a_finished_response_where_the_adapter_reads_it():
         finally:
             server.stop()
 
-    asyncio.run(run())
+    in_own_thread(run())
     assert seen == [False, True]
 
 
@@ -360,7 +368,7 @@ def test_jupyter_client_shutdown_runs_the_private_cleanup_the_hook_overrides():
         await manager.start_kernel()
         await manager.shutdown_kernel(now=True)
 
-    asyncio.run(run())
+    in_own_thread(run())
     assert heard == [False]
 
 
@@ -414,10 +422,36 @@ def test_nbgrader_validates_cell_metadata_through_its_modules_jsonschema_name():
         common.jsonschema = saved
 
 
+def test_nbconvert_makes_each_exporters_jinja_environment_where_the_adapter_hands_it_a_cache(monkeypatch):
+    """Two exporters, two environments: the second compiles none of the templates the first did."""
+    import jinja2
+    from nbconvert import HTMLExporter
+
+    from course.web.site import SharedTemplateCode
+
+    class Probe(HTMLExporter):
+        pass
+
+    cache = SharedTemplateCode()
+    upstream.share_compiled_templates(Probe, cache)
+    upstream.share_compiled_templates(Probe, cache)  # twice: wrapped once
+    first = Probe(template_name="lab")
+    assert first.environment.bytecode_cache is cache and first.template is not None
+    compiled = []
+    compile_ = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile",
+                        lambda self, *a, **k: compiled.append(a[1:2]) or compile_(self, *a, **k))
+    second = Probe(template_name="lab")
+    assert second.environment is not first.environment and second.template is not None
+    assert compiled == [] and cache._code
+    assert HTMLExporter(template_name="lab").environment.bytecode_cache is None  # only the class handed in
+
+
 # -- one place --------------------------------------------------------------------------------------------
 PRIVATE = ["._pools", "._initialize", "._waiters", "._cache", "_get_user", "_send_status_message",
            "_redirect_safe", "._finished", "_hb_channel", ".jsonschema =", "_async_cleanup_resources",
-           "_add_comment", "voila/query", "app.listen =", '"jinja2_env"', ".send_updates ="]
+           "_add_comment", "voila/query", "app.listen =", '"jinja2_env"', ".send_updates =",
+           "_create_environment"]
 
 
 def test_upstream_internals_are_touched_only_in_the_adapter():

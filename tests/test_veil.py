@@ -280,13 +280,9 @@ def test_the_knowing_explorer_compares_each_person_with_the_veil():
     control = explorer.controls[0]
     assert isinstance(control, w.Dropdown) and len(control.options) == len(explorer.views.children) >= 5
     assert control.options[0].startswith("A man"), "the most likely person comes first"
-    for view in _leaves(explorer.views):
-        assert "Knowing you are this person" in view.value and "Behind the veil" in view.value
-        assert 'alt="Bar chart, Overall score' in view.value
-
-
-def _leaves(widget):
-    return [v for child in widget.children for v in _leaves(child)] if isinstance(widget, w.Stack) else [widget]
+    for view in explorer.every_view():
+        assert "Knowing you are this person" in view and "Behind the veil" in view
+        assert 'alt="Bar chart, Overall score' in view
 
 
 # --- what fairer processes cost: a model assumption a learner can change (issue 12) ------------------------
@@ -312,10 +308,10 @@ def test_the_knowing_explorer_offers_the_cost_of_fairer_processes():
     explorer = figures.knowing()
     assert [c.description for c in explorer.controls] == ["If you knew you would be", "What fairer processes cost"]
     assert explorer.controls[1].value == 0 and len(figures.PROCESS_COSTS) == 3
-    views = _leaves(explorer.views)
+    views = explorer.every_view()
     assert len(views) == len(explorer.controls[0].options) * 3
-    assert all("What these assumptions imply, not a finding" in v.value and "Model assumption · illustrative"
-               in v.value for v in views)
+    assert all("What these assumptions imply, not a finding" in v and "Model assumption · illustrative"
+               in v for v in views)
 
 
 def test_module_5_words_the_no_trade_off_result_as_an_assumption():
@@ -329,7 +325,7 @@ def test_the_tables_show_how_sure_we_are_about_every_row():
     assert shown.count("illustrative model") >= 4 and "checked" in shown
     explorer = figures.assumptions()
     assert len(explorer.views.children) == len(veil.model().rules)
-    assert all("how sure; source" in v.value for v in explorer.views.children)
-    assert all("illustrative model" in v.value or "checked" in v.value for v in explorer.views.children)
+    assert all("how sure; source" in v for v in explorer.every_view())
+    assert all("illustrative model" in v or "checked" in v for v in explorer.every_view())
     assert "OECD" in figures.fathers_leave().data and "fewer than 1 in 5" in figures.fathers_leave().data
     assert "Stanford Encyclopedia of Philosophy" in figures.ideas().data

@@ -169,6 +169,28 @@ def test_web_addresses_in_course_text_become_links_and_nothing_else_does():
     assert '<a href="https://example.org/x"' in chart.html()
 
 
+def test_an_explorer_draws_only_the_chosen_view_then_each_view_when_first_chosen():
+    drawn = []
+
+    def draw(colour, size):
+        drawn.append((colour, size))
+        return charts.bars(["A"], [1], title=f"{colour} {size}", source="S"), f"Reading {colour} {size}."
+
+    colour, size = widgets.choices(["red", "blue"]), widgets.choices(["small", "big", "huge"], "big")
+    explorer = widgets.explorer_grid([("Colour", colour), ("Size", size)], draw)
+    assert drawn == [("red", "big")], "only the view shown at the start is drawn with the page"
+    shown = explorer.views.children[0].children[1]
+    assert "Reading red big." in shown.value and explorer.views.children[0].selected_index == 1
+    assert explorer.views.children[1].children[1].value == widgets.Explorer.PENDING
+    colour.value = "blue"
+    assert drawn == [("red", "big"), ("blue", "big")]
+    assert "Reading blue big." in explorer.views.children[1].children[1].value
+    colour.value = "red"
+    assert len(drawn) == 2, "a view drawn once is kept, not drawn again"
+    views = explorer.every_view()
+    assert len(drawn) == 6 and len(views) == 6 and "Reading blue huge." in views[-1]
+
+
 def test_status_lines_and_tables_escape_every_text_and_style_by_class_alone():
     """One helper for status lines and tables (course/lesson/markup.py): text escaped, no inline style, and
     the classes it uses are in the stylesheet the site links and a notebook in JupyterLab brings."""

@@ -155,15 +155,38 @@ def parse_when(text: str) -> dt.datetime:
     return parse_utc(text)
 
 
-def duedates(pairs: list[str] | None) -> dict[str, dt.datetime]:
-    """`MODULE=WHEN` pairs from the command line."""
+def duedates(pairs: list[str] | None, flag: str = "--duedate") -> dict[str, dt.datetime]:
+    """`MODULE=WHEN` pairs from the command line (`flag` names the option in a message)."""
     found = {}
     for pair in pairs or []:
         module, sep, when = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--duedate takes MODULE=WHEN, not {pair!r}")
+            raise SystemExit(f"{flag} takes MODULE=WHEN, not {pair!r}")
         found[module.strip()] = parse_when(when.strip())
     return found
+
+
+def set_schedule(course: Course, opens: dict[str, dt.datetime], due: dict[str, dt.datetime]) -> None:
+    """Tell the cohort site when modules open and are due: INSTANCE/schedule.json, private to the instance's
+    owner. nbgrader keeps due dates (in the gradebook, which the site never reads) but has no opening date; the
+    site's index shows both, and offers the return visit only once it is open."""
+    from course.contract import SCHEDULE_FILE
+
+    unknown = sorted((set(opens) | set(due)) - set(course.modules))
+    if unknown:
+        raise SystemExit(f"unknown modules: {', '.join(unknown)} (modules: {', '.join(course.modules)})")
+    if not course.instance or not (opens or due):
+        return
+    path = course.instance / SCHEDULE_FILE
+    try:
+        schedule = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        schedule = {}
+    for key, dates in (("opens", opens), ("due", due)):
+        for module, when in dates.items():
+            schedule.setdefault(module, {})[key] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    st = course.instance.stat()
+    _write_private(path, json.dumps(schedule, indent=1, sort_keys=True).encode("utf-8"), (st.st_uid, st.st_gid))
 
 
 def set_duedates(course: Course, dates: dict[str, dt.datetime]) -> None:
@@ -209,11 +232,13 @@ def import_roster(course: Course, learners: list[dict]) -> int:
 
 
 def _instance_learners(instance: Path) -> list[dict]:
+    from course.instance import Instance
     from course.store.answers import AnswerStore
 
-    if not (instance / "answers.sqlite3").exists():
+    store_location = Instance(instance).store
+    if isinstance(store_location, Path) and not store_location.exists():
         return []
-    with AnswerStore(instance / "answers.sqlite3") as store:
+    with AnswerStore(store_location) as store:
         return [{"learner_id": p.learner_id, "display_name": p.display_name, "email": None}
                 for p in store.learners() if p.role == "learner"]
 
@@ -256,7 +281,8 @@ def _wal(course: Course) -> None:
 
 def init(root: str | Path, roster: str | Path | None = None, course_id: str = COURSE_ID,
          exchange: str | Path | None = None, instance: str | Path | None = None,
-         due: dict[str, dt.datetime] | None = None, late_penalty: str = "none", cell_timeout: int = 120,
+         due: dict[str, dt.datetime] | None = None, opens: dict[str, dt.datetime] | None = None,
+         late_penalty: str = "none", cell_timeout: int = 120,
          notebook_timeout: int = 600, limits: dict | None = None, modules: list[str] | None = None,
          check: bool = True, log=print) -> Course:
     """Create (or refresh) a ready nbgrader course directory; see the module docstring."""
@@ -298,6 +324,7 @@ def init(root: str | Path, roster: str | Path | None = None, course_id: str = CO
     log(f"gradebook: {import_roster(course, learners)} learners on the roster")
     if due:
         set_duedates(course, due)
+    set_schedule(course, opens or {}, due or {})
     for module in course.modules:  # JupyterLab learners fetch from the exchange's outbound
         _check(nbg.release_assignment(module), f"release {module} to the exchange")
     (course.exchange / course.course_id / "inbound").mkdir(parents=True, exist_ok=True)
@@ -550,7 +577,7 @@ def _hold_after_feedback(course: Course, module: str, state: dict, allow: bool, 
 
 def collect(root: str | Path, modules: list[str] | None = None, uploads: str | Path | None = None,
             due: dict[str, dt.datetime] | None = None, allow_after_feedback: bool = False,
-            log=print) -> dict[str, list[str]]:
+            opens: dict[str, dt.datetime] | None = None, log=print) -> dict[str, list[str]]:
     """Uploaded files into the exchange, then `nbgrader collect` for each module: the latest submission of
     each learner lands in submitted/<learner>/<module>/ with its timestamp.txt. A submission made after the
     learner's feedback is held back unless `allow_after_feedback`. Returns the learners with a collected
@@ -559,6 +586,7 @@ def collect(root: str | Path, modules: list[str] | None = None, uploads: str | P
     modules = modules or course.modules
     if due:
         set_duedates(course, due)
+    set_schedule(course, opens or {}, due or {})
     if uploads:
         added = ingest_uploads(course, uploads, log=log)
         log(f"uploads: {len(added)} new submissions from {uploads}")
@@ -778,12 +806,25 @@ def _write_private(path: Path, data: bytes, owner: tuple[int, int] | None) -> No
     os.replace(tmp, path)
 
 
-def _without_scripts(page: str) -> bytes:
-    """nbgrader's feedback page for the site, without its script elements (MathJax from a CDN, and the
-    template's own): the site shows it in a sandbox that runs no scripts, so they would only reach out."""
+# What the site adds to nbgrader's feedback page so it meets WCAG 2.1 AA: links told apart from text by an
+# underline and at 4.5:1 on its grey panels (white on a cell's blue heading), code comments at 4.5:1, and
+# code that wraps instead of running off a narrow window (1.4.10 reflow at 320 px), so that no code block is
+# a region that scrolls but cannot be reached by keyboard.
+FEEDBACK_STYLE = ("<style>a{color:#1f5a8f;text-decoration:underline}div.nbgrader_cell .panel-heading a{color:#fff}"
+                  ".highlight .c1,.highlight .c,.highlight .cm{color:#2f6262}"
+                  "pre{white-space:pre-wrap;overflow-wrap:anywhere;overflow:visible}"
+                  "img{max-width:100%;height:auto}</style>")
+
+
+def _for_the_site(page: str) -> bytes:
+    """nbgrader's feedback page for the cohort site: in English (`lang`), with FEEDBACK_STYLE, and without
+    its script elements (MathJax from a CDN, and the template's own): the site shows it in a sandbox that
+    runs no scripts, so they would only reach out."""
     import re
 
-    return re.sub(r"<script\b.*?</script\s*>", "", page, flags=re.S | re.I).encode("utf-8")
+    page = re.sub(r"<script\b.*?</script\s*>", "", page, flags=re.S | re.I)
+    page = re.sub(r"<html\b(?![^>]*\blang=)", '<html lang="en"', page, count=1, flags=re.I)
+    return re.sub(r"</head\s*>", lambda m: FEEDBACK_STYLE + m.group(0), page, count=1, flags=re.I).encode("utf-8")
 
 
 def _needing_manual_grades(course: Course, module: str) -> list[str]:
@@ -842,7 +883,7 @@ def feedback(root: str | Path, modules: list[str] | None = None, log=print) -> d
                              "submitted_at": sub.timestamp.isoformat() + "Z" if sub.timestamp else None,
                              "generated_at": dt.datetime.now(dt.timezone.utc).isoformat()}
                     dest = course.instance / INSTANCE_FEEDBACK / learner
-                    _write_private(dest / f"{module}.html", _without_scripts(page.read_text(encoding="utf-8")),
+                    _write_private(dest / f"{module}.html", _for_the_site(page.read_text(encoding="utf-8")),
                                    owner)
                     _write_private(dest / f"{module}.json", json.dumps(about).encode(), owner)
                     if owner:

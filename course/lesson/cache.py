@@ -16,10 +16,13 @@ def _digest(text: bytes) -> str:
     return hashlib.sha256(text).hexdigest()
 
 
-def cached(namespace: str, code_file: str | Path, dump: Callable = lambda r: r, load: Callable = lambda d: d):
+def cached(namespace: str, code_file: str | Path | tuple, dump: Callable = lambda r: r,
+           load: Callable = lambda d: d):
     """Keep a function's results in `cache/<namespace>/`; `dump`/`load` turn a result into JSON and back.
-    The key includes `code_file`'s contents, so changing that code starts afresh."""
-    version = _digest(Path(code_file).read_bytes())[:12]
+    The key includes the contents of `code_file` (one file or a tuple of them), so changing that code starts
+    afresh."""
+    files = code_file if isinstance(code_file, tuple) else (code_file,)
+    version = _digest(b"".join(Path(f).read_bytes() for f in files))[:12]
 
     def decorator(compute):
         @functools.wraps(compute)

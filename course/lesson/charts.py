@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import struct
 from dataclasses import asdict, dataclass
 
 from course.lesson import cache
@@ -21,6 +22,9 @@ PALETTE = {
     "grey": "#6E6E6E",
 }
 MUTED = "#BBBBBB"
+# Charts are drawn at twice the pixels of the size they are shown at, so they stay sharp on high-density
+# screens (2 device pixels per CSS pixel); `Chart.html` shows them at their figure size, or narrower.
+DENSITY = 2
 
 
 @dataclass(frozen=True)
@@ -31,13 +35,21 @@ class Chart:
     alt: str
     source: str
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """The CSS pixels the chart is shown at, at most: its PNG's width and height over DENSITY."""
+        width, height = struct.unpack(">II", self.png[16:24])  # the PNG's IHDR chunk
+        return width // DENSITY, height // DENSITY
+
     def html(self) -> str:
-        """An accessible <figure>: the image with alt text, and its source as caption."""
+        """An accessible <figure>: the image with alt text, shown at its figure size or the column's width,
+        and its source as caption."""
         data = base64.b64encode(self.png).decode("ascii")
+        width, height = self.size
         return (
             f'<figure class="allies-chart" style="margin:0">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}" '
-            f'style="max-width:100%;height:auto">'
+            f'width="{width}" height="{height}" style="max-width:100%;height:auto">'
             f'<figcaption style="font-size:0.85em">Source: {linked(self.source)}</figcaption>'
             f"</figure>"
         )
@@ -54,9 +66,14 @@ def _chart(record: dict) -> Chart:
     return Chart(base64.b64decode(record["png"]), record["alt"], record["source"])
 
 
-# A chart depends only on its inputs and this file: drawn once, it is reused by every later kernel, which
-# then starts without importing matplotlib at all.
-cached = cache.cached("charts", __file__, dump=_record, load=_chart)
+def cached_by(code_file: str):
+    """Keep a chart-drawing function's Charts on disk, keyed by its inputs, `code_file` and this file (which
+    decides how every chart is rendered): drawn once, a chart is reused by every later kernel, which then
+    starts without importing matplotlib at all."""
+    return cache.cached("charts", (code_file, __file__), dump=_record, load=_chart)
+
+
+cached = cached_by(__file__)
 
 
 def _figure(title: str):
@@ -71,11 +88,12 @@ def _figure(title: str):
 
 
 def _render(fig) -> bytes:
-    """PNG bytes, reduced to a 64-colour palette: a third of the size, so pages and widget state load faster."""
+    """PNG bytes at DENSITY times the figure's dpi, reduced to a 64-colour palette: a third of the size, so
+    pages and widget state load faster."""
     from PIL import Image
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", dpi=fig.dpi * DENSITY)
     image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(colors=64)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)

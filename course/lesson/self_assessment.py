@@ -1,10 +1,12 @@
 """The course self-assessment: where am I on the lagging / learning / leading continuum, and how often do I
-already do a few concrete ally behaviours? Asked in the Orientation (`ask`) and again at the end of Module 6
-(`compare`), which shows the two side by side. Not graded.
+already do a few concrete ally behaviours? Asked in the Orientation (`ask`), again at the end of Module 6
+(`compare`), which shows the two side by side, and twice in Module 7 (`revisit`): where the learner now thinks
+they started (a retrospective "then" rating, made with today's yardstick) and where they are now. Not graded.
 
 The questions are defined once, in `data/self_assessment_items.csv`; the continuum's stages come from
 `data/ally_continuum.csv` and the frequency scale is `SCALE`. On the website each answer is an item of the
-learner's saved answers (`m00-s1`… in the Orientation, `m06-s1`… in Module 6), autosaved through
+learner's saved answers (`m00-s1`… in the Orientation, `m06-s1`… in Module 6, `m07-then-s1`… and `m07-s1`… in
+Module 7), autosaved through
 `course.lesson.session`. In JupyterLab the learner types numbers into a `my_answers` dict in a code cell, and
 Module 6 reads the Orientation's dict from `00-before-you-start.ipynb` in the same folder, or in the sibling
 nbgrader assignment folder `../00-before-you-start/`. It is read with `ast.literal_eval`: nothing in the
@@ -20,13 +22,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from course.lesson import cache, charts, data, markup, session
+from course.lesson import charts, data, markup, session
 from course.lesson.context import in_voila
 from course.lesson.validation import escaped
 
 ORIENTATION = "00-before-you-start"
 CLOSING = "06-from-learning-to-leading"
-PREFIX = {ORIENTATION: "m00", CLOSING: "m06"}
+FOLLOW_UP = "07-four-weeks-on"
+PREFIX = {ORIENTATION: "m00", CLOSING: "m06", FOLLOW_UP: "m07"}
+THEN = "m07-then"  # Module 7's retrospective rating: where the learner now thinks they started
+START_NOW = ("At the start", "Now")  # the two series of a comparison, as the chart and table name them
+THEN_NOW = ("Then, looking back", "Now")
 SCALE = ("Not yet", "Rarely", "Sometimes", "Often")  # how often I already do it: 1 to 4
 VARIABLE = "my_answers"  # the dict a JupyterLab learner fills in
 INPUT_TAG = "self-assessment"  # the tag on the notebook cell that holds it
@@ -113,9 +119,10 @@ def normalise(answers) -> tuple[dict[str, int], list[str]]:
     return clean, problems
 
 
-def from_store(saved: dict[str, str], module: str = ORIENTATION) -> dict[str, int]:
-    """A module's self-assessment answers from the learner's saved answers (item id -> text)."""
-    prefix = PREFIX[module] + "-"
+def from_store(saved: dict[str, str], module: str = ORIENTATION, prefix: str | None = None) -> dict[str, int]:
+    """A module's self-assessment answers (or, with `prefix`, one round of them, such as THEN) from the
+    learner's saved answers (item id -> text)."""
+    prefix = (prefix or PREFIX[module]) + "-"
     answers, _ = normalise({k[len(prefix):]: v for k, v in saved.items()
                             if k.startswith(prefix) and k[len(prefix):] in {i.key for i in items()}})
     return answers
@@ -125,19 +132,19 @@ class OrientationNotFound(LookupError):
     """The Orientation notebook, or the answers in it, could not be found; the message says what to do."""
 
 
-def candidates(folder: Path | str | None = None) -> list[Path]:
-    """Where the Orientation notebook may be, seen from a notebook in `folder`: the same folder (the course's
-    `modules/`), or nbgrader's layout with one folder per assignment."""
+def candidates(folder: Path | str | None = None, module: str = ORIENTATION) -> list[Path]:
+    """Where an earlier module's notebook may be, seen from a notebook in `folder`: the same folder (the
+    course's `modules/`), or nbgrader's layout with one folder per assignment."""
     here = Path(folder) if folder is not None else Path.cwd()
-    name = f"{ORIENTATION}.ipynb"
-    return [here / name, here.parent / ORIENTATION / name]
+    name = f"{module}.ipynb"
+    return [here / name, here.parent / module / name]
 
 
-def answers_in_notebook(nb: dict) -> dict | None:
-    """The `my_answers` dict of a notebook (the tagged cell first, else the last cell that assigns it), read as
-    literals only; a value that is not a plain literal is kept as the text "<not a literal>". None if absent."""
-    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
-    tagged = [c for c in cells if INPUT_TAG in c.get("metadata", {}).get("tags", [])]
+def assigned(nb: dict, variable: str, tag: str) -> ast.expr | None:
+    """The expression a notebook assigns to `variable` (in the cell tagged `tag` if it has one, else in the
+    last code cell that assigns it), parsed and never run. None if no cell assigns it."""
+    cells = [c for c in nb.get("cells", []) if isinstance(c, dict) and c.get("cell_type") == "code"]
+    tagged = [c for c in cells if tag in (c.get("metadata") or {}).get("tags", [])]
     found = None
     for cell in tagged + [c for c in cells if c not in tagged]:
         source = cell.get("source", "")
@@ -148,20 +155,29 @@ def answers_in_notebook(nb: dict) -> dict | None:
             continue
         for node in tree.body:
             if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name) and node.targets[0].id == VARIABLE
-                    and isinstance(node.value, ast.Dict)):
-                found = {}
-                for k, v in zip(node.value.keys, node.value.values):
-                    try:
-                        key = ast.literal_eval(k) if k is not None else None
-                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                        continue
-                    try:
-                        found[str(key)] = ast.literal_eval(v)
-                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                        found[str(key)] = "<not a literal>"
+                    and isinstance(node.targets[0], ast.Name) and node.targets[0].id == variable):
+                found = node.value
         if found is not None and cell in tagged:
             return found
+    return found
+
+
+def answers_in_notebook(nb: dict) -> dict | None:
+    """The `my_answers` dict of a notebook (the tagged cell first, else the last cell that assigns it), read as
+    literals only; a value that is not a plain literal is kept as the text "<not a literal>". None if absent."""
+    node = assigned(nb, VARIABLE, INPUT_TAG)
+    if not isinstance(node, ast.Dict):
+        return None
+    found = {}
+    for k, v in zip(node.keys, node.values):
+        try:
+            key = ast.literal_eval(k) if k is not None else None
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        try:
+            found[str(key)] = ast.literal_eval(v)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            found[str(key)] = "<not a literal>"
     return found
 
 
@@ -240,24 +256,52 @@ def reading(rows: list[Row]) -> str:
     return " ".join(said)
 
 
-def _record(chart: charts.Chart) -> dict:
-    return charts._record(chart)
+def revisit_reading(first: dict[str, int], then: dict[str, int], now: dict[str, int]) -> str:
+    """Module 7's reading: what moved between the "then" and "now" ratings, and what the "then" rating says
+    beside the answers given at the start (`first`): a lower "then" can be a changed yardstick, or the
+    expectation of having improved."""
+    rows = pair(then, now)
+    said = []
+    moved = [r.item.short.lower() for r in rows if r.item.kind == "behaviour" and r.before and r.after
+             and r.after > r.before]
+    if moved:
+        said.append(f"Between then and now you say you do these more often: {'; '.join(moved)}.")
+    elif any(r.before and r.after for r in rows):
+        said.append("None of the behaviours has moved between then and now; your new if-then plans are the "
+                    "place to start.")
+    both = [(i, first[i.key], then[i.key]) for i in items() if i.kind == "behaviour" and i.key in first
+            and i.key in then]
+    lower = [i.short.lower() for i, at_start, looking_back in both if looking_back < at_start]
+    higher = [i.short.lower() for i, at_start, looking_back in both if looking_back > at_start]
+    if lower:
+        said.append(f"Looking back, you put your starting point lower than you did at the time for: "
+                    f"{'; '.join(lower)}. Your yardstick may have changed: you now see more of what these ask.")
+    if higher:
+        said.append(f"Looking back, you put your starting point higher than you did at the time for: "
+                    f"{'; '.join(higher)}.")
+    if both and not (lower or higher):
+        said.append("Your “then” ratings match the answers you gave at the start.")
+    if not first:
+        said.append("There are no answers from “Before you start” to set beside your “then” ratings.")
+    said.append("A “then” rating can also be pulled down by expecting to have improved: read all of these as "
+                "honest snapshots, not measurements.")
+    return " ".join(said)
 
 
-@cache.cached("charts", __file__, dump=_record, load=charts._chart)
-def chart(shorts: tuple, before: tuple, after: tuple, source: str) -> charts.Chart:
-    """Grouped bars per behaviour, at the start and now, on the 1–4 scale (Okabe–Ito colours, hatched)."""
+@charts.cached_by(__file__)
+def chart(shorts: tuple, before: tuple, after: tuple, source: str, names: tuple = START_NOW) -> charts.Chart:
+    """Grouped bars per behaviour, `names[0]` and `names[1]` (at the start and now), on the 1–4 scale
+    (Okabe–Ito colours, hatched)."""
     from matplotlib.figure import Figure
 
-    title = "How often you do each ally behaviour: at the start and now"
+    title = f"How often you do each ally behaviour: {names[0].lower()} and {names[1].lower()}"
     fig = Figure(figsize=(7.2, 4.0), dpi=100)
     fig.subplots_adjust(left=0.13, right=0.98, top=0.86, bottom=0.22)
     ax = fig.add_subplot()
     ax.set_title(title, loc="left", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
     width = 0.38
-    series = (("At the start", before, charts.PALETTE["blue"], ""),
-              ("Now", after, charts.PALETTE["orange"], "//"))
+    series = ((names[0], before, charts.PALETTE["blue"], ""), (names[1], after, charts.PALETTE["orange"], "//"))
     for offset, (name, values, colour, hatch) in zip((-width / 2, width / 2), series):
         xs = [g + offset for g in range(len(shorts))]
         ax.bar(xs, [v or 0 for v in values], width, label=name, color=colour, hatch=hatch,
@@ -269,13 +313,14 @@ def chart(shorts: tuple, before: tuple, after: tuple, source: str) -> charts.Cha
     ax.set_ylim(0, len(SCALE) + 0.6)
     ax.set_yticks(range(1, len(SCALE) + 1), SCALE, fontsize=9)
     ax.legend(frameon=False, loc="upper right", ncols=2, fontsize=9)
-    listed = "; ".join(f"{s}: at the start {SCALE[b - 1] if b else 'not answered'}, "
-                       f"now {SCALE[a - 1] if a else 'not answered'}" for s, b, a in zip(shorts, before, after))
+    first, second = (n.lower() for n in names)
+    listed = "; ".join(f"{s}: {first} {SCALE[b - 1] if b else 'not answered'}, "
+                       f"{second} {SCALE[a - 1] if a else 'not answered'}" for s, b, a in zip(shorts, before, after))
     return charts.Chart(charts._render(fig), f"Grouped bar chart, {title}. {listed}.", source)
 
 
-def _table(rows: list[Row]) -> str:
-    return markup.table("Your answers, side by side", ["Question", "At the start", "Now", "Change"],
+def _table(rows: list[Row], names: tuple = START_NOW) -> str:
+    return markup.table("Your answers, side by side", ["Question", *names, "Change"],
                         [[r.item.short, r.label("before"), r.label("after"), r.change] for r in rows])
 
 
@@ -283,12 +328,13 @@ def _note_p(text: str, ok: bool = True) -> str:
     return markup.status(text, ok, tag="p")
 
 
-def comparison_html(rows: list[Row]) -> str:
-    """The before-and-after chart, its reading and the table, as HTML."""
+def comparison_html(rows: list[Row], names: tuple = START_NOW, said: str | None = None) -> str:
+    """The before-and-after chart, its reading (`said`, else `reading(rows)`) and the table, as HTML."""
     behaviours = [r for r in rows if r.item.kind == "behaviour"]
     figure = chart(tuple(r.item.short for r in behaviours), tuple(r.before for r in behaviours),
-                   tuple(r.after for r in behaviours), source_note_p())
-    return figure.html() + f'<p aria-live="polite">{escaped(reading(rows))}</p>' + _table(rows)
+                   tuple(r.after for r in behaviours), source_note_p(), names)
+    said = reading(rows) if said is None else said
+    return figure.html() + f'<p aria-live="polite">{escaped(said)}</p>' + _table(rows, names)
 
 
 # -- The widgets ----------------------------------------------------------------------------------------
@@ -309,8 +355,8 @@ def _questions_html(answers: dict[str, int], problems: list[str]) -> str:
             + '<ol style="list-style:none;padding-left:0">' + "".join(rows) + "</ol>" + problems_html)
 
 
-def _questionnaire(module: str):
-    """The questions as buttons, each bound to the learner's saved answers (website)."""
+def _questionnaire(prefix: str):
+    """The questions as buttons, each bound to the learner's saved answers as `<prefix>-<key>` (website)."""
     import ipywidgets as w
 
     from course.lesson.widgets import AnswerBox
@@ -325,7 +371,7 @@ def _questionnaire(module: str):
             return True, parse(question, value)[1] if value else ""
 
         parts.append(w.HTML(f'<p style="margin:0.8rem 0 0.2rem"><b>{number}.</b> {escaped(question.statement)}</p>'))
-        parts.append(AnswerBox(f"{PREFIX[module]}-{question.key}", field, describe))
+        parts.append(AnswerBox(f"{prefix}-{question.key}", field, describe))
         fields[question.key] = field
     box = w.VBox(parts)
     box.add_class("allies-self-assessment")
@@ -342,7 +388,7 @@ def ask(my_answers=None):
     from IPython.display import HTML, display
 
     if in_voila():
-        box, _fields = _questionnaire(ORIENTATION)
+        box, _fields = _questionnaire(PREFIX[ORIENTATION])
         return box
     answers, problems = normalise(my_answers)
     done = len(answers)
@@ -359,18 +405,30 @@ class Comparison:
     redrawn off the kernel's message loop, once for a burst of clicks, so that clicks (and their saves) are
     never queued behind drawing."""
 
+    ROUNDS = ((PREFIX[CLOSING], ""),)  # (item prefix, heading) of each round of the questions on the page
+    FOUND = "Your answers from “Before you start” are shown beside today's."
+    MISSING = ("There are no saved answers from “Before you start” under your sign-in, so the chart shows "
+               "today's answers only.")
+
     def __init__(self):
         import ipywidgets as w
 
-        self.box, self.fields = _questionnaire(CLOSING)
+        parts, self.rounds = [], {}
+        for prefix, heading in self.ROUNDS:
+            if heading:
+                parts.append(w.HTML(f'<h3 style="margin:1rem 0 0.2rem;font-size:1em">{escaped(heading)}</h3>'))
+            self.box, self.fields = _questionnaire(prefix)  # the last round is today's answers
+            self.rounds[prefix] = self.fields
+            parts.append(self.box)
         self.before: dict[str, int] = {}
         self.message = w.HTML(_note_p("Looking for your answers from “Before you start”…"))
         self.view = w.HTML()
         self.lock = threading.Lock()
         self.changed = threading.Event()
-        for field in self.fields.values():
-            field.observe(lambda _change: self.changed.set(), names="value")
-        self.widget = w.VBox([self.box, self.message, self.view])
+        for fields in self.rounds.values():
+            for field in fields.values():
+                field.observe(lambda _change: self.changed.set(), names="value")
+        self.widget = w.VBox([*parts, self.message, self.view])
         self.widget.add_class("allies-compare")
         self.update()
         threading.Thread(target=self._load_before, daemon=True).start()
@@ -394,10 +452,7 @@ class Comparison:
             self.message.value = _note_p(f"Your earlier answers could not be loaded ({type(exc).__name__}).", False)
             return
         self.before = from_store(saved, ORIENTATION)
-        self.message.value = _note_p(
-            "Your answers from “Before you start” are shown beside today's." if self.before else
-            "There are no saved answers from “Before you start” under your sign-in, so the chart shows "
-            "today's answers only.", bool(self.before))
+        self.message.value = _note_p(self.FOUND if self.before else self.MISSING, bool(self.before))
         self.update()
 
     def update(self) -> None:
@@ -405,6 +460,50 @@ class Comparison:
         with self.lock:
             self.view.value = comparison_html(pair(self.before, now)) if now else _note_p(
                 "Answer the questions above; your answers from the start of the course appear beside them.")
+
+
+class Revisit(Comparison):
+    """Module 7 on the website: the questions twice, "then" (where the learner now thinks they started) and
+    "now", drawn side by side; the Orientation's saved answers feed the reading of the "then" rating."""
+
+    ROUNDS = ((THEN, "Then: before the course, as you see it today"), (PREFIX[FOLLOW_UP], "Now: today"))
+    FOUND = "Your answers from “Before you start” are in the reading below the chart."
+    MISSING = ("No answers from “Before you start” are saved here; the chart shows your two ratings from today.")
+
+    def update(self) -> None:
+        then, now = (_values(self.rounds[prefix]) for prefix, _heading in self.ROUNDS)
+        with self.lock:
+            self.view.value = (comparison_html(pair(then, now), THEN_NOW, revisit_reading(self.before, then, now))
+                               if then or now else _note_p("Answer both rounds above to see them side by side."))
+
+
+def revisit(my_then=None, my_now=None, start=None):
+    """Module 7's self-assessment: the questions rated twice, "then" (looking back) and "now", side by side,
+    with a reading that sets the "then" rating beside the answers from the start of the course. In JupyterLab
+    those are read from the Orientation notebook (see `orientation_answers`), or given as `start`."""
+    from IPython.display import HTML, display
+
+    if in_voila():
+        return Revisit().widget
+    then, problems = normalise(my_then)
+    now, more = normalise(my_now)
+    problems = [f"then: {p}" for p in problems] + [f"now: {p}" for p in more]
+    if start is not None:
+        first, message = normalise(start)[0], ""
+    else:
+        try:
+            first, path = orientation_answers()
+            message = f"Your answers from “Before you start” were read from {path}."
+        except OrientationNotFound as exc:
+            first, message = {}, str(exc)
+    parts = [_note_p(message, bool(first))] if message else []
+    parts += [_note_p(p, False) for p in problems]
+    if not (then or now):
+        parts.append(_note_p("Type a number for each question in both dicts above, then run the cell again."))
+        display(HTML(_questions_html(now, []) + "".join(parts)))
+        return None
+    display(HTML("".join(parts) + comparison_html(pair(then, now), THEN_NOW, revisit_reading(first, then, now))))
+    return None
 
 
 def compare(my_answers=None, before=None):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from course import upstream
-from course.contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, module_number
+from course.contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, instance_folder, module_number
 from course.paths import folder
 
 SAVE_DELAY = 0.6  # seconds of quiet typing before an autosave; a click (a choice) is saved at once
@@ -32,8 +32,9 @@ class Binding:
 
 @dataclass
 class Session:
-    store_path: str | None
+    store_path: str | None  # the answer store: a SQLite file's path or a PostgreSQL URL
     learner: str | None = None
+    instance: str | None = None  # the site's private folder, where feedback is returned
     bindings: dict[str, Binding] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -62,6 +63,7 @@ class Session:
 
     # -- answers ----------------------------------------------------------------------------------
     def _store(self):
+        # Imported on first use: a kernel that saves nothing loads no store, and psycopg only for PostgreSQL.
         from course.store.answers import AnswerStore
 
         if self._opened is None:
@@ -190,7 +192,7 @@ def current() -> Session:
     """The kernel's one session, started on first use."""
     global _current
     if _current is None:
-        _current = Session(os.environ.get(STORE_ENV) or None)
+        _current = Session(os.environ.get(STORE_ENV) or None, instance=instance_folder(os.environ))
         _current.start()
     return _current
 

@@ -1,6 +1,7 @@
 """The one set of widget components every module uses: explorer, knowledge check, reflection box."""
 from __future__ import annotations
 
+import itertools
 import zlib
 from typing import Callable
 
@@ -29,32 +30,59 @@ def _reading(text: str) -> str:
 class Explorer(w.VBox):
     """Controls, the chart they drive and a one-line reading of it.
 
-    Every view is drawn once, up front — one per combination of the controls' values, nested in Stacks —
-    and each control is `jslink`ed to the Stacks at its depth, so moving a control switches views in the
-    browser with no round trip to the kernel.
+    Each combination of the controls' values has its own view, nested in Stacks, and each control is
+    `jslink`ed to the Stacks at its depth, so the browser switches at once to a view it has. Only the view
+    chosen at the start is drawn with the page; any other is drawn in the kernel when it is first chosen, and
+    kept, so a page never waits for views nobody looks at (Module 3's simulations among them).
     """
+
+    PENDING = '<p role="status">Drawing this view…</p>'
 
     def __init__(self, controls: list[tuple[str, w.ValueWidget]], draw: Callable[..., tuple]):
         self.controls = [control for _, control in controls]
         for label, control in controls:
             control.description = label
             control.style.description_width = "initial" if len(controls) == 1 else "13rem"
-        self.views = self._stacked(draw, [])
+        self._draw, self._drawn = draw, set()
+        self.views = self._stacked(0)
         super().__init__([*self.controls, self.views])
         self.add_class("allies-explorer")
+        for control in self.controls:
+            control.observe(self._show, "index")
+        self._show()
 
-    def _stacked(self, draw, chosen: list):
-        if len(chosen) == len(self.controls):
-            return self._view(*draw(*chosen))
-        control = self.controls[len(chosen)]
-        stack = w.Stack([self._stacked(draw, [*chosen, value]) for value in _values(control)],
-                        selected_index=control.index)
+    def _stacked(self, depth: int):
+        if depth == len(self.controls):
+            return w.HTML(self.PENDING)
+        control = self.controls[depth]
+        stack = w.Stack([self._stacked(depth + 1) for _ in control.options], selected_index=control.index)
         w.jslink((control, "index"), (stack, "selected_index"))
         return stack
 
+    def _show(self, _change=None) -> None:
+        """Draw the view the controls now choose, unless it is drawn already (or a control has no choice)."""
+        chosen = tuple(control.index for control in self.controls)
+        if None not in chosen:
+            self._fill(chosen)
+
+    def _fill(self, chosen: tuple[int, ...]) -> w.HTML:
+        leaf = self.views
+        for index in chosen:
+            leaf = leaf.children[index]
+        if chosen not in self._drawn:
+            leaf.value = self._view(*self._draw(*(_values(c)[i] for c, i in zip(self.controls, chosen))))
+            self._drawn.add(chosen)
+        return leaf
+
+    def every_view(self) -> list[str]:
+        """Every view's HTML, drawing those not drawn yet; in the order of the controls' options, the last
+        control's changing fastest."""
+        every = itertools.product(*(range(len(control.options)) for control in self.controls))
+        return [self._fill(chosen).value for chosen in every]
+
     @staticmethod
-    def _view(chart: Chart, reading: str) -> w.HTML:
-        return w.HTML(chart.html() + _reading(reading))
+    def _view(chart: Chart, reading: str) -> str:
+        return chart.html() + _reading(reading)
 
 
 def _values(control: w.ValueWidget) -> list:
@@ -232,7 +260,7 @@ def submit_module(module: str):
         try:
             current = session.current()
             current.submit(module)
-            if feedback_page(current.store_path, current.learner, module):
+            if feedback_page(current.instance, current.learner, module):
                 status.value = markup.status("Submitted and kept. Your facilitator has already returned feedback on "
                                        "this module, so this new submission is graded only if they allow it: "
                                        "ask them if you need it marked.")
@@ -301,13 +329,12 @@ def _details_html(details: Details) -> str:
 class DetailExplorer(Explorer):
     """An Explorer whose views show labelled details (claim, method, limits…) above an optional chart.
 
-    `draw(value)` returns (chart or None, reading, [(label, text), …]); all views are drawn up front and
-    switched in the browser, as in Explorer.
+    `draw(value)` returns (chart or None, reading, [(label, text), …]); views are drawn as in Explorer.
     """
 
     @staticmethod
-    def _view(chart: Chart | None, reading: str, details: Details = ()) -> w.HTML:
-        return w.HTML(_details_html(list(details)) + (chart.html() if chart else "") + _reading(reading))
+    def _view(chart: Chart | None, reading: str, details: Details = ()) -> str:
+        return _details_html(list(details)) + (chart.html() if chart else "") + _reading(reading)
 
 
 def detail_explorer(control: w.ValueWidget, draw: Callable[[object], tuple[Chart | None, str, Details]],
@@ -375,15 +402,15 @@ def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tu
 # it (course/grading/instructor.py). The hand-in step shows the signed-in learner's own page, and nobody else's, in a
 # sandboxed iframe that runs no scripts: the page is nbgrader's HTML and holds the learner's own text.
 
-def feedback_page(store_path: str | None, learner: str | None, module: str) -> tuple[str, dict] | None:
-    """(html, about) of `learner`'s returned feedback on `module`, from the instance folder that holds the
-    answer store at `store_path`; None if there is none yet."""
+def feedback_page(instance: str | None, learner: str | None, module: str) -> tuple[str, dict] | None:
+    """(html, about) of `learner`'s returned feedback on `module`, from the site's `instance` folder; None if
+    there is none yet."""
     import json
     from pathlib import Path
 
-    if not (store_path and learner) or learner in (".", "..") or any(c in learner for c in "/\\\0"):
+    if not (instance and learner) or learner in (".", "..") or any(c in learner for c in "/\\\0"):
         return None
-    folder = Path(store_path).parent / "feedback" / learner
+    folder = Path(instance) / "feedback" / learner
     try:
         page = (folder / f"{module}.html").read_text(encoding="utf-8")
     except OSError:
@@ -420,7 +447,7 @@ def feedback_view(module: str) -> w.HTML:
     current = session.current()
 
     def show() -> None:
-        found = feedback_page(current.store_path, current.learner, module)
+        found = feedback_page(current.instance, current.learner, module)
         if found:
             view.value = feedback_html(*found)
 

@@ -1,15 +1,20 @@
 """The learners' answer store for the hosted cohort site: every answer a learner gives, with its history,
-the roster with hashed access codes, and submission times, in one SQLite file.
+the roster with hashed access codes, and submission times. One interface, two back ends:
 
-The file must live outside anything the website serves; the caller gives its path. It is created
-readable by its owner only, in WAL mode with synchronous=FULL: a save that has returned is on disk
-and survives a killed process. Any number of threads and processes may use one file at once: each
-thread has its own connection, writers queue on SQLite's lock, and a "database is locked" that still
-gets through is retried here, so callers never see it.
+- SQLite (the default, embedded): one file, whose path the caller gives; it must live outside anything the
+  website serves. It is created readable by its owner only, in WAL mode with synchronous=FULL: a save that
+  has returned is on disk and survives a killed process. Writers queue on SQLite's lock, and a "database
+  is locked" that still gets through is retried here, so callers never see it.
+- PostgreSQL, when the location is a `postgresql://` URL (psycopg 3, imported only then): for a cohort
+  served from more than one machine. A save returns once the server has committed it, and the server
+  syncs its log on commit (its default, synchronous_commit=on with fsync=on). Writes for one learner
+  queue on a transaction-level advisory lock, so revisions stay 1, 2, 3, ... without gaps; a lock wait
+  past BUSY_TIMEOUT_MS is retried here like SQLite's.
 
+Any number of threads and processes may use one store at once: each thread has its own connection.
 Values are kept exactly, code point for code point (NUL, lone surrogates, bidi controls included):
-they are stored as `value.encode("utf-8", "surrogatepass")` BLOBs. Escaping them for display is the
-site's job.
+they are stored as `value.encode("utf-8", "surrogatepass")` bytes (BLOB, BYTEA). Escaping them for display
+is the site's job.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import secrets
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,8 +100,9 @@ class Submission:
     submitted_at: dt.datetime
 
 
-# Schema migrations: _MIGRATIONS[n] takes user_version n to n + 1. Append only; never edit a shipped one.
-_MIGRATIONS: list[list[str]] = [
+# Schema migrations: MIGRATIONS[back end][n] takes schema version n to n + 1, the same steps on both back ends.
+# Append only; never edit a shipped one. Text columns compare code point by code point on both ("C").
+_SQLITE_MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE learners (
                id TEXT PRIMARY KEY NOT NULL,
@@ -133,16 +140,54 @@ _MIGRATIONS: list[list[str]] = [
     # Sign-in cookies carry the learner's session number; raising it ends every session they have.
     ["ALTER TABLE learners ADD COLUMN session INTEGER NOT NULL DEFAULT 0"],
 ]
-SCHEMA_VERSION = len(_MIGRATIONS)
+# The same tables on PostgreSQL; times stay fixed-width ISO text, as on SQLite, so both sort them alike.
+_POSTGRES_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE learners (
+               id TEXT COLLATE "C" PRIMARY KEY,
+               display_name TEXT NOT NULL,
+               role TEXT NOT NULL CHECK (role IN ('learner', 'instructor')),
+               code_kdf TEXT NOT NULL,
+               code_salt BYTEA NOT NULL,
+               code_hash BYTEA NOT NULL,
+               created_at TEXT NOT NULL)""",
+        """CREATE TABLE answers (
+               learner TEXT COLLATE "C" NOT NULL REFERENCES learners(id),
+               module TEXT COLLATE "C" NOT NULL,
+               item TEXT COLLATE "C" NOT NULL,
+               revision INTEGER NOT NULL CHECK (revision >= 1),
+               value BYTEA NOT NULL,
+               saved_at TEXT NOT NULL,
+               UNIQUE (learner, module, item, revision))""",
+        """CREATE TABLE latest (
+               learner TEXT COLLATE "C" NOT NULL,
+               module TEXT COLLATE "C" NOT NULL,
+               item TEXT COLLATE "C" NOT NULL,
+               revision INTEGER NOT NULL,
+               PRIMARY KEY (learner, module, item),
+               FOREIGN KEY (learner, module, item, revision) REFERENCES answers (learner, module, item, revision))""",
+        """CREATE TABLE submissions (
+               rowid BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+               learner TEXT COLLATE "C" NOT NULL REFERENCES learners(id),
+               module TEXT COLLATE "C" NOT NULL,
+               path BYTEA NOT NULL,
+               submitted_at TEXT NOT NULL,
+               recorded_at TEXT NOT NULL)""",
+        "CREATE INDEX submissions_by_module ON submissions (learner, module, submitted_at)",
+    ],
+    ["ALTER TABLE learners ADD COLUMN session INTEGER NOT NULL DEFAULT 0"],
+]
+assert len(_SQLITE_MIGRATIONS) == len(_POSTGRES_MIGRATIONS)
+SCHEMA_VERSION = len(_SQLITE_MIGRATIONS)
 
 # For read(): every person's latest answer to each item, with their role (learner or instructor).
 CURRENT = ("(SELECT latest.learner, latest.module, latest.item, latest.revision, answers.value, learners.role "
            "FROM latest JOIN answers USING (learner, module, item, revision) "
            "JOIN learners ON learners.id = latest.learner)")
 
-# Connections inherited across fork() are never used or closed in the child (SQLite forbids it);
-# they are parked here so garbage collection does not close them either.
-_INHERITED: list[sqlite3.Connection] = []
+# Connections inherited across fork() are never used or closed in the child (SQLite forbids it, and closing
+# a PostgreSQL one would end the parent's session); they are parked here so garbage collection leaves them.
+_INHERITED: list[object] = []
 
 
 def _now() -> dt.datetime:
@@ -225,29 +270,235 @@ def _hash_code(code: str, salt: bytes, kdf: str = _KDF) -> bytes:
                           n=int(n), r=int(r), p=int(p), maxmem=64 * 1024 * 1024, dklen=32)
 
 
-def _is_busy(error: sqlite3.OperationalError) -> bool:
-    code = getattr(error, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    message = str(error).lower()
-    return "locked" in message or "busy" in message
+def is_url(location: object) -> bool:
+    """Whether `location` names a PostgreSQL database (`postgresql://…`) rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class _SQLite:
+    """The embedded back end: one file; one writer at a time (BEGIN IMMEDIATE), readers never wait."""
+
+    migration_lock = None  # migrate() reads first and takes the write lock only when there is work
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.where = str(self.path)
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # -wal and -shm inherit these permissions
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode.lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot put {self.path} in WAL mode (got {mode!r}); "
+                                               "is it on a network file system?")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @staticmethod
+    def begin(conn: sqlite3.Connection, lock: str | None) -> None:
+        conn.execute("BEGIN" if lock is None else "BEGIN IMMEDIATE")
+
+    @staticmethod
+    def busy(error: BaseException) -> bool:
+        if not isinstance(error, sqlite3.OperationalError):
+            return False
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        message = str(error).lower()
+        return "locked" in message or "busy" in message
+
+    @staticmethod
+    def broken(conn: sqlite3.Connection) -> bool:
+        return False
+
+    @staticmethod
+    def rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    @staticmethod
+    def migrate(conn: sqlite3.Connection) -> None:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version == SCHEMA_VERSION:
+            return
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        _check_version(version)
+        for step in _SQLITE_MIGRATIONS[version:]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+
+    @staticmethod
+    def snapshot(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T],
+                 functions: dict[str, Callable[..., object]], histories: list[tuple[str, str]]) -> T:
+        for name, function in functions.items():
+            conn.create_function(name, -1, _text_arguments(function), deterministic=True)
+        return work(conn)
+
+
+def _check_version(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(f"answer store {version=} is newer than this code knows ({SCHEMA_VERSION}); "
+                           "upgrade the course package")
+
+
+# PostgreSQL's advisory locks taken here are (this number, a hash of what is locked), apart from other users'.
+_LOCK_SPACE = 0x416C6C79  # "Ally"
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest(), "big", signed=True)
+
+
+class _PostgresConnection:
+    """A psycopg connection that takes the store's SQL as written for SQLite (`?` placeholders)."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, params: tuple | list = ()):
+        return self.raw.execute(self._sql(sql), params)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class _Postgres:
+    """The server back end: a PostgreSQL database. Writes lock what they change (one learner's rows, or the
+    schema) with a transaction-level advisory lock, as SQLite's BEGIN IMMEDIATE locks the file; reads see
+    one snapshot (REPEATABLE READ) and never wait."""
+
+    migration_lock = ""
+
+    def __init__(self, url: str) -> None:
+        import psycopg  # only a store on PostgreSQL loads psycopg: a learner's kernel on SQLite never does
+        from psycopg import errors
+
+        self.url = url
+        parts = urllib.parse.urlsplit(url)
+        self.where = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"  # no password in messages
+        self._psycopg = psycopg
+        self._busy = (errors.LockNotAvailable, errors.SerializationFailure, errors.DeadlockDetected)
+
+    def connect(self) -> _PostgresConnection:
+        raw = self._psycopg.connect(self.url, autocommit=True)
+        try:
+            raw.execute(f"SET lock_timeout = {BUSY_TIMEOUT_MS:d}")  # then _run's retries do the waiting
+        except BaseException:
+            raw.close()
+            raise
+        return _PostgresConnection(raw)
+
+    @staticmethod
+    def begin(conn: _PostgresConnection, lock: str | None) -> None:
+        if lock is None:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        else:
+            conn.execute("BEGIN")
+            conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (_LOCK_SPACE, _lock_key(lock)))
+
+    def busy(self, error: BaseException) -> bool:
+        return isinstance(error, self._busy)
+
+    @staticmethod
+    def broken(conn: _PostgresConnection) -> bool:
+        return conn.raw.closed
+
+    def rollback(self, conn: _PostgresConnection) -> None:
+        if not conn.raw.closed and conn.raw.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+            try:
+                conn.execute("ROLLBACK")
+            except self._psycopg.Error:
+                pass
+
+    @staticmethod
+    def migrate(conn: _PostgresConnection) -> None:
+        """Under the schema's lock: create or upgrade the tables, or (the usual case) see them current."""
+        row = None
+        if conn.execute("SELECT to_regclass('allies_schema') IS NOT NULL").fetchone()[0]:
+            row = conn.execute("SELECT version FROM allies_schema").fetchone()
+        else:  # a new database; a role that may only read and write rows never gets here
+            conn.execute("CREATE TABLE allies_schema (version INTEGER NOT NULL)")
+        version = row[0] if row else 0
+        if version == SCHEMA_VERSION:
+            return
+        _check_version(version)
+        for step in _POSTGRES_MIGRATIONS[version:]:
+            for statement in step:
+                conn.execute(statement)
+        if row is None:
+            conn.execute("INSERT INTO allies_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif version != SCHEMA_VERSION:
+            conn.execute("UPDATE allies_schema SET version = ?", (SCHEMA_VERSION,))
+
+    @staticmethod
+    def snapshot(conn: _PostgresConnection, work: Callable[[sqlite3.Connection], T],
+                 functions: dict[str, Callable[..., object]], histories: list[tuple[str, str]]) -> T:
+        """`work` gets an in-memory SQLite copy of this read's snapshot: the roster without its codes, every
+        latest answer, the revisions of the items in `histories`, and the submissions, so that aggregate
+        SQL and the course's Python rules (as SQL functions) run unchanged on both back ends."""
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            for step in _SQLITE_MIGRATIONS:
+                for statement in step:
+                    memory.execute(statement)
+            memory.executemany(
+                "INSERT INTO learners (id, display_name, role, code_kdf, code_salt, code_hash, created_at, session) "
+                "VALUES (?, ?, ?, '', x'', x'', ?, ?)",
+                conn.execute("SELECT id, display_name, role, created_at, session FROM learners").fetchall())
+            modules, items = [m for m, _ in histories], [i for _, i in histories]
+            memory.executemany("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)", conn.execute(
+                "SELECT learner, module, item, revision, value, saved_at FROM answers "
+                "JOIN latest USING (learner, module, item, revision) UNION "
+                "SELECT learner, module, item, revision, value, saved_at FROM answers "
+                "JOIN unnest(?::text[], ?::text[]) AS wanted (module, item) USING (module, item)",
+                (modules, items)).fetchall())
+            memory.executemany("INSERT INTO latest VALUES (?, ?, ?, ?)",
+                               conn.execute("SELECT learner, module, item, revision FROM latest").fetchall())
+            memory.executemany("INSERT INTO submissions VALUES (?, ?, ?, ?, ?)", conn.execute(
+                "SELECT learner, module, path, submitted_at, recorded_at FROM submissions ORDER BY rowid"
+            ).fetchall())
+            return _SQLite.snapshot(memory, work, functions, histories)
+        finally:
+            memory.close()
 
 
 class AnswerStore:
-    """The answer store in the SQLite file at `path` (created, owner-only, and migrated on open).
+    """The answer store at `location`: a SQLite file's path (created, owner-only), or a `postgresql://` URL of
+    an existing database (see `is_url`); its tables are created or migrated on open.
 
     Safe to share between threads; each process opens its own. Call close() (or use `with`) when done.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # -wal and -shm inherit these permissions
+    def __init__(self, location: str | os.PathLike[str]) -> None:
+        self.location = os.fspath(location)
+        self._backend = _Postgres(self.location) if is_url(self.location) else _SQLite(self.location)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._connections: list[tuple[threading.Thread, object]] = []
         self._pid = os.getpid()
         self._closed = False
-        self._run(self._migrate, write=False)
+        self._run(self._backend.migrate, lock=self._backend.migration_lock)
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -258,7 +509,7 @@ class AnswerStore:
         _check_id("item id", item)
         data = _encode(value, f"answer {learner}/{module}/{item}")
 
-        def write(conn: sqlite3.Connection) -> Saved:
+        def write(conn) -> Saved:
             self._require_learner(conn, learner)
             row = conn.execute("SELECT revision FROM latest WHERE learner = ? AND module = ? AND item = ?",
                                (learner, module, item)).fetchone()
@@ -271,7 +522,7 @@ class AnswerStore:
                          (learner, module, item, revision))
             return Saved(revision, now)
 
-        return self._run(write, write=True)
+        return self._run(write, lock=learner)
 
     def load(self, learner: str, module: str) -> dict[str, str]:
         """The latest value of each item the learner has saved in `module` ({} if none)."""
@@ -279,8 +530,7 @@ class AnswerStore:
         _check_id("module id", module)
         rows = self._run(lambda conn: conn.execute(
             "SELECT latest.item, answers.value FROM latest JOIN answers USING (learner, module, item, revision) "
-            "WHERE latest.learner = ? AND latest.module = ? ORDER BY latest.item", (learner, module)).fetchall(),
-            write=False)
+            "WHERE latest.learner = ? AND latest.module = ? ORDER BY latest.item", (learner, module)).fetchall())
         return {item: _decode(value) for item, value in rows}
 
     def activity(self, learner: str) -> dict[str, tuple[set[str], dt.datetime, bool]]:
@@ -288,7 +538,7 @@ class AnswerStore:
         whether the module has been submitted."""
         _check_id("learner id", learner)
 
-        def read(conn: sqlite3.Connection):
+        def read(conn):
             saved = conn.execute(
                 "SELECT latest.module, latest.item, answers.saved_at FROM latest "
                 "JOIN answers USING (learner, module, item, revision) WHERE latest.learner = ?", (learner,)).fetchall()
@@ -296,7 +546,7 @@ class AnswerStore:
                 "SELECT DISTINCT module FROM submissions WHERE learner = ?", (learner,))}
             return saved, submitted
 
-        saved, submitted = self._run(read, write=False)
+        saved, submitted = self._run(read)
         found: dict[str, tuple[set[str], dt.datetime, bool]] = {}
         for module, item, at in saved:
             items, latest, _ = found.get(module, (set(), _unstamp(at), False))
@@ -313,22 +563,20 @@ class AnswerStore:
         _check_id("item id", item)
         rows = self._run(lambda conn: conn.execute(
             "SELECT revision, saved_at, value FROM answers WHERE learner = ? AND module = ? AND item = ? "
-            "ORDER BY revision", (learner, module, item)).fetchall(), write=False)
+            "ORDER BY revision", (learner, module, item)).fetchall())
         return [Revision(revision, _unstamp(saved_at), _decode(value)) for revision, saved_at, value in rows]
 
     def read(self, work: Callable[[sqlite3.Connection], T],
-             functions: dict[str, Callable[..., object]] | None = None) -> T:
-        """Run `work(connection)` in one read transaction, a consistent snapshot of the store, for aggregate
-        queries (GROUP BY over the whole cohort) that the methods here do not cover; select from CURRENT
-        for every person's latest answers. `work` may keep what it needs in TEMP tables (this connection's
-        own) and must drop them. Each of `functions` is registered first as a deterministic SQL function,
-        which gets answer values as str, decoded as the store keeps them."""
-        def run(conn: sqlite3.Connection) -> T:
-            for name, function in (functions or {}).items():
-                conn.create_function(name, -1, _text_arguments(function), deterministic=True)
-            return work(conn)
-
-        return self._run(run, write=False)
+             functions: dict[str, Callable[..., object]] | None = None,
+             histories: list[tuple[str, str]] = ()) -> T:
+        """Run `work(connection)` on one consistent snapshot of the store, for aggregate queries (GROUP BY
+        over the whole cohort) that the methods here do not cover; select from CURRENT for every person's
+        latest answers. The connection is SQLite's on both back ends (on PostgreSQL, an in-memory copy of
+        the snapshot): tables learners (without codes), latest, submissions and answers, which holds each
+        item's latest revision and every revision of the (module, item) pairs in `histories`. `work` may
+        keep what it needs in TEMP tables and must drop them. Each of `functions` is registered first as a
+        deterministic SQL function, which gets answer values as str, decoded as the store keeps them."""
+        return self._run(lambda conn: self._backend.snapshot(conn, work, functions or {}, list(histories)))
 
     # -- submissions -----------------------------------------------------------------------------
 
@@ -348,13 +596,13 @@ class AnswerStore:
             raise ValueError(f"submitted_at must be a timezone-aware datetime; got {submitted_at!r}")
         submitted_at = submitted_at.astimezone(dt.timezone.utc)
 
-        def write(conn: sqlite3.Connection) -> Submission:
+        def write(conn) -> Submission:
             self._require_learner(conn, learner)
             conn.execute("INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
                          "VALUES (?, ?, ?, ?, ?)", (learner, module, data, _stamp(submitted_at), _stamp(_now())))
             return Submission(path_text, submitted_at)
 
-        return self._run(write, write=True)
+        return self._run(write, lock=learner)
 
     def submissions(self, learner: str, module: str) -> list[Submission]:
         """Every recorded submission of `module` by the learner, oldest first."""
@@ -362,7 +610,7 @@ class AnswerStore:
         _check_id("module id", module)
         rows = self._run(lambda conn: conn.execute(
             "SELECT path, submitted_at FROM submissions WHERE learner = ? AND module = ? "
-            "ORDER BY submitted_at, rowid", (learner, module)).fetchall(), write=False)
+            "ORDER BY submitted_at, rowid", (learner, module)).fetchall())
         return [Submission(_decode(path), _unstamp(at)) for path, at in rows]
 
     # -- roster ----------------------------------------------------------------------------------
@@ -377,14 +625,14 @@ class AnswerStore:
         code, salt = _new_code(), secrets.token_bytes(_SALT_BYTES)
         digest = _hash_code(code, salt)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn) -> None:
             if conn.execute("SELECT 1 FROM learners WHERE id = ?", (learner_id,)).fetchone():
                 raise LearnerExists(f"learner id {learner_id!r} is already on the roster")
             conn.execute("INSERT INTO learners (id, display_name, role, code_kdf, code_salt, code_hash, created_at) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (learner_id, display_name, role, _KDF, salt, digest, _stamp(_now())))
 
-        self._run(write, write=True)
+        self._run(write, lock=learner_id)
         return code
 
     def reset_code(self, learner_id: str) -> str:
@@ -402,27 +650,27 @@ class AnswerStore:
     def end_sessions(self, learner_id: str) -> None:
         """End every session the learner has (each sign-in cookie names the session it belongs to)."""
         _check_id("learner id", learner_id)
-        self._run(lambda conn: self._next_session(conn, learner_id), write=True)
+        self._run(lambda conn: self._next_session(conn, learner_id), lock=learner_id)
 
     def session(self, learner_id: str) -> int | None:
         """The learner's current session number, or None if they are not on the roster."""
         if not (isinstance(learner_id, str) and _ID.fullmatch(learner_id)):
             return None
         row = self._run(lambda conn: conn.execute("SELECT session FROM learners WHERE id = ?",
-                                                  (learner_id,)).fetchone(), write=False)
+                                                  (learner_id,)).fetchone())
         return row[0] if row else None
 
     def _set_code(self, learner_id: str, salt: bytes, digest: bytes) -> None:
         _check_id("learner id", learner_id)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn) -> None:
             self._next_session(conn, learner_id)
             conn.execute("UPDATE learners SET code_kdf = ?, code_salt = ?, code_hash = ? WHERE id = ?",
                          (_KDF, salt, digest, learner_id))
 
-        self._run(write, write=True)
+        self._run(write, lock=learner_id)
 
-    def _next_session(self, conn: sqlite3.Connection, learner_id: str) -> None:
+    def _next_session(self, conn, learner_id: str) -> None:
         self._require_learner(conn, learner_id)
         conn.execute("UPDATE learners SET session = session + 1 WHERE id = ?", (learner_id,))
 
@@ -433,7 +681,7 @@ class AnswerStore:
         if isinstance(learner_id, str) and _ID.fullmatch(learner_id):
             row = self._run(lambda conn: conn.execute(
                 "SELECT display_name, role, code_kdf, code_salt, code_hash FROM learners WHERE id = ?",
-                (learner_id,)).fetchone(), write=False)
+                (learner_id,)).fetchone())
         if not isinstance(code, str) or len(code) > 200:
             code = ""
         if row is None:
@@ -447,7 +695,7 @@ class AnswerStore:
     def learners(self) -> list[Learner]:
         """The roster, by id."""
         rows = self._run(lambda conn: conn.execute(
-            "SELECT id, display_name, role FROM learners ORDER BY id").fetchall(), write=False)
+            "SELECT id, display_name, role FROM learners ORDER BY id").fetchall())
         return [Learner(*row) for row in rows]
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -468,43 +716,11 @@ class AnswerStore:
         self.close()
 
     @staticmethod
-    def _require_learner(conn: sqlite3.Connection, learner: str) -> None:
+    def _require_learner(conn, learner: str) -> None:
         if conn.execute("SELECT 1 FROM learners WHERE id = ?", (learner,)).fetchone() is None:
             raise UnknownLearner(f"learner id {learner!r} is not on the roster; add_learner() first")
 
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version == SCHEMA_VERSION:
-            return
-        conn.execute("COMMIT")
-        conn.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(f"answer store {version=} is newer than this code knows ({SCHEMA_VERSION}); "
-                               "upgrade the course package")
-        for step in _MIGRATIONS[version:]:
-            for statement in step:
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            if mode.lower() != "wal":
-                raise sqlite3.OperationalError(f"cannot put {self.path} in WAL mode (got {mode!r}); "
-                                               "is it on a network file system?")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self):
         """This thread's connection, opened on first use (and again in a forked child)."""
         pid = os.getpid()
         conn = getattr(self._local, "conn", None)
@@ -512,12 +728,12 @@ class AnswerStore:
             return conn
         with self._lock:
             if self._closed:
-                raise RuntimeError(f"answer store {self.path} is closed")
+                raise RuntimeError(f"answer store {self._backend.where} is closed")
             if self._pid != pid:  # forked: leave the parent's connections alone
                 _INHERITED.extend(c for _, c in self._connections)
                 self._connections = []
                 self._pid = pid
-            conn = self._connect()
+            conn = self._backend.connect()
             alive = []
             for thread, other in self._connections:  # close connections of threads that have ended
                 if thread.is_alive():
@@ -529,35 +745,38 @@ class AnswerStore:
         self._local.conn, self._local.pid = conn, pid
         return conn
 
-    def _run(self, work: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
-        """Run `work` in one transaction (BEGIN IMMEDIATE for writes), retrying while the file is locked."""
+    def _forget(self, conn) -> None:
+        """Drop this thread's broken connection (a restarted server); the next call opens a new one."""
+        with self._lock:
+            self._connections = [(t, c) for t, c in self._connections if c is not conn]
+        self._local.conn = None
+        conn.close()
+
+    def _run(self, work: Callable, *, lock: str | None = None) -> T:
+        """Run `work(connection)` in one transaction: a read, or a write that holds `lock` (the learner it
+        changes), retrying while the store is locked for longer than BUSY_TIMEOUT_MS."""
         deadline = time.monotonic() + RETRY_FOR_SECONDS
         pause = 0.002
         while True:
-            conn = None
+            conn, begun = None, False
             try:
                 conn = self._conn()
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                self._backend.begin(conn, lock)
+                begun = True
                 result = work(conn)
                 conn.execute("COMMIT")
                 return result
-            except sqlite3.OperationalError as error:
-                self._rollback(conn)
-                if not _is_busy(error):
+            except BaseException as error:
+                if conn is not None:
+                    self._backend.rollback(conn)
+                    if self._backend.broken(conn):  # the server ended it (restarted, or idle too long)
+                        self._forget(conn)
+                        if not begun and time.monotonic() < deadline:  # no work was sent: again, reconnected
+                            continue
+                if not self._backend.busy(error):
                     raise
                 if time.monotonic() > deadline:
-                    raise StoreBusy(f"answer store {self.path} stayed locked for {RETRY_FOR_SECONDS:.0f} s; "
-                                    "nothing was saved") from error
+                    raise StoreBusy(f"answer store {self._backend.where} stayed locked for "
+                                    f"{RETRY_FOR_SECONDS:.0f} s; nothing was saved") from error
                 time.sleep(random.uniform(pause / 2, pause))
                 pause = min(pause * 2, 0.25)
-            except BaseException:
-                self._rollback(conn)
-                raise
-
-    @staticmethod
-    def _rollback(conn: sqlite3.Connection | None) -> None:
-        if conn is not None and conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass

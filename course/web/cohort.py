@@ -22,7 +22,7 @@ from traitlets import Unicode
 from voila.request_info_handler import RequestInfoSocketHandler
 
 from course.lesson import keys
-from course.web import kernels, signin, site
+from course.web import forks, kernels, signin, site
 from course import upstream
 from course.instance import Instance
 from course.store.answers import AnswerStore, Learner
@@ -126,7 +126,8 @@ class RosterIdentityProvider(IdentityProvider):
     is honoured only while its session is the learner's current one: logout, a new code and withdrawal
     end it."""
 
-    store_path = Unicode(help="The cohort's answer store, which holds the roster.").tag(config=True)
+    store_path = Unicode(help="The cohort's answer store, which holds the roster: a SQLite file's path or a "
+                              "PostgreSQL URL.").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -184,12 +185,13 @@ def adapt_voila() -> None:
 
 
 def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
-           max_kernels: int = 0, cull_idle: int = 600, start_slots: int = 0):
+           max_kernels: int = 0, cull_idle: int = 600, start_slots: int = 0, fork_kernels: bool = True):
     """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
     Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security.
     At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool);
     kernels idle for `cull_idle` seconds are shut down; at most `start_slots` learners' kernels start at once
-    (0: `course.web.pools.PAGE_SLOTS_PER_CORE` per CPU core)."""
+    (0: `course.web.pools.PAGE_SLOTS_PER_CORE` per CPU core); `fork_kernels`: kernels are forked from a warm
+    process (`course.web.forks`), where this machine allows it."""
     c = site.config(port, open_browser=False)
     site.cull(c, cull_idle)
     c.OwnedKernelManager.start_slots = start_slots
@@ -207,17 +209,19 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
     c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
     c.Voila.authorizer_class = kernels.KernelOwnerAuthorizer
     site.preheat(c, pool_size)
+    if fork_kernels and forks.available():
+        c.KernelProvisionerFactory.default_provisioner_name = forks.PROVISIONER
     return c
 
 
 def serve(instance_dir: str, port: int = 8866, pool_size: int = 2,
-          check_feedback: str = keys.AFTER_GRADING, **options) -> None:
+          check_feedback: str = keys.AFTER_GRADING, store_url: str | None = None, **options) -> None:
     """Run the cohort site until interrupted; `check_feedback` says when a knowledge check shows its key
-    and explanation (`after-answering`, or `after-grading`: never before the module is graded), and
-    `options` are as for `config`."""
+    and explanation (`after-answering`, or `after-grading`: never before the module is graded), `store_url`
+    puts the answer store on PostgreSQL (`course.instance`), and `options` are as for `config`."""
     upstream.check_versions()
     adapt_voila()
-    instance = Instance(instance_dir)
+    instance = Instance(instance_dir, store_url=store_url)
     AnswerStore(instance.store).close()
     # No learner: each kernel learns its learner from the signed-in request. Every kernel inherits the mode.
     site.environment(instance, check_feedback=check_feedback)

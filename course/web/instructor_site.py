@@ -4,8 +4,8 @@ It serves only `instructor/dashboard.ipynb`, with the course's `allies` template
 against the cohort's roster like the cohort site, but lets in only those whose role is "instructor": a
 learner's correct code is refused with a message that says why. The role is checked again on every
 request, and the sign-in cookie has its own name and its own secret, so a learner's cookie from the
-cohort site is never accepted here. The dashboard's kernel reads the cohort's answer store, whose path
-the server hands it (ALLIES_STORE), as the cohort site does.
+cohort site is never accepted here. The dashboard's kernel reads the cohort's answer store, whose
+location the server hands it (ALLIES_STORE), as the cohort site does.
 
     python -m course instructor dashboard --instance /srv/allies-cohort-1 --port 8867
 """

@@ -1,17 +1,21 @@
 """The self-paced course website: Voilà serving only `modules/` with the course's `allies` template."""
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from jupyter_server.utils import url_path_join
 from traitlets import Bool
 from traitlets.config import Config
 from voila.app import Voila
-from voila.exporter import VoilaMarkdownRenderer
+from voila.exporter import VoilaExporter, VoilaMarkdownRenderer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
@@ -64,6 +68,9 @@ def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/"
             page_config["alliesPrevious"] = listed[here - 1] if here else None
             page_config["alliesNext"] = listed[here + 1] if here + 1 < len(listed) else None
     else:
+        # The folder the index lists, as the page's links need it: "" on the course's own sites (served from
+        # modules/), "modules/" in a learner's own Jupyter server on JupyterHub (`course.web.hub`).
+        page_config["alliesFolder"] = f"{notebook_path.strip('/')}/" if notebook_path.strip("/") else ""
         page_config["alliesModules"] = modules()
         page_config["alliesPrefetch"] = [make_url("allies", base_url, name) for name in FRONT_END]
     return page_config
@@ -92,12 +99,7 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.Voila.port_retries = 0
     c.Voila.open_browser = open_browser
     c.Voila.root_dir = str(folder("modules"))
-    c.VoilaConfiguration.template = "allies"
-    # No ?template= / ?theme= from the URL: those would bring back the stock page and its CDN links.
-    c.VoilaConfiguration.allow_template_override = "NO"
-    c.VoilaConfiguration.allow_theme_override = "NO"
-    c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
-    c.VoilaConfiguration.show_tracebacks = False
+    pages(c)
     c.MappingKernelManager.allow_tracebacks = False  # nor in the kernel's error messages to the page
     c.MappingKernelManager.kernel_manager_class = "course.web.kernels.ScrubbedKernel"
     c.VoilaConfiguration.multi_kernel_manager_class = "course.web.pools.PooledKernelManager"
@@ -106,14 +108,25 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     c.KernelManager.transport = "ipc"
     c.Voila.kernel_websocket_connection_class = "course.web.connections.EndableConnection"
     c.Voila.tornado_settings = {"serve_traceback": False}
+    # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
+    cull(c, 600)
+    return c
+
+
+def pages(c: Config) -> None:
+    """How Voilà renders the course, as the course's own server or as a Jupyter server's extension (a
+    learner's server on JupyterHub, `course.web.hub`): the `allies` template and nothing from the URL."""
+    c.VoilaConfiguration.template = "allies"
+    # No ?template= / ?theme= from the URL: those would bring back the stock page and its CDN links.
+    c.VoilaConfiguration.allow_template_override = "NO"
+    c.VoilaConfiguration.allow_theme_override = "NO"
+    c.VoilaConfiguration.classic_tree = True  # the Jinja tree page, templated by tree.html
+    c.VoilaConfiguration.show_tracebacks = False
     # No file route at all: the pages draw their charts inline, and Voilà would send images under the
     # served folder to anyone, signed in or not.
     c.VoilaConfiguration.file_allowlist = []
     c.VoilaConfiguration.page_config_hook = _page_config
     c.VoilaExporter.markdown_renderer_class = "course.web.site.HeadingRenderer"
-    # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
-    cull(c, 600)
-    return c
 
 
 class HeadingRenderer(VoilaMarkdownRenderer):
@@ -124,6 +137,41 @@ class HeadingRenderer(VoilaMarkdownRenderer):
 
     def heading(self, text: str, level: int, **attrs) -> str:
         return self.ANCHOR.sub("", super().heading(text, level, **attrs))
+
+
+class SharedTemplateCode(BytecodeCache):
+    """Compiled Jinja templates, kept in memory and shared by every Jinja environment of this process with
+    the same settings. Voilà renders each page (each preheated kernel's too) with a new exporter, whose new
+    environment would otherwise parse and compile the page's templates again: a quarter of the server's
+    CPU for each arriving learner. A template whose source changes is compiled again."""
+
+    # What changes the code Jinja compiles a template to (as `jinja2.lexer.get_lexer` keys its lexers, and
+    # the compiler's own switches).
+    SETTINGS = ("block_start_string", "block_end_string", "variable_start_string", "variable_end_string",
+                "comment_start_string", "comment_end_string", "line_statement_prefix", "line_comment_prefix",
+                "trim_blocks", "lstrip_blocks", "newline_sequence", "keep_trailing_newline", "is_async",
+                "optimized", "autoescape", "finalize")
+
+    def __init__(self):
+        self._code: dict[str, tuple[str, object]] = {}
+
+    def get_bucket(self, environment, name: str, filename: str | None, source: str) -> Bucket:
+        settings = [repr(getattr(environment, name)) for name in self.SETTINGS] + sorted(environment.extensions)
+        key = hashlib.sha256(repr((settings, name, filename)).encode()).hexdigest()
+        bucket = Bucket(environment, key, self.get_source_checksum(source))
+        self.load_bytecode(bucket)
+        return bucket
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        checksum, code = self._code.get(bucket.key, (None, None))
+        if checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+TEMPLATE_CODE = SharedTemplateCode()
 
 
 def cull(c: Config, idle_seconds: int) -> None:
@@ -143,9 +191,19 @@ class CourseVoila(Voila):
     behind_https = Bool(False, config=True, help="Reached through an HTTPS proxy on this machine: take the "
                         "client's address and scheme from its X-Forwarded-For and X-Forwarded-Proto.")
 
+    def get_default_logging_config(self) -> dict:
+        """traitlets' logging set-up, with the server's logger at its own log level rather than DEBUG (only
+        its handler then drops what is below that level): jupyter_client and nbclient log thousands of debug
+        lines for each page rendered, and each made a record that was then dropped."""
+        config = super().get_default_logging_config()
+        if logger := config.get("loggers", {}).get(type(self).__name__):
+            logger["level"] = logging.getLevelName(self.log_level)
+        return config
+
     def init_settings(self):
         settings = super().init_settings()
         upstream.use_error_pages(settings, front_door.error_pages())
+        upstream.share_compiled_templates(VoilaExporter, TEMPLATE_CODE)
         # The modules are stored without outputs, so jupyter_server's "Notebook … is not trusted" (one line per
         # notebook opened) says nothing about them: Voilà marks the outputs it makes trusted itself.
         self.log.addFilter(lambda record: "is not trusted" not in record.getMessage())
@@ -184,6 +242,7 @@ def environment(instance: Instance, learner: str | None = None,
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DIR),
                                                                os.environ.get("JUPYTER_PATH")]))
     os.environ[contract.STORE_ENV] = str(instance.store)
+    os.environ[contract.INSTANCE_ENV] = str(instance.root)
     os.environ[contract.EXCHANGE_ENV] = str(instance.exchange)
     if learner:
         os.environ[contract.LEARNER_ENV] = learner

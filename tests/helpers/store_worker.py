@@ -1,8 +1,10 @@
 """Child processes for tests/test_store.py, and a benchmark of course.store.answers.
 
     store_worker.py crash DB LEARNER [N] save in a tight loop (N saves, or until killed); first print the
-                                         saving connection's "synchronous=… journal_mode=…", then
-                                         "item revision sha256" per returned save
+                                         saving connection's durability settings (SQLite's
+                                         "synchronous=… journal_mode=…", PostgreSQL's
+                                         "synchronous_commit=… fsync=…"), then "item revision sha256"
+                                         per returned save (DB: a SQLite file or a postgresql:// URL)
     store_worker.py hammer DB INDEX N    add learner w<INDEX> (and "shared"), print "ready", wait for a line
                                          on stdin, then N saves alternating own and shared items; print JSON
     store_worker.py bench [DIR]          print saves/s (one thread) and save latency under 8 writer processes,
@@ -22,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from course.store.answers import AnswerStore, LearnerExists  # noqa: E402
+from course.store.answers import AnswerStore, LearnerExists, is_url  # noqa: E402
 
 MODULE = "m01"
 HOSTILE = "\x00\ud800\u202e<img src=x onerror=alert(1)>\U0001F600"
@@ -32,7 +34,7 @@ class PerCallStore(AnswerStore):
     """Opens a new connection for every call (it is closed when the call drops it), for comparison."""
 
     def _conn(self):
-        return self._connect()
+        return self._backend.connect()
 
 
 def crash(db: str, learner: str, count: int | None = None) -> None:
@@ -41,9 +43,7 @@ def crash(db: str, learner: str, count: int | None = None) -> None:
         store.add_learner(learner, "Crash test")
     except LearnerExists:
         pass
-    conn = store._conn()  # the connection this thread saves with
-    (sync,), (journal,) = conn.execute("PRAGMA synchronous").fetchone(), conn.execute("PRAGMA journal_mode").fetchone()
-    sys.stdout.write(f"synchronous={sync} journal_mode={journal}\n")
+    sys.stdout.write(durability(store) + "\n")
     sys.stdout.flush()
     n = 0
     while count is None or n < count:
@@ -53,6 +53,16 @@ def crash(db: str, learner: str, count: int | None = None) -> None:
         sys.stdout.write(f"{item} {saved.revision} {hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()}\n")
         sys.stdout.flush()
         n += 1
+
+
+def durability(store: AnswerStore) -> str:
+    """The settings that make a returned save durable, as the connection this thread saves with has them."""
+    conn = store._conn()
+    if is_url(store.location):
+        names = ("synchronous_commit", "fsync")
+        return " ".join(f"{name}={conn.execute(f'SHOW {name}').fetchone()[0]}" for name in names)
+    (sync,), (journal,) = conn.execute("PRAGMA synchronous").fetchone(), conn.execute("PRAGMA journal_mode").fetchone()
+    return f"synchronous={sync} journal_mode={journal}"
 
 
 def hammer(db: str, index: int, count: int, per_call: bool = False) -> None:

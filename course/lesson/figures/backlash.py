@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from IPython.display import HTML
 
-from course.lesson import badges, cache, cards, charts, markup, widgets
+from course.lesson import badges, cards, charts, markup, widgets
 from course.lesson.models import positive_sum
 from course.lesson.data import citation_line as _source
 from course.lesson.data import sources, table
@@ -270,7 +270,7 @@ def _draw_paired(groups, before, after, *, names, title, unit, ylim, source, yla
     return charts.Chart(charts._render(fig), f"Grouped bar chart, {title}. {listed}.", source)
 
 
-_paired = cache.cached("charts-backlash", __file__, dump=charts._record, load=charts._chart)(_draw_paired)
+_paired = charts.cached_by(__file__)(_draw_paired)
 
 
 def _leaving_view(label, base, run, years):
@@ -358,8 +358,8 @@ def _view(policy: str, promotion: str, show: str):
 
 
 def simulation():
-    """The positive-sum simulation: a policy, a way of promoting and an outcome to show. Every view is drawn up
-    front and switched in the browser."""
+    """The positive-sum simulation: a policy, a way of promoting and an outcome to show. A view is drawn when
+    first chosen, then switched in the browser."""
     labels = _labels()
     controls = [
         ("Policy", widgets.dropdown([(labels[p], p) for p in positive_sum.POLICIES])),
@@ -404,7 +404,7 @@ def _what_if_view(cost: float, share: float):
 
 def what_if():
     """The positive-sum model's net output under other assumptions: what a fairer process costs, and how much
-    of the promotion gap is tilt rather than preference (promotion against a bar). Nine views, drawn up front."""
+    of the promotion gap is tilt rather than preference (promotion against a bar). Nine views."""
     controls = [("What a fairer process costs", widgets.choices(PROCESS_COSTS, 0.0)),
                 ("How much of the gap is tilt", widgets.choices(TILT_SHARES, 1.0))]
     return widgets.explorer_grid(controls, _what_if_view)

@@ -157,8 +157,8 @@ def _level_labels(n: int) -> list[str]:
 
 def promotion_pipeline():
     """The promotion-pipeline simulation: sliders for levels, women's share of hires and the rating bias,
-    and a chart of women's share at each level. Every setting is computed up front (seeded, cached), so
-    moving a slider switches views in the browser at once."""
+    and a chart of women's share at each level. A setting is simulated when first chosen (seeded, and
+    cached on disk for every later kernel); a setting seen before switches in the browser at once."""
     rows = table("pipeline_design")
     d = _design()
     levels = sorted({*LEVELS, int(d["levels"])})

@@ -12,7 +12,7 @@ from IPython.display import HTML, display
 from traitlets import Unicode
 
 from course.lesson import action_plan as export
-from course.lesson import badges, cache, charts, markup, practice, validation, widgets
+from course.lesson import badges, charts, markup, practice, validation, widgets
 from course.lesson.context import in_voila
 from course.lesson.data import citation_line as _source
 from course.lesson.data import table
@@ -59,7 +59,7 @@ def scenes() -> practice.RolePractice:
 
 # -- Fathers' leave -----------------------------------------------------------------------------------------
 
-@cache.cached("charts", __file__, dump=charts._record, load=charts._chart)
+@charts.cached_by(__file__)
 def _leave_chart(labels: tuple, values: tuple, words: tuple, highlight, source: str) -> charts.Chart:
     """Bars at the bounds the OECD gives, each labelled in words ("40% or more"), one highlighted."""
     fig, ax = charts._figure("Men's share of parental-leave users (OECD, 2016)")
@@ -107,7 +107,13 @@ def fathers_leave():
 
 def what_sticks() -> HTML:
     """Three strands of evidence on training and programmes, each statement labelled with its kind and confidence."""
-    rows = table("what_sticks")
+    return strands("what_sticks", STUDY)
+
+
+def strands(name: str, titles: dict[str, str]) -> HTML:
+    """A panel of evidence from `data/<name>.csv` (study, kind, statement, figure, source): one block per study,
+    titled from `titles`, each statement with its evidence badge, each block with its source."""
+    rows = table(name)
     studies = list(dict.fromkeys(r["study"] for r in rows))
     blocks = []
     for study in studies:
@@ -116,7 +122,7 @@ def what_sticks() -> HTML:
             f"<li><strong>{escaped(KIND.get(r['kind'], r['kind'].capitalize()))}.</strong> "
             f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
             f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in mine)
-        title = escaped(STUDY.get(study, study))
+        title = escaped(titles.get(study, study))
         blocks.append(f'<h3 style="margin:0.6rem 0 0.1rem;font-size:1em">{title}</h3>'
                       f'<ul class="allies-list">{items}</ul>'
                       f'<p class="allies-source">Source: {linked(_source(mine))}</p>')

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from course.lesson import badges, cache, charts, markup, widgets
+from course.lesson import badges, charts, markup, widgets
 from course.lesson.models import veil
 from course.lesson.data import sources, table
 from course.lesson.validation import escaped, linked
@@ -44,7 +44,7 @@ def _short_cite(source_ids) -> str:
 
 # -- the chart ------------------------------------------------------------------------------------------------
 
-@cache.cached("charts-veil", __file__, dump=charts._record, load=charts._chart)
+@charts.cached_by(__file__)
 def scores_chart(categories, series: dict, *, title: str, source: str, reference: str) -> charts.Chart:
     """Horizontal bars, one group per category and one bar per series, with a dashed line at 100 (what
     `reference` says 100 means). Each series has its own colour and hatching, so it reads without colour too."""
@@ -244,8 +244,8 @@ class _Views(widgets.Explorer):
     """An Explorer whose views are ready-made HTML."""
 
     @staticmethod
-    def _view(body: str) -> w.HTML:
-        return w.HTML(body)
+    def _view(body: str) -> str:
+        return body
 
 
 def assumptions() -> widgets.Explorer:
@@ -296,7 +296,7 @@ def _option_text(model: veil.Model, rule: str, choice: veil.Choice) -> str:
 def knowing() -> widgets.Explorer:
     """Pick a person: the rules best for them if you knew you were them, against the rules chosen behind the
     veil (protecting whoever fares worst, or the best average), and what each set does to them and to the
-    worst-off person. Every view is computed up front and switched in the browser."""
+    worst-off person. A view is computed when first chosen, then switched in the browser."""
     model = veil.model()
     ideas_rows = {r["name"]: r for r in table("veil_ideas") if r["kind"] == "choice"}
     worst_name, average_name = list(ideas_rows)

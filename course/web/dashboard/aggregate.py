@@ -1,7 +1,8 @@
 """The cohort's answers counted in the answer store, every module at once in one read transaction: each
 learner's latest answer is read once into a TEMP table (answered or not, a check's letter, a reflection's
 word count, a self-assessment score), and GROUP BY queries count from it; the time grows with the number of
-answers, not with queries per learner per item.
+answers, not with queries per learner per item. The same SQL counts on both of the store's back ends: on
+PostgreSQL, the store hands it an in-memory SQLite copy of one snapshot (`AnswerStore.read`).
 
 What counts as an answer is the course's own rule (`validation.letter` for a knowledge check, a reflection's
 words, a self-assessment level): SQL reads the plain cases itself (a saved "b" that is option b) and hands
@@ -183,7 +184,8 @@ def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_grou
             for statement in _DROP:
                 conn.execute(statement)
 
-    counted = store.read(read, rules.functions())
+    # A check's first answer is read from its history; only checks' histories are read (on PostgreSQL, copied).
+    counted = store.read(read, rules.functions(), [(m, item) for m, item, kind, _ in kinds if kind == "check"])
     n = counted["roles"].get("learner", 0)
     chosen: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for module, item, letter, count in counted["chosen"]:

@@ -80,27 +80,27 @@ def _sections(report: Report) -> list:
 def show(instance_dir: str | os.PathLike[str] | None = None):
     """The dashboard for a notebook to show: the views, a Refresh button and a PNG export button.
 
-    The cohort is the instance folder given, or the answer store the instructor site hands the kernel
-    (ALLIES_STORE). On the website it shows nothing unless the server says an instructor signed in."""
+    The cohort is the instance folder given, or the answer store and instance folder the instructor site
+    hands the kernel (ALLIES_STORE, ALLIES_INSTANCE). On the website it shows nothing unless the server says
+    an instructor signed in."""
     import ipywidgets as w
 
     from course.lesson.context import in_voila
-    from course.contract import STORE_ENV
+    from course.contract import STORE_ENV, instance_folder
     from course.web.dashboard import build
 
     if instance_dir is not None:
         from course.instance import Instance
 
-        store_path = str(Instance(instance_dir).store)
+        store_path, instance = str(Instance(instance_dir).store), Path(instance_dir)
     else:
-        store_path = os.environ.get(STORE_ENV, "")
+        store_path, instance = os.environ.get(STORE_ENV, ""), Path(instance_folder(os.environ) or ".")
     if not store_path:
         return _note("No cohort given: run this on the instructor site (python -m course instructor dashboard "
                      "--instance DIR), or call dashboard.show('/path/to/instance').", False)
     if in_voila() and not _signed_in_instructor(store_path):
         return _note("This dashboard is for the cohort's instructors only.", False)
 
-    instance = Path(store_path).parent
     summary, body, status = w.HTML(), w.VBox(), w.HTML()
     refresh = w.Button(description="Refresh", icon="", layout=w.Layout(width="auto"))
     export = w.Button(description="Save charts as PNG", layout=w.Layout(width="auto"))

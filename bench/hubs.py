@@ -1,0 +1,139 @@
+"""The course's JupyterHub (deploy/jupyterhub/jupyterhub_config.py, as shipped) on loopback, for tests/test_hub.py
+and bench/hub.py: configurable-http-proxy from npm (`make hub-proxy`), and only the sign-in (a password
+authenticator) and the spawner (SimpleLocalProcessSpawner: every learner's server as this user) swapped in."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy" / "jupyterhub"
+PROXY = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
+PASSWORD = "a test password for everyone"
+
+OVERLAY = """\
+# The test's sign-in and spawner on top of the shipped configuration.
+c = get_config()  # noqa: F821
+load_subconfig({config!r})  # noqa: F821
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+c.Authenticator.allowed_users = {users!r}
+c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+c.SimpleLocalProcessSpawner.home_dir_template = {homes!r} + "/{{username}}"
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+if {root_user!r}:  # CI runs as root; jupyter_server then wants to be told
+    c.Spawner.args = ["--allow-root"]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def instructor(*args: str) -> str:
+    """`python -m course instructor …`; its output, or AssertionError with it."""
+    done = subprocess.run([sys.executable, "-m", "course", "instructor", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+class Hub:
+    """The hub in `folder`: learners' homes in folder/home, the hub's own folder (ALLIES_HUB_ROOT) in folder/hub."""
+
+    def __init__(self, folder: Path, learners: list[str], instructors: list[str]):
+        self.folder, self.learners, self.instructors = folder, learners, instructors
+        self.root = folder / "hub"
+        self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "hub.log"
+        self.proc = None
+
+    def home(self, user: str) -> Path:
+        return self.folder / "home" / user
+
+    def init_course(self, modules: list[str]) -> None:
+        """The instructors' course directory (their servers run the formgrader in it)."""
+        if not PROXY.exists():
+            raise SystemExit("configurable-http-proxy is not installed: run `make hub-proxy`")
+        roster = self.folder / "roster.csv"
+        roster.write_text("learner_id,display_name,role\n"
+                          + "".join(f"{n},{n.title()},learner\n" for n in self.learners)
+                          + "".join(f"{n},{n.title()},instructor\n" for n in self.instructors), encoding="utf-8")
+        instructor("init", str(self.root / "grading"), "--roster", str(roster), "--instance", str(self.root / "cohort"),
+                   "--exchange", str(self.root / "exchange"), *(f"--module={m}" for m in modules), "--no-check")
+
+    def start(self, timeout: float = 180) -> "Hub":
+        users = [*self.learners, *self.instructors]
+        for user in users:
+            self.home(user).mkdir(parents=True, exist_ok=True)
+        overlay = self.folder / "jupyterhub_config.py"
+        overlay.write_text(OVERLAY.format(
+            config=str(DEPLOY / "jupyterhub_config.py"), password=PASSWORD, users=set(users),
+            homes=str(self.folder / "home"), hub_port=self.hub_port, api_port=self.api_port,
+            root_user=os.geteuid() == 0))
+        env = {**os.environ, "ALLIES_HUB_ROOT": str(self.root), "ALLIES_HUB_URL": self.url,
+               "ALLIES_HUB_AUTH": "custom", "ALLIES_HUB_INSTRUCTORS": ",".join(self.instructors),
+               "ALLIES_HUB_CULL": "600"}
+        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(overlay)],
+                                     cwd=self.folder, env=env, stdout=open(self.log, "a"),
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/hub/api", timeout=5).status_code == 200 and \
+                        "is now running" in self.log.read_text():
+                    return self
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.5)
+
+    def processes(self) -> list[psutil.Process]:
+        """The hub's proxy, services and learners' servers: the processes that talk to this hub's API."""
+        found = []
+        for proc in psutil.process_iter(["cmdline", "environ"]):
+            try:
+                env = proc.info["environ"] or {}
+                line = " ".join(proc.info["cmdline"] or [])
+            except (psutil.Error, TypeError):
+                continue
+            if f"127.0.0.1:{self.hub_port}" in env.get("JUPYTERHUB_API_URL", "") \
+                    or f"--api-port {self.api_port}" in line:
+                found.append(proc)
+        return found
+
+    def server_of(self, user: str) -> psutil.Process | None:
+        """`user`'s single-user server process, once started."""
+        for proc in self.processes():
+            try:
+                if proc.environ().get("JUPYTERHUB_USER") == user and "JUPYTERHUB_SERVICE_NAME" not in proc.environ():
+                    return proc
+            except psutil.Error:
+                continue
+        return None
+
+    def stop(self) -> None:
+        left = self.processes()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        for proc in left:  # what the hub left behind (it does not stop learners' servers on every exit)
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass

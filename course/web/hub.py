@@ -1,0 +1,109 @@
+"""The course in each learner's own Jupyter server on JupyterHub (deploy/jupyterhub/).
+
+JupyterHub signs people in (any authenticator) and starts one single-user server per person. The spawner,
+not the learner, sets that server's environment (`learner_environment`): who the learner is (the hub's user
+name, `contract.LEARNER_ENV`), their own answer store, the shared nbgrader exchange and when knowledge checks
+may show their key. Voilà's kernels inherit it, and Voilà passes no request header to a kernel unless told
+to (`VoilaConfiguration.http_header_envs`, left empty), so no page can claim another learner's name.
+
+The server loads the course through `configure` (called from deploy/jupyterhub/singleuser/
+jupyter_server_config.py): Voilà renders `modules/` with the course's `allies` template exactly as the
+course's own sites do (`course.web.site.pages`), nbgrader's formgrader and course list are off, and this
+module's server extension adds the index page's progress route and prepares the learner's store.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jupyter_server.utils import url_path_join
+from traitlets.config import Config
+
+from course import contract
+from course.lesson import keys
+from course.paths import folder
+from course.store.answers import AnswerStore, LearnerExists
+from course.web import progress, site
+
+COURSE_URL = "/voila/tree/modules"  # the hub's default_url: the course index, in the learner's own server
+MODULES_LINK = "modules"  # in the learner's home: a link to the course's modules (Voilà serves the server's root)
+# nbgrader's server extensions a learner's server runs: the Assignments tab (fetch, submit, feedback) and
+# validation, never the formgrader or the course list, which are the instructors'.
+LEARNER_EXTENSIONS = {
+    "course.web.hub": True,
+    "nbgrader.server_extensions.assignment_list": True,
+    "nbgrader.server_extensions.validate_assignment": True,
+    "nbgrader.server_extensions.formgrader": False,
+    "nbgrader.server_extensions.course_list": False,
+}
+
+
+def store_of(cohort: str | Path, learner: str) -> Path:
+    """The learner's own answer store in the cohort folder. It sits beside `feedback/`, where `python -m course
+    instructor feedback --instance`-style delivery puts each learner's returned feedback (`course.lesson.widgets
+    .feedback_page` looks beside the store)."""
+    if not learner or learner.startswith(".") or any(ch in learner for ch in "/\\+\x00"):
+        raise ValueError(f"user name {learner!r} cannot name a learner's store or an nbgrader submission")
+    return Path(cohort) / f"answers-{learner}.sqlite3"
+
+
+def learner_environment(learner: str, cohort: str | Path, exchange: str | Path,
+                        check_feedback: str = keys.AFTER_GRADING) -> dict[str, str]:
+    """What the spawner sets for `learner`'s server: the learner's name, their store, the exchange, the site
+    kind, the feedback mode, and where Jupyter finds the course's template and the server's config."""
+    if check_feedback not in keys.MODES:
+        raise ValueError(f"check_feedback must be one of {', '.join(keys.MODES)}, not {check_feedback!r}")
+    return {
+        contract.LEARNER_ENV: learner,
+        contract.STORE_ENV: str(store_of(cohort, learner)),
+        contract.EXCHANGE_ENV: str(exchange),
+        contract.SITE_ENV: contract.COHORT,
+        contract.FEEDBACK_ENV: check_feedback,
+        "JUPYTER_PATH": str(site.JUPYTER_DIR),
+        "JUPYTER_CONFIG_PATH": str(SINGLEUSER_CONFIG),
+    }
+
+
+SINGLEUSER_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "jupyterhub" / "singleuser"
+
+
+def configure(c: Config) -> None:
+    """A learner's server: the course's Voilà pages, idle kernels culled, the learner's extensions only."""
+    site.pages(c)
+    site.cull(c, 600)
+    c.ServerApp.jpserver_extensions.update(LEARNER_EXTENSIONS)
+
+
+def link_modules(home: Path) -> None:
+    """Give the learner's home a `modules` link to the course's modules, so that Voilà (which serves the
+    server's root folder) shows them at COURSE_URL; an existing `modules` of the learner's own is left."""
+    link = home / MODULES_LINK
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(folder("modules"), target_is_directory=True)
+
+
+def prepare_store(learner: str, path: str | Path) -> None:
+    """The learner in their own store (saves need them there)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with AnswerStore(path) as store:
+        try:
+            store.add_learner(learner, learner)
+        except LearnerExists:
+            pass
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "course.web.hub"}]
+
+
+def _load_jupyter_server_extension(server_app) -> None:
+    learner = os.environ.get(contract.LEARNER_ENV)
+    if not learner or contract.STORE_ENV not in os.environ:
+        server_app.log.warning("course.web.hub: no learner or store in this server's environment: answers "
+                               "on the course's pages will not be saved")
+    else:
+        prepare_store(learner, os.environ[contract.STORE_ENV])
+    link_modules(Path(server_app.root_dir).expanduser())
+    base_url = server_app.web_app.settings["base_url"]
+    server_app.web_app.add_handlers(".*$", [(url_path_join(base_url, "/allies/progress"),
+                                             progress.ProgressHandler)])

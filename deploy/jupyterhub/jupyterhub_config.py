@@ -1,0 +1,145 @@
+# The Allies in Tech course on JupyterHub: one hub, one single-user server per learner (deploy/jupyterhub/README.md).
+#
+#   jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
+#
+# Set with environment variables (defaults in brackets):
+#   ALLIES_HUB_ROOT          the hub's folder [/srv/allies-hub]: hub state, cohort/ (each learner's answer store
+#                            and returned feedback), exchange/ (nbgrader's), grading/ (the instructors' course dir)
+#   ALLIES_HUB_URL           where the hub listens [http://127.0.0.1:8000]; put your HTTPS proxy in front
+#   ALLIES_HUB_AUTH          lti | oidc | native | custom [native]; each set-up reads its own variables below
+#   ALLIES_HUB_INSTRUCTORS   user names of the instructors, comma-separated: the formgrader group
+#   ALLIES_HUB_ROSTER        optional roster CSV (learner_id, display_name, role): who may sign in
+#   ALLIES_HUB_CULL          seconds an idle server lives [3600]
+#   ALLIES_CHECK_FEEDBACK    after-grading | after-answering [after-grading] (README "When knowledge checks…")
+import csv
+import os
+import sys
+from pathlib import Path
+
+from course import contract
+from course.web import hub
+
+c = get_config()  # noqa: F821
+
+HERE = Path(__file__).resolve().parent
+ROOT = Path(os.environ.get("ALLIES_HUB_ROOT", "/srv/allies-hub"))
+COHORT, EXCHANGE, GRADING = ROOT / "cohort", ROOT / "exchange", ROOT / "grading"
+BIN = Path(sys.executable).parent  # the course's environment: jupyterhub-singleuser, nbgrader, the culler
+INSTRUCTORS_GROUP = f"formgrade-{contract.COURSE_ID}"  # the name nbgrader's JupyterHub docs use
+
+
+def names(text):
+    return {name.strip() for name in text.split(",") if name.strip()}
+
+
+def roster(path):
+    """(learners, instructors) of a roster CSV: learner_id, display_name, role (learner or instructor)."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    people = {(row.get("role") or "learner").strip(): set() for row in rows}
+    for row in rows:
+        people[(row.get("role") or "learner").strip()].add(row["learner_id"].strip())
+    return people.get("learner", set()), people.get("instructor", set())
+
+
+instructors = names(os.environ.get("ALLIES_HUB_INSTRUCTORS", ""))
+if os.environ.get("ALLIES_HUB_ROSTER"):
+    listed, listed_instructors = roster(os.environ["ALLIES_HUB_ROSTER"])
+    instructors |= listed_instructors
+    c.Authenticator.allowed_users = listed | instructors
+
+# -- the hub ----------------------------------------------------------------------------------------------
+for folder in (ROOT, COHORT, EXCHANGE):
+    folder.mkdir(parents=True, exist_ok=True)
+c.JupyterHub.bind_url = os.environ.get("ALLIES_HUB_URL", "http://127.0.0.1:8000")
+c.JupyterHub.db_url = f"sqlite:///{ROOT / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(ROOT / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.pid_file = str(ROOT / "jupyterhub-proxy.pid")
+# configurable-http-proxy from `npm ci` in this folder (`make hub`), else whichever is on PATH.
+if (HERE / "node_modules" / ".bin" / "configurable-http-proxy").exists():
+    c.ConfigurableHTTPProxy.command = [str(HERE / "node_modules" / ".bin" / "configurable-http-proxy")]
+
+# -- each learner's server --------------------------------------------------------------------------------
+# The course index, in the learner's own server (Voilà's server extension with the course's template).
+c.Spawner.default_url = hub.COURSE_URL
+c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
+c.Spawner.notebook_dir = "~"
+# A server starting while many others do (a cohort arriving at once) can take a while on busy cores:
+# JupyterHub's defaults give up after 30 s without an answer (60 s to start).
+c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = 180
+check_feedback = os.environ.get("ALLIES_CHECK_FEEDBACK", "after-grading")
+
+
+def course_environment(spawner):
+    """Learners: who they are and where their answers go, from the hub's user name, never from the browser.
+    Instructors (the group): a server in the instructors' course directory that opens on nbgrader's formgrader."""
+    spawner.environment["PATH"] = os.pathsep.join([str(BIN), os.environ.get("PATH", "")])
+    if INSTRUCTORS_GROUP in {group.name for group in spawner.user.groups}:
+        spawner.notebook_dir = str(GRADING)
+        spawner.default_url = "/formgrader"
+        spawner.environment.update({"JUPYTER_CONFIG_PATH": str(HERE / "instructor"), "ALLIES_GRADING_DIR": str(GRADING)})
+    else:
+        spawner.environment.update(hub.learner_environment(spawner.user.name, COHORT, EXCHANGE, check_feedback))
+
+
+c.Spawner.pre_spawn_hook = course_environment
+
+# -- instructors: a group with the formgrader ------------------------------------------------------------
+# Each instructor's own server runs nbgrader's formgrader on the one course directory (nbgrader's "One Class,
+# One Grader", for each instructor of the group). Not a hub-managed service: the hub stops altogether when a
+# managed service is not answering within about 10 s of its start, which a loaded machine can exceed.
+# Learners hold JupyterHub's default `user` role, their own server only, and their servers run without the
+# formgrader (course.web.hub.LEARNER_EXTENSIONS).
+c.JupyterHub.load_groups = {INSTRUCTORS_GROUP: {"users": sorted(instructors)}}
+c.JupyterHub.load_roles = [
+    # jupyterhub-idle-culler's README: the scopes it needs, nothing more.
+    {"name": "idle-culler", "services": ["idle-culler"],
+     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+]
+c.JupyterHub.services = [
+    {"name": "idle-culler",
+     "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                 f"--timeout={int(os.environ.get('ALLIES_HUB_CULL', '3600'))}"]},
+]
+
+# -- sign-in: one of three set-ups (README) ---------------------------------------------------------------
+auth = os.environ.get("ALLIES_HUB_AUTH", "native")
+if auth == "lti":
+    # LTI 1.3 from an LMS (Canvas, Moodle): `pip install jupyterhub-ltiauthenticator`. The LMS registers
+    # the tool with the hub's /hub/lti13/oauth_callback and /hub/lti13/jwks; these come from the LMS's side.
+    c.JupyterHub.authenticator_class = "lti13"  # ltiauthenticator's LTI13Authenticator
+    c.LTI13Authenticator.issuer = os.environ["LTI13_ISSUER"]
+    c.LTI13Authenticator.client_id = [os.environ["LTI13_CLIENT_ID"]]
+    c.LTI13Authenticator.authorize_url = os.environ["LTI13_AUTHORIZE_URL"]
+    c.LTI13Authenticator.jwks_endpoint = os.environ["LTI13_JWKS_URL"]
+    c.LTI13Authenticator.username_key = os.environ.get("LTI13_USERNAME_KEY", "sub")
+    c.Authenticator.allow_all = not c.Authenticator.allowed_users  # anyone the LMS launches, or the roster
+elif auth == "oidc":
+    # The organisation's single sign-on over OpenID Connect: `pip install oauthenticator`.
+    c.JupyterHub.authenticator_class = "generic-oauth"
+    c.GenericOAuthenticator.client_id = os.environ["OIDC_CLIENT_ID"]
+    c.GenericOAuthenticator.client_secret = os.environ["OIDC_CLIENT_SECRET"]
+    c.GenericOAuthenticator.oauth_callback_url = os.environ["OIDC_CALLBACK_URL"]  # https://HUB/hub/oauth_callback
+    c.GenericOAuthenticator.authorize_url = os.environ["OIDC_AUTHORIZE_URL"]
+    c.GenericOAuthenticator.token_url = os.environ["OIDC_TOKEN_URL"]
+    c.GenericOAuthenticator.userdata_url = os.environ["OIDC_USERINFO_URL"]
+    c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
+    c.GenericOAuthenticator.username_claim = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+    if os.environ.get("OIDC_ALLOWED_GROUPS"):  # e.g. the directory group of this cohort
+        c.GenericOAuthenticator.claim_groups_key = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+        c.GenericOAuthenticator.allowed_groups = names(os.environ["OIDC_ALLOWED_GROUPS"])
+    else:
+        c.GenericOAuthenticator.allow_all = not c.Authenticator.allowed_users
+elif auth == "native":
+    # A small cohort: people sign up with a password of their own, and an admin approves each sign-up at
+    # /hub/authorize (`pip install jupyterhub-nativeauthenticator`); with a roster, only its names may.
+    import nativeauthenticator
+
+    c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"
+    c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
+    c.Authenticator.admin_users = names(os.environ.get("ALLIES_HUB_ADMINS", ""))
+    c.NativeAuthenticator.minimum_password_length = 12
+    c.NativeAuthenticator.allowed_failed_logins = 5
+elif auth != "custom":  # custom: set in a config file that load_subconfig()s this one (tests/test_hub.py's)
+    raise SystemExit(f"ALLIES_HUB_AUTH must be lti, oidc, native or custom, not {auth!r}")

@@ -1,0 +1,161 @@
+"""The course on JupyterHub, for real on loopback (`make test-hub`): deploy/jupyterhub/jupyterhub_config.py as
+shipped, with configurable-http-proxy from npm, a local-process spawner and the idle-culler service. Only sign-in and the spawner are the test's (a password authenticator; every server as this user).
+
+Three learners and one instructor sign in. Two learners answer Module 1 on the course's Voilà pages in their
+own servers and press Submit; the third fetches and submits it from JupyterLab's Assignments API. Each sees
+only their own answers; another's server, progress or the formgrader is refused. The instructor's own server
+opens on the formgrader; the instructor collects, autogrades and returns feedback with `python -m course instructor`, and each
+learner's page shows their own feedback.
+"""
+import json
+import sqlite3
+from contextlib import closing
+
+import pytest
+from conftest import ROOT
+from playwright.sync_api import expect
+from test_cohort_answers import CHECKS, MODULE, REFLECTIONS, RIGHT, answer_all, shown, submit, wait_until_ready
+
+from bench.hubs import PASSWORD, Hub, instructor
+from course.contract import COURSE_ID
+from course.web import hub as course_hub
+
+LEARNERS = ["ana", "ben", "cara"]
+INSTRUCTOR = "ines"
+SLOW = 120_000  # ms: a page may wait for a kernel to start on 2 loaded cores
+SPAWN = 240_000  # ms: a first visit waits for the hub to start the server (its start_timeout is 180 s)
+PAGE = f"voila/render/modules/{MODULE}.ipynb"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    the_hub = Hub(tmp_path_factory.mktemp("hub"), LEARNERS, [INSTRUCTOR])
+    the_hub.init_course([MODULE])
+    the_hub.start()
+    yield the_hub
+    the_hub.stop()
+
+
+def sign_in(context, hub: Hub, user: str):
+    """JupyterHub's own sign-in page, then wherever the hub sends the user: their server's course index."""
+    page = context.new_page()
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", user)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+    page.wait_for_url(f"**/user/{user}/voila/tree/modules**", timeout=SPAWN)
+    return page
+
+
+def reflections_of(user: str) -> dict[str, str]:
+    return {"m01-r1": f"{user} here: three senior men picked the lead; next time I will ask who did the work.",
+            "m01-r2": f"{user} again: I pair new joiners with reviewers, and next I will call out interruptions."}
+
+
+def status_of(context, url: str) -> tuple[int, str]:
+    """Where a signed-in browser's request ends up, redirects followed: (status, body)."""
+    response = context.request.get(url, max_redirects=10, fail_on_status_code=False)
+    return response.status, response.text()
+
+
+POST = """async ([url, form]) => {
+  const xsrf = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/)[1];
+  const r = await fetch(url, {method: "POST", body: new URLSearchParams(form),
+                              headers: {"X-XSRFToken": decodeURIComponent(xsrf)}});
+  return [r.status, await r.text()];
+}"""
+
+
+def assignments(page, hub: Hub, user: str, action: str) -> dict:
+    """POST to nbgrader's Assignments API in `user`'s server from a page of that server, with its _xsrf
+    cookie, as JupyterLab's Assignments tab does."""
+    status, body = page.evaluate(POST, [f"{hub.url}/user/{user}/assignments/{action}",
+                                        {"course_id": COURSE_ID, "assignment_id": MODULE}])
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_three_learners_and_an_instructor_on_the_hub(hub, browser):
+    contexts = {user: browser.new_context() for user in [*LEARNERS, INSTRUCTOR]}
+    try:
+        # 1. Two learners answer on the course's pages in their own servers, one after the other, and submit.
+        for user in LEARNERS[:2]:
+            index = sign_in(contexts[user], hub, user)
+            expect(index.locator("li[data-module]")).to_have_count(len(list((ROOT / "modules").glob("0*.ipynb"))))
+            link = index.locator(f"li[data-module='{MODULE}.ipynb'] a")
+            assert link.get_attribute("href") == f"/user/{user}/{PAGE}"
+            link.click()
+            page = wait_until_ready(index)
+            # Nothing of the learner before: every box starts empty in a fresh server.
+            assert [shown(page, item) for item in CHECKS + REFLECTIONS] == [None] * 4 + [""] * 2
+            said = answer_all(page, {**RIGHT, **reflections_of(user)})
+            assert all(message.startswith("Saved at") for message in said.values()), said
+            assert submit(page).startswith("Submitted.")
+
+        # 2. The third learner works in JupyterLab: fetch from the exchange, answer in the notebook, submit,
+        #    all through the hub with nbgrader's Assignments API (what JupyterLab's Assignments tab calls).
+        cara = contexts["cara"]
+        in_lab = sign_in(cara, hub, "cara")
+        listed = cara.request.get(f"{hub.url}/user/cara/assignments?course_id={COURSE_ID}").json()
+        assert listed["success"] and [a["assignment_id"] for a in listed["value"]] == [MODULE]
+        assert assignments(in_lab, hub, "cara", "fetch")["success"]
+        fetched = hub.home("cara") / MODULE / f"{MODULE}.ipynb"
+        nb = json.loads(fetched.read_text(encoding="utf-8"))
+        from course.lesson import submissions
+        fetched.write_text(json.dumps(submissions.fill(nb, {"m01-q1": "b", "m01-q2": "a", **reflections_of("cara")})),
+                           encoding="utf-8")
+        assert assignments(in_lab, hub, "cara", "submit")["success"]
+
+        inbound = hub.root / "exchange" / COURSE_ID / "inbound"
+        assert sorted(p.name.split("+")[0] for p in inbound.iterdir() if not p.name.startswith(".")) == LEARNERS
+
+        # 3. Each learner's answers are in their own store, and only theirs.
+        for user in LEARNERS[:2]:
+            with closing(sqlite3.connect(course_hub.store_of(hub.root / "cohort", user))) as db:
+                learners = {row[0] for row in db.execute("SELECT DISTINCT learner FROM answers")}
+            assert learners == {user}
+
+        # 4. The instructor's own server opens on the formgrader, over the instructors' course directory ...
+        ines = contexts[INSTRUCTOR].new_page()
+        ines.goto(f"{hub.url}/hub/login")
+        ines.fill("#username_input", INSTRUCTOR)
+        ines.fill("#password_input", PASSWORD)
+        ines.click("#login_submit")
+        ines.wait_for_url(f"**/user/{INSTRUCTOR}/formgrader**", timeout=SPAWN)
+        status, body = status_of(contexts[INSTRUCTOR], f"{hub.url}/user/{INSTRUCTOR}/formgrader/api/assignments")
+        assert status == 200 and MODULE in body
+
+        # 5. Refused: another learner's server and progress, the formgrader; the learner's own is served.
+        ana = contexts["ana"]
+        assert status_of(ana, f"{hub.url}/user/ana/allies/progress")[0] == 200
+        for url in ["/user/ben/voila/tree/modules", f"/user/ben/{PAGE}", "/user/ben/allies/progress",
+                    f"/user/ben/api/contents/{COURSE_ID}", f"/user/{INSTRUCTOR}/formgrader",
+                    f"/user/{INSTRUCTOR}/formgrader/gradebook", f"/user/{INSTRUCTOR}/api/contents/gradebook.db"]:
+            status, body = status_of(ana, hub.url + url)
+            assert status == 403, (url, status)
+            assert "ben here" not in body
+        # nbgrader's formgrader is off in learners' own servers.
+        assert status_of(ana, f"{hub.url}/user/ana/formgrader")[0] == 404
+
+        # 6. The instructor grades with the course's commands, unchanged.
+        grading = str(hub.root / "grading")
+        instructor("collect", grading, MODULE)
+        instructor("autograde", grading, MODULE)
+        instructor("feedback", grading, MODULE)
+
+        # 7. Each learner's page shows their own feedback, no one else's.
+        for user in LEARNERS[:2]:
+            page = contexts[user].new_page()
+            page.goto(f"{hub.url}/user/{user}/{PAGE}", wait_until="commit", timeout=SLOW)
+            frame = page.locator(".allies-feedback iframe")
+            expect(frame).to_have_count(1, timeout=SLOW)
+            feedback = frame.get_attribute("srcdoc")
+            assert reflections_of(user)["m01-r1"] in feedback
+            assert not [other for other in LEARNERS if other != user and f"{other} here" in feedback]
+        # The JupyterLab learner's feedback comes back through the exchange, to them.
+        assert assignments(in_lab, hub, "cara", "fetch_feedback")["success"]
+        returned = list((hub.home("cara") / MODULE / "feedback").glob("*/*.html"))
+        assert len(returned) == 1 and reflections_of("cara")["m01-r1"] in returned[0].read_text(encoding="utf-8")
+    finally:
+        for context in contexts.values():
+            context.close()
