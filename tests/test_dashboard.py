@@ -450,7 +450,7 @@ def test_the_facilitator_guide_plans_a_session_for_every_module_and_uses_the_das
     for module in dashboard.course_spec():
         title = module.title.split("—", 1)[-1].strip() if module.number != "00" else "Before you start"
         assert any(title in heading for heading in headings), title
-    for words in ("Most missed", "Save charts as PNG", "python -m course.web.instructor_site", "five"):
+    for words in ("Most missed", "Save charts as PNG", "python -m course instructor dashboard", "five"):
         assert words in text
 
 
