@@ -1,5 +1,5 @@
-"""The one place where the course reaches past the public API of Voilà, jupyter_server, jupyter_client, nbconvert
-and nbgrader.
+"""The one place where the course reaches past the public API of Voilà, jupyter_server, jupyter_client, ipykernel,
+nbconvert and nbgrader.
 
 Every monkeypatch, private attribute and private method of those packages that the course relies on is a
 small named function here, whose docstring says what it changes upstream and why; the rest of the course
@@ -28,6 +28,7 @@ TESTED = {
     "voila": ("0.5.13", "0.6"),  # pool manager, request-info socket, page macros, handler routes
     "jupyter_server": ("2.21", "2.22"),  # login redirect, websocket status messages, error-page settings
     "jupyter_client": ("8.10", "8.11"),  # heartbeat thread, kernel clean-up
+    "ipykernel": ("7", "8"),  # the kernel's main-thread loop
     "nbgrader": ("0.9.6", "0.10"),  # metadata schema checks, autograde comments
     "ipywidgets": ("8.1.9", "8.2"),  # the page bundles this version's widget JavaScript (frontend/)
     "nbconvert": ("7.17.1", "8"),  # a template exporter's Jinja environment
@@ -147,6 +148,22 @@ def claimed_request() -> dict[str, str]:
             connection.close()
 
     return {key: str(value) for key, value in json.loads(asyncio.run(receive())).items()}
+
+
+def on_kernel_thread(callback) -> None:
+    """Run `callback` on a kernel's main thread, where ipykernel handles every comm message (the page's
+    request for all widget states among them), so that widgets `callback` builds or changes are never seen
+    half made; at once when not in a kernel. Safe to call from any thread.
+
+    ipykernel 7 runs that thread's loop as `Kernel.io_loop` (a tornado IOLoop, whose `add_callback` is
+    thread-safe); no public API schedules work there."""
+    from IPython import get_ipython
+
+    loop = getattr(getattr(get_ipython(), "kernel", None), "io_loop", None)
+    if loop is None:
+        callback()
+    else:
+        loop.add_callback(callback)
 
 
 # -- Voilà: the preheated kernel pool ---------------------------------------------------------------------

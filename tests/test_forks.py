@@ -150,6 +150,33 @@ def test_a_forked_kernel_holds_nothing_the_zygote_had_open():
     assert probe["fds"]["0"] == "/dev/null"
 
 
+def test_work_handed_to_the_kernels_main_thread_waits_for_a_running_cell_and_runs_there():
+    """A preheated kernel restores a learner's answers from a background thread once a request claims it;
+    the widgets that builds must be built on the kernel's main thread, between its messages (the page's
+    request for every widget's state among them), never while one is being handled."""
+    async def main():
+        manager, client = await started(forking())
+        try:
+            during, _ = await run(client, textwrap.dedent("""
+                import threading
+                from course import upstream
+                seen = []
+                def note():
+                    seen.append(threading.current_thread() is threading.main_thread())
+                helper = threading.Thread(target=upstream.on_kernel_thread, args=(note,))
+                helper.start(); helper.join()
+                print(seen)
+                """))
+            after, _ = await run(client, "print(seen)")
+            return during, after
+        finally:
+            await stop(manager, client)
+
+    during, after = run_apart(main())
+    assert during.strip() == "[]"  # not run on the helper thread, nor while the cell ran
+    assert after.strip() == "[True]"  # run once, on the main thread, before the next message
+
+
 def test_a_forked_kernel_is_interrupted_killed_and_reported_ended_as_any_kernel():
     async def main():
         manager, client = await started(forking())

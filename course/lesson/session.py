@@ -51,7 +51,9 @@ class Session:
 
     def _wait_for_request(self) -> None:
         os.environ.update(upstream.claimed_request())
-        self._identify()
+        # Restoring answers builds and changes widgets (a saved role builds its deck): on this thread, that
+        # raced the page asking for every widget's state, and a page once came up with a part missing.
+        upstream.on_kernel_thread(self._identify)
 
     def _identify(self) -> None:
         with self.lock:
