@@ -20,7 +20,7 @@ import ipywidgets as w
 from IPython.display import HTML, display
 
 from course.contract import FOLLOW_UP_MODULE, PLAN_MODULE, PLAN_PREFIX
-from course.lesson import action_plan, keepsake, markup, session, validation, widgets
+from course.lesson import action_plan, keepsake, markup, validation, widgets
 from course.lesson.context import in_voila
 from course.lesson.figures import leading
 from course.lesson.self_assessment import assigned, candidates
@@ -202,7 +202,7 @@ class CommitmentReview(w.VBox):
         self.summary.value = _note(tally(r["status"].value for r in self.records))
 
     def _load_plan(self) -> None:
-        current = session.current()
+        current = widgets.answers()
         current.ready.wait()
         if not (current.store_path and current.learner):
             self.message.value = _note("Sign in to see your commitments from Module 6. You can also type them in.",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from course.lesson import charts, data, markup, session
+from course.lesson import charts, data, markup, widgets
 from course.lesson.context import in_voila
 from course.lesson.validation import escaped
 
@@ -441,7 +441,7 @@ class Comparison:
             self.update()
 
     def _load_before(self) -> None:
-        current = session.current()
+        current = widgets.answers()
         current.ready.wait()
         if not (current.store_path and current.learner):
             self.message.value = _note_p("Sign in to see your answers from “Before you start” beside today's.", False)
