@@ -181,7 +181,7 @@ class CommitmentReview(w.VBox):
                 "followed": widgets.FreeText(placeholder=PLACEHOLDERS["followed"], rows=2),
                 "obstacle": leading.FreeLine(placeholder=PLACEHOLDERS["obstacle"]),
             }
-            parts.append(w.HTML(f'<h3 style="margin:1rem 0 0.2rem;font-size:1em">Commitment {n}</h3>'))
+            parts.append(w.HTML(markup.subheading(f"Commitment {n}")))
             for key, field in fields.items():
                 field.description = PROMPTS[key]
                 field.style.description_width = "10rem"
@@ -255,7 +255,7 @@ def review(my_review=None):
                                          ("followed", "what_followed"), ("obstacle", "in_the_way")))
         commitment = str(record.get("commitment") or "").strip() or "(no commitment written)"
         items.append(f"<li><strong>{escaped(commitment)}</strong> — {escaped(status)}"
-                     f'<dl style="margin:0.2rem 0 0.6rem">{rows}</dl></li>')
+                     f'<dl class="allies-details">{rows}</dl></li>')
     if not items:
         notes.append("Fill in the cell above for each commitment, then run it again.")
     parts += [_note(n, False) for n in notes]

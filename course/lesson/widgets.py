@@ -230,12 +230,12 @@ def check_feedback(item: str, answer, options: dict[str, str]) -> str:
     if right not in options:
         return markup.status(message)
     if chosen == right:
-        head, colour = f"Yes, ({right}) is right.", "#1b5e20"
+        head = f"Yes, ({right}) is right."
     else:  # a miss is part of learning, not an error: no red, and the reason comes with it
-        head, colour = f"Not quite: the answer is ({right}), not ({chosen}).", "#0b5394"
+        head = f"Not quite: the answer is ({right}), not ({chosen})."
     why = f" {validation.escaped(key.explanation)}" if key.explanation else ""
     return (f'<span role="status" class="allies-check-feedback" data-right="{str(chosen == right).lower()}">'
-            f'<b style="color:{colour}">{validation.escaped(head)}</b>{why}</span>')
+            f'<b>{validation.escaped(head)}</b>{why}</span>')
 
 
 def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
@@ -385,9 +385,8 @@ def figure(chart: Chart, reading: str) -> w.HTML:
 
 
 def _details_html(details: Details) -> str:
-    rows = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{validation.escaped(label)}</dt>'
-                   f'<dd style="margin:0 0 0 1em">{markup.cited(text)}</dd>' for label, text in details)
-    return f'<dl class="allies-details" style="margin:0 0 0.6em 0">{rows}</dl>'
+    rows = "".join(f'<dt>{validation.escaped(label)}</dt><dd>{markup.cited(text)}</dd>' for label, text in details)
+    return f'<dl class="allies-details">{rows}</dl>'
 
 
 class DetailExplorer(Explorer):
@@ -496,9 +495,9 @@ def feedback_html(page: str, about: dict) -> str:
         said += f" on your submission of {when[:16].replace('T', ' ')} UTC"
     if isinstance(score, (int, float)) and isinstance(most, (int, float)):
         said += f": {score:g} of {most:g} points so far"
-    return (f'<p style="margin:0.8em 0 0.3em 0"><b>Your feedback</b>{validation.escaped(said)}</p>'
-            '<iframe sandbox="" referrerpolicy="no-referrer" title="Your feedback on this module" '
-            'style="width:100%;height:36rem;border:1px solid #767676" '
+    return (f'<p class="allies-feedback-head"><b>Your feedback</b>{validation.escaped(said)}</p>'
+            '<iframe class="allies-feedback-page" sandbox="" referrerpolicy="no-referrer" '
+            'title="Your feedback on this module" '
             f'srcdoc="{html.escape(page, quote=True)}"></iframe>')
 
 
