@@ -264,7 +264,9 @@ def test_export_writes_each_chart_as_png_with_its_alt_text(small_groups_shown, c
     instance = cohort_dir[0]
     paths = dashboard.export_png(instance.root)
     folder = instance.root / "dashboard"
-    assert sorted(paths) == sorted(folder / f"{name}.png" for name in dashboard.VIEWS)
+    # This cohort has no Module 7 answers; its views export in test_no_learner_text_from_module_7_….
+    module_7 = {"follow-through", "looking-back"}
+    assert sorted(paths) == sorted(folder / f"{name}.png" for name in set(dashboard.VIEWS) - module_7)
     assert (folder / "completion.alt.txt").read_text(encoding="utf-8").startswith("Horizontal bar chart")
     assert folder.stat().st_mode & 0o077 == 0
 
@@ -306,6 +308,126 @@ def test_on_the_website_the_dashboard_shows_nothing_to_a_learner(cohort_dir, mon
     assert "instructors only" in widget_text(dashboard.show())
     monkeypatch.delenv("HTTP_X_ALLIES_LEARNER")
     assert "instructors only" in widget_text(dashboard.show())
+
+
+# -- Module 7: follow-through, counted for groups of at least five --------------------------------------
+
+M7 = "07-four-weeks-on"
+HOSTILE = '<script>alert("FT-CANARY")</script> FT-CANARY-91b I said so in the review'
+# (learner, Orientation s1, "then" s1, "now" s1): "then" against the Orientation moves -1, 0, -1, 0, -1, 0;
+# "now" against "then" +2, +1, 0, +1, +1, 0.
+RATINGS = [("l1", 2, 1, 3), ("l2", 2, 2, 3), ("l3", 3, 2, 2), ("l4", 1, 1, 2), ("l5", 2, 1, 2), ("l6", 3, 3, 3)]
+# Commitment 1 is a sponsorship for all six; commitment 2 models the right behaviours for l1 to l5, and l6's
+# kind of action is text the course does not know (so "other", held by one learner alone).
+MARKS = {"l1": ("done", "done"), "l2": ("done", "partly"), "l3": ("partly", "partly"), "l4": ("not-yet", "not-yet"),
+         "l5": ("done", "done"), "l6": ("Not yet", "done")}
+
+
+def fill_follow_through(store, learners: int = 6) -> dict[str, str]:
+    """`learners` learners (at most six) who submitted Module 6 and came back for Module 7, saving what its
+    page saves (hostile text in every free field); l7 finished Module 6 and did not come back; l8 came back
+    without finishing it; an instructor whose answers must not count. Returns the access codes."""
+    codes = {who: store.add_learner(who, who.upper()) for who in ("l7", "l8")}
+    codes["ines"] = store.add_learner("ines", "Inés Ruiz", "instructor")
+    for who, start, then, now in RATINGS[:learners]:
+        codes[who] = store.add_learner(who, who.upper())
+        store.record_submission(who, M6, f"/exchange/{who}+{M6}/{M6}.ipynb")
+        store.save(who, M0, "m00-s1", str(start))
+        store.save(who, M7, "m07-then-s1", str(then))
+        store.save(who, M7, "m07-s1", str(now))
+        store.save(who, M0, "m00-s2", "2")  # s2 answered by everyone at the start, never again: nothing paired
+        for n, (action, status) in enumerate(zip(("sponsor", "model" if who != "l6" else HOSTILE), MARKS[who]),
+                                             start=1):
+            store.save(who, M7, f"m07-c{n}-commitment", HOSTILE)
+            store.save(who, M7, f"m07-c{n}-action", action)
+            store.save(who, M7, f"m07-c{n}-status", status)
+            for field in ("situation", "did", "followed", "obstacle"):
+                store.save(who, M7, f"m07-c{n}-{field}", HOSTILE)
+    store.record_submission("l7", M6, f"/exchange/l7+{M6}/{M6}.ipynb")
+    store.save("l8", M7, "m07-c1-did", HOSTILE)
+    store.save("l8", M7, "m07-c2-status", "maybe")  # not a mark: not counted
+    for item, value in (("m07-c1-status", "done"), ("m07-c1-action", "sponsor"), ("m07-then-s1", "1")):
+        store.save("ines", M7, item, value)
+    return codes
+
+
+@pytest.fixture(scope="module", params=STORE_BACKENDS)
+def follow_instance(request, tmp_path_factory):
+    """Six learners back for Module 7, to be counted against the real course in solutions/."""
+    instance = store_instance(request, tmp_path_factory.mktemp("follow") / "instance")
+    with AnswerStore(instance.store) as store:
+        fill_follow_through(store)
+    return instance
+
+
+@pytest.fixture
+def follow_report(follow_instance):
+    return dashboard.build(follow_instance.store)
+
+
+def test_follow_through_counts_commitments_by_kind_for_a_cohort_of_six(follow_report):
+    follow = follow_report.follow_through
+    rows = [(r.kind, r.learners, r.marked, r.done, r.partly, r.not_yet) for r in follow.commitments]
+    # "model" (five learners) is counted with "other" (one), or "other" could be read off the total.
+    assert rows == [("sponsor", 6, 6, 3, 1, 2), ("pooled", 6, 6, 3, 2, 1), ("all", 6, 12, 6, 3, 3)]
+    assert (follow.finished, follow.returned, follow.returned_all) == (7, 6, 7)
+    caption, columns, table = dashboard.tables(follow_report)["follow-through"]
+    assert "6 of 7 (86%) of the learners who finished Module 6, and 1 more who had not finished it." in caption
+    assert table[0] == ["Sponsor a high-potential woman", "6", "6", "3 (50%)", "1 (17%)", "2 (33%)"]
+    assert table[-1][:3] == ["All kinds", "6", "12"]
+
+
+def test_follow_through_shows_the_self_assessment_looked_back_on(follow_report):
+    s1, s2 = follow_report.follow_through.looking_back
+    then, now = s1.then, s1.now
+    assert (then.paired, then.up, then.same, then.down) == (6, 0, 3, 3)
+    assert then.change == pytest.approx(-0.5) and now.change == pytest.approx(5 / 6)
+    assert (now.paired, now.up, now.same, now.down) == (6, 4, 2, 0)
+    assert (s2.then.paired, s2.now.paired) == (0, 0)
+    caption, columns, table = dashboard.tables(follow_report)["looking-back"]
+    assert table == [["s1: Where I am today", "1–3, Lagging to Leading", "6", "-0.5", "0 / 3 / 3",
+                      "6", "+0.8", "4 / 2 / 0"]]
+    assert "honest snapshots, not measurements" in caption and "yardstick" in caption
+    charts = dashboard.draw(follow_report)
+    assert "“then” against the Orientation mean -0.5 over 6" in charts["looking-back"].alt
+    assert "Sponsor a high-potential woman: 6 commitments of 6 learners, 3 done, 1 partly, 2 not yet" in \
+        charts["follow-through"].alt
+
+
+def test_follow_through_for_four_learners_stays_hidden(fresh_instance):
+    with AnswerStore(fresh_instance.store) as store:
+        fill_follow_through(store, learners=4)
+    report = dashboard.build(fresh_instance.store)
+    follow = report.follow_through
+    assert [(r.kind, r.learners, r.marked) for r in follow.commitments] == [("pooled", 4, None), ("all", 4, None)]
+    assert follow.finished == 5 and follow.returned is not None  # l7 makes five who finished Module 6
+    assert all(not (r.then.shown or r.now.shown) for r in follow.looking_back)
+    assert follow.looking_back[0].then.paired == 4
+    drawn = dashboard.draw(report)
+    assert "follow-through" not in drawn and "looking-back" not in drawn
+    views = dashboard.tables(report)
+    assert views["follow-through"][2][0][2:] == ["hidden (under 5)"] * 4
+    assert views["looking-back"][2][0][3:5] == ["hidden (under 5)"] * 2
+    shown = widget_text(dashboard.show(fresh_instance.root))
+    assert shown.count("at least 5 learners have answered in Module 7") == 2
+
+
+def test_who_came_back_is_hidden_until_five_finished_module_six(fresh_instance):
+    with AnswerStore(fresh_instance.store) as store:
+        fill_follow_through(store, learners=3)
+    report = dashboard.build(fresh_instance.store)
+    assert (report.follow_through.finished, report.follow_through.returned) == (4, None)
+    assert "hidden until at least 5 learners have finished Module 6" in dashboard.formatting.returned(report)
+
+
+def test_no_learner_text_from_module_7_reaches_any_output(follow_instance, follow_report, tmp_path):
+    shown = everything_shown(follow_report)
+    for canary in ("FT-CANARY", "<script", "&lt;script", "alert(", "I said so"):
+        assert canary not in shown
+    paths = dashboard.export_png(follow_instance.root, tmp_path / "out")
+    assert {"follow-through.png", "looking-back.png"} <= {p.name for p in paths}
+    for path in (tmp_path / "out").iterdir():
+        assert b"CANARY" not in path.read_bytes() and b"<script" not in path.read_bytes()
 
 
 # -- the instructor site, in Chromium ----------------------------------------------------------------
