@@ -621,3 +621,45 @@ def test_the_dashboard_passes_axe_and_reflows_before_and_after_saving_charts(ins
         assert overflowing(page) == []
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def follow_server(tmp_path_factory):
+    """The instructor site over six learners back for Module 7, counted against the real course."""
+    import os
+
+    instance = Instance(tmp_path_factory.mktemp("follow-site") / "instance")
+    with AnswerStore(instance.store) as store:
+        codes = fill_follow_through(store)
+    server = InstructorServer(["--instance", str(instance.root)], tmp_path_factory.mktemp("log") / "server.log")
+    server.env = {key: value for key, value in os.environ.items() if key != "ALLIES_SOLUTIONS_DIR"}
+    server.start()
+    yield server, codes
+    server.stop()
+
+
+def test_the_follow_through_views_show_counts_only_and_pass_axe(follow_server, browser):
+    """Module 7's views on the instructor's page: a chart with alt text and a captioned table each, the
+    return count in words, no learner's text; axe-core finds nothing."""
+    from accessibility import axe
+
+    server, codes = follow_server
+    context = browser.new_context()
+    try:
+        page = sign_in(context, server.url, "ines", codes["ines"])
+        page.wait_for_url(f"{server.url}/", timeout=SLOW)
+        follow = page.locator(".allies-view-follow-through")
+        expect(follow.locator("img")).to_have_attribute("alt", re.compile("Sponsor a high-potential woman: 6 "
+                                                                          "commitments of 6 learners"), timeout=SLOW)
+        expect(follow.get_by_role("heading", level=2)).to_have_text("Follow-through: commitments four weeks on")
+        expect(follow.locator("p").first).to_contain_text("6 of 7 (86%) of the learners who finished Module 6")
+        looking = page.locator(".allies-view-looking-back")
+        expect(looking.locator("img")).to_have_attribute("alt", re.compile("mean -0.5 over 6"))
+        for view in (follow, looking):
+            expect(view.locator("table caption")).to_be_visible()
+            expect(view.locator("table th[scope=col]").first).to_be_visible()
+        content = page.content()
+        assert "FT-CANARY" not in content and "I said so" not in content
+        assert axe(page) == []
+    finally:
+        context.close()

@@ -303,7 +303,7 @@ def _commitments(by_kind: list[tuple], kinds_held: list[tuple], follow: FollowTh
     names = follow.kinds | {NO_KIND: "Kind of action not given"}
     rows = [row(kind, names.get(kind, kind), {kind}) for kind in present if kind not in small]
     if small:
-        rows.append(row(POOLED, "Smaller groups together (kinds too few to show alone)", small))
+        rows.append(row(POOLED, "Smaller kinds together", small))
     if present:
         rows.append(row(ALL_KINDS, "All kinds", set(present)))
     return rows

@@ -131,7 +131,7 @@ def _words_chart(report: Report) -> Chart:
 def _commitments_chart(report: Report) -> Chart:
     follow = report.follow_through
     rows = [row for row in follow.commitments if row.shown]
-    title = "Module 7 commitments: done, partly, not yet, by kind of action"
+    title = "Module 7 commitments by kind of action"
     fig, ax = _figure(title, len(rows))
     _stacked(ax, [("Done", [r.done for r in rows], PALETTE["blue"], ""),
                   ("Partly", [r.partly for r in rows], PALETTE["sky"], ".."),
