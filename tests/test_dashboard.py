@@ -420,6 +420,20 @@ def test_who_came_back_is_hidden_until_five_finished_module_six(fresh_instance):
     assert "hidden until at least 5 learners have finished Module 6" in dashboard.formatting.returned(report)
 
 
+def test_a_kind_of_action_the_course_does_not_know_is_counted_as_something_else(fresh_instance):
+    """Module 7's page saves one of the five actions or "other"; anything else a request saves is counted as
+    "other" and never shown, even when five learners saved it."""
+    with AnswerStore(fresh_instance.store) as store:
+        for who in ("k1", "k2", "k3", "k4", "k5"):
+            store.add_learner(who, who.upper())
+            store.save(who, M7, "m07-c1-action", HOSTILE)
+            store.save(who, M7, "m07-c1-status", "done")
+    report = dashboard.build(fresh_instance.store)
+    assert [(r.kind, r.label, r.learners, r.done) for r in report.follow_through.commitments] == [
+        ("other", "Something else", 5, 5), ("all", "All kinds", 5, 5)]
+    assert "FT-CANARY" not in everything_shown(report)
+
+
 def test_no_learner_text_from_module_7_reaches_any_output(follow_instance, follow_report, tmp_path):
     shown = everything_shown(follow_report)
     for canary in ("FT-CANARY", "<script", "&lt;script", "alert(", "I said so"):
