@@ -588,6 +588,8 @@ def test_the_facilitator_guide_plans_a_session_for_every_module_and_uses_the_das
         assert any(title in heading for heading in headings), title
     for words in ("Most missed", "Save charts as PNG", "python -m course instructor dashboard", "five"):
         assert words in text
+    for heading, _, _ in dashboard.VIEWS.values():  # every view the page shows, by the name it shows
+        assert f"**{heading}**" in text, heading
 
 
 def _change_roster(location, sql: str) -> None:
