@@ -420,6 +420,27 @@ def test_who_came_back_is_hidden_until_five_finished_module_six(fresh_instance):
     assert "hidden until at least 5 learners have finished Module 6" in dashboard.formatting.returned(report)
 
 
+def test_finishing_module_six_means_every_item_answered_or_submitted(fresh_instance, solutions, tmp_path):
+    course = tmp_path / "solutions"
+    course.mkdir()
+    for name in (M0, M6):
+        (course / f"{name}.ipynb").write_bytes((solutions / f"{name}.ipynb").read_bytes())
+    _write(course, M7, "Module 7 — Four weeks on", [_check("m07-q1", "b", "Which is two?")])
+    with AnswerStore(fresh_instance.store) as store:
+        for n in range(7):
+            store.add_learner(f"f{n}", f"F{n}")
+        for n in range(5):  # f0 to f4 answer every item of Module 6
+            for item, value in (("m06-s1", "2"), ("m06-s2", "3"), ("m06-q1", "a"), ("m06-r1", "Words here.")):
+                store.save(f"f{n}", M6, item, value)
+        store.save("f5", M6, "m06-q1", "a")  # one item of four: not finished
+        store.record_submission("f6", M6, "/exchange/f6.ipynb")  # submitted: finished
+        for who in ("f0", "f1", "f5"):
+            store.save(who, M7, "m07-q1", "b")
+        store.save("f2", M7, "m07-c1-did", "   ")  # blank: not an answer
+    follow = dashboard.build(fresh_instance.store, course).follow_through
+    assert (follow.finished, follow.returned, follow.returned_all) == (6, 2, 3)
+
+
 def test_a_kind_of_action_the_course_does_not_know_is_counted_as_something_else(fresh_instance):
     """Module 7's page saves one of the five actions or "other"; anything else a request saves is counted as
     "other" and never shown, even when five learners saved it."""

@@ -169,15 +169,14 @@ _KINDS_HELD = """SELECT kinds, COUNT(*) FROM (SELECT group_concat(DISTINCT kind)
 
 # Learners who finished Module 6 (answered every item, or submitted it), how many of them saved an answer in
 # Module 7, and how many learners in all did.
-_RETURNED = """WITH module_six (items) AS (SELECT COUNT(*) FROM allies_kinds WHERE module = :plan),
+_RETURNED = """WITH six (items) AS (SELECT COUNT(*) FROM allies_kinds WHERE module = :plan),
+finished AS (SELECT learner FROM allies_current WHERE module = :plan AND ok AND kind IS NOT NULL GROUP BY learner
+             HAVING COUNT(*) = (SELECT items FROM six) AND (SELECT items FROM six) > 0
+             UNION SELECT s.learner FROM submissions AS s JOIN learners AS l ON l.id = s.learner
+                   WHERE l.role = 'learner' AND s.module = :plan),
 back AS (SELECT DISTINCT learner FROM allies_current WHERE module = :follow_up AND ok)
-SELECT COUNT(*), COUNT(back.learner), (SELECT COUNT(*) FROM back)
-FROM learners AS l LEFT JOIN back ON back.learner = l.id
-WHERE l.role = 'learner' AND (
-    EXISTS (SELECT 1 FROM submissions AS s WHERE s.learner = l.id AND s.module = :plan)
-    OR (SELECT items FROM module_six) > 0 AND (SELECT items FROM module_six) = (
-        SELECT COUNT(*) FROM allies_current AS c WHERE c.learner = l.id AND c.module = :plan AND c.ok
-                                                     AND c.kind IS NOT NULL))"""
+SELECT (SELECT COUNT(*) FROM finished), (SELECT COUNT(*) FROM finished JOIN back USING (learner)),
+       (SELECT COUNT(*) FROM back)"""
 
 
 def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_group: int,
