@@ -371,8 +371,10 @@ def test_follow_through_counts_commitments_by_kind_for_a_cohort_of_six(follow_re
     # "model" (five learners) is counted with "other" (one), or "other" could be read off the total.
     assert rows == [("sponsor", 6, 6, 3, 1, 2), ("pooled", 6, 6, 3, 2, 1), ("all", 6, 12, 6, 3, 3)]
     assert (follow.finished, follow.returned, follow.returned_all) == (7, 6, 7)
+    assert dashboard.formatting.returned(follow_report) == (
+        "Came back for Module 7: 6 of 7 (86%) of the learners who finished Module 6, and 1 more who had not "
+        "finished it.")
     caption, columns, table = dashboard.tables(follow_report)["follow-through"]
-    assert "6 of 7 (86%) of the learners who finished Module 6, and 1 more who had not finished it." in caption
     assert table[0] == ["Sponsor a high-potential woman", "6", "6", "3 (50%)", "1 (17%)", "2 (33%)"]
     assert table[-1][:3] == ["All kinds", "6", "12"]
 

@@ -97,8 +97,8 @@ def tables(report: Report) -> dict[str, tuple[str, list[str], list[list[str]]]]:
           " / ".join(str(b) for b in row.bins())] for row in report.words])
     follow = report.follow_through
     out["follow-through"] = (
-        f"Module 7 commitments marked done, partly or not yet, by kind of action. {returned(report)} Counts only: "
-        f"a kind held by fewer than {report.min_group} learners is counted with others, and figures for fewer "
+        "Module 7 commitments marked done, partly or not yet, by kind of action. Counts only: a kind held"
+        f" by fewer than {report.min_group} learners is counted with others, and figures for fewer "
         f"than {report.min_group} learners are hidden.",
         ["Kind of action", "Learners", "Commitments marked", "Done", "Partly", "Not yet"],
         [[row.label, str(row.learners),

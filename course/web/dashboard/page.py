@@ -23,14 +23,15 @@ def _no_chart(name: str, report: Report) -> str:
             return ("No chart yet: the shift appears once learners answer the self-assessment again in "
                     "Module 6. The table shows how many have answered so far.")
         return "No self-assessment answers yet."
-    if name in ("follow-through", "looking-back"):
-        rows = (report.follow_through.commitments if name == "follow-through" else
-                [shift for row in report.follow_through.looking_back for shift in (row.then, row.now)])
-        if any(row.learners if name == "follow-through" else row.paired for row in rows):
-            return (f"No chart yet: it appears once at least {report.min_group} learners have answered in Module 7, "
-                    "so that no one's answers can be picked out.")
-        return ("No Module 7 answers yet: commitments marked done, partly or not yet appear here."
-                if name == "follow-through" else "No one has rated the self-assessment again in Module 7 yet.")
+    follow = report.follow_through
+    module_7 = {"follow-through": (any(row.learners for row in follow.commitments),
+                                   "No commitments marked done, partly or not yet in Module 7 yet."),
+                "looking-back": (any(row.then.paired or row.now.paired for row in follow.looking_back),
+                                 "No one has rated the self-assessment again in Module 7 yet.")}
+    if name in module_7:
+        answered, none_yet = module_7[name]
+        return (f"No chart yet: it appears once at least {report.min_group} learners have answered in Module 7, so "
+                "that no one's answers can be picked out." if answered else none_yet)
     return {"completion": "There are no modules with answer items in solutions/ yet.",
             "knowledge-checks": "No knowledge checks found in solutions/.",
             "reflection-words": "No reflections written yet."}[name]
