@@ -285,7 +285,7 @@ class SaveWatch {
     }
     const field = box.querySelector('textarea');
     let unsaved = ours || shown.textContent.startsWith('Saving');
-    if (field) {
+    if (field && !this.tooLarge.has(box)) {  // a text over the limit is never sent: no need to fingerprint it
       const saved = line.dataset.saved;
       unsaved = saved ? saved !== this.fingerprintOf(box, field.value) : field.value !== '';
     }
