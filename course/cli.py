@@ -59,26 +59,34 @@ def _cohort_store(args):
 def _cohort_add(args) -> int:
     import csv
 
-    with open(args.roster, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if args.out:  # the codes are secrets: a file only its owner can read
-        import os
+    from course.store import roster
 
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        target = os.fdopen(fd, "w", encoding="utf-8", newline="")
-    else:
-        target = sys.stdout
-    out = csv.writer(target)
-    out.writerow(["learner_id", "display_name", "access_code"])
+    try:
+        people = roster.read(args.roster)
+    except roster.RosterError as error:
+        raise SystemExit(str(error)) from None
     with _cohort_store(args) as store:
-        for row in rows:
-            code = store.add_learner(row["learner_id"].strip(), row.get("display_name", "").strip(),
-                                     row.get("role", "").strip() or "learner")
-            out.writerow([row["learner_id"].strip(), row.get("display_name", "").strip(), code])
+        taken = sorted({p.learner_id for p in people} & {p.learner_id for p in store.learners()})
+        if taken:
+            raise SystemExit(f"{args.roster}: nothing was added; already on the cohort's roster: "
+                             f"{', '.join(taken)} (take them out of the file; `cohort reset-code` gives one "
+                             "person a new code)")
+        if args.out:  # the codes are secrets: a file only its owner can read
+            import os
+
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            target = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        else:
+            target = sys.stdout
+        out = csv.writer(target)
+        out.writerow(["learner_id", "display_name", "access_code"])
+        for person in people:
+            out.writerow([person.learner_id, person.display_name,
+                          store.add_learner(person.learner_id, person.display_name, person.role)])
     if args.out:
         target.close()
-    print(f"Added {len(rows)} people. Give each their code privately; codes are stored only as hashes "
+    print(f"Added {len(people)} people. Give each their code privately; codes are stored only as hashes "
           "and cannot be shown again (use reset-code).", file=sys.stderr)
     return 0
 
@@ -283,7 +291,7 @@ def main(argv=None) -> None:
                             "so no key reaches a learner before their work is graded)")
     serve.set_defaults(run=_cohort_serve)
     add = steps.add_parser("add-learners", help="add people from a CSV roster; prints their access codes")
-    add.add_argument("roster", help="CSV with columns learner_id, display_name and optional role")
+    add.add_argument("roster", help="CSV with columns learner_id, display_name and optional role, email")
     add.add_argument("--instance", required=True)
     add.add_argument("--out", help="write the codes to this file, readable only by you (default: print them)")
     add.set_defaults(run=_cohort_add)

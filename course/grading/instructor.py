@@ -31,6 +31,7 @@ from course.grading import state as grading_state
 from course.lesson import submissions
 from course import upstream
 from course.contract import COURSE_ID
+from course.store.roster import Person, RosterError, read as read_roster
 
 GRADING_DIR = ".grading"  # inside the course directory: kernelspec, settings, logs (never for learners)
 SETTINGS = "course.json"
@@ -200,38 +201,29 @@ def set_duedates(course: Course, dates: dict[str, dt.datetime]) -> None:
             gb.update_or_create_assignment(module, duedate=when)
 
 
-def read_roster(path: str | Path) -> list[dict]:
-    """Learners from a CSV roster (learner_id, display_name[, role, email]); instructors are left out."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    learners = []
-    for row in rows:
-        learner = (row.get("learner_id") or "").strip()
-        if not learner or (row.get("role") or "learner").strip() not in ("", "learner"):
-            continue
-        submissions._segment(learner, "learner id")
-        if "+" in learner:
-            raise ValueError(f"learner id {learner!r}: nbgrader's exchange cannot take '+'")
-        learners.append({"learner_id": learner, "display_name": (row.get("display_name") or "").strip(),
-                         "email": (row.get("email") or "").strip() or None})
-    return learners
+def roster_learners(path: str | Path) -> list[Person]:
+    """The learners on a roster file (course/store/roster.py); instructors are left out."""
+    try:
+        return [person for person in read_roster(path) if person.role == "learner"]
+    except RosterError as error:
+        raise SystemExit(str(error)) from None
 
 
-def import_roster(course: Course, learners: list[dict]) -> int:
+def import_roster(course: Course, learners: list[Person]) -> int:
     """Add or update each learner as an nbgrader student (first/last name split from the display name)."""
     from nbgrader.api import Gradebook
 
     with Gradebook(course.db_url, course.course_id) as gb:
-        for row in learners:
-            first, _, last = row["display_name"].rpartition(" ")
+        for person in learners:
+            first, _, last = person.display_name.rpartition(" ")
             if not first:
                 first, last = last, ""
-            gb.update_or_create_student(row["learner_id"], first_name=first or None, last_name=last or None,
-                                        email=row.get("email"))
+            gb.update_or_create_student(person.learner_id, first_name=first or None, last_name=last or None,
+                                        email=person.email)
     return len(learners)
 
 
-def _instance_learners(instance: Path) -> list[dict]:
+def _instance_learners(instance: Path) -> list[Person]:
     from course.instance import Instance
     from course.store.answers import AnswerStore
 
@@ -239,8 +231,7 @@ def _instance_learners(instance: Path) -> list[dict]:
     if isinstance(store_location, Path) and not store_location.exists():
         return []
     with AnswerStore(store_location) as store:
-        return [{"learner_id": p.learner_id, "display_name": p.display_name, "email": None}
-                for p in store.learners() if p.role == "learner"]
+        return [Person(p.learner_id, p.display_name) for p in store.learners() if p.role == "learner"]
 
 
 def _private(path: Path, mode: int = 0o700) -> None:
@@ -290,6 +281,7 @@ def init(root: str | Path, roster: str | Path | None = None, course_id: str = CO
     from course.paths import folder
 
     root = Path(root).resolve()
+    learners = roster_learners(roster) if roster else None  # a bad roster stops init before it changes anything
     unknown = sorted(set(modules or []) - set(release.module_names()))
     if unknown:
         raise SystemExit(f"unknown modules: {', '.join(unknown)} "
@@ -320,7 +312,8 @@ def init(root: str | Path, roster: str | Path | None = None, course_id: str = CO
     for module in course.modules:
         _check(nbg.generate_assignment(module, force=True, create=True), f"generate {module}")
     _wal(course)
-    learners = read_roster(roster) if roster else (_instance_learners(instance) if instance else [])
+    if learners is None:
+        learners = _instance_learners(instance) if instance else []
     log(f"gradebook: {import_roster(course, learners)} learners on the roster")
     if due:
         set_duedates(course, due)
