@@ -104,7 +104,7 @@ def _cohort_withdraw(args) -> int:
     return 0
 
 
-# -- instructor: one grading workflow for JupyterLab and the cohort site (course/grading/instructor.py) ----------
+# -- instructor: one grading workflow for JupyterLab and the cohort site (course/grading/) -------------------
 
 def _cards(args) -> int:
     from pathlib import Path
@@ -132,11 +132,13 @@ def _limits(args) -> dict:
 
 
 def _instructor_init(args) -> int:
+    from course.contract import COURSE_ID
     from course.grading import instructor
+    from course.grading.schedule import duedates
 
-    instructor.init(args.dir, roster=args.roster, course_id=args.course_id or instructor.COURSE_ID,
-                    exchange=args.exchange, instance=args.instance, due=instructor.duedates(args.duedate),
-                    opens=instructor.duedates(args.opens, "--opens"),
+    instructor.init(args.dir, roster=args.roster, course_id=args.course_id or COURSE_ID,
+                    exchange=args.exchange, instance=args.instance, due=duedates(args.duedate),
+                    opens=duedates(args.opens, "--opens"),
                     late_penalty=args.late_penalty, cell_timeout=args.cell_timeout,
                     notebook_timeout=args.notebook_timeout, limits=_limits(args), modules=args.module,
                     check=not args.no_check)
@@ -144,33 +146,34 @@ def _instructor_init(args) -> int:
 
 
 def _instructor_collect(args) -> int:
-    from course.grading import instructor
+    from course.grading import collecting
+    from course.grading.schedule import duedates
 
-    instructor.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
-                       due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback,
-                       opens=instructor.duedates(args.opens, "--opens"))
+    collecting.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
+                       due=duedates(args.duedate), allow_after_feedback=args.allow_after_feedback,
+                       opens=duedates(args.opens, "--opens"))
     return 0
 
 
 def _instructor_autograde(args) -> int:
-    from course.grading import instructor
+    from course.grading import autograding
 
-    results = instructor.autograde(args.dir, modules=args.modules or None, jobs=args.jobs,
-                                   learners=args.learner or None, everything=args.all)
+    results = autograding.autograde(args.dir, modules=args.modules or None, jobs=args.jobs,
+                                    learners=args.learner or None, everything=args.all)
     return 0 if all(r.ok for r in results) else 1
 
 
 def _instructor_feedback(args) -> int:
-    from course.grading import instructor
+    from course.grading import feedback
 
-    instructor.feedback(args.dir, modules=args.modules or None)
+    feedback.feedback(args.dir, modules=args.modules or None)
     return 0
 
 
 def _instructor_export(args) -> int:
-    from course.grading import instructor
+    from course.grading import grades
 
-    print(f"wrote {instructor.export(args.dir, args.out)} rows to {args.out}")
+    print(f"wrote {grades.export(args.dir, args.out)} rows to {args.out}")
     return 0
 
 

@@ -46,8 +46,8 @@ def _person(row: dict, seen: dict[str, int], line: int) -> Person:
 
 
 def read(path: str | Path) -> list[Person]:
-    """Everyone on the roster at `path`, in file order. Raises RosterError for a file that cannot be read, is
-    empty, lacks a column, or has rows with a bad or repeated id, a bad name or role (all such rows at once)."""
+    """Everyone on the roster at `path`, in file order. Raises RosterError for a file that cannot be read,
+    is empty, lacks a column, or has rows with a bad or repeated id, a bad name or role (all at once)."""
     path = Path(path)
     usage = f"a roster is CSV with the columns {', '.join(COLUMNS)} (and optionally role, email)"
     try:
