@@ -3,7 +3,8 @@
 //   - every WebSocket: created, open, first and last message, messages and bytes before "usable";
 //   - firstWidget: the first rendered ipywidget; usable: the first frame in which the page is usable;
 //   - first: the first frame showing a loaded chart (if the module has one) and a control, as the static
-//     floor page (bench/floor.py) shows its module's first chart and control.
+//     floor page (bench/floor.py) shows its module's first chart and control. An explorer's first view (the
+//     HTML the page comes with, whose <select> is handed to the live widget) counts: its control works.
 // "Usable" (identical on every server): at least the expected number of explorers, explorers showing a
 // loaded chart <img>, radio-button widgets and textarea widgets are on the page (and, on a page that has
 // widgets at all, at least one widget). The expected numbers are what the page showed once it settled.
@@ -41,7 +42,7 @@
              widgets: document.querySelectorAll('.jupyter-widgets').length };
   };
   const CONTROLS = '.widget-slider .noUi-handle, .widget-toggle-button, .widget-dropdown select, '
-    + '.widget-radio-box input, .allies-floor select';
+    + '.widget-radio-box input, .allies-floor select, .allies-first-view-host select';
   const firstShown = (x) => [...document.querySelectorAll(CONTROLS)].some(shown) && !!x && (!x.chart
     || [...document.querySelectorAll('.allies-chart img')].some((i) => i.complete && i.naturalWidth > 0 && shown(i)));
   const isUsable = (c, x) => x && c.explorers >= x.explorers && c.charted >= (x.charted ?? x.explorers)

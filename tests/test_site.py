@@ -94,6 +94,40 @@ def test_choice_buttons_redraw_their_chart(module_page):
     expect(image).not_to_have_attribute("src", before_src)
 
 
+
+def test_an_explorer_shows_its_first_view_before_the_script_and_keeps_what_was_picked_there(server, browser):
+    """The page arrives with each explorer's first view (its chart and a native, labelled <select> per
+    control), usable before the page's script has even loaded; a choice made there is handed to the live
+    widget, which takes the first view's place, draws that choice's chart and keeps the keyboard focus."""
+    context = browser.new_context()
+    held = []
+    try:
+        page = context.new_page()
+        page.route("**/static/page.js*", lambda route: held.append(route))  # the script waits, until released
+        page.goto(f"http://127.0.0.1:{server}/voila/render/{MODULE_1}", wait_until="commit")
+        first = page.locator(".allies-first-view-host").first
+        select, chart = first.get_by_label("Year"), first.locator("figure img")
+        expect(chart).to_be_visible(timeout=60_000)
+        assert chart.get_attribute("alt") and select.is_enabled()
+        assert page.evaluate("document.body.dataset.alliesPage") is None  # no script has run
+        assert page.locator(".allies-explorer").count() == 0
+        before = chart.get_attribute("alt")
+        picked = select.locator("option").first.inner_text()
+        select.focus()
+        select.select_option(index=0)
+        for route in held:
+            route.continue_()
+        page.unroute("**/static/page.js*")
+        explorer = page.locator(".allies-explorer").first
+        expect(explorer.locator(".widget-readout")).to_have_text(picked, timeout=60_000)
+        expect(explorer.locator("figure img")).to_have_attribute("alt", re.compile(r"\S"), timeout=60_000)
+        assert explorer.locator("figure img").get_attribute("alt") != before
+        expect(page.locator("body")).to_have_attribute("data-allies-page", "ready")
+        expect(page.locator(".allies-first-view-host")).to_have_count(0)  # every live explorer took its place
+        assert page.evaluate("document.activeElement.classList.contains('noUi-handle')")
+    finally:
+        context.close()
+
 def test_page_fetches_nothing_from_other_hosts(module_page):
     module_page.wait_for_load_state("networkidle")
     remote = [url for url in module_page.requests

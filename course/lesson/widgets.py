@@ -1,6 +1,7 @@
 """The one set of widget components every module uses: explorer, knowledge check, reflection box."""
 from __future__ import annotations
 
+import html
 import itertools
 import zlib
 from typing import Callable
@@ -84,10 +85,39 @@ class Explorer(w.VBox):
     def _view(chart: Chart, reading: str) -> str:
         return chart.html() + _reading(reading)
 
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, and its first view as plain HTML, which the course's web page shows at once, before the
+        widget is live (`frontend/src/page.js` hands what a learner picks there to the widget)."""
+        return {**super()._repr_mimebundle_(**kwargs), "text/html": self.first_view()}
+
+    def first_view(self) -> str:
+        """The chosen view, under a native, labelled <select> for each control."""
+        chosen = tuple(control.index for control in self.controls)
+        view = self._fill(chosen).value if None not in chosen else ""  # as the live widget: no view yet
+        return ('<div class="allies-first-view">'
+                + "".join(_first_control(control, number) for number, control in enumerate(self.controls))
+                + f'<div class="allies-first-view-chart">{view}</div></div>')
+
 
 def _values(control: w.ValueWidget) -> list:
     """A selection widget's option values, whether its options are plain values or (label, value) pairs."""
     return [option[1] if isinstance(option, tuple) else option for option in control.options]
+
+
+def _labels(control: w.ValueWidget) -> list[str]:
+    """A selection widget's option labels, as the widget shows them."""
+    return [str(option[0] if isinstance(option, tuple) else option) for option in control.options]
+
+
+def _first_control(control: w.ValueWidget, number: int) -> str:
+    """A control of an Explorer's first view: a <select> with the control's label, options and choice."""
+    name = f"allies-first-{control.model_id}"
+    options = "".join(f'<option value="{index}"{" selected" * (index == control.index)}>{html.escape(label)}'
+                      "</option>" for index, label in enumerate(_labels(control)))
+    if control.index is None:
+        options = '<option value="" selected>Choose…</option>' + options
+    return (f'<p class="allies-first-control"><label for="{name}">{html.escape(control.description)}</label> '
+            f'<select id="{name}" data-control="{number}">{options}</select></p>')
 
 
 def explorer(control: w.ValueWidget, draw: Draw, label: str) -> Explorer:

@@ -106,17 +106,49 @@ class KernelWidgetManager extends ManagerBase {
   }
 }
 
+/** Puts a live explorer (`view`) in the place of its first view (the HTML the page came with, shown until now),
+ *  after handing it what the learner picked there; the keyboard focus moves to the same control. */
+async function handOver(first, view, node) {
+  const controls = view.model.get('children');
+  const focused = first.contains(document.activeElement) ? document.activeElement.dataset.control : undefined;
+  first.querySelectorAll('select[data-control]').forEach((select) => {
+    const control = controls[Number(select.dataset.control)];
+    const index = select.value === '' ? null : Number(select.value);
+    if (control && index !== control.get('index')) {
+      control.set('index', index);
+      control.save_changes();
+    }
+  });
+  const shown = await Promise.all(view.children_views.views);  // each control's view, once drawn
+  node.hidden = false;
+  first.remove();
+  if (focused !== undefined) shown[Number(focused)]?.el.querySelector('select, input, button, [tabindex]')?.focus();
+}
+
+/** A choice made in a first view before its widget is live: the chart below it is not that choice's, so it
+ *  makes way for a note until the widget, handed the choice, draws it. */
+function watchFirstViews() {
+  document.addEventListener('change', (event) => {
+    const chart = event.target.closest?.('.allies-first-view-host')?.querySelector('.allies-first-view-chart');
+    if (chart) chart.innerHTML = '<p role="status">Drawing this view…</p>';
+  });
+}
+
 /** One cell output, shown as JupyterLab shows it (the same classes, so the same styles). */
 async function show(script, manager, loaded) {
   const out = JSON.parse(script.textContent);
   const data = out.data || {};
   const node = document.createElement('div');
   node.className = 'jp-OutputArea-output';
+  const first = script.previousElementSibling?.classList.contains('allies-first-view-host')
+    ? script.previousElementSibling : null;
+  node.hidden = first !== null;
   script.replaceWith(node);
   if (data[WIDGET]) {
     await loaded;
-    const model = await manager.get_model(data[WIDGET].model_id);
-    await manager.display_view(manager.create_view(model), node);
+    const view = await manager.create_view(await manager.get_model(data[WIDGET].model_id));
+    await manager.display_view(view, node);
+    if (first) await handOver(first, view, node);
   } else if (data['text/html'] !== undefined) {
     node.classList.add('jp-RenderedHTMLCommon', 'jp-RenderedHTML');
     node.innerHTML = data['text/html'];  // the notebook's own output, made by the course on the server
@@ -323,6 +355,7 @@ function shutDownOnClose(config) {
 }
 
 async function main() {
+  watchFirstViews();
   const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
   const kernel = new KernelConnection({
     model: { id: config.kernelId, name: 'python3' },
