@@ -1,11 +1,15 @@
-"""One roster file, one reader (course/store/roster.py), two commands: `cohort add-learners` (the cohort site)
-and `instructor init --roster` (the gradebook). Through the real command line, each bad roster gets the same
-clear message from both, and neither changes anything; a good one with a spreadsheet's BOM, Unicode names and
-blank rows is read the same by both."""
+"""One roster file, one reader (course/store/roster.py), three places that read it: `cohort add-learners`
+(the cohort site), `instructor init --roster` (the gradebook) and the hub's ALLIES_HUB_ROSTER
+(deploy/jupyterhub/). Through the real command line and the hub's real config file, each bad roster gets the
+same clear message from all, and none changes anything; a good one with a spreadsheet's BOM, Unicode names
+and blank rows is read alike."""
 import csv
 import io
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
@@ -44,6 +48,20 @@ def course(*args: str) -> subprocess.CompletedProcess:
                           timeout=900)
 
 
+HUB = """import json, sys
+from traitlets.config.loader import PyFileConfigLoader
+c = PyFileConfigLoader("jupyterhub_config.py", path="deploy/jupyterhub").load_config()
+print(json.dumps([sorted(c.Authenticator.allowed_users), c.JupyterHub.load_groups]))"""
+
+
+def hub(roster: Path, root: Path) -> subprocess.CompletedProcess:
+    """The hub's config file loaded as JupyterHub loads it, with the roster (authentication set elsewhere)."""
+    env = {**os.environ, "ALLIES_HUB_ROSTER": str(roster), "ALLIES_HUB_ROOT": str(root),
+           "ALLIES_HUB_AUTH": "custom"}
+    return subprocess.run([sys.executable, "-c", HUB], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=env)
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_both_commands_refuse_a_bad_roster_with_the_same_message_and_change_nothing(tmp_path, case):
     content, message = BAD[case]
@@ -52,9 +70,10 @@ def test_both_commands_refuse_a_bad_roster_with_the_same_message_and_change_noth
     site = course("cohort", "add-learners", str(roster), "--instance", str(tmp_path / "instance"))
     grading = course("instructor", "init", str(tmp_path / "course"), "--roster", str(roster),
                      "--module", MODULE, "--no-check")
-    for done in (site, grading):
+    on_hub = hub(roster, tmp_path / "hub")
+    for done in (site, grading, on_hub):
         assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
-    assert site.stderr == grading.stderr
+    assert site.stderr == grading.stderr == on_hub.stderr
     assert not (tmp_path / "instance").exists() and not (tmp_path / "course").exists()
 
 
@@ -114,3 +133,13 @@ def test_grading_puts_the_learners_on_the_same_roster_in_the_gradebook(tmp_path)
         students = {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
     assert students == {"ana": ("Ana", "Lima", "ana@example.org"), "nguyen": ("Nguyễn Văn", "An", None),
                         "obrien": ("Seán O'Brien &", "Zoë", None)}
+
+
+def test_the_hub_lets_in_the_same_roster_and_makes_its_instructors_graders(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(GOOD, encoding="utf-8")
+    done = hub(roster, tmp_path / "hub")
+    assert done.returncode == 0, done.stderr
+    allowed, groups = json.loads(done.stdout.strip().splitlines()[-1])
+    assert allowed == sorted([*LEARNERS, "ines"])
+    assert groups == {f"formgrade-{COURSE_ID}": {"users": ["ines"]}}

@@ -115,6 +115,7 @@ def api(root: str | Path):
 
 
 def must_succeed(result: dict, what: str) -> dict:
+    """An NbGraderAPI call's result, or RuntimeError with nbgrader's log when it could not do `what`."""
     if not result.get("success"):
         raise RuntimeError(f"nbgrader could not {what}:\n{result.get('log', '')}\n{result.get('error', '')}")
     return result
@@ -139,6 +140,8 @@ def protect(course: Course) -> None:
 
 
 def write_private(path: Path, data: bytes, owner: tuple[int, int] | None) -> None:
+    """Write `data` to `path` at once (a temporary file renamed), readable by its owner only (0600), given to
+    `owner` (uid, gid) if one is named."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -30,6 +30,7 @@ def import_roster(course: Course, learners: list[Person]) -> int:
 
 
 def instance_learners(instance: Path) -> list[Person]:
+    """The learners on the cohort site's roster (none before the site has a store)."""
     from course.instance import Instance
     from course.store.answers import AnswerStore
 
