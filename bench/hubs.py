@@ -52,8 +52,9 @@ def instructor(*args: str) -> str:
 class Hub:
     """The hub in `folder`: learners' homes in folder/home, the hub's own folder (ALLIES_HUB_ROOT) in folder/hub."""
 
-    def __init__(self, folder: Path, learners: list[str], instructors: list[str]):
+    def __init__(self, folder: Path, learners: list[str], instructors: list[str], store_url: str | None = None):
         self.folder, self.learners, self.instructors = folder, learners, instructors
+        self.store_url = store_url  # a shared PostgreSQL store (ALLIES_HUB_STORE_URL), or a SQLite file each
         self.root = folder / "hub"
         self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -85,7 +86,7 @@ class Hub:
             root_user=os.geteuid() == 0))
         env = {**os.environ, "ALLIES_HUB_ROOT": str(self.root), "ALLIES_HUB_URL": self.url,
                "ALLIES_HUB_AUTH": "custom", "ALLIES_HUB_INSTRUCTORS": ",".join(self.instructors),
-               "ALLIES_HUB_CULL": "600"}
+               "ALLIES_HUB_CULL": "600", **({"ALLIES_HUB_STORE_URL": self.store_url} if self.store_url else {})}
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(overlay)],
                                      cwd=self.folder, env=env, stdout=open(self.log, "a"),
                                      stderr=subprocess.STDOUT)

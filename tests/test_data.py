@@ -7,7 +7,7 @@ import pytest
 from course.lesson import data
 from conftest import ROOT
 
-REQUIRED_SOURCE_FIELDS = ("authors", "title", "publisher", "year", "url", "what_we_took", "confidence",
+REQUIRED_SOURCE_FIELDS = ("authors", "cite_as", "title", "publisher", "year", "url", "what_we_took", "confidence",
                           "evidence_kind", "strength")
 
 
@@ -34,6 +34,26 @@ def test_every_source_is_complete_and_used():
             assert getattr(source, field).strip(), f"source {source_id} has no {field}"
         assert re.match(r"https://", source.url), f"source {source_id} has no https link"
         assert source_id in used, f"source {source_id} is listed but no figure uses it"
+
+
+def test_every_short_citation_names_an_author_and_the_year():
+    """A page shows each source as "Author (year)": the name is one of the source's authors, the year its year."""
+    for source_id, source in data.sources().items():
+        name, year = re.fullmatch(r"(.+?)(?: et al\.)? \((.+)\)", source.cite_as).groups()
+        assert year == source.year, source_id
+        assert all(part in source.authors.replace("McKinsey & Company", "McKinsey")
+                   for part in name.split(" and ")), source_id
+
+
+def test_a_source_line_shows_short_citations_that_open_to_the_full_reference():
+    from course.lesson import markup
+
+    text = data.citation_line([{"source_id": "bcg2017men"}, {"source_id": "goldinrouse2000"}]) + " <b>x</b>"
+    line = markup.source_line(text)
+    assert line.count('<details class="allies-cite">') == 2
+    assert "<summary>Krentz et al. (2017)</summary>" in line and "<summary>Goldin and Rouse (2000)</summary>" in line
+    assert '<a href="https://doi.org/10.1257/aer.90.4.715"' in line  # the full reference, a click away
+    assert "&lt;b&gt;x&lt;/b&gt;" in line  # other text is escaped
 
 
 def test_a_row_without_a_source_is_refused(tmp_path, monkeypatch):

@@ -17,7 +17,9 @@ from playwright.sync_api import expect
 from test_cohort_answers import CHECKS, MODULE, REFLECTIONS, RIGHT, answer_all, shown, submit, wait_until_ready
 
 from bench.hubs import PASSWORD, Hub, instructor
+from course import contract
 from course.contract import COURSE_ID
+from course.store.answers import AnswerStore
 from course.web import hub as course_hub
 
 LEARNERS = ["ana", "ben", "cara"]
@@ -27,9 +29,11 @@ SPAWN = 240_000  # ms: a first visit waits for the hub to start the server (its 
 PAGE = f"voila/render/modules/{MODULE}.ipynb"
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    the_hub = Hub(tmp_path_factory.mktemp("hub"), LEARNERS, [INSTRUCTOR])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def hub(request, tmp_path_factory):
+    """The hub with a SQLite store per learner (the default), or one PostgreSQL store for the cohort."""
+    store_url = request.getfixturevalue("pg_cluster").database() if request.param == "postgresql" else None
+    the_hub = Hub(tmp_path_factory.mktemp("hub"), LEARNERS, [INSTRUCTOR], store_url)
     the_hub.init_course([MODULE])
     the_hub.start()
     yield the_hub
@@ -109,8 +113,18 @@ def test_three_learners_and_an_instructor_on_the_hub(hub, browser):
         inbound = hub.root / "exchange" / COURSE_ID / "inbound"
         assert sorted(p.name.split("+")[0] for p in inbound.iterdir() if not p.name.startswith(".")) == LEARNERS
 
-        # 3. Each learner's answers are in their own store, and only theirs.
+        # 3. Each learner's answers are in their own store, and only theirs; on a shared store, each learner's
+        #    server holds a URL that opens their rows only.
         for user in LEARNERS[:2]:
+            if hub.store_url:
+                with AnswerStore(hub.store_url) as owner:
+                    assert owner.load(user, MODULE)["m01-r1"] == reflections_of(user)["m01-r1"]
+                held = hub.server_of(user).environ()[contract.STORE_ENV]  # what the learner's own code can read
+                assert held.startswith("postgresql://allies_learner_")
+                with AnswerStore(held) as theirs:
+                    assert [theirs.load(other, MODULE) != {} for other in LEARNERS[:2]] == \
+                        [other == user for other in LEARNERS[:2]]
+                continue
             with closing(sqlite3.connect(course_hub.store_of(hub.root / "cohort", user))) as db:
                 learners = {row[0] for row in db.execute("SELECT DISTINCT learner FROM answers")}
             assert learners == {user}

@@ -128,6 +128,20 @@ def test_an_explorer_shows_its_first_view_before_the_script_and_keeps_what_was_p
     finally:
         context.close()
 
+
+def test_a_chart_names_its_source_short_and_the_keyboard_opens_the_full_reference(module_page):
+    caption = module_page.locator(".allies-explorer figcaption").first
+    short = caption.locator("summary").first
+    expect(short).to_have_text(re.compile(r"^\S.* \(\d{4}(-\d{4})?\)$"))
+    link = caption.locator(".allies-cite-full a").first
+    expect(link).to_be_hidden()
+    short.focus()
+    module_page.keyboard.press("Enter")
+    expect(link).to_be_visible()
+    assert link.get_attribute("href").startswith("https://")
+    module_page.keyboard.press("Enter")
+    expect(link).to_be_hidden()
+
 def test_page_fetches_nothing_from_other_hosts(module_page):
     module_page.wait_for_load_state("networkidle")
     remote = [url for url in module_page.requests

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
-from course.lesson import badges, data
-from course.lesson.validation import escaped, linked
+from course.lesson import badges, data, markup
+from course.lesson.validation import escaped
 
 REQUIRED = ("card_id", "situation", "response", "feedback")
 
@@ -126,7 +126,7 @@ class CardView(w.VBox):
         read = badges.how_read(card.confidence) if card.confidence else ""
         confidence = (f" Evidence: {escaped(card.evidence)}." if card.evidence
                       else f" How we read it: {escaped(read)}." if read else "")
-        source = (f'<p class="allies-card-source">Draws on: {linked(card.source)}.{confidence}</p>'
+        source = (f'<div class="allies-card-source">Draws on: {markup.cited(card.source)}.{confidence}</div>'
                   if card.source else "")
         said = self._say_first(say_first) if say_first else []
         super().__init__([self.situation, *said, self.responses, self.feedback, w.HTML(source)])

@@ -7,8 +7,7 @@ import io
 import struct
 from dataclasses import asdict, dataclass
 
-from course.lesson import cache
-from course.lesson.validation import linked
+from course.lesson import cache, markup
 
 # Okabe & Ito (2008), the palette recommended for readers with colour-vision deficiencies.
 PALETTE = {
@@ -50,7 +49,7 @@ class Chart:
             f'<figure class="allies-chart" style="margin:0">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}" '
             f'width="{width}" height="{height}" style="max-width:100%;height:auto">'
-            f'<figcaption style="font-size:0.85em">Source: {linked(self.source)}</figcaption>'
+            f'<figcaption style="font-size:0.85em">Source: {markup.cited(self.source)}</figcaption>'
             f"</figure>"
         )
 

@@ -12,6 +12,7 @@ from course.paths import folder
 class Source:
     source_id: str
     authors: str
+    cite_as: str  # the short form: "Author (year)", "Author and Author (year)" or "Author et al. (year)"
     title: str
     publisher: str
     year: str

@@ -2,11 +2,14 @@
 stylesheet (`components.css`: the site's template links it; in JupyterLab `style()` brings it)."""
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Callable
 
 from IPython.display import HTML
 
-from course.lesson.validation import escaped
+from course.lesson import data
+from course.lesson.validation import escaped, linked
 from course.paths import ROOT
 
 STYLESHEET = ROOT / "course" / "jupyter" / "voila" / "templates" / "allies" / "static" / "components.css"
@@ -15,6 +18,32 @@ STYLESHEET = ROOT / "course" / "jupyter" / "voila" / "templates" / "allies" / "s
 def style() -> str:
     """The components' stylesheet as a <style> element, for a notebook outside the site's template."""
     return f"<style>{STYLESHEET.read_text(encoding='utf-8')}</style>"
+
+
+@lru_cache(maxsize=1)
+def _citations() -> tuple[re.Pattern, dict[str, data.Source]]:
+    known = {source.citation(): source for source in data.sources().values()}
+    return re.compile("|".join(re.escape(c) for c in sorted(known, key=len, reverse=True))), known
+
+
+def cited(text: str) -> str:
+    """Course text (a source line, say) as HTML, each full citation in it shortened to a disclosure: its short
+    form ("Author (year)") opens, with a click or the keyboard, to the full reference and its link."""
+    pattern, known = _citations()
+    out, at = [], 0
+    for match in pattern.finditer(text):
+        source = known[match.group()]
+        out.append(linked(text[at:match.start()]))
+        out.append(f'<details class="allies-cite"><summary>{escaped(source.cite_as)}</summary>'
+                   f'<span class="allies-cite-full">{linked(match.group())}</span></details>')
+        at = match.end()
+    return "".join(out) + linked(text[at:])
+
+
+def source_line(text: str, after: str = "", label: str = "Source") -> str:
+    """The line naming the sources under a figure or list, each citation short (`cited`); `after` is HTML
+    to follow it (a badge, say)."""
+    return f'<div class="allies-source">{label}: {cited(text)}{" " + after if after else ""}</div>'
 
 
 def panel(body: str) -> HTML:

@@ -352,7 +352,7 @@ def figure(chart: Chart, reading: str) -> w.HTML:
 
 def _details_html(details: Details) -> str:
     rows = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{validation.escaped(label)}</dt>'
-                   f'<dd style="margin:0 0 0 1em">{validation.linked(text)}</dd>' for label, text in details)
+                   f'<dd style="margin:0 0 0 1em">{markup.cited(text)}</dd>' for label, text in details)
     return f'<dl class="allies-details" style="margin:0 0 0.6em 0">{rows}</dl>'
 
 

@@ -22,7 +22,8 @@ from traitlets.config import Config
 from course import contract
 from course.lesson import keys
 from course.paths import folder
-from course.store.answers import AnswerStore, LearnerExists
+from course.store import roles
+from course.store.answers import AnswerStore, LearnerExists, is_url
 from course.web import progress, site
 
 COURSE_URL = "/voila/tree/modules"  # the hub's default_url: the course index, in the learner's own server
@@ -48,14 +49,20 @@ def store_of(cohort: str | Path, learner: str) -> Path:
 
 
 def learner_environment(learner: str, cohort: str | Path, exchange: str | Path,
-                        check_feedback: str = keys.AFTER_GRADING) -> dict[str, str]:
+                        check_feedback: str = keys.AFTER_GRADING, store_url: str | None = None) -> dict[str, str]:
     """What the spawner sets for `learner`'s server: the learner's name, their store, the exchange, the site
-    kind, the feedback mode, and where Jupyter finds the course's template and the server's config."""
+    kind, the feedback mode, and where Jupyter finds the course's template and the server's config.
+
+    The store is the learner's own SQLite file in `cohort`, or, given the URL of a shared PostgreSQL store
+    (`store_url`, its owner's), a URL of the learner's own role, which opens their rows only
+    (`course.store.roles`); feedback is returned to `cohort` either way."""
     if check_feedback not in keys.MODES:
         raise ValueError(f"check_feedback must be one of {', '.join(keys.MODES)}, not {check_feedback!r}")
+    store = roles.learner_url(store_url, learner) if store_url else str(store_of(cohort, learner))
     return {
         contract.LEARNER_ENV: learner,
-        contract.STORE_ENV: str(store_of(cohort, learner)),
+        contract.STORE_ENV: store,
+        contract.INSTANCE_ENV: str(cohort),
         contract.EXCHANGE_ENV: str(exchange),
         contract.SITE_ENV: contract.COHORT,
         contract.FEEDBACK_ENV: check_feedback,
@@ -83,7 +90,10 @@ def link_modules(home: Path) -> None:
 
 
 def prepare_store(learner: str, path: str | Path) -> None:
-    """The learner in their own store (saves need them there)."""
+    """The learner in their own store (saves need them there); a shared store's URL needs nothing: the hub
+    put them on its roster when it made their role."""
+    if is_url(path):
+        return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with AnswerStore(path) as store:
         try:

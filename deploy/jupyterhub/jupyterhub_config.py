@@ -10,6 +10,9 @@
 #   ALLIES_HUB_INSTRUCTORS   user names of the instructors, comma-separated: the formgrader group
 #   ALLIES_HUB_ROSTER        optional roster CSV (learner_id, display_name, role): who may sign in
 #   ALLIES_HUB_CULL          seconds an idle server lives [3600]
+#   ALLIES_HUB_STORE_URL     optional postgresql:// URL of one answer store for the cohort, as its owner; each
+#                            learner's server then gets a role of its own that opens their rows only
+#                            (course/store/roles.py) [unset: a SQLite file per learner in cohort/]
 #   ALLIES_CHECK_FEEDBACK    after-grading | after-answering [after-grading] (README "When knowledge checks…")
 import os
 import sys
@@ -81,7 +84,8 @@ def course_environment(spawner):
         spawner.default_url = "/formgrader"
         spawner.environment.update({"JUPYTER_CONFIG_PATH": str(HERE / "instructor"), "ALLIES_GRADING_DIR": str(GRADING)})
     else:
-        spawner.environment.update(hub.learner_environment(spawner.user.name, COHORT, EXCHANGE, check_feedback))
+        spawner.environment.update(hub.learner_environment(spawner.user.name, COHORT, EXCHANGE, check_feedback,
+                                                           os.environ.get("ALLIES_HUB_STORE_URL")))
 
 
 c.Spawner.pre_spawn_hook = course_environment

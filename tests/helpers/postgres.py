@@ -45,6 +45,9 @@ class Cluster:
             shutil.chown(self.socket, "postgres")
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
                   "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions")
+        # The superuser signs in without a password over the socket; every other role (a learner's, made by
+        # course.store.roles) with its password, as on a real server.
+        (self.data / "pg_hba.conf").write_text(f"local all {SUPERUSER} trust\nlocal all all scram-sha-256\n")
         # fsync stays on (the default): the crash tests and the benches measure the real thing.
         options = f"-c listen_addresses='' -c unix_socket_directories={self.socket} -c max_connections=200"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",

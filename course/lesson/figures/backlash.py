@@ -12,7 +12,7 @@ from course.lesson import badges, cards, charts, markup, widgets
 from course.lesson.models import positive_sum
 from course.lesson.data import citation_line as _source
 from course.lesson.data import sources, table
-from course.lesson.validation import escaped, linked
+from course.lesson.validation import escaped
 
 MODEL_NOTE = "illustrative model, not data"
 PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
@@ -425,5 +425,4 @@ def safe_space() -> HTML:
     items = "".join(f"<li><strong>{escaped(r['practice'])}.</strong> {escaped(r['what_it_looks_like'])}</li>"
                     for r in rows)
     return markup.panel(f'<ul class="allies-list">{items}</ul>'
-                  f'<p class="allies-source">Source: {linked(_source(rows))} '
-                  f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")
+                        + markup.source_line(_source(rows), badges.badge(rows[0]['source_id'], rows[0]['confidence'])))

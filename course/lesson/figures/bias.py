@@ -10,7 +10,7 @@ from course.lesson import badges, cache, charts, markup, widgets
 from course.lesson.models import pipeline
 from course.lesson.data import citation_line as _source
 from course.lesson.data import table
-from course.lesson.validation import escaped, linked
+from course.lesson.validation import escaped
 
 KIND = {"method": "How it was done", "finding": "Finding", "caution": "Caution", "critique": "Critique",
         "practice": "In practice", "counter": "Where the evidence cuts the other way"}
@@ -36,7 +36,7 @@ def evidence(topic: str) -> HTML:
         f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
         f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
     return markup.panel(f'<ul class="allies-list">{items}</ul>'
-                  f'<p class="allies-source">Sources: {linked(_source(rows))}</p>')
+                        + markup.source_line(_source(rows), label="Sources"))
 
 
 def code_review():
@@ -136,8 +136,7 @@ def pipeline_design() -> HTML:
         f"staffed at the start with {_pct(d['start_share_women'])} women. Each round some people leave; the "
         "best-rated person on the level below fills each empty seat, and new people are hired at the entry "
         "level. Ratings are noisy, and men's get a small boost; nobody differs in ability.</p>"
-        f'<p class="allies-source">Source: {linked(_source(rows))} '
-        f"{badges.badge(rows[0]['source_id'], rows[0]['confidence'])}</p>")
+        + markup.source_line(_source(rows), badges.badge(rows[0]['source_id'], rows[0]['confidence'])))
 
 
 @cache.cached("pipeline", pipeline.__file__)
@@ -210,5 +209,5 @@ def pipeline_caveats() -> HTML:
     items = "".join(f"<li><strong>{escaped(r['condition'])}.</strong> {escaped(r['meaning'])} "
                     f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in rows)
     return markup.panel(f'<ul class="allies-list">{items}</ul>'
-                  f'<p class="allies-source">Source: {linked(_source(rows))}</p>')
+                        + markup.source_line(_source(rows)))
 

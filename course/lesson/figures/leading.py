@@ -16,7 +16,7 @@ from course.lesson import badges, charts, markup, practice, validation, widgets
 from course.lesson.context import in_voila
 from course.lesson.data import citation_line as _source
 from course.lesson.data import table
-from course.lesson.validation import escaped, linked
+from course.lesson.validation import escaped
 from course.lesson.figures.bias import evidence as _evidence
 
 KIND = {"method": "How it was done", "finding": "Finding", "caution": "Caution"}
@@ -48,8 +48,8 @@ def five_actions() -> HTML:
         for a in actions())
     rows = table("ally_actions")
     return markup.panel(f'<ol class="allies-actions">{blocks}</ol>'
-                  f'<p class="allies-source">The five actions: BCG. The examples draw on the '
-                  f"EQUALS discussion notes. Sources: {linked(_source(rows))}</p>")
+                        + markup.source_line(_source(rows), label="The five actions: BCG. The examples draw on "
+                                             "the EQUALS discussion notes. Sources"))
 
 
 def scenes() -> practice.RolePractice:
@@ -125,7 +125,7 @@ def strands(name: str, titles: dict[str, str]) -> HTML:
         title = escaped(titles.get(study, study))
         blocks.append(f'<h3 class="allies-subhead">{title}</h3>'
                       f'<ul class="allies-list">{items}</ul>'
-                      f'<p class="allies-source">Source: {linked(_source(mine))}</p>')
+                      + markup.source_line(_source(mine)))
     return markup.panel("".join(blocks))
 
 

@@ -9,7 +9,7 @@ from IPython.display import HTML
 from course.lesson import badges, charts, markup, widgets
 from course.lesson.models import veil
 from course.lesson.data import sources, table
-from course.lesson.validation import escaped, linked
+from course.lesson.validation import escaped
 
 ILLUSTRATIVE = "Illustrative model, not a measurement"
 EDGE = {  # why a shared outcome can rise above 100 for someone no rule holds back
@@ -204,8 +204,8 @@ def ideas() -> HTML:
     items = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{escaped(r["name"])}</dt>'
                     f'<dd style="margin:0 0 0 1em">{escaped(r["explanation"])} '
                     f'{badges.badge(r["source_id"], r["confidence"])}</dd>' for r in rows)
-    return markup.panel(f'<dl style="margin:0">{items}</dl><p class="allies-source">Sources: '
-                  f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
+    return markup.panel(f'<dl style="margin:0">{items}</dl>'
+                        + markup.source_line(" | ".join(s.citation() for s in _cited(rows)), label="Sources"))
 
 
 def _cited(rows):
@@ -274,8 +274,7 @@ def fathers_leave() -> HTML:
     body = [[r["countries"], r["approximate"], badges.label(r["source_id"], r["confidence"])] for r in rows]
     shown = widgets.table(["Where", "Men among parental-leave users", "Evidence"], body,
                           "Who takes parental leave (OECD, 2016)").value
-    return markup.panel(f'{shown}<p class="allies-source">Source: '
-                  f'{linked(" | ".join(s.citation() for s in _cited(rows)))}</p>')
+    return markup.panel(shown + markup.source_line(" | ".join(s.citation() for s in _cited(rows))))
 
 
 PROCESS_COSTS = (("Nothing (the default)", 0.0), ("2% of everyone's time per step", 0.02),

@@ -1,0 +1,87 @@
+"""PostgreSQL login roles that hold a learner to their own answers, for an answer store that many learners'
+servers share (JupyterHub: `deploy/jupyterhub/`).
+
+A learner's server runs the learner's own code, so whatever store URL it holds, the learner holds. The
+store's owner (the URL the hub and the instructors use) gives each learner a role of their own
+(`learner_url`): it may read and add rows, never change the tables, and row-level security shows and takes
+only rows of the learner it stands for. The owner is not subject to these policies: the dashboard and the
+grading commands see the whole cohort through it.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import urllib.parse
+
+from course.store.answers import AnswerStore, is_url
+
+ROLE_TABLE = "allies_learner_roles"
+# Each store table, the column that names its learner, and what a learner's role may do with its own rows.
+OWN_ROWS = {
+    "learners": ("id", "SELECT"),
+    "answers": ("learner", "SELECT, INSERT"),
+    "latest": ("learner", "SELECT, INSERT, UPDATE"),
+    "submissions": ("learner", "SELECT, INSERT"),
+}
+
+
+CONNECTIONS = 20  # at most, a learner's role: a server and its kernels use a few
+
+
+def role_of(learner: str, store: str) -> str:
+    """The login role for `learner` in `store` (its database and schema; roles are the whole server's): a
+    fixed prefix and a digest, so that no learner id is ever an identifier."""
+    return "allies_learner_" + hashlib.sha256(f"{store}\0{learner}".encode("utf-8")).hexdigest()[:24]
+
+
+def learner_url(owner_url: str, learner: str) -> str:
+    """A store URL for `learner` alone: their role (made now if new), with a new password each call, so a
+    server started earlier loses its way in; the learner is put on the store's roster if not there yet."""
+    if not is_url(owner_url):
+        raise ValueError("learner roles need an answer store on PostgreSQL (a postgresql:// URL)")
+    import psycopg
+    from psycopg import sql
+
+    with AnswerStore(owner_url) as store:  # creates or migrates the tables first
+        if learner not in {person.learner_id for person in store.learners()}:
+            store.add_learner(learner, learner)
+    password = secrets.token_urlsafe(24)
+    with psycopg.connect(owner_url, autocommit=True) as conn, conn.transaction():
+        database, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
+        role = role_of(learner, f"{database}.{schema}")
+        _secure(conn, sql)
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        conn.execute(sql.SQL("{} ROLE {} LOGIN NOINHERIT CONNECTION LIMIT {} PASSWORD {}").format(
+            sql.SQL("ALTER" if exists else "CREATE"), sql.Identifier(role), sql.Literal(CONNECTIONS),
+            sql.Literal(password)))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
+        conn.execute(sql.SQL("GRANT SELECT ON allies_schema TO {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION allies_learner() TO {}").format(sql.Identifier(role)))
+        for table, (_, rights) in OWN_ROWS.items():
+            conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(rights), sql.Identifier(table),
+                                                                 sql.Identifier(role)))
+        conn.execute(f"INSERT INTO {ROLE_TABLE} (role, learner) VALUES (%s, %s) ON CONFLICT (role) DO NOTHING",
+                     (role, learner))
+    parts = urllib.parse.urlsplit(owner_url)
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{urllib.parse.quote(role, safe='')}:{urllib.parse.quote(password, safe='')}@{host}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _secure(conn, sql) -> None:
+    """Row-level security on every table a learner's role reaches (idempotent): a row is theirs when its
+    learner is the one `allies_learner()` names for the role connected."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {ROLE_TABLE} (role TEXT PRIMARY KEY, "
+                 'learner TEXT COLLATE "C" NOT NULL UNIQUE REFERENCES learners(id))')
+    # SECURITY DEFINER: learners' roles get no right to read the table of roles, only this answer.
+    conn.execute(f"""CREATE OR REPLACE FUNCTION allies_learner() RETURNS TEXT LANGUAGE sql STABLE
+                     SECURITY DEFINER SET search_path FROM CURRENT
+                     AS $$ SELECT learner FROM {ROLE_TABLE} WHERE role = session_user $$""")
+    conn.execute("REVOKE ALL ON FUNCTION allies_learner() FROM PUBLIC")
+    for table, (column, _) in OWN_ROWS.items():
+        conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(sql.Identifier(table)))
+        conn.execute(sql.SQL("DROP POLICY IF EXISTS allies_own_rows ON {}").format(sql.Identifier(table)))
+        conn.execute(sql.SQL("CREATE POLICY allies_own_rows ON {} USING ({} = allies_learner()) "
+                             "WITH CHECK ({} = allies_learner())").format(
+            sql.Identifier(table), sql.Identifier(column), sql.Identifier(column)))
+

@@ -1,0 +1,89 @@
+"""A learner's own role on a shared PostgreSQL store (course/store/roles.py) opens their answers and nothing
+else, whatever SQL the learner runs with it: a real PostgreSQL server, with passwords checked."""
+import psycopg
+import pytest
+
+from course.store import roles
+from course.store.answers import AnswerStore, UnknownLearner
+
+
+@pytest.fixture
+def store(pg_cluster):
+    owner = pg_cluster.database()
+    with AnswerStore(owner) as shared:
+        shared.add_learner("ben", "Ben")
+        shared.save("ben", "m01", "m01-r1", "Ben's private reflection.")
+        shared.record_submission("ben", "m01", "/exchange/ben+m01")
+    return owner
+
+
+def test_a_learners_role_reads_and_writes_their_own_answers_only(store):
+    ana = roles.learner_url(store, "ana")  # a learner not yet on the roster is added
+    with AnswerStore(ana) as mine:
+        mine.save("ana", "m01", "m01-r1", "Ana's answer.")
+        mine.save("ana", "m01", "m01-r1", "Ana's answer, revised.")
+        mine.record_submission("ana", "m01", "/exchange/ana+m01")
+        assert mine.load("ana", "m01") == {"m01-r1": "Ana's answer, revised."}
+        assert [r.value for r in mine.history("ana", "m01", "m01-r1")] == ["Ana's answer.", "Ana's answer, revised."]
+        assert mine.load("ben", "m01") == {}  # Ben's rows are not there for Ana's role
+        assert mine.history("ben", "m01", "m01-r1") == []
+        with pytest.raises(UnknownLearner):
+            mine.save("ben", "m01", "m01-r1", "Ana writing as Ben.")
+    with AnswerStore(store) as owner:  # the owner sees the whole cohort, Ben's answer unchanged
+        assert owner.load("ben", "m01") == {"m01-r1": "Ben's private reflection."}
+        assert owner.load("ana", "m01") == {"m01-r1": "Ana's answer, revised."}
+
+
+@pytest.mark.parametrize("attempt", [
+    "SELECT count(*) FROM answers WHERE learner = 'ben'",
+    "SELECT count(*) FROM learners WHERE id = 'ben'",
+    "SELECT count(*) FROM submissions WHERE learner <> 'ana'",
+])
+def test_sql_run_with_a_learners_url_sees_no_other_learner(store, attempt):
+    ana = roles.learner_url(store, "ana")
+    with psycopg.connect(ana) as conn:
+        assert conn.execute(attempt).fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("attempt", [
+    "SELECT * FROM allies_learner_roles",
+    "INSERT INTO answers VALUES ('ben', 'm01', 'm01-r1', 9, 'x', '2026-01-01')",
+    "INSERT INTO learners (id, display_name, role, code_kdf, code_salt, code_hash, created_at) "
+    "VALUES ('eve', 'Eve', 'instructor', '', '', '', '')",
+    "UPDATE learners SET display_name = 'changed'",
+    "UPDATE latest SET learner = 'ben'",
+    "DELETE FROM answers",
+    "DROP TABLE answers",
+    "ALTER TABLE answers DISABLE ROW LEVEL SECURITY",
+    "CREATE TABLE mine (x int)",
+    "SET ROLE allies",
+])
+def test_a_learners_url_cannot_change_others_or_the_store(store, attempt):
+    ana = roles.learner_url(store, "ana")
+    with AnswerStore(ana) as mine:
+        mine.save("ana", "m01", "m01-r1", "Ana's answer.")
+    with psycopg.connect(ana) as conn:
+        try:
+            changed = conn.execute(attempt).rowcount
+        except psycopg.Error:
+            changed = 0  # refused outright
+        assert changed in (0, -1), attempt
+    with AnswerStore(store) as owner:
+        assert owner.load("ben", "m01") == {"m01-r1": "Ben's private reflection."}
+        assert owner.load("ana", "m01") == {"m01-r1": "Ana's answer."}
+        assert [p.learner_id for p in owner.learners()] == ["ana", "ben"]
+
+
+def test_a_new_url_locks_out_the_old_one_and_a_wrong_password_is_refused(store):
+    first = roles.learner_url(store, "ana")
+    second = roles.learner_url(store, "ana")
+    with AnswerStore(second) as mine:
+        mine.save("ana", "m01", "m01-r1", "Saved with the new URL.")
+    for old in (first, second.replace(second.split(":")[2].split("@")[0], "wrong")):
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(old).close()
+
+
+def test_roles_need_a_postgres_store(tmp_path):
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        roles.learner_url(str(tmp_path / "answers.sqlite3"), "ana")
