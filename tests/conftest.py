@@ -18,6 +18,16 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+@pytest.fixture(autouse=True)
+def answers_kept_by_the_session():
+    """Answer widgets built in a test keep their answers with the test process's session, as a module's kernel
+    does once it imports `course.lesson.figures`; whatever order test files run in."""
+    from course.lesson import session, widgets
+
+    widgets.answer_with(session.current)
+    yield
+
+
 @pytest.fixture(autouse=True, scope="session")
 def isolated_jupyter_home(tmp_path_factory):
     """Keep the stack from writing to ~/.jupyter, ~/.ipython, ~/.local/share/jupyter, ~/.cache/matplotlib."""

@@ -14,6 +14,7 @@ from conftest import ROOT
 
 from course.contract import ITEM_ID, module_number
 from course.grading import course_dir, schedule
+from course import paths
 from course.lesson import follow_through, self_assessment, session
 from course.lesson.figures import four_weeks
 from course.store.answers import AnswerStore
@@ -59,7 +60,7 @@ def _until(condition, seconds: float = 10):
 def test_every_module_7_item_is_an_item_of_module_7():
     assert len(set(follow_through.ITEMS)) == len(follow_through.ITEMS)
     assert all(ITEM_ID.fullmatch(item) and module_number(item) == "07" for item in follow_through.ITEMS)
-    assert session.module_of(follow_through.ITEMS[0]) == M7
+    assert paths.module_of(follow_through.ITEMS[0]) == M7
 
 
 def test_a_saved_plan_becomes_commitment_lines_with_action_names_and_dates():

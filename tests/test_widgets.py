@@ -203,3 +203,30 @@ def test_status_lines_and_tables_escape_every_text_and_style_by_class_alone():
     for name in ("allies-status", "allies-problem", "allies-table", "allies-table-scroll", "allies-nowrap"):
         assert f".{name}" in css, name
     assert css in markup.style()
+
+
+def test_answer_widgets_keep_answers_with_whatever_they_are_given_and_say_when_nothing_is():
+    """Saving is given to the widgets (`answer_with`); they do not reach for the session themselves."""
+    import threading
+    import subprocess
+    import sys
+
+    class Kept:
+        store_path, learner, instance, ready = "kept", "ana", None, threading.Event()
+
+        def __init__(self):
+            self.bound = []
+
+        def bind(self, item, widget, show, typed=True):
+            self.bound.append((item, typed))
+            show("Kept here.", True)
+
+    kept = Kept()
+    widgets.answer_with(lambda: kept)
+    box = widgets.AnswerBox("m01-r1", widgets.FreeText(), validation.reflection)
+    assert kept.bound == [("m01-r1", True)] and "Kept here." in box.saved.value
+    probe = ("import sys; from course.lesson import widgets; print('course.lesson.session' in sys.modules); "
+             "widgets.AnswerBox('m01-r1', widgets.FreeText(), lambda v: (True, ''))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.strip() == "False"  # importing the widgets loads no session
+    assert "nowhere to keep answers" in done.stderr

@@ -76,10 +76,8 @@ def model_assumption() -> str:
 
 
 def _span(meaning: str, text: str) -> str:
-    return (f'<span class="allies-badge" title="{escaped(meaning)}" aria-label="Evidence: {escaped(meaning)}" '
-            'style="display:inline-block;font-size:0.8em;color:#1f3b57;background:#e8eef5;border:1px solid '
-            f'#9fb3c8;border-radius:0.6em;padding:0 0.45em;white-space:nowrap">{escaped(text)}'
-            "</span>")
+    return (f'<span class="allies-badge" title="{escaped(meaning)}" aria-label="Evidence: {escaped(meaning)}">'
+            f"{escaped(text)}</span>")
 
 
 def badges(rows) -> str:

@@ -46,10 +46,10 @@ class Chart:
         data = base64.b64encode(self.png).decode("ascii")
         width, height = self.size
         return (
-            f'<figure class="allies-chart" style="margin:0">'
+            f'<figure class="allies-chart">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}" '
             f'width="{width}" height="{height}" style="max-width:100%;height:auto">'
-            f'<figcaption style="font-size:0.85em">Source: {markup.cited(self.source)}</figcaption>'
+            f'<figcaption>Source: {markup.cited(self.source)}</figcaption>'
             f"</figure>"
         )
 

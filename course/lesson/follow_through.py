@@ -20,7 +20,7 @@ import ipywidgets as w
 from IPython.display import HTML, display
 
 from course.contract import FOLLOW_UP_MODULE, PLAN_MODULE, PLAN_PREFIX
-from course.lesson import action_plan, keepsake, markup, session, validation, widgets
+from course.lesson import action_plan, keepsake, markup, validation, widgets
 from course.lesson.context import in_voila
 from course.lesson.figures import leading
 from course.lesson.self_assessment import assigned, candidates
@@ -181,7 +181,7 @@ class CommitmentReview(w.VBox):
                 "followed": widgets.FreeText(placeholder=PLACEHOLDERS["followed"], rows=2),
                 "obstacle": leading.FreeLine(placeholder=PLACEHOLDERS["obstacle"]),
             }
-            parts.append(w.HTML(f'<h3 style="margin:1rem 0 0.2rem;font-size:1em">Commitment {n}</h3>'))
+            parts.append(w.HTML(markup.subheading(f"Commitment {n}")))
             for key, field in fields.items():
                 field.description = PROMPTS[key]
                 field.style.description_width = "10rem"
@@ -202,7 +202,7 @@ class CommitmentReview(w.VBox):
         self.summary.value = _note(tally(r["status"].value for r in self.records))
 
     def _load_plan(self) -> None:
-        current = session.current()
+        current = widgets.answers()
         current.ready.wait()
         if not (current.store_path and current.learner):
             self.message.value = _note("Sign in to see your commitments from Module 6. You can also type them in.",
@@ -255,7 +255,7 @@ def review(my_review=None):
                                          ("followed", "what_followed"), ("obstacle", "in_the_way")))
         commitment = str(record.get("commitment") or "").strip() or "(no commitment written)"
         items.append(f"<li><strong>{escaped(commitment)}</strong> — {escaped(status)}"
-                     f'<dl style="margin:0.2rem 0 0.6rem">{rows}</dl></li>')
+                     f'<dl class="allies-details">{rows}</dl></li>')
     if not items:
         notes.append("Fill in the cell above for each commitment, then run it again.")
     parts += [_note(n, False) for n in notes]

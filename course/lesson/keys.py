@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from course.contract import FEEDBACK_ENV  # noqa: F401  set by the server that starts the kernel (re-exported)
-from course.paths import folder
+from course.paths import folder, module_of
 
 AFTER_ANSWERING, AFTER_GRADING = "after-answering", "after-grading"
 MODES = (AFTER_ANSWERING, AFTER_GRADING)
@@ -105,8 +105,6 @@ def key_for(item: str) -> Key | None:
     check). Raises KeysWithheld in after-grading mode."""
     if feedback_mode() != AFTER_ANSWERING:
         raise KeysWithheld("Knowledge-check keys are shown after grading on this site.")
-    from course.lesson.session import module_of
-
     try:
         module = module_of(item)
     except ValueError:

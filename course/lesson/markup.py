@@ -46,6 +46,11 @@ def source_line(text: str, after: str = "", label: str = "Source") -> str:
     return f'<div class="allies-source">{label}: {cited(text)}{" " + after if after else ""}</div>'
 
 
+def subheading(text: str) -> str:
+    """A small heading inside a widget (a part of an exercise: "Commitment 1", say)."""
+    return f'<h3 class="allies-subheading">{escaped(text)}</h3>'
+
+
 def panel(body: str) -> HTML:
     """A block of evidence under a figure (its list, reading and source line); `body` is HTML already."""
     return HTML(f'<div class="allies-evidence">{body}</div>')

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from course.lesson import charts, data, markup, session
+from course.lesson import charts, data, markup, widgets
 from course.lesson.context import in_voila
 from course.lesson.validation import escaped
 
@@ -352,7 +352,7 @@ def _questions_html(answers: dict[str, int], problems: list[str]) -> str:
                     f"<br><b>Recorded:</b> {escaped(shown)}</li>")
     problems_html = "".join(_note_p(p, False) for p in problems)
     return (f"<p><b>Scale for the behaviours:</b> {escaped(scale)}.</p>"
-            + '<ol style="list-style:none;padding-left:0">' + "".join(rows) + "</ol>" + problems_html)
+            + '<ol class="allies-plain-list">' + "".join(rows) + "</ol>" + problems_html)
 
 
 def _questionnaire(prefix: str):
@@ -370,7 +370,7 @@ def _questionnaire(prefix: str):
         def describe(value, question=question):
             return True, parse(question, value)[1] if value else ""
 
-        parts.append(w.HTML(f'<p style="margin:0.8rem 0 0.2rem"><b>{number}.</b> {escaped(question.statement)}</p>'))
+        parts.append(w.HTML(f'<p class="allies-question"><b>{number}.</b> {escaped(question.statement)}</p>'))
         parts.append(AnswerBox(f"{prefix}-{question.key}", field, describe))
         fields[question.key] = field
     box = w.VBox(parts)
@@ -416,7 +416,7 @@ class Comparison:
         parts, self.rounds = [], {}
         for prefix, heading in self.ROUNDS:
             if heading:
-                parts.append(w.HTML(f'<h3 style="margin:1rem 0 0.2rem;font-size:1em">{escaped(heading)}</h3>'))
+                parts.append(w.HTML(markup.subheading(heading)))
             self.box, self.fields = _questionnaire(prefix)  # the last round is today's answers
             self.rounds[prefix] = self.fields
             parts.append(self.box)
@@ -441,7 +441,7 @@ class Comparison:
             self.update()
 
     def _load_before(self) -> None:
-        current = session.current()
+        current = widgets.answers()
         current.ready.wait()
         if not (current.store_path and current.learner):
             self.message.value = _note_p("Sign in to see your answers from “Before you start” beside today's.", False)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from course import upstream
-from course.contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, instance_folder, module_number
-from course.paths import folder
+from course.contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, instance_folder
+from course.paths import folder, module_of
 
 SAVE_DELAY = 0.6  # seconds of quiet typing before an autosave; a click (a choice) is saved at once
 
@@ -176,15 +176,6 @@ class Session:
                                        COURSE_ID, self.learner, module, submissions.fill(release_nb, answers))
         store.record_submission(self.learner, module, str(path), submissions.now())
         return path
-
-
-def module_of(item: str) -> str:
-    """The module an item belongs to: item 'm01-q1' belongs to module '01-…'."""
-    number = module_number(item)
-    matches = sorted(p.stem for p in folder("modules").glob(f"{number}-*.ipynb"))
-    if not matches:
-        raise ValueError(f"No module for item {item!r}")
-    return matches[0]
 
 
 _current: Session | None = None

@@ -3,18 +3,52 @@ from __future__ import annotations
 
 import html
 import itertools
+import threading
 import zlib
-from typing import Callable
+from typing import Callable, Protocol
 
 import ipywidgets as w
 from IPython.display import HTML, display
 from traitlets import Unicode
 
-from course.lesson import keys, markup, session, validation
+from course.lesson import keys, markup, validation
 from course.lesson.charts import Chart
 from course.lesson.context import in_voila, self_paced_site
 
 Draw = Callable[[object], tuple[Chart, str]]
+
+
+class Answers(Protocol):
+    """Where the answer widgets keep answers: the kernel's session (`course.lesson.session.Session`), given
+    to them by `answer_with`; the widgets never import it."""
+
+    store_path: str | None  # None: answers are not kept (nobody to keep them for)
+    learner: str | None
+    instance: str | None  # the site's private folder, where feedback is returned
+    ready: threading.Event  # set once the learner is known
+
+    def bind(self, item: str, widget, show: Callable[..., None], typed: bool = True) -> None: ...
+    def saved(self, module: str) -> dict[str, str]: ...
+    def flush(self) -> bool: ...
+    def submit(self, module: str): ...
+
+
+_answers: Callable[[], Answers] | None = None
+
+
+def answer_with(provider: Callable[[], Answers]) -> None:
+    """Keep answers with `provider()`, asked for when a widget first needs it (`course.lesson.figures`, which
+    every module imports, gives the kernel's session)."""
+    global _answers
+    _answers = provider
+
+
+def answers() -> Answers:
+    """Where answers are kept (see `answer_with`)."""
+    if _answers is None:
+        raise RuntimeError("The answer widgets have nowhere to keep answers: import course.lesson.figures (as every "
+                           "module does), or call course.lesson.widgets.answer_with first.")
+    return _answers()
 
 
 def fingerprint(value: str) -> str:
@@ -168,7 +202,7 @@ class AnswerBox(w.VBox):
         super().__init__([field, self.status, self.saved])
         self.add_class("allies-answer")
         self.add_class(f"allies-item-{item}")
-        session.current().bind(item, field, self.show_saved, typed=isinstance(field, w.Text | w.Textarea))
+        answers().bind(item, field, self.show_saved, typed=isinstance(field, w.Text | w.Textarea))
 
     def _describe(self, _change=None) -> None:
         ok, message = self.describe(self.field.value)
@@ -196,12 +230,12 @@ def check_feedback(item: str, answer, options: dict[str, str]) -> str:
     if right not in options:
         return markup.status(message)
     if chosen == right:
-        head, colour = f"Yes, ({right}) is right.", "#1b5e20"
+        head = f"Yes, ({right}) is right."
     else:  # a miss is part of learning, not an error: no red, and the reason comes with it
-        head, colour = f"Not quite: the answer is ({right}), not ({chosen}).", "#0b5394"
+        head = f"Not quite: the answer is ({right}), not ({chosen})."
     why = f" {validation.escaped(key.explanation)}" if key.explanation else ""
     return (f'<span role="status" class="allies-check-feedback" data-right="{str(chosen == right).lower()}">'
-            f'<b style="color:{colour}">{validation.escaped(head)}</b>{why}</span>')
+            f'<b>{validation.escaped(head)}</b>{why}</span>')
 
 
 def knowledge_check(item: str, answer, prompt: str, options: dict[str, str]):
@@ -288,7 +322,7 @@ def submit_module(module: str):
         button.disabled = True
         status.value = markup.status("Submitting…")  # so a second submission is seen to happen, too
         try:
-            current = session.current()
+            current = answers()
             current.submit(module)
             if feedback_page(current.instance, current.learner, module):
                 status.value = markup.status("Submitted and kept. Your facilitator has already returned feedback on "
@@ -322,7 +356,7 @@ def _copy_of_answers(module: str) -> w.VBox:
                           "anywhere. To keep your answers outside this site, make a copy and download it."))
 
     def make(_button):
-        current = session.current()
+        current = answers()
         current.flush()
         when = datetime.datetime.now().astimezone().strftime("%d %B %Y, %H:%M")
         text = answers_copy.page(timing.title(notebook), read(notebook), current.saved(module), when)
@@ -351,9 +385,8 @@ def figure(chart: Chart, reading: str) -> w.HTML:
 
 
 def _details_html(details: Details) -> str:
-    rows = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{validation.escaped(label)}</dt>'
-                   f'<dd style="margin:0 0 0 1em">{markup.cited(text)}</dd>' for label, text in details)
-    return f'<dl class="allies-details" style="margin:0 0 0.6em 0">{rows}</dl>'
+    rows = "".join(f'<dt>{validation.escaped(label)}</dt><dd>{markup.cited(text)}</dd>' for label, text in details)
+    return f'<dl class="allies-details">{rows}</dl>'
 
 
 class DetailExplorer(Explorer):
@@ -462,19 +495,17 @@ def feedback_html(page: str, about: dict) -> str:
         said += f" on your submission of {when[:16].replace('T', ' ')} UTC"
     if isinstance(score, (int, float)) and isinstance(most, (int, float)):
         said += f": {score:g} of {most:g} points so far"
-    return (f'<p style="margin:0.8em 0 0.3em 0"><b>Your feedback</b>{validation.escaped(said)}</p>'
-            '<iframe sandbox="" referrerpolicy="no-referrer" title="Your feedback on this module" '
-            'style="width:100%;height:36rem;border:1px solid #767676" '
+    return (f'<p class="allies-feedback-head"><b>Your feedback</b>{validation.escaped(said)}</p>'
+            '<iframe class="allies-feedback-page" sandbox="" referrerpolicy="no-referrer" '
+            'title="Your feedback on this module" '
             f'srcdoc="{html.escape(page, quote=True)}"></iframe>')
 
 
 def feedback_view(module: str) -> w.HTML:
     """The signed-in learner's feedback on `module`, shown once their facilitator has returned it."""
-    import threading
-
     view = w.HTML("")
     view.add_class("allies-feedback")
-    current = session.current()
+    current = answers()
 
     def show() -> None:
         found = feedback_page(current.instance, current.learner, module)

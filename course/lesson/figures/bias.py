@@ -199,7 +199,7 @@ def pipeline_rounds() -> HTML:
                             title=f"Women's share of the top seats, round by round (boost {ROUNDS_BIAS:g} SD)")
     history = sim["top_by_round"]
     said = "; ".join(f"after {r} rounds {_pct(history[r])}" for r in (ROUNDS // 8, ROUNDS // 4, ROUNDS // 2, ROUNDS))
-    return markup.panel(f'{chart.html()}<p style="margin-top:0.6rem">At the start women hold {_pct(history[0])} of the '
+    return markup.panel(f'{chart.html()}<p class="allies-after-chart">At the start women hold {_pct(history[0])} of the '
                   f"top seats; {said}. If a company runs one promotion round a year, that is a whole career.</p>")
 
 

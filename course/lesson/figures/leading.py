@@ -123,7 +123,7 @@ def strands(name: str, titles: dict[str, str]) -> HTML:
             f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
             f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in mine)
         title = escaped(titles.get(study, study))
-        blocks.append(f'<h3 class="allies-subhead">{title}</h3>'
+        blocks.append(f'<h3 class="allies-study-title">{title}</h3>'
                       f'<ul class="allies-list">{items}</ul>'
                       + markup.source_line(_source(mine)))
     return markup.panel("".join(blocks))
@@ -260,7 +260,7 @@ class PlanBuilder(w.VBox):
             boxes[key] = widgets.AnswerBox(PLAN_PREFIX + key.replace("_", "-"), field, describe[key])
 
         def step(title, text):
-            shown = w.HTML(f"<h3>{escaped(title)}</h3><p>{escaped(text)}</p>")
+            shown = w.HTML(markup.subheading(title) + f"<p>{escaped(text)}</p>")
             shown.add_class("allies-plan-step")
             return shown
 

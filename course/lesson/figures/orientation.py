@@ -46,7 +46,7 @@ def modules() -> HTML:
     titles = "".join(f'<li><a href="{quote(nb.name)}">{escaped(timing.title(nb))}</a> '
                      f"(about {timing.rounded(timing.minutes(nb))} minutes)</li>"
                      for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb")))
-    return HTML(f'<ol class="allies-outline" style="list-style:none;padding-left:0">{titles}</ol>')
+    return HTML(f'<ol class="allies-outline allies-plain-list">{titles}</ol>')
 
 
 def norms():

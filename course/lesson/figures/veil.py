@@ -201,10 +201,9 @@ def game(seed: int = 0) -> VeilGame:
 def ideas() -> HTML:
     """The original position in four plain statements, from `data/veil_ideas.csv`."""
     rows = [r for r in table("veil_ideas") if r["kind"] == "idea"]
-    items = "".join(f'<dt style="font-weight:600;margin-top:0.4em">{escaped(r["name"])}</dt>'
-                    f'<dd style="margin:0 0 0 1em">{escaped(r["explanation"])} '
+    items = "".join(f'<dt>{escaped(r["name"])}</dt><dd>{escaped(r["explanation"])} '
                     f'{badges.badge(r["source_id"], r["confidence"])}</dd>' for r in rows)
-    return markup.panel(f'<dl style="margin:0">{items}</dl>'
+    return markup.panel(f'<dl class="allies-details">{items}</dl>'
                         + markup.source_line(" | ".join(s.citation() for s in _cited(rows)), label="Sources"))
 
 
