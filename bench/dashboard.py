@@ -5,7 +5,8 @@
 
 For each size it builds an answer store with realistic answers (learners drop out module by module; knowledge
 checks answered right or wrong, some changed after a first choice, some typed as " (B) "; reflections of
-varied length, some blank; the self-assessment in the Orientation and again in Module 6; submissions), then
+varied length, some blank; the self-assessment in the Orientation and again in Module 6; Module 7's
+commitments, marked and of a kind, and its "then" and "now" ratings; submissions), then
 times `course.web.dashboard.collect` (the counts behind every view; no charts) against the per-learner way it
 replaced (one query per learner per module, and per learner per check), loaded from the last commit that
 has it and run on the same store in the same run. Both must give the same report. Writes bench/DASHBOARD.md.
@@ -34,9 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course.web import dashboard  # noqa: E402
+from course.web.dashboard.report import FOLLOW_UP  # noqa: E402
 from course.store.answers import AnswerStore  # noqa: E402
 
 OUT = ROOT / "bench" / "DASHBOARD.md"
+KINDS = ("sponsor", "model", "communicate", "flexible", "initiatives", "other", "")  # "" : none chosen
 WORDS = ("team meeting credit idea interrupt sponsor promotion review listen amplify colleague decision "
          "room voice bias evidence women men manager plan next week ask notice data").split()
 
@@ -87,11 +90,18 @@ def fill(path: Path, learners: int, spec: list, seed: int = 14) -> dict[str, int
                 text = " ".join(rng.choice(WORDS) for _ in range(length)) or "   "
                 drafts = rng.choice((1, 1, 2))
                 save(who, module.name, item, [text[: len(text) * (d + 1) // drafts] for d in range(drafts)], at)
-            if module.number in (dashboard.BEFORE, dashboard.AFTER):
+            rounds = {dashboard.BEFORE: ("m00",), dashboard.AFTER: ("m06",), FOLLOW_UP: ("m07-then", "m07")}
+            for prefix in rounds.get(module.number, ()):
                 for statement in statements:
                     if rng.random() < 0.92:
-                        save(who, module.name, f"m{module.number}-{statement.key}",
+                        save(who, module.name, f"{prefix}-{statement.key}",
                              [str(rng.randint(1, len(statement.levels)))], at)
+            if module.number == FOLLOW_UP:
+                for n in range(1, rng.choice((1, 2, 2)) + 1):
+                    save(who, module.name, f"m07-c{n}-action", [rng.choice(KINDS)], at)
+                    save(who, module.name, f"m07-c{n}-did", [" ".join(rng.choice(WORDS) for _ in range(20))], at)
+                    if rng.random() < 0.9:
+                        save(who, module.name, f"m07-c{n}-status", [rng.choice(("done", "partly", "not-yet"))], at)
             if rng.random() < 0.7:
                 submissions.append((who, module.name, f"/exchange/{who}+{module.name}.ipynb".encode(), stamp(at),
                                     stamp(at)))
@@ -135,6 +145,7 @@ def counts(report) -> tuple:
     fields = dataclasses.asdict(report)
     fields.pop("read_at")
     fields.pop("min_group", None)
+    fields.pop("follow_through", None)  # Module 7's views came after the per-learner way
     return tuple(sorted((k, repr(v)) for k, v in fields.items()))
 
 

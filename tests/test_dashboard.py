@@ -264,7 +264,9 @@ def test_export_writes_each_chart_as_png_with_its_alt_text(small_groups_shown, c
     instance = cohort_dir[0]
     paths = dashboard.export_png(instance.root)
     folder = instance.root / "dashboard"
-    assert sorted(paths) == sorted(folder / f"{name}.png" for name in dashboard.VIEWS)
+    # This cohort has no Module 7 answers; its views export in test_no_learner_text_from_module_7_….
+    module_7 = {"follow-through", "looking-back"}
+    assert sorted(paths) == sorted(folder / f"{name}.png" for name in set(dashboard.VIEWS) - module_7)
     assert (folder / "completion.alt.txt").read_text(encoding="utf-8").startswith("Horizontal bar chart")
     assert folder.stat().st_mode & 0o077 == 0
 
@@ -306,6 +308,163 @@ def test_on_the_website_the_dashboard_shows_nothing_to_a_learner(cohort_dir, mon
     assert "instructors only" in widget_text(dashboard.show())
     monkeypatch.delenv("HTTP_X_ALLIES_LEARNER")
     assert "instructors only" in widget_text(dashboard.show())
+
+
+# -- Module 7: follow-through, counted for groups of at least five --------------------------------------
+
+M7 = "07-four-weeks-on"
+HOSTILE = '<script>alert("FT-CANARY")</script> FT-CANARY-91b I said so in the review'
+# (learner, Orientation s1, "then" s1, "now" s1): "then" against the Orientation moves -1, 0, -1, 0, -1, 0;
+# "now" against "then" +2, +1, 0, +1, +1, 0.
+RATINGS = [("l1", 2, 1, 3), ("l2", 2, 2, 3), ("l3", 3, 2, 2), ("l4", 1, 1, 2), ("l5", 2, 1, 2), ("l6", 3, 3, 3)]
+# Commitment 1 is a sponsorship for all six; commitment 2 models the right behaviours for l1 to l5, and l6's
+# kind of action is text the course does not know (so "other", held by one learner alone).
+MARKS = {"l1": ("done", "done"), "l2": ("done", "partly"), "l3": ("partly", "partly"), "l4": ("not-yet", "not-yet"),
+         "l5": ("done", "done"), "l6": ("Not yet", "done")}
+
+
+def fill_follow_through(store, learners: int = 6) -> dict[str, str]:
+    """`learners` learners (at most six) who submitted Module 6 and came back for Module 7, saving what its
+    page saves (hostile text in every free field); l7 finished Module 6 and did not come back; l8 came back
+    without finishing it; an instructor whose answers must not count. Returns the access codes."""
+    codes = {who: store.add_learner(who, who.upper()) for who in ("l7", "l8")}
+    codes["ines"] = store.add_learner("ines", "Inés Ruiz", "instructor")
+    for who, start, then, now in RATINGS[:learners]:
+        codes[who] = store.add_learner(who, who.upper())
+        store.record_submission(who, M6, f"/exchange/{who}+{M6}/{M6}.ipynb")
+        store.save(who, M0, "m00-s1", str(start))
+        store.save(who, M7, "m07-then-s1", str(then))
+        store.save(who, M7, "m07-s1", str(now))
+        store.save(who, M0, "m00-s2", "2")  # s2 answered by everyone at the start, never again: nothing paired
+        for n, (action, status) in enumerate(zip(("sponsor", "model" if who != "l6" else HOSTILE), MARKS[who]),
+                                             start=1):
+            store.save(who, M7, f"m07-c{n}-commitment", HOSTILE)
+            store.save(who, M7, f"m07-c{n}-action", action)
+            store.save(who, M7, f"m07-c{n}-status", status)
+            for field in ("situation", "did", "followed", "obstacle"):
+                store.save(who, M7, f"m07-c{n}-{field}", HOSTILE)
+    store.record_submission("l7", M6, f"/exchange/l7+{M6}/{M6}.ipynb")
+    store.save("l8", M7, "m07-c1-did", HOSTILE)
+    store.save("l8", M7, "m07-c2-status", "maybe")  # not a mark: not counted
+    for item, value in (("m07-c1-status", "done"), ("m07-c1-action", "sponsor"), ("m07-then-s1", "1")):
+        store.save("ines", M7, item, value)
+    return codes
+
+
+@pytest.fixture(scope="module", params=STORE_BACKENDS)
+def follow_instance(request, tmp_path_factory):
+    """Six learners back for Module 7, to be counted against the real course in solutions/."""
+    instance = store_instance(request, tmp_path_factory.mktemp("follow") / "instance")
+    with AnswerStore(instance.store) as store:
+        fill_follow_through(store)
+    return instance
+
+
+@pytest.fixture
+def follow_report(follow_instance):
+    return dashboard.build(follow_instance.store)
+
+
+def test_follow_through_counts_commitments_by_kind_for_a_cohort_of_six(follow_report):
+    follow = follow_report.follow_through
+    rows = [(r.kind, r.learners, r.marked, r.done, r.partly, r.not_yet) for r in follow.commitments]
+    # "model" (five learners) is counted with "other" (one), or "other" could be read off the total.
+    assert rows == [("sponsor", 6, 6, 3, 1, 2), ("pooled", 6, 6, 3, 2, 1), ("all", 6, 12, 6, 3, 3)]
+    assert (follow.finished, follow.returned, follow.returned_all) == (7, 6, 7)
+    assert dashboard.formatting.returned(follow_report) == (
+        "Came back for Module 7: 6 of 7 (86%) of the learners who finished Module 6, and 1 more who had not "
+        "finished it.")
+    caption, columns, table = dashboard.tables(follow_report)["follow-through"]
+    assert table[0] == ["Sponsor a high-potential woman", "6", "6", "3 (50%)", "1 (17%)", "2 (33%)"]
+    assert table[-1][:3] == ["All kinds", "6", "12"]
+
+
+def test_follow_through_shows_the_self_assessment_looked_back_on(follow_report):
+    s1, s2 = follow_report.follow_through.looking_back
+    then, now = s1.then, s1.now
+    assert (then.paired, then.up, then.same, then.down) == (6, 0, 3, 3)
+    assert then.change == pytest.approx(-0.5) and now.change == pytest.approx(5 / 6)
+    assert (now.paired, now.up, now.same, now.down) == (6, 4, 2, 0)
+    assert (s2.then.paired, s2.now.paired) == (0, 0)
+    caption, columns, table = dashboard.tables(follow_report)["looking-back"]
+    assert table == [["s1: Where I am today", "1–3, Lagging to Leading", "6", "-0.5", "0 / 3 / 3",
+                      "6", "+0.8", "4 / 2 / 0"]]
+    assert "honest snapshots, not measurements" in caption and "yardstick" in caption
+    charts = dashboard.draw(follow_report)
+    assert "“then” against the Orientation mean -0.5 over 6" in charts["looking-back"].alt
+    assert "Sponsor a high-potential woman: 6 commitments of 6 learners, 3 done, 1 partly, 2 not yet" in \
+        charts["follow-through"].alt
+
+
+def test_follow_through_for_four_learners_stays_hidden(fresh_instance):
+    with AnswerStore(fresh_instance.store) as store:
+        fill_follow_through(store, learners=4)
+    report = dashboard.build(fresh_instance.store)
+    follow = report.follow_through
+    assert [(r.kind, r.learners, r.marked) for r in follow.commitments] == [("pooled", 4, None), ("all", 4, None)]
+    assert follow.finished == 5 and follow.returned is not None  # l7 makes five who finished Module 6
+    assert all(not (r.then.shown or r.now.shown) for r in follow.looking_back)
+    assert follow.looking_back[0].then.paired == 4
+    drawn = dashboard.draw(report)
+    assert "follow-through" not in drawn and "looking-back" not in drawn
+    views = dashboard.tables(report)
+    assert views["follow-through"][2][0][2:] == ["hidden (under 5)"] * 4
+    assert views["looking-back"][2][0][3:5] == ["hidden (under 5)"] * 2
+    shown = widget_text(dashboard.show(fresh_instance.root))
+    assert shown.count("at least 5 learners have answered in Module 7") == 2
+
+
+def test_who_came_back_is_hidden_until_five_finished_module_six(fresh_instance):
+    with AnswerStore(fresh_instance.store) as store:
+        fill_follow_through(store, learners=3)
+    report = dashboard.build(fresh_instance.store)
+    assert (report.follow_through.finished, report.follow_through.returned) == (4, None)
+    assert "hidden until at least 5 learners have finished Module 6" in dashboard.formatting.returned(report)
+
+
+def test_finishing_module_six_means_every_item_answered_or_submitted(fresh_instance, solutions, tmp_path):
+    course = tmp_path / "solutions"
+    course.mkdir()
+    for name in (M0, M6):
+        (course / f"{name}.ipynb").write_bytes((solutions / f"{name}.ipynb").read_bytes())
+    _write(course, M7, "Module 7 — Four weeks on", [_check("m07-q1", "b", "Which is two?")])
+    with AnswerStore(fresh_instance.store) as store:
+        for n in range(7):
+            store.add_learner(f"f{n}", f"F{n}")
+        for n in range(5):  # f0 to f4 answer every item of Module 6
+            for item, value in (("m06-s1", "2"), ("m06-s2", "3"), ("m06-q1", "a"), ("m06-r1", "Words here.")):
+                store.save(f"f{n}", M6, item, value)
+        store.save("f5", M6, "m06-q1", "a")  # one item of four: not finished
+        store.record_submission("f6", M6, "/exchange/f6.ipynb")  # submitted: finished
+        for who in ("f0", "f1", "f5"):
+            store.save(who, M7, "m07-q1", "b")
+        store.save("f2", M7, "m07-c1-did", "   ")  # blank: not an answer
+    follow = dashboard.build(fresh_instance.store, course).follow_through
+    assert (follow.finished, follow.returned, follow.returned_all) == (6, 2, 3)
+
+
+def test_a_kind_of_action_the_course_does_not_know_is_counted_as_something_else(fresh_instance):
+    """Module 7's page saves one of the five actions or "other"; anything else a request saves is counted as
+    "other" and never shown, even when five learners saved it."""
+    with AnswerStore(fresh_instance.store) as store:
+        for who in ("k1", "k2", "k3", "k4", "k5"):
+            store.add_learner(who, who.upper())
+            store.save(who, M7, "m07-c1-action", HOSTILE)
+            store.save(who, M7, "m07-c1-status", "done")
+    report = dashboard.build(fresh_instance.store)
+    assert [(r.kind, r.label, r.learners, r.done) for r in report.follow_through.commitments] == [
+        ("other", "Something else", 5, 5), ("all", "All kinds", 5, 5)]
+    assert "FT-CANARY" not in everything_shown(report)
+
+
+def test_no_learner_text_from_module_7_reaches_any_output(follow_instance, follow_report, tmp_path):
+    shown = everything_shown(follow_report)
+    for canary in ("FT-CANARY", "<script", "&lt;script", "alert(", "I said so"):
+        assert canary not in shown
+    paths = dashboard.export_png(follow_instance.root, tmp_path / "out")
+    assert {"follow-through.png", "looking-back.png"} <= {p.name for p in paths}
+    for path in (tmp_path / "out").iterdir():
+        assert b"CANARY" not in path.read_bytes() and b"<script" not in path.read_bytes()
 
 
 # -- the instructor site, in Chromium ----------------------------------------------------------------
@@ -452,6 +611,8 @@ def test_the_facilitator_guide_plans_a_session_for_every_module_and_uses_the_das
         assert any(title in heading for heading in headings), title
     for words in ("Most missed", "Save charts as PNG", "python -m course instructor dashboard", "five"):
         assert words in text
+    for heading, _, _ in dashboard.VIEWS.values():  # every view the page shows, by the name it shows
+        assert f"**{heading}**" in text, heading
 
 
 def _change_roster(location, sql: str) -> None:
@@ -497,5 +658,47 @@ def test_the_dashboard_passes_axe_and_reflows_before_and_after_saving_charts(ins
         expect(page.locator(".allies-dashboard")).to_contain_text("Saved 3 charts", timeout=SLOW)
         assert axe(page) == []
         assert overflowing(page) == []
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def follow_server(tmp_path_factory):
+    """The instructor site over six learners back for Module 7, counted against the real course."""
+    import os
+
+    instance = Instance(tmp_path_factory.mktemp("follow-site") / "instance")
+    with AnswerStore(instance.store) as store:
+        codes = fill_follow_through(store)
+    server = InstructorServer(["--instance", str(instance.root)], tmp_path_factory.mktemp("log") / "server.log")
+    server.env = {key: value for key, value in os.environ.items() if key != "ALLIES_SOLUTIONS_DIR"}
+    server.start()
+    yield server, codes
+    server.stop()
+
+
+def test_the_follow_through_views_show_counts_only_and_pass_axe(follow_server, browser):
+    """Module 7's views on the instructor's page: a chart with alt text and a captioned table each, the
+    return count in words, no learner's text; axe-core finds nothing."""
+    from accessibility import axe
+
+    server, codes = follow_server
+    context = browser.new_context()
+    try:
+        page = sign_in(context, server.url, "ines", codes["ines"])
+        page.wait_for_url(f"{server.url}/", timeout=SLOW)
+        follow = page.locator(".allies-view-follow-through")
+        expect(follow.locator("img")).to_have_attribute("alt", re.compile("Sponsor a high-potential woman: 6 "
+                                                                          "commitments of 6 learners"), timeout=SLOW)
+        expect(follow.get_by_role("heading", level=2)).to_have_text("Follow-through: commitments four weeks on")
+        expect(follow.locator("p").first).to_contain_text("6 of 7 (86%) of the learners who finished Module 6")
+        looking = page.locator(".allies-view-looking-back")
+        expect(looking.locator("img")).to_have_attribute("alt", re.compile("mean -0.5 over 6"))
+        for view in (follow, looking):
+            expect(view.locator("table caption")).to_be_visible()
+            expect(view.locator("table th[scope=col]").first).to_be_visible()
+        content = page.content()
+        assert "FT-CANARY" not in content and "I said so" not in content
+        assert axe(page) == []
     finally:
         context.close()

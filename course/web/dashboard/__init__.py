@@ -1,8 +1,11 @@
 """The cohort dashboard for instructors: what a cohort has done on the course website, as counts.
 
-Four views, each a chart with alt text and a table: completion by module, knowledge-check item analysis
-(correct letters read from `solutions/`), the self-assessment shift from the Orientation to Module 6, and
-how many words learners wrote in each reflection.
+Six views, each a chart with alt text and a table: completion by module, knowledge-check item analysis
+(correct letters read from `solutions/`), the self-assessment shift from the Orientation to Module 6, how
+many words learners wrote in each reflection, and Module 7's follow-through (who came back; commitments
+marked done, partly or not yet, by kind of action) and self-assessment looked back on ("then" against the
+Orientation, "now" against "then"). The self-assessment's and Module 7's figures show only for groups of at
+least MIN_GROUP learners.
 
 Only counts leave this package. A reflection is read to count its words and is never kept, shown or
 exported; no learner is named. People whose role is "instructor" are not counted; learners who have
@@ -14,7 +17,7 @@ One job a module:
 |---|---|
 | `spec` | what the course asks: items, checks and their correct letters, reflections (from `solutions/`) |
 | `aggregate` | the counts, in SQL: a few GROUP BY queries in the answer store over every module at once |
-| `report` | the rows of the four views, and the report that holds them |
+| `report` | the rows of the views, and the report that holds them |
 | `formatting` | each view as a table of text, and as accessible HTML |
 | `drawing` | each view as a chart with alt text |
 | `export` | the charts as PNG files with their alt text |
@@ -31,10 +34,12 @@ from course.web.dashboard.drawing import VIEWS, draw
 from course.web.dashboard.export import EXPORT_FOLDER, export_png
 from course.web.dashboard.formatting import table_html, tables
 from course.web.dashboard.page import show
-from course.web.dashboard.report import (AFTER, BEFORE, MIN_GROUP, CheckRow, CompletionRow, Report, ShiftRow, WordRow)
+from course.web.dashboard.report import (AFTER, BEFORE, MIN_GROUP, CheckRow, CommitmentRow, CompletionRow,
+                                         FollowThrough, LookingBack, Report, ShiftRow, WordRow)
 from course.web.dashboard.spec import Check, ModuleSpec, Statement, course_spec, course_statements
 
 __all__ = ["Check", "ModuleSpec", "Statement", "CompletionRow", "CheckRow", "ShiftRow", "WordRow", "Report",
+           "FollowThrough", "CommitmentRow", "LookingBack",
            "course_spec", "statements", "collect", "build", "tables", "table_html", "draw", "export_png", "show",
            "BEFORE", "AFTER", "EXPORT_FOLDER", "MIN_GROUP", "VIEWS"]
 

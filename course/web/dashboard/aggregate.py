@@ -7,18 +7,21 @@ PostgreSQL, the store hands it an in-memory SQLite copy of one snapshot (`Answer
 What counts as an answer is the course's own rule (`validation.letter` for a knowledge check, a reflection's
 words, a self-assessment level): SQL reads the plain cases itself (a saved "b" that is option b) and hands
 the rest to those rules, registered as SQL functions. Only counts come out: a reflection is read to count its
-words and is never kept.
+words and is never kept. Module 7's commitments are read for their mark and kind of action alone (an
+action the course does not know counts as "other"): what a learner wrote about them is never read.
 """
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from course.lesson import validation
 from course.store.answers import CURRENT
-from course.web.dashboard.report import AFTER, BEFORE, CheckRow, CompletionRow, Report, ShiftRow, WordRow
-from course.web.dashboard.spec import Check, ModuleSpec, Statement
+from course.web.dashboard.report import (AFTER, ALL_KINDS, BEFORE, FOLLOW_UP, NO_KIND, POOLED, CheckRow,
+                                         CommitmentRow, CompletionRow, FollowThrough, LookingBack, Report,
+                                         ShiftRow, WordRow)
+from course.web.dashboard.spec import Check, FollowThroughSpec, ModuleSpec, Statement, follow_through_spec
 
 
 def _score(value: str, levels: tuple[str, ...]) -> float | None:
@@ -38,9 +41,10 @@ def _score(value: str, levels: tuple[str, ...]) -> float | None:
 class _Rules:
     """The course's reading of one saved value, as SQL functions of (item, value)."""
 
-    def __init__(self, spec: list[ModuleSpec], statements: list[Statement]) -> None:
+    def __init__(self, spec: list[ModuleSpec], statements: list[Statement], follow: FollowThroughSpec) -> None:
         self.checks: dict[str, Check] = {check.item: check for module in spec for check in module.checks}
         self.levels = {statement.key: statement.levels for statement in statements}
+        self.follow = follow
 
     def answered(self, item: str, value: str | None) -> int:
         if value is None or not value.strip():
@@ -57,22 +61,32 @@ class _Rules:
     def self_score(self, key: str | None, value: str) -> float | None:
         return None if key is None else _score(value, self.levels.get(key, ()))
 
+    def kind(self, value: str | None) -> str:
+        """A commitment's kind of action: an action the course knows, else "other"; NO_KIND if none given."""
+        text = (value or "").strip()
+        return text if text in self.follow.kinds else self.follow.other if text else NO_KIND
+
     def functions(self) -> dict:
         return {"allies_answered": self.answered, "allies_letter": validation.letter, "allies_words": self.words,
-                "allies_self_score": self.self_score}
+                "allies_self_score": self.self_score, "allies_status": self.follow.status,
+                "allies_kind": self.kind}
 
 
 # Each answer item of the course: its module, kind ("check", "reflection" or "item") and a check's correct
-# letter; each check's options, with the saved bytes that plainly are one (b"b" for "b"); and each statement's
-# levels as the website saves them (b"2" for the second).
+# letter; each check's options, with the saved bytes that plainly are one (b"b" for "b"); each statement's
+# levels as the website saves them (b"2" for the second); the rounds of the self-assessment, each an item
+# prefix in a module ("m00" in the Orientation, "m07-then" in Module 7); and Module 7's commitment items.
 _TABLES = ("""CREATE TEMP TABLE allies_kinds (module TEXT, item TEXT, kind TEXT, correct TEXT,
                                          PRIMARY KEY (module, item))""",
            """CREATE TEMP TABLE allies_options (module TEXT, item TEXT, option TEXT, answer BLOB,
                                            PRIMARY KEY (module, item, option))""",
            "CREATE INDEX temp.allies_options_by_answer ON allies_options (module, item, answer)",
-           "CREATE TEMP TABLE allies_levels (key TEXT, answer BLOB, score REAL, PRIMARY KEY (key, answer))")
+           "CREATE TEMP TABLE allies_levels (key TEXT, answer BLOB, score REAL, PRIMARY KEY (key, answer))",
+           "CREATE TEMP TABLE allies_rounds (module TEXT, round TEXT, PRIMARY KEY (module, round))",
+           "CREATE TEMP TABLE allies_commitment_items (status TEXT PRIMARY KEY, action TEXT)")
 _DROP = tuple(f"DROP TABLE IF EXISTS temp.{name}"
-              for name in ("allies_current", "allies_kinds", "allies_options", "allies_levels"))
+              for name in ("allies_current", "allies_kinds", "allies_options", "allies_levels", "allies_rounds",
+                           "allies_commitment_items", "allies_commitments"))
 
 # A check's saved answer as a letter: read in SQL when it is plainly an option, else by `validation.letter`.
 _LETTER = """COALESCE((SELECT o.option FROM allies_options AS o WHERE o.module = {a}.module AND o.item = {a}.item
@@ -81,11 +95,11 @@ _IS_OPTION = """EXISTS (SELECT 1 FROM allies_options AS o WHERE o.module = {a}.m
                      AND o.option = {letter})"""
 
 # The learners' latest answers, each read once by the course's rules (instructors are never counted):
-# answered or not, and a check's letter, a reflection's words, a self-assessment statement's score. What SQL
-# can read exactly it reads (item ids are ASCII by the store's grammar, so GLOB matches contract.SELF_ID);
-# the rest goes to the course's Python rules (`_Rules`), registered as SQL functions.
+# answered or not, and a check's letter, a reflection's words, a self-assessment statement's round and score.
+# What SQL can read exactly it reads (item ids are ASCII by the store's grammar, so GLOB matches
+# contract.SELF_ID); the rest goes to the course's Python rules (`_Rules`), registered as SQL functions.
 _CURRENT = f"""CREATE TEMP TABLE allies_current AS
-SELECT learner, module, item, revision, kind, letter, words, self_key, score,
+SELECT learner, module, item, revision, kind, letter, words, self_round, self_key, score,
        CASE kind WHEN 'check' THEN {_IS_OPTION.format(a="read", letter="letter")}
                  WHEN 'reflection' THEN words > 0
                  ELSE score IS NOT NULL OR allies_answered(item, value) END AS ok
@@ -95,12 +109,11 @@ FROM (SELECT *, CASE WHEN self_key IS NOT NULL THEN COALESCE(
       FROM (SELECT c.learner, c.module, c.item, c.revision, c.value, k.kind,
                    CASE k.kind WHEN 'check' THEN {_LETTER.format(a="c")} END AS letter,
                    CASE k.kind WHEN 'reflection' THEN allies_words(c.value) END AS words,
-                   CASE WHEN c.module IN (:before, :after)
-                             AND c.item GLOB 'm' || (CASE c.module WHEN :before THEN :before_number
-                                                                   ELSE :after_number END) || '-s[0-9]*'
-                             AND substr(c.item, 6) NOT GLOB '*[^0-9]*'
-                        THEN 's' || substr(c.item, 6) END AS self_key
+                   r.round AS self_round,
+                   CASE WHEN r.round IS NOT NULL THEN 's' || substr(c.item, length(r.round) + 3) END AS self_key
             FROM {CURRENT} AS c LEFT JOIN allies_kinds AS k ON k.module = c.module AND k.item = c.item
+            LEFT JOIN allies_rounds AS r ON r.module = c.module AND c.item GLOB r.round || '-s[0-9]*'
+                 AND substr(c.item, length(r.round) + 3) NOT GLOB '*[^0-9]*'
             WHERE c.role = 'learner' LIMIT -1) AS keyed LIMIT -1) AS read"""
 
 _COMPLETION = """SELECT module, SUM(started),
@@ -128,20 +141,48 @@ GROUP BY c.module, c.item"""
 _WORDS = """SELECT module, item, words, COUNT(*) FROM allies_current WHERE kind = 'reflection' AND words > 0
 GROUP BY module, item, words"""
 
+# One round of the self-assessment against another (:before and :after, such as "m00" and "m06").
 _SHIFT = """WITH scores AS MATERIALIZED (
-    SELECT learner, module, self_key AS key, score FROM allies_current WHERE score IS NOT NULL)
-SELECT key, module = :before, COUNT(*), AVG(score), NULL, NULL, NULL, NULL FROM scores GROUP BY key, module
+    SELECT learner, self_round AS round, self_key AS key, score FROM allies_current
+    WHERE score IS NOT NULL AND self_round IN (:before, :after))
+SELECT key, round = :before, COUNT(*), AVG(score), NULL, NULL, NULL, NULL FROM scores GROUP BY key, round
 UNION ALL
 SELECT b.key, NULL, COUNT(*), NULL, SUM(a.score > b.score), SUM(a.score = b.score), SUM(a.score < b.score),
        AVG(a.score - b.score)
 FROM scores AS b JOIN scores AS a ON a.learner = b.learner AND a.key = b.key
-WHERE b.module = :before AND a.module = :after GROUP BY b.key"""
+WHERE b.round = :before AND a.round = :after GROUP BY b.key"""
+
+# Module 7's commitments that learners marked (done, partly, not yet), each with its kind of action: only the
+# mark and the kind are read, never what a learner wrote.
+_COMMITMENTS = f"""CREATE TEMP TABLE allies_commitments AS
+SELECT learner, status, allies_kind(action) AS kind
+FROM (SELECT s.learner, allies_status(s.value) AS status, a.value AS action
+      FROM allies_commitment_items AS i
+      JOIN {CURRENT} AS s ON s.module = :follow_up AND s.item = i.status AND s.role = 'learner'
+      LEFT JOIN {CURRENT} AS a ON a.learner = s.learner AND a.module = :follow_up AND a.item = i.action
+      LIMIT -1) AS marked
+WHERE status IS NOT NULL"""
+_BY_KIND = "SELECT kind, status, COUNT(*) FROM allies_commitments GROUP BY kind, status"
+# How many learners hold each set of kinds: how many learners any set of kinds holds, with no one named.
+_KINDS_HELD = """SELECT kinds, COUNT(*) FROM (SELECT group_concat(DISTINCT kind) AS kinds FROM allies_commitments
+                                          GROUP BY learner) GROUP BY kinds"""
+
+# Learners who finished Module 6 (answered every item, or submitted it), how many of them saved an answer in
+# Module 7, and how many learners in all did.
+_RETURNED = """WITH six (items) AS (SELECT COUNT(*) FROM allies_kinds WHERE module = :plan),
+finished AS (SELECT learner FROM allies_current WHERE module = :plan AND ok AND kind IS NOT NULL GROUP BY learner
+             HAVING COUNT(*) = (SELECT items FROM six) AND (SELECT items FROM six) > 0
+             UNION SELECT s.learner FROM submissions AS s JOIN learners AS l ON l.id = s.learner
+                   WHERE l.role = 'learner' AND s.module = :plan),
+back AS (SELECT DISTINCT learner FROM allies_current WHERE module = :follow_up AND ok)
+SELECT (SELECT COUNT(*) FROM finished), (SELECT COUNT(*) FROM finished JOIN back USING (learner)),
+       (SELECT COUNT(*) FROM back)"""
 
 
 def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_group: int,
             now: dt.datetime | None = None) -> Report:
     """Count what the learners on `store`'s roster have done in each module of `spec`."""
-    rules = _Rules(spec, statements)
+    rules = _Rules(spec, statements, follow_through_spec())
     kinds, options = [], []
     for module in spec:
         reflections = {item for item, _ in module.reflections}
@@ -158,8 +199,11 @@ def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_grou
               for n in range(1, len(named) + 1) if _score(str(n), named) == n]
     by_number = {module.number: module.name for module in spec}
     # A module the spec lacks matches no saved answer.
-    shift = {"before": by_number.get(BEFORE, ""), "after": by_number.get(AFTER, ""),
-             "before_number": BEFORE, "after_number": AFTER}
+    before, after, follow_up = (by_number.get(number, "") for number in (BEFORE, AFTER, FOLLOW_UP))
+    then = rules.follow.then_prefix
+    rounds = [(before, f"m{BEFORE}"), (after, f"m{AFTER}"), (follow_up, f"m{FOLLOW_UP}"), (follow_up, then)]
+    compared = {"shift": (f"m{BEFORE}", f"m{AFTER}"), "then": (f"m{BEFORE}", then), "now": (then, f"m{FOLLOW_UP}")}
+    modules = {"follow_up": follow_up, "plan": after}
 
     def read(conn: sqlite3.Connection) -> dict:
         for statement in _DROP:
@@ -170,7 +214,10 @@ def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_grou
             conn.executemany("INSERT OR IGNORE INTO allies_kinds VALUES (?, ?, ?, ?)", kinds)
             conn.executemany("INSERT OR IGNORE INTO allies_options VALUES (?, ?, ?, ?)", options)
             conn.executemany("INSERT OR IGNORE INTO allies_levels VALUES (?, ?, ?)", levels)
-            conn.execute(_CURRENT, shift)
+            conn.executemany("INSERT OR IGNORE INTO allies_rounds VALUES (?, ?)", rounds)
+            conn.executemany("INSERT OR IGNORE INTO allies_commitment_items VALUES (?, ?)", rules.follow.items)
+            conn.execute(_CURRENT)
+            conn.execute(_COMMITMENTS, modules)
             return {
                 "roles": dict(conn.execute("SELECT role, COUNT(*) FROM learners GROUP BY role").fetchall()),
                 "completion": {m: (s, a) for m, s, a in conn.execute(_COMPLETION)},
@@ -178,7 +225,11 @@ def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_grou
                 "chosen": conn.execute(_CHOSEN).fetchall(),
                 "first_wrong": {(m, i): n for m, i, n in conn.execute(_FIRST_WRONG)},
                 "words": conn.execute(_WORDS).fetchall(),
-                "shift": conn.execute(_SHIFT, shift).fetchall(),
+                **{name: conn.execute(_SHIFT, {"before": b, "after": a}).fetchall()
+                   for name, (b, a) in compared.items()},
+                "by_kind": conn.execute(_BY_KIND).fetchall(),
+                "kinds_held": conn.execute(_KINDS_HELD).fetchall(),
+                "returned": conn.execute(_RETURNED, modules).fetchone(),
             }
         finally:
             for statement in _DROP:
@@ -212,8 +263,49 @@ def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_grou
             word_rows.append(WordRow(item, module.name, heading, n, tuple(sorted(words[(module.name, item)]))))
 
     instructors = counted["roles"].get("instructor", 0)
+    finished, returned, returned_all = counted["returned"]
+    then, since = ({row.statement: row for row in _shift(counted[name], statements, min_group)}
+                   for name in ("then", "now"))
+    follow = FollowThrough(finished, returned if finished >= min_group else None, returned_all,
+                           _commitments(counted["by_kind"], counted["kinds_held"], rules.follow, min_group),
+                           [LookingBack(then[key], since[key]) for key in then if key in since])
     return Report(now or dt.datetime.now(dt.timezone.utc), n, instructors, completion, check_rows,
-                  _shift(counted["shift"], statements, min_group), word_rows, min_group)
+                  _shift(counted["shift"], statements, min_group), word_rows, min_group, follow)
+
+
+def _commitments(by_kind: list[tuple], kinds_held: list[tuple], follow: FollowThroughSpec,
+                 min_group: int) -> list[CommitmentRow]:
+    """A row for each kind of action held by at least `min_group` learners; the smaller kinds together in one
+    row, made up to `min_group` learners with the next smallest kinds when it falls short (else the total
+    less the rows shown would give its counts away); then all kinds together."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for kind, status, count in by_kind:
+        counts[kind][status] += count
+    held = [(frozenset(kinds.split(",")), count) for kinds, count in kinds_held]
+
+    def learners(kinds: set[str]) -> int:
+        return sum(count for them, count in held if them & kinds)
+
+    order = [*follow.kinds, NO_KIND]
+    present = sorted(counts, key=lambda k: order.index(k) if k in order else len(order))
+    small = {kind for kind in present if learners({kind}) < min_group}
+    large = sorted((kind for kind in present if kind not in small), key=lambda k: (learners({k}), present.index(k)))
+    while small and learners(small) < min_group and large:
+        small.add(large.pop(0))
+
+    def row(kind: str, label: str, kinds: set[str]) -> CommitmentRow:
+        marks = sum((counts[k] for k in kinds), Counter())
+        group = learners(kinds)
+        shown = (sum(marks.values()), marks["done"], marks["partly"], marks["not-yet"])
+        return CommitmentRow(kind, label, group, *(shown if group >= min_group else (None,) * 4))
+
+    names = follow.kinds | {NO_KIND: "Kind of action not given"}
+    rows = [row(kind, names.get(kind, kind), {kind}) for kind in present if kind not in small]
+    if small:
+        rows.append(row(POOLED, "Smaller kinds together", small))
+    if present:
+        rows.append(row(ALL_KINDS, "All kinds", set(present)))
+    return rows
 
 
 def _shift(counted: list[tuple], statements: list[Statement], min_group: int) -> list[ShiftRow]:

@@ -6,6 +6,12 @@ from course.lesson import markup
 from course.web.dashboard.report import WORD_BINS, Report, people
 
 
+# How the course reads a "then" rating (course.lesson.self_assessment.revisit_reading), said for the cohort.
+LOOKING_BACK_CAUTION = ("A lower “then” than at the start can mean a changed yardstick: learners now see more of "
+                        "what these ask. A “then” rating can also be pulled down by expecting to have improved: "
+                        "read these as honest snapshots, not measurements.")
+
+
 def pct(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)}%" if whole else "–"
 
@@ -30,6 +36,24 @@ def num(value: float) -> str:
 
 def share(part: int, whole: int) -> str:
     return f"{part} ({pct(part, whole)})"
+
+
+def returned(report: Report) -> str:
+    """How many learners came back for Module 7, in a sentence; hidden while fewer than min_group learners
+    have finished Module 6."""
+    follow = report.follow_through
+    if follow.returned is None:
+        return (f"Came back for Module 7: hidden until at least {report.min_group} learners have finished Module 6 "
+                f"(every item answered, or submitted); {follow.finished} so far.")
+    more = follow.returned_all - follow.returned
+    return (f"Came back for Module 7: {of(follow.returned, follow.finished)} of the learners who finished Module 6"
+            + (f", and {more} more who had not finished it." if more else "."))
+
+
+def _looking(shift, hidden: str) -> list[str]:
+    if not shift.shown:
+        return [str(shift.paired), hidden, hidden]
+    return [str(shift.paired), f"{shift.change:+.1f}", f"{shift.up} / {shift.same} / {shift.down}"]
 
 
 def tables(report: Report) -> dict[str, tuple[str, list[str], list[list[str]]]]:
@@ -71,6 +95,26 @@ def tables(report: Report) -> dict[str, tuple[str, list[str], list[list[str]]]]:
           *(([num(q[1]), f"{num(q[0])}–{num(q[2])}", f"{row.counts[0]}–{row.counts[-1]}"])
             if (q := row.quartiles()) else ["–", "–", "–"]),
           " / ".join(str(b) for b in row.bins())] for row in report.words])
+    follow = report.follow_through
+    out["follow-through"] = (
+        "Module 7 commitments marked done, partly or not yet, by kind of action. Counts only: a kind held"
+        f" by fewer than {report.min_group} learners is counted with others, and figures for fewer "
+        f"than {report.min_group} learners are hidden.",
+        ["Kind of action", "Learners", "Commitments marked", "Done", "Partly", "Not yet"],
+        [[row.label, str(row.learners),
+          *([str(row.marked), *(share(c, row.marked) for c in (row.done, row.partly, row.not_yet))] if row.shown
+            else [hidden] * 4)] for row in follow.commitments])
+    out["looking-back"] = (
+        "Self-assessment looked back on in Module 7: “then” is where learners now judge they started, rated with "
+        "today's yardstick, set beside their Orientation answer; “now” is set beside “then”. Mean change in "
+        f"points, over those who answered both. {LOOKING_BACK_CAUTION} Figures for fewer than "
+        f"{report.min_group} learners are hidden.",
+        ["Statement", "Scale", "“Then” against the Orientation: answered both", "Mean change",
+         "Higher / same / lower", "“Now” against “then”: answered both", "Mean change", "Higher / same / lower"],
+        [[f"{row.then.statement}: {row.then.text}",
+          f"1–{len(row.then.levels)}, {row.then.levels[0]} to {row.then.levels[-1]}" if row.then.levels
+          else "as answered", *_looking(row.then, hidden), *_looking(row.now, hidden)]
+         for row in follow.looking_back if row.then.paired or row.now.paired])
     return out
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from course.lesson import markup, validation
 from course.web.dashboard.drawing import VIEWS, draw
 from course.web.dashboard.export import EXPORT_FOLDER, export_png
-from course.web.dashboard.formatting import pct, table_html, tables
+from course.web.dashboard.formatting import pct, returned, table_html, tables
 from course.web.dashboard.report import Report, people
 
 
@@ -23,6 +23,15 @@ def _no_chart(name: str, report: Report) -> str:
             return ("No chart yet: the shift appears once learners answer the self-assessment again in "
                     "Module 6. The table shows how many have answered so far.")
         return "No self-assessment answers yet."
+    follow = report.follow_through
+    module_7 = {"follow-through": (any(row.learners for row in follow.commitments),
+                                   "No commitments marked done, partly or not yet in Module 7 yet."),
+                "looking-back": (any(row.then.paired or row.now.paired for row in follow.looking_back),
+                                 "No one has rated the self-assessment again in Module 7 yet.")}
+    if name in module_7:
+        answered, none_yet = module_7[name]
+        return (f"No chart yet: it appears once at least {report.min_group} learners have answered in Module 7, so "
+                "that no one's answers can be picked out." if answered else none_yet)
     return {"completion": "There are no modules with answer items in solutions/ yet.",
             "knowledge-checks": "No knowledge checks found in solutions/.",
             "reflection-words": "No reflections written yet."}[name]
@@ -67,6 +76,8 @@ def _sections(report: Report) -> list:
     for name, (heading, _, _) in VIEWS.items():
         caption, columns, rows = views[name]
         parts = [w.HTML(f"<h2>{validation.escaped(heading)}</h2>")]
+        if name == "follow-through":
+            parts.append(w.HTML(f"<p>{validation.escaped(returned(report))}</p>"))
         parts.append(w.HTML(drawn[name].html()) if name in drawn else _note(_no_chart(name, report)))
         if rows:
             parts.append(w.HTML(table_html(caption, columns, rows)))

@@ -1,5 +1,6 @@
-"""What the cohort did, as counts: the rows of the dashboard's four views and the report that holds them.
-Only counts are kept here; no reflection text and no learner's name."""
+"""What the cohort did, as counts: the rows of the dashboard's views and the report that holds them. Only
+counts are kept here; no reflection text, no commitment or what a learner wrote about it, and no learner's
+name."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +8,9 @@ import statistics
 from dataclasses import dataclass, field
 
 BEFORE, AFTER = "00", "06"  # the self-assessment is taken in the Orientation and again in Module 6
-# The self-assessment is private to each learner: its figures are shown only for at least this many learners.
+FOLLOW_UP = "07"  # the return visit: commitments reviewed, the self-assessment rated "then" and "now"
+# The self-assessment and the follow-through are private to each learner: their figures are shown only for
+# groups of at least this many learners.
 MIN_GROUP = 5
 WORD_BINS = ((0, 49), (50, 99), (100, 199), (200, None))
 
@@ -77,6 +80,47 @@ class ShiftRow:
 
 
 @dataclass(frozen=True)
+class LookingBack:
+    """One statement rated again in Module 7: "then" (where learners now judge they started, by today's
+    yardstick) against their Orientation answer, and "now" against "then"; each a ShiftRow, hidden below
+    the report's min_group as the self-assessment's figures are."""
+    then: ShiftRow  # before: the Orientation, after: Module 7's "then"
+    now: ShiftRow  # before: Module 7's "then", after: Module 7's "now"
+
+
+@dataclass(frozen=True)
+class CommitmentRow:
+    """Module 7's commitments of one kind of action that learners marked done, partly or not yet. The counts
+    are None unless at least the report's min_group learners marked one of this kind; kinds held by fewer
+    are counted together in one row (`kind` POOLED), hidden too if that group is still small."""
+    kind: str  # an action id, "other", NO_KIND, or POOLED
+    label: str
+    learners: int  # learners with at least one marked commitment of this kind
+    marked: int | None  # commitments marked
+    done: int | None
+    partly: int | None
+    not_yet: int | None
+
+    @property
+    def shown(self) -> bool:
+        return self.marked is not None
+
+
+NO_KIND, POOLED, ALL_KINDS = "none", "pooled", "all"
+
+
+@dataclass(frozen=True)
+class FollowThrough:
+    """Module 7 across the cohort: who came back, how far commitments got by kind of action, and the
+    self-assessment looked back on. `returned` is None while fewer than min_group learners finished Module 6."""
+    finished: int  # learners who answered every item of Module 6 or submitted it
+    returned: int | None  # of those, learners with a saved Module 7 answer
+    returned_all: int  # every learner with a saved Module 7 answer (the completion view shows it too)
+    commitments: list[CommitmentRow]  # by kind, then the pooled small kinds, then all kinds together
+    looking_back: list[LookingBack]
+
+
+@dataclass(frozen=True)
 class WordRow:
     item: str
     module: str
@@ -109,7 +153,8 @@ class Report:
     checks: list[CheckRow]
     shift: list[ShiftRow]
     words: list[WordRow]
-    min_group: int = MIN_GROUP  # the self-assessment's figures were kept only for groups this large
+    min_group: int = MIN_GROUP  # the self-assessment's and follow-through's figures: only for groups this large
+    follow_through: FollowThrough = FollowThrough(0, None, 0, [], [])
 
     @property
     def empty(self) -> bool:

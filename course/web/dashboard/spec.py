@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,3 +117,28 @@ def course_statements() -> list[Statement]:
     from course.lesson import self_assessment
 
     return [Statement(item.key, item.short, tuple(item.choices)) for item in self_assessment.items()]
+
+
+@dataclass(frozen=True)
+class FollowThroughSpec:
+    """What Module 7 saves of each commitment, as `course.lesson.follow_through` defines it: the items of its
+    mark and its kind of action, the marks (done, partly, not yet) and the kinds (the five actions' ids, and
+    "other")."""
+    items: tuple[tuple[str, str], ...]  # (status item, action item) of each commitment: ("m07-c1-status", …)
+    statuses: dict[str, str]  # "done" -> "Done", …, in order
+    kinds: dict[str, str]  # "sponsor" -> "Sponsor a high-potential woman", …, "other" -> "Something else"
+    other: str  # the kind a commitment outside the five actions is saved as (and anything else counts as)
+    then_prefix: str  # "m07-then": the retrospective rating's items are m07-then-s1, …
+    status: Callable[[str | None], str | None]  # a saved mark as one of `statuses`' keys, else None
+
+
+def follow_through_spec() -> FollowThroughSpec:
+    from course.lesson import follow_through, self_assessment
+    from course.lesson.figures import leading
+
+    prefix = follow_through.PREFIX
+    items = tuple((f"{prefix}-c{n}-status", f"{prefix}-c{n}-action")
+                  for n in range(1, follow_through.COMMITMENTS + 1))
+    kinds = {a["id"]: a["action"] for a in leading.actions()} | {follow_through.OTHER: "Something else"}
+    return FollowThroughSpec(items, dict(follow_through.STATUSES), kinds, follow_through.OTHER,
+                             self_assessment.THEN, follow_through.status_of)
