@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
-from course.grading import instructor, sandbox  # noqa: E402
+from course.grading import autograding, collecting, instructor, sandbox  # noqa: E402
 from course.grading.settings import COURSE_ID, config_file  # noqa: E402
 from course.lesson.submissions import answer_cells, fill, to_exchange  # noqa: E402
 
@@ -196,7 +196,7 @@ def bench(args) -> dict:
     print(f"course directory {root}; {sum(modules.values())} submissions", flush=True)
     instructor.init(root, modules=list(modules), check=False, log=lambda *a: None)
     learners = {m: make_submissions(root, m, n, seed=i) for i, (m, n) in enumerate(modules.items())}
-    instructor.collect(root, log=lambda *a: None)
+    collecting.collect(root, log=lambda *a: None)
     total = sum(modules.values())
     phases, reference, identical = [], {}, True
 
@@ -223,7 +223,7 @@ def bench(args) -> dict:
     for j in jobs:
         name = f"ours, --jobs {j}"
         with Phase(name) as p:
-            results = instructor.autograde(root, jobs=j, everything=True, log=lambda *a: None)
+            results = autograding.autograde(root, jobs=j, everything=True, log=lambda *a: None)
         p.count = total
         p.failed = sum(not r.ok for r in results)
         phases.append(p)

@@ -59,26 +59,34 @@ def _cohort_store(args):
 def _cohort_add(args) -> int:
     import csv
 
-    with open(args.roster, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if args.out:  # the codes are secrets: a file only its owner can read
-        import os
+    from course.store import roster
 
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        target = os.fdopen(fd, "w", encoding="utf-8", newline="")
-    else:
-        target = sys.stdout
-    out = csv.writer(target)
-    out.writerow(["learner_id", "display_name", "access_code"])
+    try:
+        people = roster.read(args.roster)
+    except roster.RosterError as error:
+        raise SystemExit(str(error)) from None
     with _cohort_store(args) as store:
-        for row in rows:
-            code = store.add_learner(row["learner_id"].strip(), row.get("display_name", "").strip(),
-                                     row.get("role", "").strip() or "learner")
-            out.writerow([row["learner_id"].strip(), row.get("display_name", "").strip(), code])
+        taken = sorted({p.learner_id for p in people} & {p.learner_id for p in store.learners()})
+        if taken:
+            raise SystemExit(f"{args.roster}: nothing was added; already on the cohort's roster: "
+                             f"{', '.join(taken)} (take them out of the file; `cohort reset-code` gives one "
+                             "person a new code)")
+        if args.out:  # the codes are secrets: a file only its owner can read
+            import os
+
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            target = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        else:
+            target = sys.stdout
+        out = csv.writer(target)
+        out.writerow(["learner_id", "display_name", "access_code"])
+        for person in people:
+            out.writerow([person.learner_id, person.display_name,
+                          store.add_learner(person.learner_id, person.display_name, person.role)])
     if args.out:
         target.close()
-    print(f"Added {len(rows)} people. Give each their code privately; codes are stored only as hashes "
+    print(f"Added {len(people)} people. Give each their code privately; codes are stored only as hashes "
           "and cannot be shown again (use reset-code).", file=sys.stderr)
     return 0
 
@@ -96,7 +104,7 @@ def _cohort_withdraw(args) -> int:
     return 0
 
 
-# -- instructor: one grading workflow for JupyterLab and the cohort site (course/grading/instructor.py) ----------
+# -- instructor: one grading workflow for JupyterLab and the cohort site (course/grading/) -------------------
 
 def _cards(args) -> int:
     from pathlib import Path
@@ -124,11 +132,13 @@ def _limits(args) -> dict:
 
 
 def _instructor_init(args) -> int:
+    from course.contract import COURSE_ID
     from course.grading import instructor
+    from course.grading.schedule import duedates
 
-    instructor.init(args.dir, roster=args.roster, course_id=args.course_id or instructor.COURSE_ID,
-                    exchange=args.exchange, instance=args.instance, due=instructor.duedates(args.duedate),
-                    opens=instructor.duedates(args.opens, "--opens"),
+    instructor.init(args.dir, roster=args.roster, course_id=args.course_id or COURSE_ID,
+                    exchange=args.exchange, instance=args.instance, due=duedates(args.duedate),
+                    opens=duedates(args.opens, "--opens"),
                     late_penalty=args.late_penalty, cell_timeout=args.cell_timeout,
                     notebook_timeout=args.notebook_timeout, limits=_limits(args), modules=args.module,
                     check=not args.no_check)
@@ -136,33 +146,34 @@ def _instructor_init(args) -> int:
 
 
 def _instructor_collect(args) -> int:
-    from course.grading import instructor
+    from course.grading import collecting
+    from course.grading.schedule import duedates
 
-    instructor.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
-                       due=instructor.duedates(args.duedate), allow_after_feedback=args.allow_after_feedback,
-                       opens=instructor.duedates(args.opens, "--opens"))
+    collecting.collect(args.dir, modules=args.modules or None, uploads=args.uploads,
+                       due=duedates(args.duedate), allow_after_feedback=args.allow_after_feedback,
+                       opens=duedates(args.opens, "--opens"))
     return 0
 
 
 def _instructor_autograde(args) -> int:
-    from course.grading import instructor
+    from course.grading import autograding
 
-    results = instructor.autograde(args.dir, modules=args.modules or None, jobs=args.jobs,
-                                   learners=args.learner or None, everything=args.all)
+    results = autograding.autograde(args.dir, modules=args.modules or None, jobs=args.jobs,
+                                    learners=args.learner or None, everything=args.all)
     return 0 if all(r.ok for r in results) else 1
 
 
 def _instructor_feedback(args) -> int:
-    from course.grading import instructor
+    from course.grading import feedback
 
-    instructor.feedback(args.dir, modules=args.modules or None)
+    feedback.feedback(args.dir, modules=args.modules or None)
     return 0
 
 
 def _instructor_export(args) -> int:
-    from course.grading import instructor
+    from course.grading import grades
 
-    print(f"wrote {instructor.export(args.dir, args.out)} rows to {args.out}")
+    print(f"wrote {grades.export(args.dir, args.out)} rows to {args.out}")
     return 0
 
 
@@ -283,7 +294,7 @@ def main(argv=None) -> None:
                             "so no key reaches a learner before their work is graded)")
     serve.set_defaults(run=_cohort_serve)
     add = steps.add_parser("add-learners", help="add people from a CSV roster; prints their access codes")
-    add.add_argument("roster", help="CSV with columns learner_id, display_name and optional role")
+    add.add_argument("roster", help="CSV with columns learner_id, display_name and optional role, email")
     add.add_argument("--instance", required=True)
     add.add_argument("--out", help="write the codes to this file, readable only by you (default: print them)")
     add.set_defaults(run=_cohort_add)

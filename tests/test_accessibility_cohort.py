@@ -156,7 +156,7 @@ def feedback_for_ana(cohort, tmp_path_factory):
     import json
 
     from conftest import correct_answers
-    from course.grading import instructor
+    from course.grading import autograding, collecting, feedback, grades, instructor
     from course.grading.settings import COURSE_ID
     from course.lesson.submissions import fill, to_exchange
 
@@ -167,11 +167,11 @@ def feedback_for_ana(cohort, tmp_path_factory):
     release = json.loads((root / "release" / MODULE_1 / f"{MODULE_1}.ipynb").read_text(encoding="utf-8"))
     to_exchange(server.instance / "exchange", COURSE_ID, "ana", MODULE_1,
                 fill(release, {**correct_answers(MODULE_1, checks_only=True), **REFLECTIONS}))
-    instructor.collect(root, **quiet)
-    assert all(graded.ok for graded in instructor.autograde(root, **quiet))
+    collecting.collect(root, **quiet)
+    assert all(graded.ok for graded in autograding.autograde(root, **quiet))
     for item in REFLECTIONS:
-        instructor.set_manual_grade(root, MODULE_1, "ana", item, 2)
-    instructor.feedback(root, **quiet)
+        grades.set_manual_grade(root, MODULE_1, "ana", item, 2)
+    feedback.feedback(root, **quiet)
     page = server.instance / "feedback" / "ana" / f"{MODULE_1}.html"
     assert page.exists()
     return page

@@ -12,7 +12,7 @@ from nbgrader.api import Gradebook
 
 from cheats import CHANGES_ANSWER_CELLS, CHEATS, cheat
 from conftest import ROOT, correct_answers
-from course.grading import instructor, scoring
+from course.grading import autograding, collecting, feedback, grades, instructor, scoring
 from course.grading.settings import COURSE_ID
 from course.lesson.submissions import fill, to_exchange
 
@@ -56,11 +56,11 @@ def graded(tmp_path_factory):
     for name, (letters, how, _) in HONEST.items():
         nb = fill(release, letters)
         to_exchange(root / "exchange", COURSE_ID, name, MODULE, _written(nb, how) if how else nb)
-    instructor.collect(root, log=lambda *a: None)
-    results = instructor.autograde(root, jobs=2, log=lambda *a: None)
-    instructor.feedback(root, log=lambda *a: None)
+    collecting.collect(root, log=lambda *a: None)
+    results = autograding.autograde(root, jobs=2, log=lambda *a: None)
+    feedback.feedback(root, log=lambda *a: None)
     out = root.parent / "grades.csv"
-    instructor.export(root, out)
+    grades.export(root, out)
     with open(out, encoding="utf-8", newline="") as fh:
         rows = {r["learner_id"]: r for r in csv.DictReader(fh)}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id=COURSE_ID) as gb:

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 
 from course.contract import ITEM_ID, module_number
-from course.grading import instructor
+from course.grading import course_dir, schedule
 from course import paths
 from course.lesson import follow_through, self_assessment, session
 from course.lesson.figures import four_weeks
@@ -269,19 +269,19 @@ def test_the_index_carries_the_instructors_dates_and_ignores_a_broken_schedule(t
 def test_the_instructor_sets_when_module_7_opens_and_is_due_for_the_site(tmp_path):
     instance = tmp_path / "instance"
     instance.mkdir()
-    course = instructor.Course(root=tmp_path, course_id="c", exchange=tmp_path / "x", instance=instance,
+    course = course_dir.Course(root=tmp_path, course_id="c", exchange=tmp_path / "x", instance=instance,
                                modules=["06-from-learning-to-leading", M7])
-    instructor.set_schedule(course, instructor.duedates([f"{M7}=2026-04-04 09:00"], "--opens"),
-                            instructor.duedates([f"{M7}=2026-04-18 17:00 UTC"]))
-    instructor.set_schedule(course, {}, instructor.duedates(["06-from-learning-to-leading=2026-03-01"]))
+    schedule.set_schedule(course, schedule.duedates([f"{M7}=2026-04-04 09:00"], "--opens"),
+                          schedule.duedates([f"{M7}=2026-04-18 17:00 UTC"]))
+    schedule.set_schedule(course, {}, schedule.duedates(["06-from-learning-to-leading=2026-03-01"]))
     written = json.loads((instance / "schedule.json").read_text(encoding="utf-8"))
     assert written == {M7: {"opens": "2026-04-04T09:00:00Z", "due": "2026-04-18T17:00:00Z"},
                        "06-from-learning-to-leading": {"due": "2026-03-01T00:00:00Z"}}
     assert stat.S_IMODE(os.stat(instance / "schedule.json").st_mode) == 0o600
     with pytest.raises(SystemExit, match="unknown modules: 09-nope"):
-        instructor.set_schedule(course, instructor.duedates(["09-nope=2026-01-01"], "--opens"), {})
+        schedule.set_schedule(course, schedule.duedates(["09-nope=2026-01-01"], "--opens"), {})
     with pytest.raises(SystemExit, match="--opens takes MODULE=WHEN"):
-        instructor.duedates(["07-four-weeks-on"], "--opens")
+        schedule.duedates(["07-four-weeks-on"], "--opens")
 
 
 def test_the_index_page_says_module_7_is_waiting():

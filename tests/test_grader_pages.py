@@ -15,7 +15,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from conftest import correct_answers, free_port
-from course.grading import instructor
+from course.grading import autograding, collecting, feedback, instructor
 from course.grading.settings import COURSE_ID
 from course.lesson.submissions import answer_cells, fill, to_exchange
 
@@ -68,9 +68,9 @@ def graded(tmp_path_factory):
          "source": f"from IPython.display import HTML, Javascript, display\ndisplay(HTML({text!r}))\n"
                    "display(Javascript('window.__pwned = 6'))"}]
     to_exchange(root / "exchange", COURSE_ID, "lab-learner", MODULE, nb)
-    instructor.collect(root, log=lambda *a: None)
-    assert all(r.ok for r in instructor.autograde(root, jobs=2, log=lambda *a: None))
-    instructor.feedback(root, log=lambda *a: None)
+    collecting.collect(root, log=lambda *a: None)
+    assert all(r.ok for r in autograding.autograde(root, jobs=2, log=lambda *a: None))
+    feedback.feedback(root, log=lambda *a: None)
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id=COURSE_ID) as gb:
         ids = {s.student.id: s.notebooks[0].id for s in gb.find_assignment(MODULE).submissions}
     yield {"root": root, "ids": ids, "text": text}

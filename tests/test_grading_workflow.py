@@ -12,7 +12,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from conftest import correct_answers
-from course.grading import instructor
+from course.grading import autograding, collecting, feedback, grades, instructor
 from course.lesson import submissions
 from course.grading.settings import COURSE_ID
 from course.lesson.submissions import fill, to_exchange
@@ -26,7 +26,7 @@ QUIET = {"log": lambda *a: None}
 
 def export(root) -> dict[str, dict]:
     out = root.parent / "grades.csv"
-    instructor.export(root, out)
+    grades.export(root, out)
     with open(out, encoding="utf-8", newline="") as fh:
         return {r["learner_id"]: r for r in csv.DictReader(fh)}
 
@@ -52,9 +52,9 @@ def course(tmp_path_factory):
                     fill(release, {**RIGHT, "m01-r1": REFLECTION}), when=earlier)
     broken = to_exchange(root / "exchange", COURSE_ID, "carl", MODULE, fill(release, RIGHT), when=earlier)
     broken.write_text("{this is not a notebook", encoding="utf-8")
-    instructor.collect(root, **QUIET)
-    first = instructor.autograde(root, jobs=2, **QUIET)
-    instructor.set_manual_grade(root, MODULE, "ana", "m01-r1", 2)
+    collecting.collect(root, **QUIET)
+    first = autograding.autograde(root, jobs=2, **QUIET)
+    grades.set_manual_grade(root, MODULE, "ana", "m01-r1", 2)
     return {"root": root, "release": release, "first": {g.learner: g for g in first}}
 
 
@@ -72,8 +72,8 @@ def test_a_failed_autograde_shows_as_failed_in_the_export(course):
 
 def test_rerunning_collect_and_autograde_keeps_hand_grades(course):
     root = course["root"]
-    instructor.collect(root, **QUIET)
-    again = instructor.autograde(root, jobs=2, **QUIET)
+    collecting.collect(root, **QUIET)
+    again = autograding.autograde(root, jobs=2, **QUIET)
     assert {g.learner for g in again} == {"carl"}  # only the failed one is tried again
     manual, needs_manual, score = grade(root, "ana", "m01-r1")
     assert manual == 2 and needs_manual is False and score == 4 + 2
@@ -82,24 +82,24 @@ def test_rerunning_collect_and_autograde_keeps_hand_grades(course):
 
 def test_a_resubmission_after_feedback_is_held_back_then_taken_when_allowed(course):
     root = course["root"]
-    instructor.feedback(root, **QUIET)
+    feedback.feedback(root, **QUIET)
     before = (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text()
     to_exchange(root / "exchange", COURSE_ID, "ana", MODULE, fill(course["release"], WRONG))
-    instructor.collect(root, **QUIET)
+    collecting.collect(root, **QUIET)
     assert (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text() == before
     assert list((root / ".grading" / "held").glob(f"ana+{MODULE}+*"))
     assert export(root)["ana"]["after_feedback"] == "held"
 
-    instructor.collect(root, allow_after_feedback=True, **QUIET)
+    collecting.collect(root, allow_after_feedback=True, **QUIET)
     assert (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text() != before
-    instructor.autograde(root, jobs=1, learners=["ana"], **QUIET)
+    autograding.autograde(root, jobs=1, learners=["ana"], **QUIET)
     row = export(root)["ana"]
     assert row["after_feedback"] == "accepted"
     assert row["needs_manual_grade"] == "True"  # a changed submission: its old hand grade is for review
     assert grade(root, "ana", "m01-q1-check")[0] is None
 
     taken = (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text()
-    instructor.collect(root, **QUIET)  # a later plain collect keeps what was let through
+    collecting.collect(root, **QUIET)  # a later plain collect keeps what was let through
     assert (root / "submitted" / "ana" / MODULE / "timestamp.txt").read_text() == taken
     assert export(root)["ana"]["after_feedback"] == "accepted"
 
@@ -160,7 +160,7 @@ def vetted(tmp_path_factory):
         hand_in(inbound, f"victim+{MODULE}+{stamp(now)}+d", release, owner=NOBODY)
         hand_in(inbound, f"nobody+{MODULE}+{stamp(now - dt.timedelta(hours=2))}+e", release, owner=NOBODY)
     said = []
-    instructor.collect(root, uploads=uploads, log=said.append)
+    collecting.collect(root, uploads=uploads, log=said.append)
     return {"root": root, "said": "\n".join(said),
             "collected": sorted(p.parent.name for p in (root / "submitted").glob(f"*/{MODULE}"))}
 

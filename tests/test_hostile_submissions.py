@@ -17,7 +17,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from conftest import ROOT, correct_answers
-from course.grading import instructor
+from course.grading import autograding, collecting, instructor
 from course.grading.settings import COURSE_ID
 from course.lesson.submissions import fill, to_exchange
 
@@ -115,12 +115,12 @@ def graded(tmp_path_factory):
         to_exchange(exchange, COURSE_ID, learner, MODULE, nb)
     for learner, letters in HONEST.items():
         to_exchange(exchange, COURSE_ID, learner, MODULE, fill(release, letters))
-    instructor.collect(root, log=lambda *a: None)
+    collecting.collect(root, log=lambda *a: None)
     before = kept(root)
     repo_before = repo_files()
     already = set(sandbox_processes())  # other runs' sandboxes on this machine are not ours to judge
     start = time.monotonic()
-    results = instructor.autograde(root, jobs=2, log=lambda *a: None)
+    results = autograding.autograde(root, jobs=2, log=lambda *a: None)
     took = time.monotonic() - start
     return {"root": root, "results": {r.learner: r for r in results}, "took": took, "attacks": attacks,
             "before": before, "after": kept(root), "repo_before": repo_before,

@@ -20,7 +20,7 @@ from nbgrader.api import Gradebook
 from traitlets.config import Config
 
 from conftest import ROOT, correct_answers
-from course.grading import instructor
+from course.grading import course_dir, grades
 from course.grading.settings import COURSE_ID
 from course.instance import Instance
 from course.lesson.submissions import TIMESTAMP_FORMAT, fill, to_exchange
@@ -180,7 +180,7 @@ def course(tmp_path_factory):
     for learner in LEARNERS:  # a grader's marks for the reflections, as formgrader saves them
         if graded_by_hand(learner) and "m01-r1" in answers(learner):
             for grade_id, points in MANUAL.items():
-                instructor.set_manual_grade(root, MODULE, learner, grade_id, points)
+                grades.set_manual_grade(root, MODULE, learner, grade_id, points)
     feedback_log = cli("feedback", str(root))
     cli("export", str(root), "--out", str(base / "grades.csv"))
     with open(base / "grades.csv", encoding="utf-8", newline="") as fh:
@@ -198,7 +198,7 @@ def test_init_writes_an_nbgrader_config_that_nbgrader_itself_loads(course):
     assert shown.returncode == 0 and "ERROR" not in shown.stderr, shown.stderr
     # Exchange.root points at the cohort instance's exchange, so the site's submissions are listed.
     assert f"{COURSE_ID} cohort-01 {MODULE}" in shown.stdout + shown.stderr
-    cfg = instructor.load_config(course["root"])
+    cfg = course_dir.load_config(course["root"])
     assert cfg.Exchange.root == str(course["exchange"]) and cfg.ExchangeCollect.check_owner is False
     assert cfg.Execute.kernel_name == "allies-grader"
 
@@ -319,7 +319,7 @@ def test_feedback_for_the_cohort_site_is_one_private_file_per_learner(course, le
 
 def test_the_export_has_one_row_per_learner_and_module(course):
     assert sorted(course["exported"]) == sorted(LEARNERS)
-    assert set(next(iter(course["exported"].values()))) == set(instructor.EXPORT_COLUMNS)
+    assert set(next(iter(course["exported"].values()))) == set(grades.EXPORT_COLUMNS)
 
 
 def test_the_site_shows_a_learner_only_their_own_feedback_in_a_sandboxed_iframe(course):

@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
-from course.grading import settings as grading, instructor, sandbox
+from course.grading import settings as grading, instructor, sandbox, sandbox_check
 
 MODULE = "01-why-men-why-now"
 
@@ -79,7 +79,7 @@ def probed(course_dir):
                  "repo_git": str(ROOT / ".git"), "repo_root": str(ROOT), "port": listener.getsockname()[1]}
         os.environ["ALLIES_TEST_TOKEN"] = "must-not-reach-the-kernel"
         try:
-            return instructor.run_in_grading_kernel(course, PROBE % json.dumps(paths))
+            return sandbox_check.run_in_grading_kernel(course, PROBE % json.dumps(paths))
         finally:
             os.environ.pop("ALLIES_TEST_TOKEN")
 

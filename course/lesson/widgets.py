@@ -462,7 +462,7 @@ def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tu
 
 # -- Feedback on the cohort site ---------------------------------------------------------------------------
 # `python -m course instructor feedback` writes INSTANCE/feedback/<learner>/<module>.html and a .json beside
-# it (course/grading/instructor.py). The hand-in step shows the signed-in learner's own page, and nobody else's, in a
+# it (course/grading/feedback.py). The hand-in step shows the signed-in learner's own page, and nobody else's, in a
 # sandboxed iframe that runs no scripts: the page is nbgrader's HTML and holds the learner's own text.
 
 def feedback_page(instance: str | None, learner: str | None, module: str) -> tuple[str, dict] | None:

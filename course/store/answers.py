@@ -203,7 +203,7 @@ def _unstamp(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def _check_id(what: str, value: object) -> str:
+def check_id(what: str, value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, not {type(value).__name__}")
     if not _ID.fullmatch(value) or not value.strip("."):
@@ -239,7 +239,7 @@ def _text_arguments(function: Callable[..., object]) -> Callable[..., object]:
     return call
 
 
-def _check_name(name: object) -> str:
+def check_name(name: object) -> str:
     if not isinstance(name, str):
         raise TypeError(f"display name must be a str, not {type(name).__name__}")
     if not name.strip() or len(name) > MAX_NAME_CHARS or _CONTROL.search(name):
@@ -504,9 +504,9 @@ class AnswerStore:
 
     def save(self, learner: str, module: str, item: str, value: str) -> Saved:
         """Append `value` as the next revision of the learner's item; returns once it is on disk."""
-        _check_id("learner id", learner)
-        _check_id("module id", module)
-        _check_id("item id", item)
+        check_id("learner id", learner)
+        check_id("module id", module)
+        check_id("item id", item)
         data = _encode(value, f"answer {learner}/{module}/{item}")
 
         def write(conn) -> Saved:
@@ -526,8 +526,8 @@ class AnswerStore:
 
     def load(self, learner: str, module: str) -> dict[str, str]:
         """The latest value of each item the learner has saved in `module` ({} if none)."""
-        _check_id("learner id", learner)
-        _check_id("module id", module)
+        check_id("learner id", learner)
+        check_id("module id", module)
         rows = self._run(lambda conn: conn.execute(
             "SELECT latest.item, answers.value FROM latest JOIN answers USING (learner, module, item, revision) "
             "WHERE latest.learner = ? AND latest.module = ? ORDER BY latest.item", (learner, module)).fetchall())
@@ -536,7 +536,7 @@ class AnswerStore:
     def activity(self, learner: str) -> dict[str, tuple[set[str], dt.datetime, bool]]:
         """For each module the learner has worked in: the items saved, when the latest was saved, and
         whether the module has been submitted."""
-        _check_id("learner id", learner)
+        check_id("learner id", learner)
 
         def read(conn):
             saved = conn.execute(
@@ -558,9 +558,9 @@ class AnswerStore:
 
     def history(self, learner: str, module: str, item: str) -> list[Revision]:
         """Every saved revision of one item, oldest first ([] if none)."""
-        _check_id("learner id", learner)
-        _check_id("module id", module)
-        _check_id("item id", item)
+        check_id("learner id", learner)
+        check_id("module id", module)
+        check_id("item id", item)
         rows = self._run(lambda conn: conn.execute(
             "SELECT revision, saved_at, value FROM answers WHERE learner = ? AND module = ? AND item = ? "
             "ORDER BY revision", (learner, module, item)).fetchall())
@@ -584,8 +584,8 @@ class AnswerStore:
                           submitted_at: dt.datetime | None = None) -> Submission:
         """Record that the learner submitted `module` as the file at `path` (at `submitted_at`, an aware
         datetime, or now). Every submission is kept."""
-        _check_id("learner id", learner)
-        _check_id("module id", module)
+        check_id("learner id", learner)
+        check_id("module id", module)
         path_text = os.fspath(path)
         if not isinstance(path_text, str):
             raise TypeError(f"submission path must be a str or path, not {type(path_text).__name__}")
@@ -606,8 +606,8 @@ class AnswerStore:
 
     def submissions(self, learner: str, module: str) -> list[Submission]:
         """Every recorded submission of `module` by the learner, oldest first."""
-        _check_id("learner id", learner)
-        _check_id("module id", module)
+        check_id("learner id", learner)
+        check_id("module id", module)
         rows = self._run(lambda conn: conn.execute(
             "SELECT path, submitted_at FROM submissions WHERE learner = ? AND module = ? "
             "ORDER BY submitted_at, rowid", (learner, module)).fetchall())
@@ -618,8 +618,8 @@ class AnswerStore:
     def add_learner(self, learner_id: str, display_name: str, role: str = "learner") -> str:
         """Put a learner (or instructor) on the roster; returns their new access code, which is stored
         only as a salted scrypt hash: show it once. Raises LearnerExists if the id is taken."""
-        _check_id("learner id", learner_id)
-        _check_name(display_name)
+        check_id("learner id", learner_id)
+        check_name(display_name)
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
         code, salt = _new_code(), secrets.token_bytes(_SALT_BYTES)
@@ -649,7 +649,7 @@ class AnswerStore:
 
     def end_sessions(self, learner_id: str) -> None:
         """End every session the learner has (each sign-in cookie names the session it belongs to)."""
-        _check_id("learner id", learner_id)
+        check_id("learner id", learner_id)
         self._run(lambda conn: self._next_session(conn, learner_id), lock=learner_id)
 
     def session(self, learner_id: str) -> int | None:
@@ -661,7 +661,7 @@ class AnswerStore:
         return row[0] if row else None
 
     def _set_code(self, learner_id: str, salt: bytes, digest: bytes) -> None:
-        _check_id("learner id", learner_id)
+        check_id("learner id", learner_id)
 
         def write(conn) -> None:
             self._next_session(conn, learner_id)

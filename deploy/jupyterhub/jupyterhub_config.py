@@ -14,12 +14,12 @@
 #                            learner's server then gets a role of its own that opens their rows only
 #                            (course/store/roles.py) [unset: a SQLite file per learner in cohort/]
 #   ALLIES_CHECK_FEEDBACK    after-grading | after-answering [after-grading] (README "When knowledge checks…")
-import csv
 import os
 import sys
 from pathlib import Path
 
 from course import contract
+from course.store import roster as roster_file
 from course.web import hub
 
 c = get_config()  # noqa: F821
@@ -36,13 +36,14 @@ def names(text):
 
 
 def roster(path):
-    """(learners, instructors) of a roster CSV: learner_id, display_name, role (learner or instructor)."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    people = {(row.get("role") or "learner").strip(): set() for row in rows}
-    for row in rows:
-        people[(row.get("role") or "learner").strip()].add(row["learner_id"].strip())
-    return people.get("learner", set()), people.get("instructor", set())
+    """(learners, instructors) of a roster CSV, read as `cohort add-learners` reads it: a bad one stops the
+    hub with the same message (course/store/roster.py)."""
+    try:
+        people = roster_file.read(path)
+    except roster_file.RosterError as error:
+        raise SystemExit(str(error)) from None
+    return ({p.learner_id for p in people if p.role == "learner"},
+            {p.learner_id for p in people if p.role == "instructor"})
 
 
 instructors = names(os.environ.get("ALLIES_HUB_INSTRUCTORS", ""))

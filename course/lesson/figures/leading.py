@@ -41,13 +41,13 @@ def actions() -> list[dict]:
 def five_actions() -> HTML:
     """The five actions, each with what it asks and what it can look like in tech work."""
     blocks = "".join(
-        f'<li style="margin:0.3rem 0 0.9rem"><strong>{escaped(a["action"])}</strong> '
-        f'<code style="font-size:0.85em">{escaped(a["id"])}</code><br>{escaped(a["summary"]["text"])}'
+        f'<li><strong>{escaped(a["action"])}</strong> '
+        f'<code>{escaped(a["id"])}</code><br>{escaped(a["summary"]["text"])}'
         f'<ul class="allies-list">'
         + "".join(f"<li>{escaped(p['text'])}</li>" for p in a["practices"]) + "</ul></li>"
         for a in actions())
     rows = table("ally_actions")
-    return markup.panel(f'<ol style="margin:0.2rem 0;padding-left:1.4rem">{blocks}</ol>'
+    return markup.panel(f'<ol class="allies-actions">{blocks}</ol>'
                         + markup.source_line(_source(rows), label="The five actions: BCG. The examples draw on "
                                              "the EQUALS discussion notes. Sources"))
 
@@ -123,7 +123,7 @@ def strands(name: str, titles: dict[str, str]) -> HTML:
             f"{escaped(r['statement'].replace('{figure}', r['figure']))} "
             f'{badges.badge(r["source_id"], r["confidence"])}</li>' for r in mine)
         title = escaped(titles.get(study, study))
-        blocks.append(f'<h3 style="margin:0.6rem 0 0.1rem;font-size:1em">{title}</h3>'
+        blocks.append(f'<h3 class="allies-study-title">{title}</h3>'
                       f'<ul class="allies-list">{items}</ul>'
                       + markup.source_line(_source(mine)))
     return markup.panel("".join(blocks))
@@ -260,8 +260,9 @@ class PlanBuilder(w.VBox):
             boxes[key] = widgets.AnswerBox(PLAN_PREFIX + key.replace("_", "-"), field, describe[key])
 
         def step(title, text):
-            return w.HTML(f'<h3 style="margin:1rem 0 0.2rem;font-size:1em">{escaped(title)}</h3>'
-                          f'<p style="margin:0">{escaped(text)}</p>')
+            shown = w.HTML(markup.subheading(title) + f"<p>{escaped(text)}</p>")
+            shown.add_class("allies-plan-step")
+            return shown
 
         self.preview = w.HTML()
         self.links = w.HTML()
@@ -293,8 +294,7 @@ class PlanBuilder(w.VBox):
 
     def update(self) -> None:
         plan = self.plan()
-        self.preview.value = (f'<div style="border:1px solid #bbb;border-radius:4px;padding:0.2rem 1rem;'
-                              f'margin-top:0.5rem">{export.body_html(plan, level=3)}</div>')
+        self.preview.value = f'<div class="allies-plan-box">{export.body_html(plan, level=3)}</div>'
         self.links.value = (f'<p>{" · ".join(export.download_link(plan, fmt) for fmt in export.FORMATS)}</p>'
                             if ready(plan) else
                             '<p role="status">Choose an action and write a first step to download your plan.</p>')
@@ -311,21 +311,20 @@ def action_plan(my_plan=None):
     except Exception:  # whatever the cell holds, the learner gets a message, not a traceback
         plan, notes = export.empty(), ["This plan could not be read: start again from the cell as it was given."]
     notes_html = "".join(f'<li>{escaped(n)}</li>' for n in notes)
-    parts = [f'<ul role="status" style="color:#8a1c1c">{notes_html}</ul>'] if notes else []
+    parts = [f'<ul role="status" class="allies-status allies-problem">{notes_html}</ul>'] if notes else []
     if ready(plan):
         try:
             paths = export.write_files(plan, Path.cwd())
             links = " · ".join(f'<a href="{escaped(p.name)}" target="_blank">{escaped(p.name)}</a>' for p in paths)
-            parts.append(f'<p role="status" style="color:#1b5e20">Your plan is saved next to this notebook: {links}. '
-                         "Run this cell again after any change to update the files.</p>")
+            parts.append(f'<p role="status"><span class="allies-status">Your plan is saved next to this notebook: '
+                         f"{links}. Run this cell again after any change to update the files.</span></p>")
         except OSError as exc:
-            parts.append(f'<p role="status" style="color:#8a1c1c">The files could not be written here '
-                         f"({escaped(type(exc).__name__)}); copy the plan below instead.</p>")
+            parts.append(f'<p role="status"><span class="allies-status allies-problem">The files could not be '
+                         f"written here ({escaped(type(exc).__name__)}); copy the plan below instead.</span></p>")
     else:
         parts.append('<p role="status">When at least one action has a first step, running this cell saves your '
                      "plan next to this notebook as Markdown, as a printable page and as calendar reminders.</p>")
-    parts.append(f'<div style="border:1px solid #bbb;border-radius:4px;padding:0.2rem 1rem">'
-                 f"{export.body_html(plan, level=3)}</div>")
+    parts.append(f'<div class="allies-plan-box">{export.body_html(plan, level=3)}</div>')
     display(HTML("".join(parts)))
     return None
 
