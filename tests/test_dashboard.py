@@ -324,14 +324,14 @@ MARKS = {"l1": ("done", "done"), "l2": ("done", "partly"), "l3": ("partly", "par
 
 
 def fill_follow_through(store, learners: int = 6) -> dict[str, str]:
-    """`learners` learners (at most six) who submitted Module 6 and came back for Module 7, saving what its
-    page saves (hostile text in every free field); l7 finished Module 6 and did not come back; l8 came back
-    without finishing it; an instructor whose answers must not count. Returns the access codes."""
+    """`learners` learners (at most six) who made a plan in Module 6 and came back for Module 7, saving what
+    its page saves (hostile text in every free field); l7 made a plan and did not come back; l8 came back
+    without one; an instructor whose answers must not count. Returns the access codes."""
     codes = {who: store.add_learner(who, who.upper()) for who in ("l7", "l8")}
     codes["ines"] = store.add_learner("ines", "Inés Ruiz", "instructor")
     for who, start, then, now in RATINGS[:learners]:
         codes[who] = store.add_learner(who, who.upper())
-        store.record_submission(who, M6, f"/exchange/{who}+{M6}/{M6}.ipynb")
+        store.save(who, M6, "m06-plan-action1", "sponsor")
         store.save(who, M0, "m00-s1", str(start))
         store.save(who, M7, "m07-then-s1", str(then))
         store.save(who, M7, "m07-s1", str(now))
@@ -343,7 +343,7 @@ def fill_follow_through(store, learners: int = 6) -> dict[str, str]:
             store.save(who, M7, f"m07-c{n}-status", status)
             for field in ("situation", "did", "followed", "obstacle"):
                 store.save(who, M7, f"m07-c{n}-{field}", HOSTILE)
-    store.record_submission("l7", M6, f"/exchange/l7+{M6}/{M6}.ipynb")
+    store.save("l7", M6, "m06-plan-step1", HOSTILE)
     store.save("l8", M7, "m07-c1-did", HOSTILE)
     store.save("l8", M7, "m07-c2-status", "maybe")  # not a mark: not counted
     for item, value in (("m07-c1-status", "done"), ("m07-c1-action", "sponsor"), ("m07-then-s1", "1")):
@@ -370,10 +370,10 @@ def test_follow_through_counts_commitments_by_kind_for_a_cohort_of_six(follow_re
     rows = [(r.kind, r.learners, r.marked, r.done, r.partly, r.not_yet) for r in follow.commitments]
     # "model" (five learners) is counted with "other" (one), or "other" could be read off the total.
     assert rows == [("sponsor", 6, 6, 3, 1, 2), ("pooled", 6, 6, 3, 2, 1), ("all", 6, 12, 6, 3, 3)]
-    assert (follow.finished, follow.returned, follow.returned_all) == (7, 6, 7)
+    assert (follow.planned, follow.returned, follow.returned_all) == (7, 6, 7)
+    # l8 came back without a plan: one learner, so not said apart
     assert dashboard.formatting.returned(follow_report) == (
-        "Came back for Module 7: 6 of 7 (86%) of the learners who finished Module 6, and 1 more who had not "
-        "finished it.")
+        "Came back for Module 7: 6 of 7 (86%) of the learners who made a plan in Module 6.")
     caption, columns, table = dashboard.tables(follow_report)["follow-through"]
     assert table[0] == ["Sponsor a high-potential woman", "6", "6", "3 (50%)", "1 (17%)", "2 (33%)"]
     assert table[-1][:3] == ["All kinds", "6", "12"]
@@ -402,7 +402,7 @@ def test_follow_through_for_four_learners_stays_hidden(fresh_instance):
     report = dashboard.build(fresh_instance.store)
     follow = report.follow_through
     assert [(r.kind, r.learners, r.marked) for r in follow.commitments] == [("pooled", 4, None), ("all", 4, None)]
-    assert follow.finished == 5 and follow.returned is not None  # l7 makes five who finished Module 6
+    assert follow.planned == 5 and follow.returned is not None  # l7 makes five who made a plan
     assert all(not (r.then.shown or r.now.shown) for r in follow.looking_back)
     assert follow.looking_back[0].then.paired == 4
     drawn = dashboard.draw(report)
@@ -414,15 +414,17 @@ def test_follow_through_for_four_learners_stays_hidden(fresh_instance):
     assert shown.count("at least 5 learners have answered in Module 7") == 2
 
 
-def test_who_came_back_is_hidden_until_five_finished_module_six(fresh_instance):
+def test_who_came_back_is_hidden_until_five_made_a_plan_in_module_six(fresh_instance):
     with AnswerStore(fresh_instance.store) as store:
         fill_follow_through(store, learners=3)
     report = dashboard.build(fresh_instance.store)
-    assert (report.follow_through.finished, report.follow_through.returned) == (4, None)
-    assert "hidden until at least 5 learners have finished Module 6" in dashboard.formatting.returned(report)
+    assert (report.follow_through.planned, report.follow_through.returned) == (4, None)
+    assert "hidden until at least 5 learners have made a plan in Module 6" in dashboard.formatting.returned(report)
 
 
-def test_finishing_module_six_means_every_item_answered_or_submitted(fresh_instance, solutions, tmp_path):
+def test_coming_back_is_counted_against_those_who_made_a_plan(fresh_instance, solutions, tmp_path):
+    """A learner with a plan has something to come back to, whether or not they answered every check or
+    submitted Module 6 (a cohort that skips a quiz still gets its count); a blank answer is no answer."""
     course = tmp_path / "solutions"
     course.mkdir()
     for name in (M0, M6):
@@ -431,16 +433,16 @@ def test_finishing_module_six_means_every_item_answered_or_submitted(fresh_insta
     with AnswerStore(fresh_instance.store) as store:
         for n in range(7):
             store.add_learner(f"f{n}", f"F{n}")
-        for n in range(5):  # f0 to f4 answer every item of Module 6
-            for item, value in (("m06-s1", "2"), ("m06-s2", "3"), ("m06-q1", "a"), ("m06-r1", "Words here.")):
-                store.save(f"f{n}", M6, item, value)
-        store.save("f5", M6, "m06-q1", "a")  # one item of four: not finished
-        store.record_submission("f6", M6, "/exchange/f6.ipynb")  # submitted: finished
+        for n in range(5):  # f0 to f4 make a plan, and answer nothing else in Module 6
+            store.save(f"f{n}", M6, "m06-plan-step1", "Ask who did the work before the demo.")
+        store.save("f5", M6, "m06-q1", "a")  # a check, no plan
+        store.save("f5", M6, "m06-plan-step1", "  ")  # blank: no plan
+        store.record_submission("f6", M6, "/exchange/f6.ipynb")  # submitted with no plan saved
         for who in ("f0", "f1", "f5"):
             store.save(who, M7, "m07-q1", "b")
         store.save("f2", M7, "m07-c1-did", "   ")  # blank: not an answer
     follow = dashboard.build(fresh_instance.store, course).follow_through
-    assert (follow.finished, follow.returned, follow.returned_all) == (6, 2, 3)
+    assert (follow.planned, follow.returned, follow.returned_all) == (5, 2, 3)
 
 
 def test_a_kind_of_action_the_course_does_not_know_is_counted_as_something_else(fresh_instance):
@@ -691,7 +693,7 @@ def test_the_follow_through_views_show_counts_only_and_pass_axe(follow_server, b
         expect(follow.locator("img")).to_have_attribute("alt", re.compile("Sponsor a high-potential woman: 6 "
                                                                           "commitments of 6 learners"), timeout=SLOW)
         expect(follow.get_by_role("heading", level=2)).to_have_text("Follow-through: commitments four weeks on")
-        expect(follow.locator("p").first).to_contain_text("6 of 7 (86%) of the learners who finished Module 6")
+        expect(follow.locator("p").first).to_contain_text("6 of 7 (86%) of the learners who made a plan in Module 6")
         looking = page.locator(".allies-view-looking-back")
         expect(looking.locator("img")).to_have_attribute("alt", re.compile("mean -0.5 over 6"))
         for view in (follow, looking):

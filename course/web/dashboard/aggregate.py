@@ -16,6 +16,7 @@ import datetime as dt
 import sqlite3
 from collections import Counter, defaultdict
 
+from course.contract import PLAN_PREFIX
 from course.lesson import validation
 from course.store.answers import CURRENT
 from course.web.dashboard.report import (AFTER, ALL_KINDS, BEFORE, FOLLOW_UP, NO_KIND, POOLED, CheckRow,
@@ -167,15 +168,12 @@ _BY_KIND = "SELECT kind, status, COUNT(*) FROM allies_commitments GROUP BY kind,
 _KINDS_HELD = """SELECT kinds, COUNT(*) FROM (SELECT group_concat(DISTINCT kind) AS kinds FROM allies_commitments
                                           GROUP BY learner) GROUP BY kinds"""
 
-# Learners who finished Module 6 (answered every item, or submitted it), how many of them saved an answer in
-# Module 7, and how many learners in all did.
-_RETURNED = """WITH six (items) AS (SELECT COUNT(*) FROM allies_kinds WHERE module = :plan),
-finished AS (SELECT learner FROM allies_current WHERE module = :plan AND ok AND kind IS NOT NULL GROUP BY learner
-             HAVING COUNT(*) = (SELECT items FROM six) AND (SELECT items FROM six) > 0
-             UNION SELECT s.learner FROM submissions AS s JOIN learners AS l ON l.id = s.learner
-                   WHERE l.role = 'learner' AND s.module = :plan),
+# Learners who made a plan in Module 6 (saved any part of it: those who have something to come back to), how
+# many of them saved an answer in Module 7, and how many learners in all did.
+_RETURNED = """WITH planned AS (SELECT DISTINCT learner FROM allies_current
+                        WHERE module = :plan AND ok AND item GLOB :plan_items),
 back AS (SELECT DISTINCT learner FROM allies_current WHERE module = :follow_up AND ok)
-SELECT (SELECT COUNT(*) FROM finished), (SELECT COUNT(*) FROM finished JOIN back USING (learner)),
+SELECT (SELECT COUNT(*) FROM planned), (SELECT COUNT(*) FROM planned JOIN back USING (learner)),
        (SELECT COUNT(*) FROM back)"""
 
 
@@ -203,7 +201,7 @@ def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_grou
     then = rules.follow.then_prefix
     rounds = [(before, f"m{BEFORE}"), (after, f"m{AFTER}"), (follow_up, f"m{FOLLOW_UP}"), (follow_up, then)]
     compared = {"shift": (f"m{BEFORE}", f"m{AFTER}"), "then": (f"m{BEFORE}", then), "now": (then, f"m{FOLLOW_UP}")}
-    modules = {"follow_up": follow_up, "plan": after}
+    modules = {"follow_up": follow_up, "plan": after, "plan_items": PLAN_PREFIX + "*"}
 
     def read(conn: sqlite3.Connection) -> dict:
         for statement in _DROP:
@@ -263,10 +261,10 @@ def collect(store, spec: list[ModuleSpec], statements: list[Statement], min_grou
             word_rows.append(WordRow(item, module.name, heading, n, tuple(sorted(words[(module.name, item)]))))
 
     instructors = counted["roles"].get("instructor", 0)
-    finished, returned, returned_all = counted["returned"]
+    planned, returned, returned_all = counted["returned"]
     then, since = ({row.statement: row for row in _shift(counted[name], statements, min_group)}
                    for name in ("then", "now"))
-    follow = FollowThrough(finished, returned if finished >= min_group else None, returned_all,
+    follow = FollowThrough(planned, returned if planned >= min_group else None, returned_all,
                            _commitments(counted["by_kind"], counted["kinds_held"], rules.follow, min_group),
                            [LookingBack(then[key], since[key]) for key in then if key in since])
     return Report(now or dt.datetime.now(dt.timezone.utc), n, instructors, completion, check_rows,

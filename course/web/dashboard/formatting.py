@@ -40,14 +40,14 @@ def share(part: int, whole: int) -> str:
 
 def returned(report: Report) -> str:
     """How many learners came back for Module 7, in a sentence; hidden while fewer than min_group learners
-    have finished Module 6."""
+    have made a plan in Module 6, and those who came back without one said only when they are as many."""
     follow = report.follow_through
     if follow.returned is None:
-        return (f"Came back for Module 7: hidden until at least {report.min_group} learners have finished Module 6 "
-                f"(every item answered, or submitted); {follow.finished} so far.")
+        return (f"Came back for Module 7: hidden until at least {report.min_group} learners have made a plan in "
+                f"Module 6; {follow.planned} so far.")
     more = follow.returned_all - follow.returned
-    return (f"Came back for Module 7: {of(follow.returned, follow.finished)} of the learners who finished Module 6"
-            + (f", and {more} more who had not finished it." if more else "."))
+    return (f"Came back for Module 7: {of(follow.returned, follow.planned)} of the learners who made a plan in "
+            "Module 6" + (f", and {more} more who had not made one." if more >= report.min_group else "."))
 
 
 def _looking(shift, hidden: str) -> list[str]:

@@ -112,8 +112,9 @@ NO_KIND, POOLED, ALL_KINDS = "none", "pooled", "all"
 @dataclass(frozen=True)
 class FollowThrough:
     """Module 7 across the cohort: who came back, how far commitments got by kind of action, and the
-    self-assessment looked back on. `returned` is None while fewer than min_group learners finished Module 6."""
-    finished: int  # learners who answered every item of Module 6 or submitted it
+    self-assessment looked back on. `returned` is None while fewer than min_group learners made a plan in
+    Module 6."""
+    planned: int  # learners who saved any part of their Module 6 plan: who have something to come back to
     returned: int | None  # of those, learners with a saved Module 7 answer
     returned_all: int  # every learner with a saved Module 7 answer (the completion view shows it too)
     commitments: list[CommitmentRow]  # by kind, then the pooled small kinds, then all kinds together
