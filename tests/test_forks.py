@@ -14,13 +14,15 @@ import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import nbformat
 import psutil
 import pytest
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from traitlets.config import Config
 
-from course.web import cohort, forks
+from conftest import ROOT
+from course.web import cohort, forks, kernels
 
 pytestmark = pytest.mark.skipif(not forks.available(), reason="kernels are forked on Linux only")
 
@@ -267,3 +269,38 @@ def test_the_cohort_site_forks_its_kernels_unless_told_not_to(tmp_path):
     instance = Instance(str(tmp_path / "instance"))
     assert cohort.config(instance, 8866, 1).KernelProvisionerFactory.default_provisioner_name == forks.PROVISIONER
     assert "default_provisioner_name" not in cohort.config(instance, 8866, 1, fork_kernels=False).KernelProvisionerFactory
+
+
+EVERY_VIEW = """
+import gc
+from course.lesson.widgets import Explorer
+print(sum(len(explorer.every_view()) for explorer in gc.get_objects() if isinstance(explorer, Explorer)))
+"""
+
+
+def private_mb(pid: int) -> float:
+    """Memory only this process holds (its copy-on-write pages included, once written)."""
+    info = psutil.Process(pid).memory_full_info()
+    return info.uss / 2**20
+
+
+def test_a_forked_kernel_stays_within_the_memory_the_sites_ceiling_gives_it_with_every_view_drawn():
+    """The cohort site's ceiling (`kernels.FORKED_KERNEL_MB`) counts what a forked kernel holds alone. Module 4
+    is the heaviest page to explore: every view of its explorers drawn, from an empty chart cache."""
+    notebook = nbformat.read(ROOT / "modules" / "04-backlash-and-zero-sum.ipynb", as_version=4)
+
+    async def main():
+        manager, client = await started(forking(), cwd=str(ROOT / "modules"))
+        try:
+            for cell in notebook.cells:
+                if cell.cell_type == "code":
+                    await run(client, cell.source, timeout=120)
+            with_page = private_mb(manager.provisioner.process.pid)
+            views, _ = await run(client, EVERY_VIEW, timeout=600)
+            return with_page, int(views), private_mb(manager.provisioner.process.pid)
+        finally:
+            await stop(manager, client)
+
+    with_page, views, explored = run_apart(main())
+    assert views > 40, views  # the explorers were found, and drew
+    assert with_page < explored < kernels.FORKED_KERNEL_MB, (with_page, explored)

@@ -195,7 +195,9 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
     c = site.config(port, open_browser=False)
     site.cull(c, cull_idle)
     c.OwnedKernelManager.start_slots = start_slots
-    c.OwnedKernelManager.max_kernels = max_kernels or kernels.ceiling_for_memory(pool_size * len(site.modules()))
+    forked = fork_kernels and forks.available()
+    c.OwnedKernelManager.max_kernels = max_kernels or kernels.ceiling_for_memory(
+        pool_size * len(site.modules()), kernels.FORKED_KERNEL_MB if forked else kernels.KERNEL_MB)
     c.Voila.identity_provider_class = RosterIdentityProvider
     c.RosterIdentityProvider.store_path = str(instance.store)
     c.RosterIdentityProvider.cookie_options = {"samesite": "Lax"}
@@ -209,7 +211,7 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
     c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
     c.Voila.authorizer_class = kernels.KernelOwnerAuthorizer
     site.preheat(c, pool_size)
-    if fork_kernels and forks.available():
+    if forked:
         c.KernelProvisionerFactory.default_provisioner_name = forks.PROVISIONER
     return c
 

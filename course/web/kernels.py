@@ -33,7 +33,12 @@ from course.contract import LEARNER_ENV
 from course.web.pools import PooledKernelManager
 
 _MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
-KERNEL_MB = 150  # what one module's kernel may grow to (55-130 MB measured), with room to spare
+KERNEL_MB = 150  # what one module's kernel may grow to (RSS: 55-151 MB measured), with room to spare
+# What a kernel forked from the zygote may grow to on its own (private memory, measured: about 30 MB with its
+# page; 51-99 MB on Modules 1, 3, 4 and 7 once every view of every explorer is drawn, 105 MB on Module 4 from an
+# empty chart cache, the test in tests/test_forks.py). The pages all forked kernels share count once, as the
+# zygote's.
+FORKED_KERNEL_MB = 120
 FULL = "The course site is full right now: every place for a module is taken."
 BUSY = "The course site is starting modules for other learners right now."
 REFRESH_SECONDS = 1  # how soon a waiting page asks again (then held on the server, see PageHandler)
@@ -41,11 +46,11 @@ HOLD_SECONDS = 10  # longest a waiting page's request is held on the server, wai
 KEEP_SECONDS = 6  # a place in line not asked for this long is given up
 
 
-def ceiling_for_memory(reserved: int = 0) -> int:
-    """How many learners' kernels fit in three quarters of this machine's memory, after `reserved` others
-    (the preheated pool); at least one."""
+def ceiling_for_memory(reserved: int = 0, kernel_mb: int = KERNEL_MB) -> int:
+    """How many learners' kernels of `kernel_mb` each fit in three quarters of this machine's memory, after
+    `reserved` others (the preheated pool); at least one."""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(1, int(memory * 0.75 / (KERNEL_MB * 2**20)) - reserved)
+    return max(1, int(memory * 0.75 / (kernel_mb * 2**20)) - reserved)
 
 
 @dataclass(frozen=True)
