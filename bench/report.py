@@ -121,8 +121,9 @@ def _header(r: dict, work: Path) -> list[str]:
         f"Modules: {', '.join(r['modules'])}; the first is the reference module, the only one used for the "
         "warm-cache loads, plain-pre and the load test. "
         "Every site serves a snapshot of course/, modules/ and data/ taken as the run began. The course's "
-        f"chart cache was filled before the run ({m['chart_cache_warmup_s']:.0f} s), as on any site that has "
-        "served a page before.", ""]
+        f"chart cache was filled before the run ({m['chart_cache_warmup_s']:.0f} s) with every view of every "
+        "explorer, as on a site whose learners have chosen each view before, so no site draws a chart for "
+        "another measured after it.", ""]
 
 
 def _targets(r: dict) -> list[str]:

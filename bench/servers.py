@@ -62,14 +62,33 @@ def environment(work: Path, code: Path) -> dict[str, str]:
     return env
 
 
+# Draws every view of every explorer on a module page (a page draws only its first views; any other is drawn
+# in the kernel the first time a learner chooses it, and kept in the chart cache).
+DRAW_EVERY_VIEW = """
+import sys
+from pathlib import Path
+import nbformat
+from nbclient import NotebookClient
+for path in sys.argv[1:]:
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "import gc\\nfrom course.lesson.widgets import Explorer\\n"
+        "[e.every_view() for e in gc.get_objects() if isinstance(e, Explorer)]"))
+    NotebookClient(notebook, timeout=900, resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+"""
+
+
 def warm_chart_cache(work: Path, code: Path, env: dict[str, str]) -> float:
-    """Run every module once outside Voilà so the course's on-disk chart cache is filled, as it is on any
-    site that has served a page before; returns the seconds it took."""
+    """Run every module once outside Voilà, and draw every view of its explorers, so the course's on-disk
+    chart cache holds every chart, as on a site whose learners have chosen each view before (whichever site
+    is measured first would otherwise draw the views its slider moves reach); returns the seconds it took."""
     start = time.monotonic()
     out = work / "executed"
     notebooks = [str(code / "modules" / m) for m in modules(code)]
     subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output-dir",
                     str(out), *notebooks], cwd=code, env=env, check=True, capture_output=True, timeout=900)
+    subprocess.run([sys.executable, "-c", DRAW_EVERY_VIEW, *notebooks], cwd=code, env=env, check=True,
+                   capture_output=True, timeout=1800)
     return time.monotonic() - start
 
 
