@@ -274,8 +274,8 @@ def main(argv=None) -> None:
                             "proxy's X-Forwarded-For and X-Forwarded-Proto")
     serve.add_argument("--max-kernels", type=int, default=0, metavar="N",
                        help="most learners' module pages open at once; past it a learner is asked to try again "
-                            "in a minute (default: what 3/4 of this machine's memory holds at 150 MB a kernel, "
-                            "beside the preheated ones)")
+                            "in a minute (default: what 3/4 of this machine's memory holds, beside the preheated "
+                            "ones, at 120 MB a forked kernel or 150 MB a kernel started as a new process)")
     serve.add_argument("--start-slots", type=int, default=0, metavar="N",
                        help="most learners' kernels starting at once; past it a learner waits in line (default: "
                             "4 per CPU core: much of a start-up is waiting, not CPU). Pool kernels start at most "
