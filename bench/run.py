@@ -28,18 +28,19 @@ import psutil  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
 
 from bench import browser as chrome  # noqa: E402
-from bench import floor, load, machine, report, servers  # noqa: E402
+from bench import floor, inline, load, machine, report, servers  # noqa: E402
 
 PRESETS = {
     "full": {"cold": 10, "warm": 10, "moves": 20, "rates": [30, 60, 100, 150], "window": 60.0,
-             "deadline": 30.0, "browser_every": 10, "modules": 0, "pool": 3, "sites": "ours,plain,plain-pre,floor"},
+             "deadline": 30.0, "browser_every": 10, "modules": 0, "pool": 3,
+             "sites": "ours,plain,plain-pre,inline,floor"},
     "quick": {"cold": 2, "warm": 1, "moves": 5, "rates": [30], "window": 10.0, "deadline": 20.0,
               "browser_every": 5, "modules": 1, "pool": 2, "sites": "ours,plain,floor"},
 }
 # The reference module (--module; by default module 01, the first after the orientation) is measured first.
 # Warm-cache loads, the extra site plain Voilà preheated, and the load test use only the reference module
 # (every module's page loads the same JS and CSS): that keeps a full run with 7 modules near 45 minutes.
-FIRST_MODULE_ONLY = {"plain-pre"}
+FIRST_MODULE_ONLY = {"plain-pre"}  # and the inline-matplotlib site, which serves only its own notebook
 
 
 def in_order(modules: list[str], reference: str | None) -> list[str]:
@@ -119,7 +120,9 @@ async def measure_site(browser, site, modules: list[str], expect: dict, learners
     bg.mark(f"pages: {site.key}")
     out = {"label": site.label, "startup": await asyncio.to_thread(site.start), "modules": {}}
     try:
-        for number, module in enumerate(modules[:1] if site.key in FIRST_MODULE_ONLY else modules):
+        pages = ([inline.NOTEBOOK] if site.key == "inline" else
+                 modules[:1] if site.key in FIRST_MODULE_ONLY else modules)
+        for number, module in enumerate(pages):
             context = await chrome.new_context(browser, site, next(learners))
             found = await chrome.discover(context, site, module)
             await context.close()
@@ -169,7 +172,7 @@ def options(argv) -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke check (about 2 minutes)")
-    parser.add_argument("--sites", help="which of ours, plain, plain-pre, floor (default: all; --quick: "
+    parser.add_argument("--sites", help="which of ours, plain, plain-pre, inline, floor (default: all; --quick: "
                                         "ours,plain,floor)")
     parser.add_argument("--rates", help="arrivals per minute for the load test, e.g. 30,60,100,150")
     parser.add_argument("--cold", type=int, help="cold-cache page loads per module and site")
@@ -177,6 +180,9 @@ def options(argv) -> dict:
     parser.add_argument("--moves", type=int, help="slider moves per module and site")
     parser.add_argument("--pool", type=int, help="preheated kernels per module (cohort site and plain-pre)")
     parser.add_argument("--no-load", action="store_true", help="skip the load test")
+    parser.add_argument("--new-views", action="store_true",
+                        help="fill the chart cache with each page's first views only, so a slider move draws "
+                             "its chart in the kernel (measure one course site only: it fills the cache)")
     parser.add_argument("--browser-every", type=int, help="in the load test, one learner in this many is a "
                                                           "real browser (0: none; default 10)")
     parser.add_argument("--module", help="the reference module (default: the one numbered 01)")
@@ -194,7 +200,7 @@ def options(argv) -> dict:
         opts["rates"] = []
     opts["sites"], opts["out"] = (args.sites or opts["sites"]).split(","), args.out
     opts["code"] = str(Path(args.code).resolve()) if args.code else None
-    opts["module"] = args.module
+    opts["module"], opts["new_views"] = args.module, args.new_views
     return opts
 
 
@@ -212,8 +218,11 @@ async def main(argv=None) -> int:
     sites = servers.sites(work, code, env, opts["pool"], opts["sites"])
     print(f"bench: {opts['mode']} run, work folder {work}, modules {modules}", flush=True)
     bg.mark("warm chart cache")
-    info["chart_cache_warmup_s"] = servers.warm_chart_cache(work, code, env)
+    info["chart_cache_warmup_s"] = servers.warm_chart_cache(work, code, env, not opts["new_views"])
+    info["new_views"] = opts["new_views"]
     charted = floor.write(work, work / "executed", modules)
+    inline.write(code)
+    charted[inline.NOTEBOOK] = True
     bg.mark("roster")
     codes = (servers.make_roster(work, code, env, max(opts["rates"] + [0]) + 2 * opts["cold"] + 10)
              if any(s.signed_in for s in sites) else {})
@@ -228,7 +237,8 @@ async def main(argv=None) -> int:
                                                             learners, opts, bg, charted)
         if opts["rates"] and modules:
             first = modules[0]
-            results["load"] = await load_levels(browser, sites, first, results["expect"][first], people,
+            served = [s for s in sites if s.key not in ("floor", "inline")]  # they serve no module page
+            results["load"] = await load_levels(browser, served, first, results["expect"][first], people,
                                                 opts, bg)
         await browser.close()
     bg.stop()

