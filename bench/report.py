@@ -124,10 +124,11 @@ def _header(r: dict, work: Path) -> list[str]:
         "warm-cache loads, plain-pre and the load test. "
         "Every site serves a snapshot of course/, modules/ and data/ taken as the run began. The course's "
         f"chart cache was filled before the run ({m['chart_cache_warmup_s']:.0f} s) "
-        + ("with each page's first views only (`--new-views`), as on a new site: a slider move draws its view "
-           "in the kernel, and the site measured first draws it for any measured after it." if m.get("new_views")
-           else "with every view of every explorer, as on a site whose learners have chosen each view before, "
-                "so no site draws a chart for another measured after it."), ""]
+        + ("with each page's first views only (`--new-views`): a slider move draws its view in the kernel, and "
+           "the site measured first draws it for any measured after it." if m.get("new_views")
+           else "with every view of every explorer (`python -m course charts`, as `make serve` and "
+                "`make serve-cohort` do before they start), so no site draws a chart for another measured "
+                "after it."), ""]
 
 
 def _targets(r: dict) -> list[str]:

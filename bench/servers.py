@@ -62,35 +62,18 @@ def environment(work: Path, code: Path) -> dict[str, str]:
     return env
 
 
-# Draws every view of every explorer on a module page (a page draws only its first views; any other is drawn
-# in the kernel the first time a learner chooses it, and kept in the chart cache).
-DRAW_EVERY_VIEW = """
-import sys
-from pathlib import Path
-import nbformat
-from nbclient import NotebookClient
-for path in sys.argv[1:]:
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(
-        "import gc\\nfrom course.lesson.widgets import Explorer\\n"
-        "[e.every_view() for e in gc.get_objects() if isinstance(e, Explorer)]"))
-    NotebookClient(notebook, timeout=900, resources={"metadata": {"path": str(Path(path).parent)}}).execute()
-"""
-
-
 def warm_chart_cache(work: Path, code: Path, env: dict[str, str], every_view: bool = True) -> float:
-    """Run every module once outside Voilà, and draw every view of its explorers, so the course's on-disk
-    chart cache holds every chart, as on a site whose learners have chosen each view before (whichever site
-    is measured first would otherwise draw the views its slider moves reach); `every_view` False: only the
-    views a page first shows, as on a new site, where each slider move draws in the kernel. Returns the
-    seconds it took."""
+    """Run every module once outside Voilà, and draw every view of its explorers (`python -m course charts`,
+    as `make serve` does), so the course's on-disk chart cache holds every chart (whichever site is measured
+    first would otherwise draw the views its slider moves reach); `every_view` False: only the views a page
+    first shows, so each slider move draws in the kernel. Returns the seconds it took."""
     start = time.monotonic()
     out = work / "executed"
     notebooks = [str(code / "modules" / m) for m in modules(code)]
     subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output-dir",
                     str(out), *notebooks], cwd=code, env=env, check=True, capture_output=True, timeout=900)
     if every_view:
-        subprocess.run([sys.executable, "-c", DRAW_EVERY_VIEW, *notebooks], cwd=code, env=env, check=True,
+        subprocess.run([sys.executable, "-m", "course", "charts"], cwd=code, env=env, check=True,
                        capture_output=True, timeout=1800)
     return time.monotonic() - start
 

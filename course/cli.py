@@ -20,6 +20,19 @@ def _release(args) -> int:
     return 0
 
 
+def _charts(args) -> int:
+    from course.web import chart_cache
+
+    try:
+        filled = chart_cache.fill(args.modules)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for module, views in filled.items():
+        print(f"{module}: {views} explorer views in the chart cache")
+    return 0
+
+
 def _serve(args) -> int:
     from course.web import site
 
@@ -255,6 +268,11 @@ def main(argv=None) -> None:
     rel = commands.add_parser("release", help="generate modules/ from solutions/ with nbgrader")
     rel.add_argument("--check", action="store_true", help="only report modules that are out of date")
     rel.set_defaults(run=_release)
+    charts = commands.add_parser("charts", help="draw every view of every explorer into the chart cache, so no "
+                                                "learner waits for a chart to be drawn (make serve runs it)")
+    charts.add_argument("modules", nargs="*", metavar="MODULE",
+                        help="only these modules, e.g. 01-why-men-why-now.ipynb (default: all)")
+    charts.set_defaults(run=_charts)
     srv = commands.add_parser("serve", help="run the course website (Voilà) on 127.0.0.1")
     srv.add_argument("--port", type=int, default=8866, help="port to listen on (default 8866)")
     srv.add_argument("--no-browser", action="store_true", help="do not open a web browser")
