@@ -189,16 +189,38 @@ def test_a_forked_kernel_is_interrupted_killed_and_reported_ended_as_any_kernel(
             _, reply = await asyncio.wait_for(running, 60)
             manager.provisioner.process.kill()
             deadline = time.monotonic() + 30
-            while await manager.is_alive():
+            process = manager.provisioner.process
+            while await manager.is_alive() or process.returncode is None:  # the zygote's word of it follows
                 assert time.monotonic() < deadline, "the killed kernel still counts as alive"
                 await asyncio.sleep(0.1)
-            return reply, manager.provisioner.process.returncode
+            return reply, process.returncode
         finally:
             await stop(manager, client)
 
     reply, code = run_apart(main())
     assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
     assert code == -signal.SIGKILL
+
+
+def test_a_kernels_end_is_seen_while_the_servers_loop_is_not_running():
+    """Voilà shuts its kernels down from a new event loop once its own has stopped (`Voila.stop`, run_sync),
+    where the zygote's word of a kernel's end is never read: the kernel must still be seen to end, or each
+    shutdown waits out jupyter_client's 5 s and the server's exit with it."""
+    loop = asyncio.new_event_loop()
+    manager, client = loop.run_until_complete(started(forking()))
+    try:
+        process = manager.provisioner.process
+        client.stop_channels()
+        process.kill()  # the loop that would hear the zygote is not running from here on
+        deadline = time.monotonic() + 10
+        while process.poll() is None:
+            assert time.monotonic() < deadline, "the ended kernel is still taken for running"
+            time.sleep(0.05)
+        assert process.poll() == forks.ENDED and process.returncode is None  # its status: the zygote's to say
+        assert asyncio.run(manager.is_alive()) is False  # as jupyter_client asks, from another loop
+    finally:
+        loop.run_until_complete(manager.shutdown_kernel(now=True))
+        loop.close()
 
 
 def test_a_dead_zygotes_kernels_end_and_the_next_kernel_gets_a_new_zygote():

@@ -21,6 +21,7 @@ import asyncio
 import gc
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -84,7 +85,10 @@ def zygote_main(fd: int) -> None:
     while True:
         for key, _ in sel.select():
             if key.fileobj is server:
-                data = server.recv(1 << 16)
+                try:
+                    data = server.recv(1 << 16)
+                except ConnectionResetError:  # the server exited with words of ours unread: as an end
+                    return
                 if not data:
                     return
                 buffer += data
@@ -152,6 +156,9 @@ def _become_kernel(request: dict) -> None:
 
 
 # -- the server's side --------------------------------------------------------------------------------------
+ENDED = -255  # `ForkedProcess.poll` of a kernel that has ended, its exit status not known yet
+
+
 class ForkedProcess:
     """A forked kernel as jupyter_client's local provisioner uses a `Popen`: its pid, `poll`, `wait` (once it
     has ended) and signals, sent through a process file descriptor, so never to a reused pid."""
@@ -167,6 +174,11 @@ class ForkedProcess:
             self._pidfd = None
 
     def poll(self) -> int | None:
+        """Its exit status; or, once it has ended but before the zygote's word of it has been read, ENDED.
+        That word reaches the server only while the server's event loop runs, and Voilà shuts its kernels
+        down from another loop once its own has stopped: the process file descriptor says it at once."""
+        if self.returncode is None and self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
+            return ENDED
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int | None:
@@ -179,9 +191,12 @@ class ForkedProcess:
             self._pidfd = None
 
     def send_signal(self, signum: int) -> None:
-        """Signal the kernel, unless it has ended (as `Popen` does)."""
+        """Signal the kernel, unless it has ended (as `Popen` does, even before its end has been reported)."""
         if self._pidfd is not None:
-            signal.pidfd_send_signal(self._pidfd, signum)
+            try:
+                signal.pidfd_send_signal(self._pidfd, signum)
+            except ProcessLookupError:
+                pass
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
