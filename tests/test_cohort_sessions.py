@@ -4,10 +4,11 @@ kernel, so no saved answer either."""
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ROOT, get, is_login_redirect, login, request, sign_out, signed_in, start_cohort
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 RENDER = "/voila/render/01-why-men-why-now.ipynb"
@@ -101,3 +102,25 @@ def test_progress_is_each_learners_own_and_needs_a_session(site_):
     assert module_one("ben")["answered"] == 0 and not module_one("ben")["submitted"]
     status, head, _, _ = request(server.port, "/allies/progress")
     assert is_login_redirect(status, head) or status == 403
+
+
+@pytest.mark.parametrize("ending", ["sign-out", "new code"])
+def test_a_page_already_open_when_its_session_ends_loses_its_kernel_so_saves_nothing_more(site_, ending):
+    """A page's kernel saves answers itself, over a socket opened while the session was live: ending the
+    session must end that kernel too (the page then says its session ended), within a few seconds."""
+    server, codes = site_
+    ana = signed_in(server.port, "ana", codes["ana"])
+    kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', get(server.port, RENDER, ana)[1]).group(1)
+    channels = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel}/channels"
+    with connect(channels, additional_headers=ana, open_timeout=10) as socket:
+        if ending == "sign-out":
+            sign_out(server.port, signed_in(server.port, "ana", codes["ana"]))  # on another device
+        else:
+            codes["ana"] = cohort(server, "reset-code", "ana")
+        deadline = time.monotonic() + 30
+        with pytest.raises(ConnectionClosed):
+            while time.monotonic() < deadline:
+                try:
+                    socket.recv(timeout=1)  # the kernel's messages, until the server closes the socket
+                except TimeoutError:
+                    pass

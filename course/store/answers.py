@@ -660,6 +660,10 @@ class AnswerStore:
                                                   (learner_id,)).fetchone())
         return row[0] if row else None
 
+    def sessions(self) -> dict[str, int]:
+        """Every learner's current session number (one read, for a server checking many at once)."""
+        return dict(self._run(lambda conn: conn.execute("SELECT id, session FROM learners").fetchall()))
+
     def _set_code(self, learner_id: str, salt: bytes, digest: bytes) -> None:
         check_id("learner id", learner_id)
 

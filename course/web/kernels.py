@@ -19,17 +19,20 @@ import posixpath
 import time
 import weakref
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import unquote
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+from tornado.ioloop import PeriodicCallback
 from traitlets import DottedObjectName, Integer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from course import upstream
 from course.contract import LEARNER_ENV
+from course.store.answers import AnswerStore
 from course.web.pools import PooledKernelManager
 
 _MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
@@ -44,6 +47,7 @@ BUSY = "The course site is starting modules for other learners right now."
 REFRESH_SECONDS = 1  # how soon a waiting page asks again (then held on the server, see PageHandler)
 HOLD_SECONDS = 10  # longest a waiting page's request is held on the server, waiting for a kernel to be free
 KEEP_SECONDS = 6  # a place in line not asked for this long is given up
+SESSION_CHECK_SECONDS = 2  # how soon the kernels of a session that ended (sign-out, new code, withdrawal) end
 
 
 def ceiling_for_memory(reserved: int = 0, kernel_mb: int = KERNEL_MB) -> int:
@@ -79,6 +83,10 @@ class OwnedKernelManager(PooledKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.owners: dict[str, Owner] = {}
+        self.page_sessions: dict[Owner, int] = {}  # the session each learner's page was last opened in
+        self.kernel_sessions: dict[str, int] = {}  # the session each learner's kernel was opened in
+        self._session_check: PeriodicCallback | None = None
+        self.roster: Callable[[], AnswerStore] | None = None  # the sign-in's store, set by the first page
         _MANAGERS.add(self)
 
     async def start_kernel(self, *args, **kwargs) -> str:
@@ -93,9 +101,29 @@ class OwnedKernelManager(PooledKernelManager):
         if owner is None:
             return
         for replaced in [kernel for kernel, other in self.owners.items() if other == owner]:
-            del self.owners[replaced]
-            asyncio.ensure_future(self.shutdown_kernel(replaced))
+            self._end(replaced)
         self.owners[kernel_id] = owner
+        if owner in self.page_sessions:
+            self.kernel_sessions[kernel_id] = self.page_sessions[owner]
+            if self._session_check is None and self.roster is not None:
+                self._session_check = PeriodicCallback(self.end_ended_sessions, SESSION_CHECK_SECONDS * 1000)
+                self._session_check.start()
+
+    def _end(self, kernel_id: str) -> None:
+        del self.owners[kernel_id]
+        self.kernel_sessions.pop(kernel_id, None)
+        asyncio.ensure_future(self.shutdown_kernel(kernel_id))
+
+    def end_ended_sessions(self) -> None:
+        """Shut down every learner's kernel whose session has ended since its page opened: the page hears so
+        at once (`course.web.connections`), and nothing typed there afterwards is saved."""
+        if not self.kernel_sessions:
+            return
+        current = self.roster().sessions()
+        for kernel_id, session in list(self.kernel_sessions.items()):
+            owner = self.owners.get(kernel_id)
+            if owner is not None and current.get(owner.learner) != session:
+                self._end(kernel_id)
 
     def full_for(self, owner: Owner) -> bool:
         """Whether a new kernel for `owner` would pass the ceiling (one that replaces theirs never does)."""
@@ -104,6 +132,7 @@ class OwnedKernelManager(PooledKernelManager):
 
     def remove_kernel(self, kernel_id: str):
         self.owners.pop(kernel_id, None)
+        self.kernel_sessions.pop(kernel_id, None)
         self.gate.notify()  # a place under the ceiling may be free
         return super().remove_kernel(kernel_id)
 
@@ -235,6 +264,8 @@ class PageHandler(TornadoVoilaHandler):
                 mine = owner in manager.owners.values()  # a reload: it replaces their kernel, so needs no new place
                 if not full and (pooled or (gate.page_may_start() and (mine or line.first(owner)))):
                     line.leave(owner)
+                    manager.page_sessions[owner] = getattr(self.current_user, "session", 0)
+                    manager.roster = getattr(self.identity_provider, "roster", None)
                     if not pooled:
                         self._started = gate.page_started()
                     return
