@@ -206,21 +206,25 @@ def test_a_kernels_end_is_seen_while_the_servers_loop_is_not_running():
     """Voilà shuts its kernels down from a new event loop once its own has stopped (`Voila.stop`, run_sync),
     where the zygote's word of a kernel's end is never read: the kernel must still be seen to end, or each
     shutdown waits out jupyter_client's 5 s and the server's exit with it."""
-    loop = asyncio.new_event_loop()
-    manager, client = loop.run_until_complete(started(forking()))
-    try:
-        process = manager.provisioner.process
-        client.stop_channels()
-        process.kill()  # the loop that would hear the zygote is not running from here on
-        deadline = time.monotonic() + 10
-        while process.poll() is None:
-            assert time.monotonic() < deadline, "the ended kernel is still taken for running"
-            time.sleep(0.05)
-        assert process.poll() == forks.ENDED and process.returncode is None  # its status: the zygote's to say
-        assert asyncio.run(manager.is_alive()) is False  # as jupyter_client asks, from another loop
-    finally:
-        loop.run_until_complete(manager.shutdown_kernel(now=True))
-        loop.close()
+    def main():  # in a thread of its own: a browser test may be running a loop in this one
+        loop = asyncio.new_event_loop()
+        manager, client = loop.run_until_complete(started(forking()))
+        try:
+            process = manager.provisioner.process
+            client.stop_channels()
+            process.kill()  # the loop that would hear the zygote is not running from here on
+            deadline = time.monotonic() + 10
+            while process.poll() is None:
+                assert time.monotonic() < deadline, "the ended kernel is still taken for running"
+                time.sleep(0.05)
+            assert process.poll() == forks.ENDED and process.returncode is None  # the zygote's to say
+            assert asyncio.run(manager.is_alive()) is False  # as jupyter_client asks, from another loop
+        finally:
+            loop.run_until_complete(manager.shutdown_kernel(now=True))
+            loop.close()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(main).result()
 
 
 def test_a_dead_zygotes_kernels_end_and_the_next_kernel_gets_a_new_zygote():
