@@ -10,6 +10,10 @@ Kernels are bounded too: a learner has one kernel per module page (a new one, on
 and past a site-wide ceiling, set from the machine's memory, or while every start-up slot is taken
 (`course.web.pools.Gate`), a learner asking for a new one gets a waiting page with their place in line, which
 keeps that place and asks again; the server holds that request until a kernel is free for them.
+
+A kernel also ends with the session its page was opened in: every SESSION_CHECK_SECONDS the server compares
+each kernel's session with the learner's current one in the store (sign-out, a new code and withdrawal
+each start a new one), so a page left open in an ended session saves nothing more.
 """
 from __future__ import annotations
 
