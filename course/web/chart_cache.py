@@ -12,10 +12,13 @@ nothing to do until the course's code, data or modules change.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 from course.paths import ROOT, folder
 
@@ -29,7 +32,10 @@ def draw_every_view(notebook: Path, timeout: int = 900) -> int:
     """Run `notebook` in a new kernel, then draw every view of its explorers; returns how many views."""
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(EVERY_VIEW))
-    NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    with tempfile.TemporaryDirectory(prefix="allies-charts-") as sockets:  # IPC: no TCP port, nothing to race
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
+        NotebookClient(nb, config=ipc, timeout=timeout,
+                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
     return int(nb.cells[-1].outputs[0]["text"])
 
 
