@@ -52,7 +52,9 @@ def wait_until_gone(server, headers, kernel, seconds=30) -> None:
     while reaches(server, headers, kernel):
         assert time.monotonic() < deadline, f"kernel {kernel} still running"
         time.sleep(0.2)
-    assert f"Kernel shutdown: {kernel}" in server.log.read_text()
+    while f"Kernel shutdown: {kernel}" not in server.log.read_text():  # refused at once, shut down just after
+        assert time.monotonic() < deadline, f"kernel {kernel} refused but not shut down"
+        time.sleep(0.2)
 
 
 def close(server, headers, kernel) -> None:
@@ -187,7 +189,10 @@ def test_a_kernel_no_page_is_connected_to_ends_but_one_with_its_page_connected_s
             wait_until_gone(server, ben, killed)
             wait_until_gone(server, ben, never)
             assert reaches(server, ana, kept), "a kernel with its page connected was shut down"
-        assert "no page connected for 3 s" in server.log.read_text()
+        deadline = time.monotonic() + 30  # the log may trail on a busy machine
+        while "no page connected for 3 s" not in server.log.read_text():
+            assert time.monotonic() < deadline, "the kernels ended, but not for want of a page"
+            time.sleep(0.2)
     finally:
         server.stop()
 
@@ -195,10 +200,10 @@ def test_a_kernel_no_page_is_connected_to_ends_but_one_with_its_page_connected_s
 def test_no_new_kernel_starts_that_would_leave_less_memory_available_than_the_site_keeps_free(tmp_path):
     """Whatever the count under the ceiling, a learner whose new kernel would leave the machine with less
     memory available than `--keep-free-mb` waits in line, told the site is full."""
-    available_mb = kernels.memory_available() // 2**20
+    all_mb = kernels.machine_memory() // 2**20  # more than can ever be available beside a new kernel
     (tmp_path / "short").mkdir()
     (tmp_path / "roomy").mkdir()
-    server, codes = start_cohort(tmp_path / "short", "--pool-size", "0", "--keep-free-mb", str(available_mb))
+    server, codes = start_cohort(tmp_path / "short", "--pool-size", "0", "--keep-free-mb", str(all_mb))
     try:
         ana = signed_in(server.port, "ana", codes["ana"])
         status, headers, body, _ = request(server.port, MODULE_1, headers=ana)
