@@ -95,8 +95,56 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ProcessTree:
+    """A server under test as a tree of processes (`tree()`: its root first): its kernels, the CPU they use, and
+    which part of it each process is (`part`)."""
+
+    def tree(self) -> list[psutil.Process]:
+        raise NotImplementedError
+
+    def part(self, proc: psutil.Process, root: psutil.Process) -> str:
+        """The part of the server `proc` belongs to, for CPU and memory by part: the root is "server", every
+        process under it (kernels, a kernel zygote) "kernels"."""
+        return "server" if proc.pid == root.pid else "kernels"
+
+    def kernels(self) -> dict[str, psutil.Process]:
+        """The server's kernel processes by kernel id."""
+        found = {}
+        for p in self.tree()[1:]:
+            try:
+                match = KERNEL_ID.search(" ".join(p.cmdline()))
+            except psutil.Error:
+                continue
+            if match:
+                found[match.group(1)] = p
+        return found
+
+    def cpu_seconds(self, server_only: bool = False) -> float:
+        """CPU seconds used so far by the server and its live kernels (or by the server process alone)."""
+        total = 0.0
+        for p in self.tree()[:1] if server_only else self.tree():
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds used so far by the server process and by the processes under it (kernels), each with
+        the processes it has reaped: a kernel that ended still counts."""
+        used = []
+        for p in self.tree():
+            try:
+                t = p.cpu_times()
+                used.append(t.user + t.system + t.children_user + t.children_system)
+            except psutil.Error:
+                used.append(0.0)
+        return (used[0], sum(used[1:])) if used else (0.0, 0.0)
+
+
 @dataclass
-class Site:
+class Site(ProcessTree):
     """One server under test. `pool`: preheated kernels per module (0: a kernel is started per request)."""
 
     key: str
@@ -172,41 +220,6 @@ class Site:
             return [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
-
-    def kernels(self) -> dict[str, psutil.Process]:
-        """The server's kernel processes by kernel id."""
-        found = {}
-        for p in self.tree()[1:]:
-            try:
-                match = KERNEL_ID.search(" ".join(p.cmdline()))
-            except psutil.Error:
-                continue
-            if match:
-                found[match.group(1)] = p
-        return found
-
-    def cpu_seconds(self, server_only: bool = False) -> float:
-        """CPU seconds used so far by the server and its live kernels (or by the server process alone)."""
-        total = 0.0
-        for p in self.tree()[:1] if server_only else self.tree():
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-        return total
-
-    def cpu_split(self) -> tuple[float, float]:
-        """CPU seconds used so far by the server process and by the processes under it (kernels), each with
-        the processes it has reaped: a kernel that ended still counts."""
-        used = []
-        for p in self.tree():
-            try:
-                t = p.cpu_times()
-                used.append(t.user + t.system + t.children_user + t.children_system)
-            except psutil.Error:
-                used.append(0.0)
-        return (used[0], sum(used[1:])) if used else (0.0, 0.0)
 
     def kernels_started(self) -> int:
         """How many kernels this site's log says were started."""
