@@ -1,7 +1,7 @@
 """Learners arriving in a minute on the hub path against the single-machine cohort site, in one run; writes
 bench/HUB_LOAD.md.
 
-    python bench/hub_load.py [--hub-rates 5,10,20,40] [--cohort-rates 90,110,140] [--hub-limit 120]
+    python bench/hub_load.py [--hub-rates 10,20,30,40] [--cohort-rates 40,80,110,140] [--hub-limit 120]
 
 Every level is `bench/load.py`'s load test: learners arriving evenly over 60 s on a freshly started path, most
 as HTTP clients, one in `--browser-every` a headless browser timed to "usable" by bench/probe.js.
@@ -38,6 +38,7 @@ from bench.stats import fmt, summary  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "HUB_LOAD.md"
 PROGRESS = re.compile(r'new EventSource\("([^"]+)"\)')
+SETTLE = 30.0  # seconds: after a level's last learner, CPU is counted until the path is idle, at most this long
 BUSY = 0.3  # cores: above this much use by other processes on average, the report says the run was disturbed
 PARTS = {"cohort": ["server", "kernels"], "hub": ["hub", "servers", "kernels"]}
 
@@ -184,11 +185,12 @@ def markdown(r: dict) -> str:
         "the module page and its widgets' state as above. **Time to usable** runs from arrival (sign-in "
         "included, and so the server's start on the hub) to usable; a learner not usable within the limit "
         f"(cohort {o['cohort_limit']:g} s, hub {o['hub_limit']:g} s) fails. **CPU**: user + system seconds of "
-        "the path's processes over the level (processes that ended count until last seen), and that as cores; "
-        "the hub's part is the hub, its proxy and the idle culler. **Memory**: the peak of their summed "
-        "resident sets (shared pages counted in each process). The load generator and the browsers share the "
-        "same 2 cores.", "",
-        "| path | per min | arrivals | failed (limit) | failed within 30 s | usable from arrival: median / p95 s "
+        "the path's processes from the first arrival until the path was idle again after the last learner (at "
+        f"most {SETTLE:g} s later; processes that ended count until last seen), per learner, and as cores over "
+        "that time; the hub's part is the hub, its proxy and the idle culler, \"servers\" are learners' "
+        "servers. **Memory**: the peak of their summed resident sets (shared pages counted in each process). "
+        "The load generator and the browsers share the same 2 cores.", "",
+        f"| path | per min | arrivals | failed (limit) | failed within {o['cohort_limit']:g} s | usable from arrival: median / p95 s "
         "| browsers: median s (n) | sign-in (hub: with server start): median s | CPU s: by part | CPU s per "
         "learner | cores | peak memory GB: total (by part) | others' CPU, cores |",
         "|" + "---|" * 13]
@@ -229,8 +231,8 @@ async def levels_of(path: str, rates: list[int], run_one) -> list[dict]:
 
 def options(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hub-rates", default="5,10,20,40", help="learners a minute on the hub path, in turn")
-    parser.add_argument("--cohort-rates", default="90,110,140", help="learners a minute on the cohort site")
+    parser.add_argument("--hub-rates", default="10,20,30,40", help="learners a minute on the hub path, in turn")
+    parser.add_argument("--cohort-rates", default="40,80,110,140", help="learners a minute on the cohort site")
     parser.add_argument("--hub-limit", type=float, default=120.0,
                         help="seconds from arrival to usable on the hub path (its server start included)")
     parser.add_argument("--cohort-limit", type=float, default=30.0, help="the same on the cohort site")
@@ -270,7 +272,8 @@ async def main(argv=None) -> int:
                 await asyncio.to_thread(site.wait_idle)
             bg.mark(f"load cohort {rate}/min")
             level = await load.run_level(site, rate, module, people, browser, expect, window=window,
-                                         deadline=args.cohort_limit, browser_every=args.browser_every)
+                                         deadline=args.cohort_limit, browser_every=args.browser_every,
+                                         settle=SETTLE)
         finally:
             site.stop()
         return {**level, "path": "cohort", "limit": args.cohort_limit, "log_events": site.log_events()}
@@ -286,7 +289,7 @@ async def main(argv=None) -> int:
             bg.mark(f"load hub {rate}/min")
             level = await load.run_level(hub, rate, f"modules/{module}", users, browser, expect, window=window,
                                          deadline=args.hub_limit, browser_every=args.browser_every,
-                                         http=hub_http_learner, in_browser=hub_browser_learner)
+                                         http=hub_http_learner, in_browser=hub_browser_learner, settle=SETTLE)
         finally:
             await asyncio.to_thread(hub.stop)
         return {**level, "path": "hub", "limit": args.hub_limit}

@@ -160,11 +160,13 @@ async def _sample(site: ProcessTree, samples: list, stop: asyncio.Event) -> None
 
 async def run_level(site: ProcessTree, rate: int, module: str, learners: list, browser, expect: dict, *,
                     window: float = 60.0, deadline: float = 60.0, browser_every: int = 10,
-                    max_browsers: int = 3, http=http_learner, in_browser=browser_learner) -> dict:
+                    max_browsers: int = 3, http=http_learner, in_browser=browser_learner,
+                    settle: float = 0.0) -> dict:
     """`rate × window / 60` learners arriving evenly over `window` seconds; each must be done within
     `deadline` seconds of arriving ("total": seconds from arrival to done). `http` and `in_browser`: one
-    learner as an HTTP client and in a browser (by default, on the cohort site or plain Voilà). Returns every
-    learner's outcome plus server samples."""
+    learner as an HTTP client and in a browser (by default, on the cohort site or plain Voilà). With `settle`,
+    sampling goes on after the last learner until the server is idle (at most `settle` seconds), so that the
+    samples hold the CPU the level caused. Returns every learner's outcome plus server samples."""
     count = max(1, round(rate * window / 60))
     results, samples, stop = [], [], asyncio.Event()
     running_browsers = 0
@@ -204,6 +206,8 @@ async def run_level(site: ProcessTree, rate: int, module: str, learners: list, b
     await asyncio.wait(tasks, timeout=deadline + 10)  # each learner already has its own deadline
     for task in tasks:
         task.cancel()
+    if settle:
+        await asyncio.to_thread(site.wait_idle, timeout=settle)
     stop.set()
     await sampler
     return {"rate": rate, "arrivals": count, "window": window, "results": results, "samples": samples,

@@ -142,6 +142,17 @@ class ProcessTree:
                 used.append(0.0)
         return (used[0], sum(used[1:])) if used else (0.0, 0.0)
 
+    def wait_idle(self, threshold: float = 0.10, window: float = 0.5, timeout: float = 30.0) -> float:
+        """Wait until the server and its kernels use under `threshold` of a core for two windows in a row
+        (a preheated pool has refilled); returns the seconds waited."""
+        begin = time.monotonic()
+        quiet = 0
+        while quiet < 2 and time.monotonic() - begin < timeout:
+            used = self.cpu_seconds()
+            time.sleep(window)
+            quiet = quiet + 1 if (self.cpu_seconds() - used) / window < threshold else 0
+        return time.monotonic() - begin
+
 
 @dataclass
 class Site(ProcessTree):
@@ -224,17 +235,6 @@ class Site(ProcessTree):
     def kernels_started(self) -> int:
         """How many kernels this site's log says were started."""
         return Path(self.log.name).read_text(encoding="utf-8", errors="replace").count("Kernel started:")
-
-    def wait_idle(self, threshold: float = 0.10, window: float = 0.5, timeout: float = 30.0) -> float:
-        """Wait until the server and its kernels use under `threshold` of a core for two windows in a row
-        (a preheated pool has refilled); returns the seconds waited."""
-        begin = time.monotonic()
-        quiet = 0
-        while quiet < 2 and time.monotonic() - begin < timeout:
-            used = self.cpu_seconds()
-            time.sleep(window)
-            quiet = quiet + 1 if (self.cpu_seconds() - used) / window < threshold else 0
-        return time.monotonic() - begin
 
     def stop(self) -> None:
         """Stop the server, then any of its processes still alive (by their pid, checked by psutil)."""
