@@ -189,11 +189,13 @@ def markdown(r: dict) -> str:
         f"most {SETTLE:g} s later; processes that ended count until last seen), per learner, and as cores over "
         "that time; the hub's part is the hub, its proxy and the idle culler, \"servers\" are learners' "
         "servers. **Memory**: the peak of their summed resident sets (shared pages counted in each process). "
-        "The load generator and the browsers share the same 2 cores.", "",
+        "**Server log**: lines counted in the path's log (the hub's holds the proxy's and learners' servers' "
+        "output too; bench/servers.py and bench/hubs.py name what is counted). The load generator and the "
+        "browsers share the same 2 cores.", "",
         f"| path | per min | arrivals | failed (limit) | failed within {o['cohort_limit']:g} s | usable from arrival: median / p95 s "
         "| browsers: median s (n) | sign-in (hub: with server start): median s | CPU s: by part | CPU s per "
-        "learner | cores | peak memory GB: total (by part) | others' CPU, cores |",
-        "|" + "---|" * 13]
+        "learner | cores | peak memory GB: total (by part) | others' CPU, cores | server log |",
+        "|" + "---|" * 14]
     for lv in levels:
         s, parts = lv["stats"], PARTS[lv["path"]]
         busy = bg.get(f"load {lv['path']} {lv['rate']}/min", {}).get("mean")
@@ -203,7 +205,8 @@ def markdown(r: dict) -> str:
             f"{fmt(s['browser']['median'], '', 2)} ({s['browser']['n']}) | {fmt(s['signin']['median'], '', 2)} | "
             + ", ".join(f"{p} {s['cpu'].get(p, 0):.1f}" for p in parts) + " | "
             f"{s['cpu_s'] / s['arrivals']:.2f} | {fmt(s['cores'], '', 2)} | {s['peak_gb']:.2f} ("
-            + ", ".join(f"{p} {s['peak_by_gb'].get(p, 0):.2f}" for p in parts) + f") | {fmt(busy, '', 2)} |")
+            + ", ".join(f"{p} {s['peak_by_gb'].get(p, 0):.2f}" for p in parts) + f") | {fmt(busy, '', 2)} | "
+            + (", ".join(f"{k}: {n}" for k, n in lv.get("log_events", {}).items()) or "–") + " |")
     errors = [f"- {lv['path']} {lv['rate']}/min: {'; '.join(lv['stats']['errors'])}"
               for lv in levels if lv["stats"]["errors"]]
     lines += ["", *(["Why learners failed (distinct messages):", "", *errors, ""] if errors else [])]
@@ -292,7 +295,7 @@ async def main(argv=None) -> int:
                                          http=hub_http_learner, in_browser=hub_browser_learner, settle=SETTLE)
         finally:
             await asyncio.to_thread(hub.stop)
-        return {**level, "path": "hub", "limit": args.hub_limit}
+        return {**level, "path": "hub", "limit": args.hub_limit, "log_events": hub.log_events()}
 
     async with async_playwright() as playwright:
         browser = await chrome.launch(playwright)

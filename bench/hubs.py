@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.servers import KERNEL_ID, ProcessTree
+from bench.servers import KERNEL_ID, LOG_EVENTS, ProcessTree, count_events
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "jupyterhub"
@@ -36,6 +36,13 @@ c.Spawner.environment = {environment!r}
 if {root_user!r}:  # CI runs as root; jupyter_server then wants to be told
     c.Spawner.args = ["--allow-root"]
 """
+
+
+# What the hub's log (its own, the proxy's and learners' servers' output) says went wrong, besides their kernels'
+# LOG_EVENTS: a learner's server that lost its port to another process before binding it (the local-process
+# spawner picks a free port, then the server binds it), slow to answer the hub, or never started.
+HUB_LOG_EVENTS = {**LOG_EVENTS, "server's port taken": "could not be started because port",
+                  "server slow to answer": "is slow to become responsive", "server start failed": "Unhandled error starting"}
 
 
 def free_port() -> int:
@@ -121,6 +128,10 @@ class Hub(ProcessTree):
                     or f"--api-port {self.api_port}" in line:
                 found.append(proc)
         return found
+
+    def log_events(self) -> dict[str, int]:
+        """How often each of HUB_LOG_EVENTS appears in the hub's log."""
+        return count_events(self.log, HUB_LOG_EVENTS) if self.log.exists() else {}
 
     def tree(self) -> list[psutil.Process]:
         """The hub process and every process under it: the proxy, the culler, learners' servers, their kernels."""

@@ -32,6 +32,12 @@ LOG_EVENTS = {"kernel port clash": "Address already in use", "kernel died": "Ker
               "uncaught exception": "Uncaught exception", "waiting page": "503 GET /voila/render"}
 
 
+def count_events(log: Path, events: dict[str, str]) -> dict[str, int]:
+    """How often each of `events` (name: the text it shows as) appears in `log`, for those that do."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return {name: text.count(needle) for name, needle in events.items() if needle in text}
+
+
 def snapshot(work: Path, source: Path = ROOT) -> Path:
     """Copy the course package, its learner notebooks and its data from `source` (the repository) into
     `work`/code; returns that folder."""
@@ -219,8 +225,7 @@ class Site(ProcessTree):
 
     def log_events(self) -> dict[str, int]:
         """How often each of LOG_EVENTS appears in this start's server log."""
-        text = Path(self.log.name).read_text(encoding="utf-8", errors="replace") if self.log else ""
-        return {name: text.count(needle) for name, needle in LOG_EVENTS.items() if needle in text}
+        return count_events(Path(self.log.name), LOG_EVENTS) if self.log else {}
 
     def tree(self) -> list[psutil.Process]:
         """The server process and every process under it."""

@@ -70,6 +70,7 @@ def test_the_hub_load_report_finds_each_paths_highest_rate_without_failures():
               level("hub", 5, [20.0, 25.0, 40.0], 120, {"hub": 5.0, "servers": 40.0, "kernels": 10.0},
                     {"hub": gb / 2, "servers": gb, "kernels": gb / 2}),
               level("hub", 10, [30.0, 90.0], 120, {"hub": 5.0, "servers": 40.0, "kernels": 10.0}, {"hub": gb}, errors=1)]
+    levels[-1]["log_events"] = {"server's port taken": 1}
     background = {"setup": {"mean": 0.1, "max": 0.2, "machine": 1.0},
                   "load cohort 90/min": {"mean": 0.5, "max": 0.9, "machine": 1.9},
                   "load hub 5/min": {"mean": 0.25, "max": 0.5, "machine": 1.5}}
@@ -81,9 +82,10 @@ def test_the_hub_load_report_finds_each_paths_highest_rate_without_failures():
             "limit of 120 s, and none of the rates run with the cohort's 30 s") in text
     # failed within 30 s: the learner that took 40 s; times from arrival; CPU by part, per learner, as cores
     assert ("| hub | 5 | 3 | 0 (120 s) | 1 | 25.00 / 38.50 | 20.00 (1) | 12.50 | hub 5.0, servers 40.0, kernels 10.0 "
-            "| 18.33 | 1.10 | 2.00 (hub 0.50, servers 1.00, kernels 0.50) | 0.25 |") in text
+            "| 18.33 | 1.10 | 2.00 (hub 0.50, servers 1.00, kernels 0.50) | 0.25 | – |") in text
     assert "| cohort | 110 | 3 | 1 (30 s) | 1 |" in text
     assert "- hub 10/min: not done in 120 s: server start" in text
+    assert "| server's port taken: 1 |" in text
     assert "other processes used 0.38 cores on average during the load levels" in text
     background["load cohort 90/min"]["mean"] = 0.2
     assert "busy with other work" not in hub_load.markdown(result)
