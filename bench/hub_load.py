@@ -158,16 +158,18 @@ def markdown(r: dict) -> str:
     def rate(value):
         return "none of the rates run" if value is None else f"**{value} a minute**"
 
+    def rates_run(path):
+        return ", ".join(str(lv["rate"]) for lv in levels if lv["path"] == path)
+
     lines = [
         "# Learners arriving in a minute: the hub path against the single-machine cohort site", "",
         f"Written by `{r['command']}` on {r['machine']['date']} in {r['wall_s'] / 60:.1f} min, one run. "
         f"Raw data and logs: `{r['work']}`.", "",
         *machine.table(r["machine"]),
         f"**Highest rate with no failures in this run**: the cohort site {rate(cohort)} (limit "
-        f"{o['cohort_limit']:g} s; rates run: {', '.join(str(lv['rate']) for lv in levels if lv['path'] == 'cohort')}); "
-        f"the hub path {rate(hub_at_own)} with a limit of {o['hub_limit']:g} s, and {rate(hub_at_30)} with the "
-        f"cohort's {o['cohort_limit']:g} s (rates run: "
-        f"{', '.join(str(lv['rate']) for lv in levels if lv['path'] == 'hub')}). Rates go up until a level fails.",
+        f"{o['cohort_limit']:g} s; rates run: {rates_run('cohort')}); the hub path {rate(hub_at_own)} with a limit "
+        f"of {o['hub_limit']:g} s, and {rate(hub_at_30)} with the cohort's {o['cohort_limit']:g} s (rates run: "
+        f"{rates_run('hub')}). Rates go up until a level fails.",
         ""]
     if mean_others is not None and mean_others > BUSY:
         lines += [f"**This machine was busy with other work**: other processes used {mean_others:.2f} cores on "
@@ -192,9 +194,10 @@ def markdown(r: dict) -> str:
         "**Server log**: lines counted in the path's log (the hub's holds the proxy's and learners' servers' "
         "output too; bench/servers.py and bench/hubs.py name what is counted). The load generator and the "
         "browsers share the same 2 cores.", "",
-        f"| path | per min | arrivals | failed (limit) | failed within {o['cohort_limit']:g} s | usable from arrival: median / p95 s "
-        "| browsers: median s (n) | sign-in (hub: with server start): median s | CPU s: by part | CPU s per "
-        "learner | cores | peak memory GB: total (by part) | others' CPU, cores | server log |",
+        f"| path | per min | arrivals | failed (limit) | failed within {o['cohort_limit']:g} s | usable from "
+        "arrival: median / p95 s | browsers: median s (n) | sign-in (hub: with server start): median s | "
+        "CPU s: by part | CPU s per learner | cores | peak memory GB: total (by part) | others' CPU, cores | "
+        "server log |",
         "|" + "---|" * 14]
     for lv in levels:
         s, parts = lv["stats"], PARTS[lv["path"]]

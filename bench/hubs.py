@@ -1,6 +1,7 @@
 """The course's JupyterHub (deploy/jupyterhub/jupyterhub_config.py, as shipped) on loopback, for tests/test_hub.py,
-bench/hub.py and bench/hub_load.py: configurable-http-proxy from npm (`make hub-proxy`), and only the sign-in (a password
-authenticator) and the spawner (SimpleLocalProcessSpawner: every learner's server as this user) swapped in."""
+bench/hub.py and bench/hub_load.py: configurable-http-proxy from npm (`make hub-proxy`), and only the sign-in (a
+password authenticator) and the spawner (SimpleLocalProcessSpawner: every learner's server as this user) swapped
+in."""
 from __future__ import annotations
 
 import os
@@ -42,7 +43,8 @@ if {root_user!r}:  # CI runs as root; jupyter_server then wants to be told
 # LOG_EVENTS: a learner's server that lost its port to another process before binding it (the local-process
 # spawner picks a free port, then the server binds it), slow to answer the hub, or never started.
 HUB_LOG_EVENTS = {**LOG_EVENTS, "server's port taken": "could not be started because port",
-                  "server slow to answer": "is slow to become responsive", "server start failed": "Unhandled error starting"}
+                  "server slow to answer": "is slow to become responsive",
+                  "server start failed": "Unhandled error starting"}
 
 
 def free_port() -> int:

@@ -56,8 +56,9 @@ def test_the_hub_load_report_finds_each_paths_highest_rate_without_failures():
     from bench import hub_load
 
     def level(path, rate, totals, limit, cpu_by, rss_by, errors=0):
+        failed = [{"kind": "http", "error": "not done in 120 s: server start"}] * errors
         results = [{"kind": "browser" if i == 0 else "http", "total": t, "signin": t / 2}
-                   for i, t in enumerate(totals)] + [{"kind": "http", "error": "not done in 120 s: server start"}] * errors
+                   for i, t in enumerate(totals)] + failed
         samples = [{"t": 0.0, "rss": 0, "rss_by": {}, "cpu_by": {p: 0.0 for p in cpu_by}},
                    {"t": 50.0, "rss": sum(rss_by.values()), "rss_by": rss_by, "cpu_by": cpu_by}]
         return {"path": path, "rate": rate, "limit": limit, "arrivals": len(results), "results": results,
@@ -65,11 +66,13 @@ def test_the_hub_load_report_finds_each_paths_highest_rate_without_failures():
 
     gb = 1024**3
     levels = [level("cohort", 60, [1.0], 30, {"server": 1.0}, {"server": gb}),
-              level("cohort", 90, [1.0, 2.0, 3.0], 30, {"server": 10.0, "kernels": 20.0}, {"server": gb, "kernels": gb}),
+              level("cohort", 90, [1.0, 2.0, 3.0], 30, {"server": 10.0, "kernels": 20.0},
+                    {"server": gb, "kernels": gb}),
               level("cohort", 110, [1.0, 2.0], 30, {"server": 10.0, "kernels": 20.0}, {"server": gb}, errors=1),
               level("hub", 5, [20.0, 25.0, 40.0], 120, {"hub": 5.0, "servers": 40.0, "kernels": 10.0},
                     {"hub": gb / 2, "servers": gb, "kernels": gb / 2}),
-              level("hub", 10, [30.0, 90.0], 120, {"hub": 5.0, "servers": 40.0, "kernels": 10.0}, {"hub": gb}, errors=1)]
+              level("hub", 10, [30.0, 90.0], 120, {"hub": 5.0, "servers": 40.0, "kernels": 10.0}, {"hub": gb},
+                    errors=1)]
     levels[-1]["log_events"] = {"server's port taken": 1}
     background = {"setup": {"mean": 0.1, "max": 0.2, "machine": 1.0},
                   "load cohort 90/min": {"mean": 0.5, "max": 0.9, "machine": 1.9},
