@@ -93,4 +93,5 @@ bench: install chromium postgresql hub-proxy
 	$(BENCH) bench/recovery.py --learners 20
 	$(BENCH) bench/dashboard.py
 	$(BENCH) bench/hub.py --runs 3
+	$(BENCH) bench/hub_load.py
 	$(BENCH) bench/store.py

@@ -114,9 +114,10 @@ async def discover(context, site: Site, module: str, timeout: float = 90) -> dic
             "off_site": sorted(set(off_site))}
 
 
-async def load(context, site: Site, module: str, expect: dict, timeout: float = 60):
-    """Open `module` in a new page of `context`; returns (page, record) where record holds the in-page
-    milestones (ms from navigation start), sizes, Chromium's main-thread totals and the kernel id."""
+async def load(context, site: Site, module: str, expect: dict, timeout: float = 60, url: str | None = None):
+    """Open `module` (at `url`, by default the site's page for it) in a new page of `context`; returns (page,
+    record) where record holds the in-page milestones (ms from navigation start), sizes, Chromium's
+    main-thread totals and the kernel id."""
     page = await context.new_page()
     await page.add_init_script("window.__benchExpect = " + json.dumps(expect) + ";")
     await page.add_init_script(PROBE)
@@ -124,7 +125,7 @@ async def load(context, site: Site, module: str, expect: dict, timeout: float = 
     await cdp.send("Performance.enable")
     record = {"module": module, "ok": False}
     try:
-        await page.goto(render_url(site, module), wait_until="commit", timeout=timeout * 1000)
+        await page.goto(url or render_url(site, module), wait_until="commit", timeout=timeout * 1000)
         await page.wait_for_function("window.__bench.usable !== null", polling=100, timeout=timeout * 1000)
     except Exception as exc:  # a page that never becomes usable is a result, not a crash
         record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"

@@ -1,6 +1,7 @@
-"""The course's JupyterHub (deploy/jupyterhub/jupyterhub_config.py, as shipped) on loopback, for tests/test_hub.py
-and bench/hub.py: configurable-http-proxy from npm (`make hub-proxy`), and only the sign-in (a password
-authenticator) and the spawner (SimpleLocalProcessSpawner: every learner's server as this user) swapped in."""
+"""The course's JupyterHub (deploy/jupyterhub/jupyterhub_config.py, as shipped) on loopback, for tests/test_hub.py,
+bench/hub.py and bench/hub_load.py: configurable-http-proxy from npm (`make hub-proxy`), and only the sign-in (a
+password authenticator) and the spawner (SimpleLocalProcessSpawner: every learner's server as this user) swapped
+in."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+from bench.servers import KERNEL_ID, LOG_EVENTS, ProcessTree, count_events
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "jupyterhub"
@@ -30,9 +33,18 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
 c.SimpleLocalProcessSpawner.home_dir_template = {homes!r} + "/{{username}}"
 c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+c.Spawner.environment = {environment!r}
 if {root_user!r}:  # CI runs as root; jupyter_server then wants to be told
     c.Spawner.args = ["--allow-root"]
 """
+
+
+# What the hub's log (its own, the proxy's and learners' servers' output) says went wrong, besides their kernels'
+# LOG_EVENTS: a learner's server that lost its port to another process before binding it (the local-process
+# spawner picks a free port, then the server binds it), slow to answer the hub, or never started.
+HUB_LOG_EVENTS = {**LOG_EVENTS, "server's port taken": "could not be started because port",
+                  "server slow to answer": "is slow to become responsive",
+                  "server start failed": "Unhandled error starting"}
 
 
 def free_port() -> int:
@@ -49,12 +61,15 @@ def instructor(*args: str) -> str:
     return done.stdout
 
 
-class Hub:
-    """The hub in `folder`: learners' homes in folder/home, the hub's own folder (ALLIES_HUB_ROOT) in folder/hub."""
+class Hub(ProcessTree):
+    """The hub in `folder`: learners' homes in folder/home, the hub's own folder (ALLIES_HUB_ROOT) in folder/hub.
+    `environment`: set in every learner's server besides the course's own (a bench's chart cache)."""
 
-    def __init__(self, folder: Path, learners: list[str], instructors: list[str], store_url: str | None = None):
+    def __init__(self, folder: Path, learners: list[str], instructors: list[str], store_url: str | None = None,
+                 environment: dict[str, str] | None = None):
         self.folder, self.learners, self.instructors = folder, learners, instructors
         self.store_url = store_url  # a shared PostgreSQL store (ALLIES_HUB_STORE_URL), or a SQLite file each
+        self.environment = environment or {}
         self.root = folder / "hub"
         self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -83,7 +98,7 @@ class Hub:
         overlay.write_text(OVERLAY.format(
             config=str(DEPLOY / "jupyterhub_config.py"), password=PASSWORD, users=set(users),
             homes=str(self.folder / "home"), hub_port=self.hub_port, api_port=self.api_port,
-            root_user=os.geteuid() == 0))
+            environment=self.environment, root_user=os.geteuid() == 0))
         env = {**os.environ, "ALLIES_HUB_ROOT": str(self.root), "ALLIES_HUB_URL": self.url,
                "ALLIES_HUB_AUTH": "custom", "ALLIES_HUB_INSTRUCTORS": ",".join(self.instructors),
                "ALLIES_HUB_CULL": "600", **({"ALLIES_HUB_STORE_URL": self.store_url} if self.store_url else {})}
@@ -115,6 +130,30 @@ class Hub:
                     or f"--api-port {self.api_port}" in line:
                 found.append(proc)
         return found
+
+    def log_events(self) -> dict[str, int]:
+        """How often each of HUB_LOG_EVENTS appears in the hub's log."""
+        return count_events(self.log, HUB_LOG_EVENTS) if self.log.exists() else {}
+
+    def tree(self) -> list[psutil.Process]:
+        """The hub process and every process under it: the proxy, the culler, learners' servers, their kernels."""
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        except (psutil.Error, AttributeError):
+            return []
+
+    def part(self, proc: psutil.Process, root: psutil.Process) -> str:
+        """"hub" (the hub, its proxy and the culler), "kernels", or "servers" (learners' servers)."""
+        try:
+            line = " ".join(proc.cmdline())
+        except psutil.Error:
+            line = ""
+        if KERNEL_ID.search(line):
+            return "kernels"
+        if proc.pid == root.pid or "configurable-http-proxy" in line or "jupyterhub_idle_culler" in line:
+            return "hub"
+        return "servers"
 
     def server_of(self, user: str) -> psutil.Process | None:
         """`user`'s single-user server process, once started."""

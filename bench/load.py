@@ -23,7 +23,7 @@ import psutil
 import websockets
 
 from . import browser as chrome
-from .servers import Site
+from .servers import ProcessTree, Site
 
 KERNEL_ID = re.compile(r'"kernelId":\s*"([0-9a-f-]{36})"')
 MIN_FREE_BYTES = 2 * 1024**3  # below this much free memory, no new learner is sent (reported)
@@ -45,10 +45,11 @@ def _decode(frame) -> dict:
     return json.loads(frame[offsets[0]:offsets[1]])
 
 
-async def widget_states(site: Site, kernel: str, cookies: dict) -> tuple[int, int]:
-    """Open the kernel's websocket and request every widget's state; returns (widget count, bytes read)."""
+async def widget_states(site: Site, kernel: str, cookies: dict, prefix: str = "") -> tuple[int, int]:
+    """Open the kernel's websocket (under `prefix`: a learner's server on the hub, /user/<name>) and request
+    every widget's state; returns (widget count, bytes read)."""
     session = uuid.uuid4().hex
-    url = f"ws://127.0.0.1:{site.port}/api/kernels/{kernel}/channels?session_id={session}"
+    url = f"ws://127.0.0.1:{site.port}{prefix}/api/kernels/{kernel}/channels?session_id={session}"
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     async with websockets.connect(url, additional_headers={"Cookie": cookie} if cookie else {},
                                   max_size=None, open_timeout=None) as ws:
@@ -129,28 +130,43 @@ async def browser_learner(browser, site: Site, module: str, learner, expect: dic
     return out
 
 
-async def _sample(site: Site, samples: list, stop: asyncio.Event) -> None:
-    """Every second: the server's kernels, its total RSS and CPU seconds, while the level runs."""
+async def _sample(site: ProcessTree, samples: list, stop: asyncio.Event) -> None:
+    """Every second, while the level runs: the server's kernels, its total RSS and CPU seconds (of live
+    processes, and of the server process alone); and by part (`site.part`), RSS and the CPU seconds of every
+    process seen so far, one that ended counting with its last reading."""
+    seen: dict[int, tuple[str, float]] = {}  # pid -> (part, CPU seconds when last seen)
     while not stop.is_set():
-        rss = 0
-        for p in site.tree():
+        tree, rss_by, cpu, server_cpu = site.tree(), {}, 0.0, 0.0
+        for p in tree:
             try:
-                rss += p.memory_info().rss
+                rss, times = p.memory_info().rss, p.cpu_times()
             except psutil.Error:
-                pass
-        samples.append({"t": time.monotonic(), "kernels": len(site.kernels()), "rss": rss,
-                        "cpu": site.cpu_seconds(), "server_cpu": site.cpu_seconds(server_only=True)})
+                continue
+            part = site.part(p, tree[0])
+            rss_by[part] = rss_by.get(part, 0) + rss
+            seen[p.pid] = (part, times.user + times.system)
+            cpu += times.user + times.system
+            server_cpu += (times.user + times.system) * (p.pid == tree[0].pid)
+        cpu_by = {}
+        for part, used in seen.values():
+            cpu_by[part] = cpu_by.get(part, 0.0) + used
+        samples.append({"t": time.monotonic(), "kernels": len(site.kernels()), "rss": sum(rss_by.values()),
+                        "cpu": cpu, "server_cpu": server_cpu, "rss_by": rss_by, "cpu_by": cpu_by})
         try:
             await asyncio.wait_for(stop.wait(), 1.0)
         except asyncio.TimeoutError:
             pass
 
 
-async def run_level(site: Site, rate: int, module: str, learners: list, browser, expect: dict, *,
+async def run_level(site: ProcessTree, rate: int, module: str, learners: list, browser, expect: dict, *,
                     window: float = 60.0, deadline: float = 60.0, browser_every: int = 10,
-                    max_browsers: int = 3) -> dict:
+                    max_browsers: int = 3, http=http_learner, in_browser=browser_learner,
+                    settle: float = 0.0) -> dict:
     """`rate × window / 60` learners arriving evenly over `window` seconds; each must be done within
-    `deadline` seconds of arriving. Returns every learner's outcome plus server samples."""
+    `deadline` seconds of arriving ("total": seconds from arrival to done). `http` and `in_browser`: one
+    learner as an HTTP client and in a browser (by default, on the cohort site or plain Voilà). With `settle`,
+    sampling goes on after the last learner until the server is idle (at most `settle` seconds), so that the
+    samples hold the CPU the level caused. Returns every learner's outcome plus server samples."""
     count = max(1, round(rate * window / 60))
     results, samples, stop = [], [], asyncio.Event()
     running_browsers = 0
@@ -168,9 +184,11 @@ async def run_level(site: Site, rate: int, module: str, learners: list, browser,
         running_browsers += use_browser
         start, stage = time.monotonic(), {"at": "start"}
         try:
-            job = (browser_learner(browser, site, module, learner, expect, deadline, stage) if use_browser
-                   else http_learner(site, module, learner, stage))
+            job = (in_browser(browser, site, module, learner, expect, deadline, stage) if use_browser
+                   else http(site, module, learner, stage))
             outcome = await asyncio.wait_for(job, deadline)
+            if "error" not in outcome:
+                outcome["total"] = time.monotonic() - start
         except asyncio.TimeoutError:
             outcome = {"kind": kind, "error": f"not done in {deadline:g} s: {stage['at']}"}
         except Exception as exc:
@@ -188,6 +206,8 @@ async def run_level(site: Site, rate: int, module: str, learners: list, browser,
     await asyncio.wait(tasks, timeout=deadline + 10)  # each learner already has its own deadline
     for task in tasks:
         task.cancel()
+    if settle:
+        await asyncio.to_thread(site.wait_idle, timeout=settle)
     stop.set()
     await sampler
     return {"rate": rate, "arrivals": count, "window": window, "results": results, "samples": samples,

@@ -32,6 +32,12 @@ LOG_EVENTS = {"kernel port clash": "Address already in use", "kernel died": "Ker
               "uncaught exception": "Uncaught exception", "waiting page": "503 GET /voila/render"}
 
 
+def count_events(log: Path, events: dict[str, str]) -> dict[str, int]:
+    """How often each of `events` (name: the text it shows as) appears in `log`, for those that do."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return {name: text.count(needle) for name, needle in events.items() if needle in text}
+
+
 def snapshot(work: Path, source: Path = ROOT) -> Path:
     """Copy the course package, its learner notebooks and its data from `source` (the repository) into
     `work`/code; returns that folder."""
@@ -95,8 +101,67 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ProcessTree:
+    """A server under test as a tree of processes (`tree()`: its root first): its kernels, the CPU they use, and
+    which part of it each process is (`part`)."""
+
+    def tree(self) -> list[psutil.Process]:
+        raise NotImplementedError
+
+    def part(self, proc: psutil.Process, root: psutil.Process) -> str:
+        """The part of the server `proc` belongs to, for CPU and memory by part: the root is "server", every
+        process under it (kernels, a kernel zygote) "kernels"."""
+        return "server" if proc.pid == root.pid else "kernels"
+
+    def kernels(self) -> dict[str, psutil.Process]:
+        """The server's kernel processes by kernel id."""
+        found = {}
+        for p in self.tree()[1:]:
+            try:
+                match = KERNEL_ID.search(" ".join(p.cmdline()))
+            except psutil.Error:
+                continue
+            if match:
+                found[match.group(1)] = p
+        return found
+
+    def cpu_seconds(self, server_only: bool = False) -> float:
+        """CPU seconds used so far by the server and its live kernels (or by the server process alone)."""
+        total = 0.0
+        for p in self.tree()[:1] if server_only else self.tree():
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds used so far by the server process and by the processes under it (kernels), each with
+        the processes it has reaped: a kernel that ended still counts."""
+        used = []
+        for p in self.tree():
+            try:
+                t = p.cpu_times()
+                used.append(t.user + t.system + t.children_user + t.children_system)
+            except psutil.Error:
+                used.append(0.0)
+        return (used[0], sum(used[1:])) if used else (0.0, 0.0)
+
+    def wait_idle(self, threshold: float = 0.10, window: float = 0.5, timeout: float = 30.0) -> float:
+        """Wait until the server and its kernels use under `threshold` of a core for two windows in a row
+        (a preheated pool has refilled); returns the seconds waited."""
+        begin = time.monotonic()
+        quiet = 0
+        while quiet < 2 and time.monotonic() - begin < timeout:
+            used = self.cpu_seconds()
+            time.sleep(window)
+            quiet = quiet + 1 if (self.cpu_seconds() - used) / window < threshold else 0
+        return time.monotonic() - begin
+
+
 @dataclass
-class Site:
+class Site(ProcessTree):
     """One server under test. `pool`: preheated kernels per module (0: a kernel is started per request)."""
 
     key: str
@@ -160,8 +225,7 @@ class Site:
 
     def log_events(self) -> dict[str, int]:
         """How often each of LOG_EVENTS appears in this start's server log."""
-        text = Path(self.log.name).read_text(encoding="utf-8", errors="replace") if self.log else ""
-        return {name: text.count(needle) for name, needle in LOG_EVENTS.items() if needle in text}
+        return count_events(Path(self.log.name), LOG_EVENTS) if self.log else {}
 
     def tree(self) -> list[psutil.Process]:
         """The server process and every process under it."""
@@ -173,55 +237,9 @@ class Site:
         except psutil.NoSuchProcess:
             return []
 
-    def kernels(self) -> dict[str, psutil.Process]:
-        """The server's kernel processes by kernel id."""
-        found = {}
-        for p in self.tree()[1:]:
-            try:
-                match = KERNEL_ID.search(" ".join(p.cmdline()))
-            except psutil.Error:
-                continue
-            if match:
-                found[match.group(1)] = p
-        return found
-
-    def cpu_seconds(self, server_only: bool = False) -> float:
-        """CPU seconds used so far by the server and its live kernels (or by the server process alone)."""
-        total = 0.0
-        for p in self.tree()[:1] if server_only else self.tree():
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-        return total
-
-    def cpu_split(self) -> tuple[float, float]:
-        """CPU seconds used so far by the server process and by the processes under it (kernels), each with
-        the processes it has reaped: a kernel that ended still counts."""
-        used = []
-        for p in self.tree():
-            try:
-                t = p.cpu_times()
-                used.append(t.user + t.system + t.children_user + t.children_system)
-            except psutil.Error:
-                used.append(0.0)
-        return (used[0], sum(used[1:])) if used else (0.0, 0.0)
-
     def kernels_started(self) -> int:
         """How many kernels this site's log says were started."""
         return Path(self.log.name).read_text(encoding="utf-8", errors="replace").count("Kernel started:")
-
-    def wait_idle(self, threshold: float = 0.10, window: float = 0.5, timeout: float = 30.0) -> float:
-        """Wait until the server and its kernels use under `threshold` of a core for two windows in a row
-        (a preheated pool has refilled); returns the seconds waited."""
-        begin = time.monotonic()
-        quiet = 0
-        while quiet < 2 and time.monotonic() - begin < timeout:
-            used = self.cpu_seconds()
-            time.sleep(window)
-            quiet = quiet + 1 if (self.cpu_seconds() - used) / window < threshold else 0
-        return time.monotonic() - begin
 
     def stop(self) -> None:
         """Stop the server, then any of its processes still alive (by their pid, checked by psutil)."""

@@ -50,3 +50,45 @@ def test_the_hub_report_gives_each_learners_cpu_and_memory():
                          "machine": MACHINE, "background": {"setup": {"mean": 0.5, "max": 1.25}}})
     assert "| learner1 | 9.50 | 5.00 | 4.25 | 12.00 | 6 | 1.50 | 7.75 | 150.00 | 120.50 | 270.50 | 140.00 |" in text
     assert "0.50 cores on average (peak 1.25)" in text
+
+
+def test_the_hub_load_report_finds_each_paths_highest_rate_without_failures():
+    from bench import hub_load
+
+    def level(path, rate, totals, limit, cpu_by, rss_by, errors=0):
+        failed = [{"kind": "http", "error": "not done in 120 s: server start"}] * errors
+        results = [{"kind": "browser" if i == 0 else "http", "total": t, "signin": t / 2}
+                   for i, t in enumerate(totals)] + failed
+        samples = [{"t": 0.0, "rss": 0, "rss_by": {}, "cpu_by": {p: 0.0 for p in cpu_by}},
+                   {"t": 50.0, "rss": sum(rss_by.values()), "rss_by": rss_by, "cpu_by": cpu_by}]
+        return {"path": path, "rate": rate, "limit": limit, "arrivals": len(results), "results": results,
+                "samples": samples}
+
+    gb = 1024**3
+    levels = [level("cohort", 60, [1.0], 30, {"server": 1.0}, {"server": gb}),
+              level("cohort", 90, [1.0, 2.0, 3.0], 30, {"server": 10.0, "kernels": 20.0},
+                    {"server": gb, "kernels": gb}),
+              level("cohort", 110, [1.0, 2.0], 30, {"server": 10.0, "kernels": 20.0}, {"server": gb}, errors=1),
+              level("hub", 5, [20.0, 25.0, 40.0], 120, {"hub": 5.0, "servers": 40.0, "kernels": 10.0},
+                    {"hub": gb / 2, "servers": gb, "kernels": gb / 2}),
+              level("hub", 10, [30.0, 90.0], 120, {"hub": 5.0, "servers": 40.0, "kernels": 10.0}, {"hub": gb},
+                    errors=1)]
+    levels[-1]["log_events"] = {"server's port taken": 1}
+    background = {"setup": {"mean": 0.1, "max": 0.2, "machine": 1.0},
+                  "load cohort 90/min": {"mean": 0.5, "max": 0.9, "machine": 1.9},
+                  "load hub 5/min": {"mean": 0.25, "max": 0.5, "machine": 1.5}}
+    result = {"command": "python bench/hub_load.py", "machine": MACHINE, "wall_s": 600, "work": "/tmp/x",
+              "module": "01-x.ipynb", "levels": levels, "background": background,
+              "options": {"cohort_limit": 30.0, "hub_limit": 120.0, "browser_every": 5, "pool": 3}}
+    text = hub_load.markdown(result)
+    assert ("the cohort site **90 a minute** (limit 30 s; rates run: 60, 90, 110); the hub path **5 a minute** with a "
+            "limit of 120 s, and none of the rates run with the cohort's 30 s") in text
+    # failed within 30 s: the learner that took 40 s; times from arrival; CPU by part, per learner, as cores
+    assert ("| hub | 5 | 3 | 0 (120 s) | 1 | 25.00 / 38.50 | 20.00 (1) | 12.50 | hub 5.0, servers 40.0, kernels 10.0 "
+            "| 18.33 | 1.10 | 2.00 (hub 0.50, servers 1.00, kernels 0.50) | 0.25 | – |") in text
+    assert "| cohort | 110 | 3 | 1 (30 s) | 1 |" in text
+    assert "- hub 10/min: not done in 120 s: server start" in text
+    assert "| server's port taken: 1 |" in text
+    assert "other processes used 0.38 cores on average during the load levels" in text
+    background["load cohort 90/min"]["mean"] = 0.2
+    assert "busy with other work" not in hub_load.markdown(result)

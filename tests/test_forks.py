@@ -228,6 +228,28 @@ def test_a_kernels_end_is_seen_while_the_servers_loop_is_not_running():
         thread.submit(main).result()
 
 
+def test_a_kernels_end_is_seen_with_more_than_1024_descriptors_open():
+    """A server with a hundred learners' kernels holds over 1,024 descriptors: a kernel's process descriptor
+    numbered past them is still polled (select() refused it, and the page's websocket got a 500)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        process = forks.ForkedProcess(child.pid)
+        assert process.poll() is None
+        child.kill()
+        deadline = time.monotonic() + 10
+        while process.poll() is None:
+            assert time.monotonic() < deadline, "the ended process is still taken for running"
+            time.sleep(0.05)
+        assert process.poll() == forks.ENDED
+        process.ended(-signal.SIGKILL)
+    finally:
+        for fd in held:
+            os.close(fd)
+        child.kill()
+        child.wait()
+
+
 def test_a_dead_zygotes_kernels_end_and_the_next_kernel_gets_a_new_zygote():
     async def main():
         config = forking()

@@ -177,8 +177,12 @@ class ForkedProcess:
         """Its exit status; or, once it has ended but before the zygote's word of it has been read, ENDED.
         That word reaches the server only while the server's event loop runs, and Voilà shuts its kernels
         down from another loop once its own has stopped: the process file descriptor says it at once."""
-        if self.returncode is None and self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
-            return ENDED
+        if self.returncode is None and self._pidfd is not None:
+            # poll, not select: a busy server's descriptors run past select's 1,024
+            ready = select.poll()
+            ready.register(self._pidfd, select.POLLIN)
+            if ready.poll(0):
+                return ENDED
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int | None:
