@@ -130,10 +130,29 @@ elif auth == "oidc":
     c.GenericOAuthenticator.token_url = os.environ["OIDC_TOKEN_URL"]
     c.GenericOAuthenticator.userdata_url = os.environ["OIDC_USERINFO_URL"]
     c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
-    c.GenericOAuthenticator.username_claim = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
-    if os.environ.get("OIDC_ALLOWED_GROUPS"):  # e.g. the directory group of this cohort
-        c.GenericOAuthenticator.claim_groups_key = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
-        c.GenericOAuthenticator.allowed_groups = names(os.environ["OIDC_ALLOWED_GROUPS"])
+    username_claim = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+    c.GenericOAuthenticator.username_claim = username_claim
+    cohort_groups = names(os.environ.get("OIDC_ALLOWED_GROUPS", ""))  # e.g. the directory group of this cohort
+    instructor_groups = names(os.environ.get("OIDC_INSTRUCTOR_GROUPS", ""))  # the directory's instructors
+    if cohort_groups or instructor_groups:
+        # The directory's groups decide: who may sign in, and who is in the instructors' group. The hub then
+        # takes its groups from the directory at every sign-in (oauthenticator's manage_groups), so it loads
+        # none of its own: ALLIES_HUB_INSTRUCTORS and the roster's instructors join by their user name.
+        groups_claim = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+
+        def directory_groups(auth_state):
+            """The hub groups of someone the directory signed in: the cohort's groups they are in, and the
+            instructors' group for a member of OIDC_INSTRUCTOR_GROUPS or an instructor named in the hub's."""
+            person = auth_state["oauth_user"]  # the provider's userinfo (oauthenticator keeps it there)
+            theirs = set(person.get(groups_claim) or [])
+            name = str(person.get(username_claim, "")).lower()  # as JupyterHub normalises it
+            return (theirs & cohort_groups) | ({INSTRUCTORS_GROUP} if theirs & instructor_groups
+                                               or name in {n.lower() for n in instructors} else set())
+
+        c.GenericOAuthenticator.manage_groups = True
+        c.GenericOAuthenticator.auth_state_groups_key = directory_groups
+        c.GenericOAuthenticator.allowed_groups = cohort_groups | {INSTRUCTORS_GROUP}
+        c.JupyterHub.load_groups = {}  # JupyterHub refuses groups of its own when the authenticator manages them
     else:
         c.GenericOAuthenticator.allow_all = not c.Authenticator.allowed_users
 elif auth == "native":
