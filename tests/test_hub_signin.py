@@ -130,3 +130,66 @@ def test_single_sign_on_lets_in_the_cohort_and_makes_instructors_from_the_direct
     finally:
         for context in contexts.values():
             context.close()
+
+
+LTI_LEARNER = "a6d5c443-ana"  # an LMS's `sub`: opaque, stable, the hub's user name
+
+
+@pytest.fixture(scope="module")
+def lti_hub(tmp_path_factory):
+    """The hub as an LTI 1.3 tool of a platform on loopback (the LMS's stand-in)."""
+    folder = tmp_path_factory.mktemp("lti")
+    hub = Hub(folder, [LTI_LEARNER], [], auth="lti")
+    platform_url = f"http://127.0.0.1:{free_port()}"
+    setup = {"port": int(platform_url.rsplit(":", 1)[1]), "issuer": platform_url, "client_id": "allies-hub-lti",
+             "deployment_id": "allies-deployment-1", "login_url": f"{hub.url}/hub/lti13/oauth_login",
+             "redirect_url": f"{hub.url}/hub/lti13/oauth_callback", "target_link": f"{hub.url}/hub"}
+    platform = serve([sys.executable, str(HELPERS / "lti_platform.py"), json.dumps(setup)], f"{platform_url}/jwks",
+                     folder / "platform.log")
+    hub.env = {"LTI13_ISSUER": platform_url, "LTI13_CLIENT_ID": setup["client_id"],
+               "LTI13_AUTHORIZE_URL": f"{platform_url}/auth", "LTI13_JWKS_URL": f"{platform_url}/jwks"}
+    hub.platform = platform_url
+    try:
+        yield hub.start()
+    finally:
+        if hub.proc:
+            hub.stop()
+        stop(platform)
+
+
+def launch(context, hub: Hub, sub: str, token: str = ""):
+    """The learner follows the course's link in their LMS course; returns the page and the hub's answer to
+    the platform's posted id_token."""
+    page = context.new_page()
+    with page.expect_response(lambda r: "/hub/lti13/oauth_callback" in r.url) as callback:
+        page.goto(f"{hub.platform}/launch?sub={sub}&name=Ana" + (f"&token={token}" if token else ""))
+    return page, callback.value
+
+
+def signed_in(context, hub: Hub) -> bool:
+    """Whether the hub knows this browser: its home page, or a redirect to sign in."""
+    return context.request.get(f"{hub.url}/hub/home", max_redirects=0, fail_on_status_code=False).status == 200
+
+
+def test_lti_launch_signs_the_learner_in_by_their_sub(lti_hub, browser):
+    context = browser.new_context()
+    try:
+        page, callback = launch(context, lti_hub, LTI_LEARNER)
+        assert callback.status == 302
+        page.wait_for_url(LANDED, timeout=SPAWN)
+        assert page.url == f"{lti_hub.url}/user/{LTI_LEARNER}/voila/tree/modules"
+        expect(page.locator("li[data-module]")).to_have_count(len(list((ROOT / "modules").glob("0*.ipynb"))))
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("token", ["tampered", "foreign-key"])
+def test_lti_launch_with_a_token_not_signed_by_the_platform_is_refused(lti_hub, browser, token):
+    context = browser.new_context()
+    try:
+        page, callback = launch(context, lti_hub, "b7e1f2aa-ben", token)
+        assert callback.status == 400 and "Signature verification failed" in callback.text()
+        assert not signed_in(context, lti_hub)
+        assert "/user/" not in page.url
+    finally:
+        context.close()

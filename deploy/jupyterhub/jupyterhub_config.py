@@ -47,10 +47,11 @@ def roster(path):
 
 
 instructors = names(os.environ.get("ALLIES_HUB_INSTRUCTORS", ""))
+rostered = set()  # with a roster, its people alone may sign in
 if os.environ.get("ALLIES_HUB_ROSTER"):
     listed, listed_instructors = roster(os.environ["ALLIES_HUB_ROSTER"])
     instructors |= listed_instructors
-    c.Authenticator.allowed_users = listed | instructors
+    rostered = c.Authenticator.allowed_users = listed | instructors
 
 # -- the hub ----------------------------------------------------------------------------------------------
 for folder in (ROOT, COHORT, EXCHANGE):
@@ -113,13 +114,13 @@ auth = os.environ.get("ALLIES_HUB_AUTH", "native")
 if auth == "lti":
     # LTI 1.3 from an LMS (Canvas, Moodle): `pip install jupyterhub-ltiauthenticator`. The LMS registers
     # the tool with the hub's /hub/lti13/oauth_callback and /hub/lti13/jwks; these come from the LMS's side.
-    c.JupyterHub.authenticator_class = "lti13"  # ltiauthenticator's LTI13Authenticator
+    c.JupyterHub.authenticator_class = "ltiauthenticator.lti13.auth.LTI13Authenticator"  # it has no short name
     c.LTI13Authenticator.issuer = os.environ["LTI13_ISSUER"]
     c.LTI13Authenticator.client_id = [os.environ["LTI13_CLIENT_ID"]]
     c.LTI13Authenticator.authorize_url = os.environ["LTI13_AUTHORIZE_URL"]
     c.LTI13Authenticator.jwks_endpoint = os.environ["LTI13_JWKS_URL"]
     c.LTI13Authenticator.username_key = os.environ.get("LTI13_USERNAME_KEY", "sub")
-    c.Authenticator.allow_all = not c.Authenticator.allowed_users  # anyone the LMS launches, or the roster
+    c.Authenticator.allow_all = not rostered  # anyone the LMS launches, or the roster
 elif auth == "oidc":
     # The organisation's single sign-on over OpenID Connect: `pip install oauthenticator`.
     c.JupyterHub.authenticator_class = "generic-oauth"
@@ -154,7 +155,7 @@ elif auth == "oidc":
         c.GenericOAuthenticator.allowed_groups = cohort_groups | {INSTRUCTORS_GROUP}
         c.JupyterHub.load_groups = {}  # JupyterHub refuses groups of its own when the authenticator manages them
     else:
-        c.GenericOAuthenticator.allow_all = not c.Authenticator.allowed_users
+        c.GenericOAuthenticator.allow_all = not rostered
 elif auth == "native":
     # A small cohort: people sign up with a password of their own, and an admin approves each sign-up at
     # /hub/authorize (`pip install jupyterhub-nativeauthenticator`); with a roster, only its names may.

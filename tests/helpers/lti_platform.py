@@ -17,7 +17,6 @@ import base64
 import html
 import json
 import sys
-from urllib.parse import urlencode
 
 import jwt
 import tornado.ioloop
