@@ -63,7 +63,7 @@ class Hub:
         # which reads its variables from `env`.
         self.auth, self.env = auth, env or {}
         self.root = folder / "hub"
-        self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
+        self.port, self.hub_port, self.api_port, self.dashboard_port = free_port(), free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "hub.log"
         self.proc = None
@@ -93,7 +93,7 @@ class Hub:
             + (PASSWORDS.format(password=PASSWORD, users=set(users)) if self.auth == "custom" else ""))
         env = {**os.environ, "ALLIES_HUB_ROOT": str(self.root), "ALLIES_HUB_URL": self.url,
                "ALLIES_HUB_AUTH": self.auth, "ALLIES_HUB_INSTRUCTORS": ",".join(self.instructors),
-               "ALLIES_HUB_CULL": "600",
+               "ALLIES_HUB_CULL": "600", "ALLIES_HUB_DASHBOARD_URL": f"http://127.0.0.1:{self.dashboard_port}",
                **({"ALLIES_HUB_STORE_URL": self.store_url} if self.store_url else {}), **self.env}
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(overlay)],
                                      cwd=self.folder, env=env, stdout=open(self.log, "a"),

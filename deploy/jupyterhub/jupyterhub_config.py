@@ -12,7 +12,9 @@
 #   ALLIES_HUB_CULL          seconds an idle server lives [3600]
 #   ALLIES_HUB_STORE_URL     optional postgresql:// URL of one answer store for the cohort, as its owner; each
 #                            learner's server then gets a role of its own that opens their rows only
-#                            (course/store/roles.py) [unset: a SQLite file per learner in cohort/]
+#                            (course/store/roles.py) [unset: a SQLite file per learner in cohort/]; the hub
+#                            then also runs the cohort dashboard as its service `dashboard`, for instructors
+#   ALLIES_HUB_DASHBOARD_URL where the dashboard service listens, on the hub's machine [http://127.0.0.1:8010]
 #   ALLIES_CHECK_FEEDBACK    after-grading | after-answering [after-grading] (README "When knowledge checks…")
 import os
 import sys
@@ -108,6 +110,19 @@ c.JupyterHub.services = [
      "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                  f"--timeout={int(os.environ.get('ALLIES_HUB_CULL', '3600'))}"]},
 ]
+
+# -- the cohort dashboard: a hub service for the instructors' group --------------------------------------
+# With one shared store, the hub starts the dashboard (course/web/hub_dashboard.py) at /services/dashboard/:
+# the hub's OAuth lets in whoever holds access to the service, the instructors' group alone. It reads the
+# store as its owner, a URL that no learner's server holds. A per-learner SQLite store has no cohort to count.
+if os.environ.get("ALLIES_HUB_STORE_URL"):
+    c.JupyterHub.services.append(
+        {"name": "dashboard", "url": os.environ.get("ALLIES_HUB_DASHBOARD_URL", "http://127.0.0.1:8010"),
+         "command": [sys.executable, "-m", "course.web.hub_dashboard"], "oauth_no_confirm": True,
+         "environment": {contract.STORE_URL_ENV: os.environ["ALLIES_HUB_STORE_URL"],
+                         contract.INSTANCE_ENV: str(COHORT)}})
+    c.JupyterHub.load_roles.append(
+        {"name": "cohort-dashboard", "groups": [INSTRUCTORS_GROUP], "scopes": ["access:services!service=dashboard"]})
 
 # -- sign-in: one of three set-ups (README) ---------------------------------------------------------------
 auth = os.environ.get("ALLIES_HUB_AUTH", "native")
