@@ -47,6 +47,7 @@ def _cohort_serve(args) -> int:
     cohort.serve(args.instance, store_url=args.store_url, port=args.port, pool_size=args.pool_size,
                  behind_https=args.behind_https,
                  hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle,
+                 cull_unattended=args.cull_unattended,
                  start_slots=args.start_slots, check_feedback=args.check_feedback,
                  fork_kernels=not args.no_fork_kernels)
     return 0
@@ -301,6 +302,9 @@ def main(argv=None) -> None:
                             "server's first 10 s (after a restart, returning learners come first)")
     serve.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
                        help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
+    serve.add_argument("--cull-unattended", type=int, default=60, metavar="SECONDS",
+                       help="shut down a learner's kernel no page has been connected to this long, e.g. of a "
+                            "browser that was killed or a laptop closed (default 60; 0: never)")
     serve.add_argument("--no-fork-kernels", action="store_true",
                        help="start every kernel as a new Python process, instead of forking it from a warm "
                             "process that has already imported what kernels need (the default, on Linux)")

@@ -185,16 +185,19 @@ def adapt_voila() -> None:
 
 
 def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
-           max_kernels: int = 0, cull_idle: int = 600, start_slots: int = 0, fork_kernels: bool = True):
+           max_kernels: int = 0, cull_idle: int = 600, cull_unattended: int = kernels.UNATTENDED_SECONDS,
+           start_slots: int = 0, fork_kernels: bool = True):
     """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
     Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security.
     At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool);
-    kernels idle for `cull_idle` seconds are shut down; at most `start_slots` learners' kernels start at once
-    (0: `course.web.pools.PAGE_SLOTS_PER_CORE` per CPU core); `fork_kernels`: kernels are forked from a warm
+    kernels idle for `cull_idle` seconds, or with no page connected for `cull_unattended`, are shut down; at
+    most `start_slots` learners' kernels start at once (0: `course.web.pools.PAGE_SLOTS_PER_CORE` per CPU
+    core); `fork_kernels`: kernels are forked from a warm
     process (`course.web.forks`), where this machine allows it."""
     c = site.config(port, open_browser=False)
     site.cull(c, cull_idle)
     c.OwnedKernelManager.start_slots = start_slots
+    c.OwnedKernelManager.unattended_seconds = cull_unattended
     forked = fork_kernels and forks.available()
     c.OwnedKernelManager.max_kernels = max_kernels or kernels.ceiling_for_memory(
         pool_size * len(site.modules()), kernels.FORKED_KERNEL_MB if forked else kernels.KERNEL_MB)
