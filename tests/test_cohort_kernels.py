@@ -12,6 +12,7 @@ import pytest
 from conftest import get, request, signed_in, start_cohort
 from websockets.sync.client import connect
 
+from course.web import kernels
 from course.web.kernels import REFRESH_SECONDS
 from course.store.answers import AnswerStore
 
@@ -187,6 +188,27 @@ def test_a_kernel_no_page_is_connected_to_ends_but_one_with_its_page_connected_s
             wait_until_gone(server, ben, never)
             assert reaches(server, ana, kept), "a kernel with its page connected was shut down"
         assert "no page connected for 3 s" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_no_new_kernel_starts_that_would_leave_less_memory_available_than_the_site_keeps_free(tmp_path):
+    """Whatever the count under the ceiling, a learner whose new kernel would leave the machine with less
+    memory available than `--keep-free-mb` waits in line, told the site is full."""
+    available_mb = kernels.memory_available() // 2**20
+    (tmp_path / "short").mkdir()
+    (tmp_path / "roomy").mkdir()
+    server, codes = start_cohort(tmp_path / "short", "--pool-size", "0", "--keep-free-mb", str(available_mb))
+    try:
+        ana = signed_in(server.port, "ana", codes["ana"])
+        status, headers, body, _ = request(server.port, MODULE_1, headers=ana)
+        assert status == 503 and b"site is full" in body and b"kernelId" not in body
+    finally:
+        server.stop()
+    server, codes = start_cohort(tmp_path / "roomy", "--pool-size", "0", "--keep-free-mb", "1")
+    try:
+        ana = signed_in(server.port, "ana", codes["ana"])
+        close(server, ana, open_page(server, ana))
     finally:
         server.stop()
 

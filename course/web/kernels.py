@@ -49,6 +49,10 @@ KERNEL_MB = 150  # what one module's kernel may grow to (RSS: 55-151 MB measured
 # empty chart cache, the test in tests/test_forks.py). The pages all forked kernels share count once, as the
 # zygote's.
 FORKED_KERNEL_MB = 120
+# What a forked kernel holds on its own when the chart cache already has every view (`course.web.chart_cache`),
+# so it draws none: at most 32 MB measured, on Module 4 or 5 with every view shown (tests/test_forks.py).
+FORKED_CACHED_KERNEL_MB = 64
+KEEP_FREE_SHARE = 0.05  # of the machine's memory, kept free whatever the ceiling says
 FULL = "The course site is full right now: every place for a module is taken."
 BUSY = "The course site is starting modules for other learners right now."
 REFRESH_SECONDS = 1  # how soon a waiting page asks again (then held on the server, see PageHandler)
@@ -58,11 +62,26 @@ SESSION_CHECK_SECONDS = 2  # how soon the kernels of a session that ended (sign-
 UNATTENDED_SECONDS = 60  # how long a learner's kernel may go with no page connected (a reconnect takes seconds)
 
 
+def machine_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def ceiling_for_memory(reserved: int = 0, kernel_mb: int = KERNEL_MB) -> int:
     """How many learners' kernels of `kernel_mb` each fit in three quarters of this machine's memory, after
     `reserved` others (the preheated pool); at least one."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(1, int(memory * 0.75 / (kernel_mb * 2**20)) - reserved)
+    return max(1, int(machine_memory() * 0.75 / (kernel_mb * 2**20)) - reserved)
+
+
+def memory_available() -> int | None:
+    """The memory the kernel says new work can have without swapping (Linux's MemAvailable), in bytes."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,9 @@ class OwnedKernelManager(PooledKernelManager):
     kernel per learner and page, and holds learners' kernels under a ceiling."""
 
     max_kernels = Integer(0, config=True, help="Most learners' kernels at once (0: from the machine's memory).")
+    kernel_mb = Integer(KERNEL_MB, config=True, help="The memory one learner's kernel is counted at (MiB).")
+    keep_free_mb = Integer(0, config=True, help="No new learner's kernel starts unless this much memory (MiB) "
+                                                "would stay available (0: 5% of the machine's).")
     unattended_seconds = Integer(UNATTENDED_SECONDS, config=True,
                                  help="Shut down a learner's kernel no page has been connected to this long.")
 
@@ -154,9 +176,15 @@ class OwnedKernelManager(PooledKernelManager):
                 self._end(kernel_id)
 
     def full_for(self, owner: Owner) -> bool:
-        """Whether a new kernel for `owner` would pass the ceiling (one that replaces theirs never does)."""
-        others = sum(other != owner for other in self.owners.values())
-        return others >= (self.max_kernels or ceiling_for_memory())
+        """Whether a new kernel for `owner` would pass the ceiling, or leave less memory available than the
+        site keeps free, whatever the count says (one that replaces theirs does neither)."""
+        if owner in self.owners.values():
+            return False
+        if len(self.owners) >= (self.max_kernels or ceiling_for_memory(kernel_mb=self.kernel_mb)):
+            return True
+        available = memory_available()
+        keep_free = self.keep_free_mb * 2**20 or machine_memory() * KEEP_FREE_SHARE
+        return available is not None and available - self.kernel_mb * 2**20 < keep_free
 
     def remove_kernel(self, kernel_id: str):
         self.owners.pop(kernel_id, None)
