@@ -72,8 +72,8 @@ release: install
 test: install chromium strace postgresql hub-proxy
 	$(PY) -m pytest -n 2 --dist loadfile
 
-# The course on JupyterHub (deploy/jupyterhub/): JupyterHub's proxy from npm, then the hub's tests alone (the
-# suite runs them too).
+# The course on JupyterHub (deploy/jupyterhub/): JupyterHub's proxy from npm (with node-oidc-provider, the
+# identity provider tests/test_hub_signin.py signs in through), then the hub's tests alone (the suite runs them too).
 HUB_PROXY := deploy/jupyterhub/node_modules/.bin/configurable-http-proxy
 hub-proxy: $(HUB_PROXY)
 $(HUB_PROXY): deploy/jupyterhub/package-lock.json | node
@@ -81,7 +81,7 @@ $(HUB_PROXY): deploy/jupyterhub/package-lock.json | node
 	touch $@
 
 test-hub: install chromium hub-proxy
-	$(PY) -m pytest tests/test_hub.py tests/test_z2jh.py tests/test_binder.py
+	$(PY) -m pytest tests/test_hub.py tests/test_hub_signin.py tests/test_z2jh.py tests/test_binder.py
 
 # Each bench holds /tmp/allies-bench.lock, so that no two benches on this machine overlap.
 BENCH := flock /tmp/allies-bench.lock $(PY)

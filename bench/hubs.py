@@ -1,7 +1,7 @@
 """The course's JupyterHub (deploy/jupyterhub/jupyterhub_config.py, as shipped) on loopback, for tests/test_hub.py,
-bench/hub.py and bench/hub_load.py: configurable-http-proxy from npm (`make hub-proxy`), and only the sign-in (a
-password authenticator) and the spawner (SimpleLocalProcessSpawner: every learner's server as this user) swapped
-in."""
+tests/test_hub_signin.py, bench/hub.py and bench/hub_load.py: configurable-http-proxy from npm (`make hub-proxy`),
+and only the spawner (SimpleLocalProcessSpawner: every learner's server as this user) swapped in, and the sign-in
+(a password authenticator) unless the hub keeps a set-up of the shipped file (`auth`: lti, oidc)."""
 from __future__ import annotations
 
 import os
@@ -23,12 +23,9 @@ PROXY = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
 PASSWORD = "a test password for everyone"
 
 OVERLAY = """\
-# The test's sign-in and spawner on top of the shipped configuration.
+# The test's spawner (and sign-in, unless the shipped set-up's) on top of the shipped configuration.
 c = get_config()  # noqa: F821
 load_subconfig({config!r})  # noqa: F821
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = {password!r}
-c.Authenticator.allowed_users = {users!r}
 c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
 c.SimpleLocalProcessSpawner.home_dir_template = {homes!r} + "/{{username}}"
 c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
@@ -36,6 +33,11 @@ c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
 c.Spawner.environment = {environment!r}
 if {root_user!r}:  # CI runs as root; jupyter_server then wants to be told
     c.Spawner.args = ["--allow-root"]
+"""
+PASSWORDS = """\
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+c.Authenticator.allowed_users = {users!r}
 """
 
 
@@ -66,12 +68,15 @@ class Hub(ProcessTree):
     `environment`: set in every learner's server besides the course's own (a bench's chart cache)."""
 
     def __init__(self, folder: Path, learners: list[str], instructors: list[str], store_url: str | None = None,
-                 environment: dict[str, str] | None = None):
+                 environment: dict[str, str] | None = None, auth: str = "custom", env: dict[str, str] | None = None):
         self.folder, self.learners, self.instructors = folder, learners, instructors
         self.store_url = store_url  # a shared PostgreSQL store (ALLIES_HUB_STORE_URL), or a SQLite file each
         self.environment = environment or {}
+        # ALLIES_HUB_AUTH: "custom" is the test's password sign-in; "lti" or "oidc" keep the shipped set-up,
+        # which reads its variables from `env` (the hub's own environment).
+        self.auth, self.env = auth, env or {}
         self.root = folder / "hub"
-        self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
+        self.port, self.hub_port, self.api_port, self.dashboard_port = free_port(), free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "hub.log"
         self.proc = None
@@ -96,12 +101,13 @@ class Hub(ProcessTree):
             self.home(user).mkdir(parents=True, exist_ok=True)
         overlay = self.folder / "jupyterhub_config.py"
         overlay.write_text(OVERLAY.format(
-            config=str(DEPLOY / "jupyterhub_config.py"), password=PASSWORD, users=set(users),
-            homes=str(self.folder / "home"), hub_port=self.hub_port, api_port=self.api_port,
-            environment=self.environment, root_user=os.geteuid() == 0))
+            config=str(DEPLOY / "jupyterhub_config.py"), homes=str(self.folder / "home"), hub_port=self.hub_port,
+            api_port=self.api_port, environment=self.environment, root_user=os.geteuid() == 0)
+            + (PASSWORDS.format(password=PASSWORD, users=set(users)) if self.auth == "custom" else ""))
         env = {**os.environ, "ALLIES_HUB_ROOT": str(self.root), "ALLIES_HUB_URL": self.url,
-               "ALLIES_HUB_AUTH": "custom", "ALLIES_HUB_INSTRUCTORS": ",".join(self.instructors),
-               "ALLIES_HUB_CULL": "600", **({"ALLIES_HUB_STORE_URL": self.store_url} if self.store_url else {})}
+               "ALLIES_HUB_AUTH": self.auth, "ALLIES_HUB_INSTRUCTORS": ",".join(self.instructors),
+               "ALLIES_HUB_CULL": "600", "ALLIES_HUB_DASHBOARD_URL": f"http://127.0.0.1:{self.dashboard_port}",
+               **({"ALLIES_HUB_STORE_URL": self.store_url} if self.store_url else {}), **self.env}
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(overlay)],
                                      cwd=self.folder, env=env, stdout=open(self.log, "a"),
                                      stderr=subprocess.STDOUT)

@@ -25,6 +25,9 @@ SANDBOXED_ENV = "ALLIES_SANDBOXED"  # set in the grading sandbox
 SITE_ENV = "ALLIES_SITE"  # which website serves the page: one of SITES
 SELF_PACED, COHORT = "self-paced", "cohort"  # a learner's own copy on their computer; a facilitated cohort's
 SITES = (SELF_PACED, COHORT)
+# The hub's dashboard service (course/web/hub_dashboard.py): its server lets in only the people the hub gives
+# the service's access (the instructors' group), so a name in LEARNER_ENV there is an instructor's.
+HUB_INSTRUCTORS_ENV = "ALLIES_HUB_INSTRUCTORS_ONLY"
 
 # Set by whoever runs a server or command, not by the servers: the answer store's PostgreSQL URL, used in place
 # of the instance's SQLite file (course/instance.py).

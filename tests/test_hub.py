@@ -5,7 +5,8 @@ Three learners and one instructor sign in. Two learners answer Module 1 on the c
 own servers and press Submit; the third fetches and submits it from JupyterLab's Assignments API. Each sees
 only their own answers; another's server, progress or the formgrader is refused. The instructor's own server
 opens on the formgrader; the instructor collects, autogrades and returns feedback with `python -m course instructor`, and each
-learner's page shows their own feedback.
+learner's page shows their own feedback. On the shared PostgreSQL store, the hub's dashboard service shows the
+instructor the cohort's answers counted, and refuses learners.
 """
 import json
 import sqlite3
@@ -170,6 +171,19 @@ def test_three_learners_and_an_instructor_on_the_hub(hub, browser):
         assert assignments(in_lab, hub, "cara", "fetch_feedback")["success"]
         returned = list((hub.home("cara") / MODULE / "feedback").glob("*/*.html"))
         assert len(returned) == 1 and reflections_of("cara")["m01-r1"] in returned[0].read_text(encoding="utf-8")
+
+        # 8. With one shared store, the hub runs the cohort dashboard as its service, for the instructors' group:
+        #    the instructor sees the learners' answers counted there (two of three answered every item of the
+        #    module on its page); a learner is refused. With a store per learner there is no cohort dashboard.
+        dashboard = f"{hub.url}/services/dashboard/"
+        if hub.store_url:
+            ines.goto(dashboard, timeout=SLOW)
+            completion = ines.locator(".allies-view-completion table")
+            expect(completion).to_contain_text("2 of 3 (67%)", timeout=SLOW)
+            assert ines.url == dashboard and "ben here" not in ines.content()
+            assert status_of(ana, dashboard)[0] == 403
+        else:
+            assert status_of(contexts[INSTRUCTOR], dashboard)[0] == 404
     finally:
         for context in contexts.values():
             context.close()

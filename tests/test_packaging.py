@@ -24,7 +24,8 @@ def _spec(requirement: str) -> str:
 def test_environment_yml_names_the_same_dependencies_as_pyproject():
     wanted = {_name(r): _spec(r) for r in _declared()}
     deps = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
-    listed = {_name(m): _spec(m) for m in re.findall(r"^  - ([A-Za-z][^\s#:]*)", deps, re.M)}
+    # conda-forge's packages, and those pip installs (`pip:`) that conda-forge does not have
+    listed = {_name(m): _spec(m) for m in re.findall(r"^  (?:    )?- ([A-Za-z][^\s#:]*)", deps, re.M)}
     listed = {k: v for k, v in listed.items() if k not in ("python", "pip", "nodejs")}
     assert listed == wanted
 

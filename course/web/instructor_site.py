@@ -72,23 +72,30 @@ class InstructorIdentityProvider(RosterIdentityProvider):
         return user
 
 
-def config(instance: Instance, port: int = DEFAULT_PORT):
-    """Voilà on instructor/dashboard.ipynb alone, behind the instructors-only sign-in."""
+def dashboard(port: int):
+    """Voilà on instructor/dashboard.ipynb alone, the kernel told who signed in (HEADER), each instructor's
+    kernel theirs; the sign-in is the caller's."""
     root = folder("instructor")
     if links := site.links_out(root):
         raise SystemExit(f"Not serving {root}: these links lead outside it: {', '.join(links)}")
     c = site.config(port, open_browser=False)
     c.Voila.root_dir = str(root)
     c.Voila.notebook_path = str(root / NOTEBOOK)  # "/" is the dashboard; nothing else renders
-    c.Voila.identity_provider_class = InstructorIdentityProvider
-    c.InstructorIdentityProvider.store_path = str(instance.store)
-    c.InstructorIdentityProvider.cookie_options = {"samesite": "Lax"}
-    c.Voila.cookie_secret = instance.cookie_secret(SECRET_FILE)  # never the cohort site's
     c.VoilaConfiguration.http_header_envs = [HEADER]
     c.VoilaConfiguration.multi_kernel_manager_class = kernels.OwnedKernelManager
     c.Voila.authorizer_class = kernels.KernelOwnerAuthorizer
     # No preheated kernels: a kernel rendered ahead of time would show counts from before the page opened.
     c.VoilaConfiguration.preheat_kernel = False
+    return c
+
+
+def config(instance: Instance, port: int = DEFAULT_PORT):
+    """The dashboard behind the instructors-only sign-in."""
+    c = dashboard(port)
+    c.Voila.identity_provider_class = InstructorIdentityProvider
+    c.InstructorIdentityProvider.store_path = str(instance.store)
+    c.InstructorIdentityProvider.cookie_options = {"samesite": "Lax"}
+    c.Voila.cookie_secret = instance.cookie_secret(SECRET_FILE)  # never the cohort site's
     return c
 
 

@@ -12,7 +12,9 @@
 #   ALLIES_HUB_CULL          seconds an idle server lives [3600]
 #   ALLIES_HUB_STORE_URL     optional postgresql:// URL of one answer store for the cohort, as its owner; each
 #                            learner's server then gets a role of its own that opens their rows only
-#                            (course/store/roles.py) [unset: a SQLite file per learner in cohort/]
+#                            (course/store/roles.py) [unset: a SQLite file per learner in cohort/]; the hub
+#                            then also runs the cohort dashboard as its service `dashboard`, for instructors
+#   ALLIES_HUB_DASHBOARD_URL where the dashboard service listens, on the hub's machine [http://127.0.0.1:8010]
 #   ALLIES_CHECK_FEEDBACK    after-grading | after-answering [after-grading] (README "When knowledge checks…")
 import os
 import sys
@@ -47,10 +49,11 @@ def roster(path):
 
 
 instructors = names(os.environ.get("ALLIES_HUB_INSTRUCTORS", ""))
+rostered = set()  # with a roster, its people alone may sign in
 if os.environ.get("ALLIES_HUB_ROSTER"):
     listed, listed_instructors = roster(os.environ["ALLIES_HUB_ROSTER"])
     instructors |= listed_instructors
-    c.Authenticator.allowed_users = listed | instructors
+    rostered = c.Authenticator.allowed_users = listed | instructors
 
 # -- the hub ----------------------------------------------------------------------------------------------
 for folder in (ROOT, COHORT, EXCHANGE):
@@ -108,18 +111,31 @@ c.JupyterHub.services = [
                  f"--timeout={int(os.environ.get('ALLIES_HUB_CULL', '3600'))}"]},
 ]
 
+# -- the cohort dashboard: a hub service for the instructors' group --------------------------------------
+# With one shared store, the hub starts the dashboard (course/web/hub_dashboard.py) at /services/dashboard/:
+# the hub's OAuth lets in whoever holds access to the service, the instructors' group alone. It reads the
+# store as its owner, a URL that no learner's server holds. A per-learner SQLite store has no cohort to count.
+if os.environ.get("ALLIES_HUB_STORE_URL"):
+    c.JupyterHub.services.append(
+        {"name": "dashboard", "url": os.environ.get("ALLIES_HUB_DASHBOARD_URL", "http://127.0.0.1:8010"),
+         "command": [sys.executable, "-m", "course.web.hub_dashboard"], "oauth_no_confirm": True,
+         "environment": {contract.STORE_URL_ENV: os.environ["ALLIES_HUB_STORE_URL"],
+                         contract.INSTANCE_ENV: str(COHORT)}})
+    c.JupyterHub.load_roles.append(
+        {"name": "cohort-dashboard", "groups": [INSTRUCTORS_GROUP], "scopes": ["access:services!service=dashboard"]})
+
 # -- sign-in: one of three set-ups (README) ---------------------------------------------------------------
 auth = os.environ.get("ALLIES_HUB_AUTH", "native")
 if auth == "lti":
     # LTI 1.3 from an LMS (Canvas, Moodle): `pip install jupyterhub-ltiauthenticator`. The LMS registers
     # the tool with the hub's /hub/lti13/oauth_callback and /hub/lti13/jwks; these come from the LMS's side.
-    c.JupyterHub.authenticator_class = "lti13"  # ltiauthenticator's LTI13Authenticator
+    c.JupyterHub.authenticator_class = "ltiauthenticator.lti13.auth.LTI13Authenticator"  # it has no short name
     c.LTI13Authenticator.issuer = os.environ["LTI13_ISSUER"]
     c.LTI13Authenticator.client_id = [os.environ["LTI13_CLIENT_ID"]]
     c.LTI13Authenticator.authorize_url = os.environ["LTI13_AUTHORIZE_URL"]
     c.LTI13Authenticator.jwks_endpoint = os.environ["LTI13_JWKS_URL"]
     c.LTI13Authenticator.username_key = os.environ.get("LTI13_USERNAME_KEY", "sub")
-    c.Authenticator.allow_all = not c.Authenticator.allowed_users  # anyone the LMS launches, or the roster
+    c.Authenticator.allow_all = not rostered  # anyone the LMS launches, or the roster
 elif auth == "oidc":
     # The organisation's single sign-on over OpenID Connect: `pip install oauthenticator`.
     c.JupyterHub.authenticator_class = "generic-oauth"
@@ -130,12 +146,31 @@ elif auth == "oidc":
     c.GenericOAuthenticator.token_url = os.environ["OIDC_TOKEN_URL"]
     c.GenericOAuthenticator.userdata_url = os.environ["OIDC_USERINFO_URL"]
     c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
-    c.GenericOAuthenticator.username_claim = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
-    if os.environ.get("OIDC_ALLOWED_GROUPS"):  # e.g. the directory group of this cohort
-        c.GenericOAuthenticator.claim_groups_key = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
-        c.GenericOAuthenticator.allowed_groups = names(os.environ["OIDC_ALLOWED_GROUPS"])
+    username_claim = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+    c.GenericOAuthenticator.username_claim = username_claim
+    cohort_groups = names(os.environ.get("OIDC_ALLOWED_GROUPS", ""))  # e.g. the directory group of this cohort
+    instructor_groups = names(os.environ.get("OIDC_INSTRUCTOR_GROUPS", ""))  # the directory's instructors
+    if cohort_groups or instructor_groups:
+        # The directory's groups decide: who may sign in, and who is in the instructors' group. The hub then
+        # takes its groups from the directory at every sign-in (oauthenticator's manage_groups), so it loads
+        # none of its own: ALLIES_HUB_INSTRUCTORS and the roster's instructors join by their user name.
+        groups_claim = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+
+        def directory_groups(auth_state):
+            """The hub groups of someone the directory signed in: the cohort's groups they are in, and the
+            instructors' group for a member of OIDC_INSTRUCTOR_GROUPS or an instructor named in the hub's."""
+            person = auth_state["oauth_user"]  # the provider's userinfo (oauthenticator keeps it there)
+            theirs = set(person.get(groups_claim) or [])
+            name = str(person.get(username_claim, "")).lower()  # as JupyterHub normalises it
+            return (theirs & cohort_groups) | ({INSTRUCTORS_GROUP} if theirs & instructor_groups
+                                               or name in {n.lower() for n in instructors} else set())
+
+        c.GenericOAuthenticator.manage_groups = True
+        c.GenericOAuthenticator.auth_state_groups_key = directory_groups
+        c.GenericOAuthenticator.allowed_groups = cohort_groups | {INSTRUCTORS_GROUP}
+        c.JupyterHub.load_groups = {}  # JupyterHub refuses groups of its own when the authenticator manages them
     else:
-        c.GenericOAuthenticator.allow_all = not c.Authenticator.allowed_users
+        c.GenericOAuthenticator.allow_all = not rostered
 elif auth == "native":
     # A small cohort: people sign up with a password of their own, and an admin approves each sign-up at
     # /hub/authorize (`pip install jupyterhub-nativeauthenticator`); with a roster, only its names may.

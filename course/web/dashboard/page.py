@@ -38,13 +38,16 @@ def _no_chart(name: str, report: Report) -> str:
 
 
 def _signed_in_instructor(store_path: str) -> bool:
-    """On the instructor site the server names who signed in; check the roster says instructor."""
-    from course.contract import LEARNER_ENV
+    """On the instructor site the server names who signed in; check the roster says instructor. As the hub's
+    dashboard service, the server let in only the hub's instructors' group (HUB_INSTRUCTORS_ENV)."""
+    from course.contract import HUB_INSTRUCTORS_ENV, LEARNER_ENV
     from course.store.answers import AnswerStore
 
     who = os.environ.get(LEARNER_ENV)
     if not who:
         return False
+    if os.environ.get(HUB_INSTRUCTORS_ENV):
+        return True
     with AnswerStore(store_path) as store:
         return any(p.learner_id == who and p.role == "instructor" for p in store.learners())
 

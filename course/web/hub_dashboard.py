@@ -1,0 +1,65 @@
+"""The cohort dashboard on JupyterHub: a service the hub starts and signs people in to
+(deploy/jupyterhub/jupyterhub_config.py starts it when the cohort shares one PostgreSQL store).
+
+It is the instructor site's dashboard (`course.web.instructor_site.dashboard`) with the hub's sign-in in place
+of the roster's: JupyterHub's OAuth (`jupyterhub.services.auth.HubOAuth`, through the identity provider
+jupyterhub-singleuser uses) lets in only people the hub grants `access:services!service=<this service>`,
+which jupyterhub_config.py gives to the instructors' group; anyone else gets 403 before a kernel starts. As
+on the instructor site, the server names who signed in to their kernel, and each kernel is its instructor's.
+The kernel reads the cohort's store as its owner (ALLIES_STORE_URL, from the hub, never a learner's server).
+
+    python -m course.web.hub_dashboard   # run by the hub, with JUPYTERHUB_* and ALLIES_STORE_URL set
+"""
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+from jupyterhub.singleuser.extension import JupyterHubIdentityProvider
+from jupyterhub.utils import url_path_join
+
+from course import contract, upstream
+from course.instance import Instance
+from course.web import instructor_site, site
+from course.web.cohort import HEADER
+
+SECRET_FILE = "dashboard_cookie_secret"
+
+
+class HubIdentityProvider(JupyterHubIdentityProvider):
+    """The hub's OAuth sign-in, with the service's access scope checked on every request; the person it lets
+    in is named to the kernel in HEADER, which no request may bring of its own."""
+
+    def get_handlers(self):
+        # Voilà mounts an identity provider's handlers (the OAuth callback) without its base URL.
+        return [(url_path_join(self.hub_auth.base_url, path), *rest) for path, *rest in super().get_handlers()]
+
+    async def get_user(self, handler):
+        handler.request.headers.pop(HEADER, None)
+        user = await super().get_user(handler)
+        if user is not None:
+            handler.request.headers[HEADER] = user.username
+        return user
+
+
+def config(instance: Instance, service_url: str, prefix: str):
+    """The dashboard at the hub's service `prefix`, listening where the hub expects it (`service_url`)."""
+    c = instructor_site.dashboard(urlparse(service_url).port)
+    c.Voila.base_url = prefix
+    c.Voila.identity_provider_class = HubIdentityProvider
+    c.Voila.cookie_secret = instance.cookie_secret(SECRET_FILE)
+    return c
+
+
+def serve() -> None:
+    """Run the dashboard as the hub's service, for the cohort in ALLIES_INSTANCE, until the hub stops it."""
+    upstream.check_versions()
+    instance = Instance(os.environ[contract.INSTANCE_ENV])
+    site.environment(instance)
+    os.environ[contract.HUB_INSTRUCTORS_ENV] = "1"
+    site.CourseVoila.launch_instance(argv=[], config=config(instance, os.environ["JUPYTERHUB_SERVICE_URL"],
+                                                             os.environ["JUPYTERHUB_SERVICE_PREFIX"]))
+
+
+if __name__ == "__main__":
+    serve()
