@@ -5,10 +5,6 @@ PY := $(VENV)/bin/python
 # nbgrader runs `alembic` from PATH when it creates a gradebook.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-# Every view of every explorer drawn once into the chart cache (`python -m course charts`), so no learner waits for a
-# chart; again when the lessons, their data or the modules change.
-CHARTS := instance/cache/.every-view
-
 .PHONY: install serve serve-cohort test test-hub hub-proxy release bench chromium node bwrap strace postgresql
 
 # The module pages' front end (frontend/): ipywidgets' own JS on the page's kernel, bundled by esbuild.
@@ -58,16 +54,16 @@ chromium:
 
 # `make serve PORT=8900` (and the same for serve-cohort) to use another port.
 PORT ?= 8866
-$(CHARTS): $(wildcard course/lesson/*.py course/lesson/*/*.py data/*.csv modules/*.ipynb) | install
+# Both sites first draw every view of every explorer into the chart cache (`python -m course charts`), so no
+# learner waits for a chart; it has nothing to do until the lessons, their data or the modules change.
+serve: install
 	$(PY) -m course charts
-	touch $@
-
-serve: install $(CHARTS)
 	$(PY) -m course serve --port $(PORT)
 
 # A hosted cohort: `make serve-cohort INSTANCE=/srv/allies-cohort-1` (add learners first, see README).
 INSTANCE ?= instance/cohort
-serve-cohort: install $(CHARTS)
+serve-cohort: install
+	$(PY) -m course charts
 	$(PY) -m course cohort serve --instance $(INSTANCE) --port $(PORT)
 
 release: install

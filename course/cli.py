@@ -30,6 +30,8 @@ def _charts(args) -> int:
         return 2
     for module, views in filled.items():
         print(f"{module}: {views} explorer views in the chart cache")
+    if not filled:
+        print("Every view of every module is in the chart cache already: nothing to draw.")
     return 0
 
 
@@ -47,6 +49,7 @@ def _cohort_serve(args) -> int:
     cohort.serve(args.instance, store_url=args.store_url, port=args.port, pool_size=args.pool_size,
                  behind_https=args.behind_https,
                  hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle,
+                 cull_unattended=args.cull_unattended, keep_free_mb=args.keep_free_mb,
                  start_slots=args.start_slots, check_feedback=args.check_feedback,
                  fork_kernels=not args.no_fork_kernels)
     return 0
@@ -291,9 +294,13 @@ def main(argv=None) -> None:
                             "Secure, and the client's address (for sign-in limits) and scheme come from the "
                             "proxy's X-Forwarded-For and X-Forwarded-Proto")
     serve.add_argument("--max-kernels", type=int, default=0, metavar="N",
-                       help="most learners' module pages open at once; past it a learner is asked to try again "
-                            "in a minute (default: what 3/4 of this machine's memory holds, beside the preheated "
-                            "ones, at 120 MB a forked kernel or 150 MB a kernel started as a new process)")
+                       help="most learners' module pages open at once; past it a learner waits in line "
+                            "(default: what 3/4 of this machine's memory holds, beside the preheated ones, at "
+                            "64 MiB a forked kernel when the chart cache holds every view (python -m course "
+                            "charts), else 120 MiB; 150 MiB a kernel started as a new process)")
+    serve.add_argument("--keep-free-mb", type=int, default=0, metavar="MIB",
+                       help="start no learner's kernel that would leave less memory than this available, "
+                            "whatever the count (default 0: 5%% of this machine's memory)")
     serve.add_argument("--start-slots", type=int, default=0, metavar="N",
                        help="most learners' kernels starting at once; past it a learner waits in line (default: "
                             "4 per CPU core: much of a start-up is waiting, not CPU). Pool kernels start at most "
@@ -301,6 +308,9 @@ def main(argv=None) -> None:
                             "server's first 10 s (after a restart, returning learners come first)")
     serve.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
                        help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
+    serve.add_argument("--cull-unattended", type=int, default=60, metavar="SECONDS",
+                       help="shut down a learner's kernel no page has been connected to this long, e.g. of a "
+                            "browser that was killed or a laptop closed (default 60; 0: never)")
     serve.add_argument("--no-fork-kernels", action="store_true",
                        help="start every kernel as a new Python process, instead of forking it from a warm "
                             "process that has already imported what kernels need (the default, on Linux)")

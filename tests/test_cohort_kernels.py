@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from conftest import get, request, signed_in, start_cohort
+from websockets.sync.client import connect
 
+from course.web import kernels
 from course.web.kernels import REFRESH_SECONDS
 from course.store.answers import AnswerStore
 
@@ -165,6 +167,48 @@ def test_idle_kernels_are_culled_after_the_time_given_on_the_command_line(tmp_pa
     try:
         ana = signed_in(server.port, "ana", codes["ana"])
         wait_until_gone(server, ana, open_page(server, ana))
+    finally:
+        server.stop()
+
+
+def test_a_kernel_no_page_is_connected_to_ends_but_one_with_its_page_connected_stays(tmp_path):
+    """A browser killed (or a laptop closed) before its page could shut its kernel down leaves a kernel with
+    no page connected: it ends after `--cull-unattended` seconds, freeing its place, as does the kernel of a
+    page that never connected; a kernel whose page stays connected is kept, however quiet."""
+    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--cull-unattended", "3")
+    try:
+        ana, ben = signed_in(server.port, "ana", codes["ana"]), signed_in(server.port, "ben", codes["ben"])
+        kept, killed = open_page(server, ana), open_page(server, ben)
+        channels = f"ws://127.0.0.1:{server.port}/api/kernels/{{}}/channels"
+        with connect(channels.format(kept), additional_headers=ana, open_timeout=10):
+            with connect(channels.format(killed), additional_headers=ben, open_timeout=10) as socket:
+                never = open_page(server, ben, MODULE_2)
+                socket.socket.close()  # the browser dies: no goodbye, no shutdown request
+            wait_until_gone(server, ben, killed)
+            wait_until_gone(server, ben, never)
+            assert reaches(server, ana, kept), "a kernel with its page connected was shut down"
+        assert "no page connected for 3 s" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_no_new_kernel_starts_that_would_leave_less_memory_available_than_the_site_keeps_free(tmp_path):
+    """Whatever the count under the ceiling, a learner whose new kernel would leave the machine with less
+    memory available than `--keep-free-mb` waits in line, told the site is full."""
+    available_mb = kernels.memory_available() // 2**20
+    (tmp_path / "short").mkdir()
+    (tmp_path / "roomy").mkdir()
+    server, codes = start_cohort(tmp_path / "short", "--pool-size", "0", "--keep-free-mb", str(available_mb))
+    try:
+        ana = signed_in(server.port, "ana", codes["ana"])
+        status, headers, body, _ = request(server.port, MODULE_1, headers=ana)
+        assert status == 503 and b"site is full" in body and b"kernelId" not in body
+    finally:
+        server.stop()
+    server, codes = start_cohort(tmp_path / "roomy", "--pool-size", "0", "--keep-free-mb", "1")
+    try:
+        ana = signed_in(server.port, "ana", codes["ana"])
+        close(server, ana, open_page(server, ana))
     finally:
         server.stop()
 

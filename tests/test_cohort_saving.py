@@ -68,10 +68,10 @@ def test_a_paste_over_the_limit_is_refused_in_the_page_and_nothing_said_saved_is
     expect(saved_line(page, "m01-r1")).to_have_text(re.compile("Saved at"), timeout=20_000)
     assert stored(server, "m01-r1") == "A first answer."
     paste(page, "m01-r1", "'A first answer. ' + 'x'.repeat(12 * 1024 * 1024)")
-    expect(saved_line(page, "m01-r1")).to_have_text(re.compile(r"Not saved: .* 12 MB.* at most 2 MB"))
+    expect(saved_line(page, "m01-r1")).to_have_text(re.compile(r"Not saved: .* 12 MiB.* at most 2 MiB"))
     textarea.press("End")
     page.keyboard.insert_text(" and more")  # typed on (one input event: a 12 MB box is slow to type into key by key)
-    expect(saved_line(page, "m01-r1")).to_have_text(re.compile(r"Not saved: .* at most 2 MB"))
+    expect(saved_line(page, "m01-r1")).to_have_text(re.compile(r"Not saved: .* at most 2 MiB"))
     assert_saved_means_stored(server, page, "m01-r1")
     textarea.fill("A shorter answer, typed after the paste.")
     expect(saved_line(page, "m01-r1")).to_have_text(re.compile("Saved at"), timeout=20_000)

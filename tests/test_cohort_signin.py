@@ -3,6 +3,7 @@ id and per address with a clear message and a retry time, a code check never hol
 oversized bodies are refused unread, cookies are SameSite and Secure, and every error page is readable and
 free of tracebacks, as is every message a kernel sends to the page."""
 import http.client
+import socket
 import json
 import re
 import sqlite3
@@ -94,6 +95,45 @@ def test_an_oversized_body_is_refused_unread_with_a_readable_page(site_):
     finally:
         conn.close()
     assert response.status == 413 and b"too large" in body and b"1 MiB" in body
+
+
+@pytest.mark.parametrize("chunks", [[95 * 1024 * 1024], [4096] * 25_000], ids=["one huge chunk", "small chunks"])
+def test_an_oversized_body_sent_in_chunks_is_refused_with_a_readable_page(site_, chunks):
+    """A body of unannounced length (Transfer-Encoding: chunked) is refused as soon as it passes the limit,
+    with the same page: not tornado's empty 400, and never read to its end."""
+    server, _ = site_
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+        conn.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+        try:
+            for size in chunks:
+                conn.sendall(b"%x\r\n" % size)
+                conn.sendall(b"x" * min(size, 2 * 1024 * 1024) + (b"\r\n" if size <= 2 * 1024 * 1024 else b""))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server has answered and closed: the rest is never read
+        response = b""
+        while chunk := conn.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), head
+    assert b"too large" in body and b"1 MiB" in body
+
+
+def test_a_small_body_sent_in_chunks_is_read_as_usual(site_):
+    server, codes = site_
+    _, _, page, cookies = request(server.port, "/login")
+    xsrf = re.search(rb'name="_xsrf" value="([^"]+)"', page).group(1)
+    form = [b"_xsrf=" + xsrf + b"&learner=ben&", f"code={codes['ben']}".encode()]
+    headers = {**via("198.51.100.7"), "Content-Type": "application/x-www-form-urlencoded",
+               "Cookie": next(c.split(";")[0] for c in cookies if c.startswith("_xsrf="))}
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("POST", "/login", body=iter(form), encode_chunked=True, headers=headers)
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    assert response.status == 302 and login_cookie(response.headers.get_all("Set-Cookie")), response.status
 
 
 def test_cookies_are_samesite_and_secure_and_pages_send_hsts(site_):

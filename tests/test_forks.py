@@ -22,7 +22,8 @@ from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from traitlets.config import Config
 
 from conftest import ROOT
-from course.web import cohort, forks, kernels
+from test_chart_cache import COUNT_DRAWS
+from course.web import chart_cache, cohort, forks, kernels
 
 pytestmark = pytest.mark.skipif(not forks.available(), reason="kernels are forked on Linux only")
 
@@ -297,36 +298,44 @@ def test_the_cohort_site_forks_its_kernels_unless_told_not_to(tmp_path):
     assert "default_provisioner_name" not in cohort.config(instance, 8866, 1, fork_kernels=False).KernelProvisionerFactory
 
 
-EVERY_VIEW = """
-import gc
-from course.lesson.widgets import Explorer
-print(sum(len(explorer.every_view()) for explorer in gc.get_objects() if isinstance(explorer, Explorer)))
-"""
-
-
 def private_mb(pid: int) -> float:
     """Memory only this process holds (its copy-on-write pages included, once written)."""
     info = psutil.Process(pid).memory_full_info()
     return info.uss / 2**20
 
 
-def test_a_forked_kernel_stays_within_the_memory_the_sites_ceiling_gives_it_with_every_view_drawn():
-    """The cohort site's ceiling (`kernels.FORKED_KERNEL_MB`) counts what a forked kernel holds alone. Module 4
-    is the heaviest page to explore: every view of its explorers drawn, from an empty chart cache."""
-    notebook = nbformat.read(ROOT / "modules" / "04-backlash-and-zero-sum.ipynb", as_version=4)
+@pytest.mark.parametrize("cache, module, charge", [
+    ("empty", "04-backlash-and-zero-sum", kernels.FORKED_KERNEL_MB),
+    ("complete", "04-backlash-and-zero-sum", kernels.FORKED_CACHED_KERNEL_MB),
+    ("complete", "05-behind-the-veil", kernels.FORKED_CACHED_KERNEL_MB),
+])
+def test_a_forked_kernel_stays_within_the_memory_the_sites_ceiling_gives_it_with_every_view_shown(
+        tmp_path, monkeypatch, cache, module, charge):
+    """The cohort site's ceiling counts what a forked kernel holds alone: `kernels.FORKED_KERNEL_MB` when it
+    may have to draw charts (Module 4 is the heaviest page to explore: every view of its explorers drawn,
+    from an empty chart cache), `kernels.FORKED_CACHED_KERNEL_MB` when the cache holds every view, so it
+    draws none (Modules 4 and 5 held the most)."""
+    monkeypatch.setenv("ALLIES_CACHE_DIR", str(tmp_path))
+    if cache == "complete":
+        subprocess.run([sys.executable, "-m", "course", "charts", f"{module}.ipynb"], cwd=ROOT, check=True,
+                       capture_output=True, timeout=900)
+    notebook = nbformat.read(ROOT / "modules" / f"{module}.ipynb", as_version=4)
 
     async def main():
         manager, client = await started(forking(), cwd=str(ROOT / "modules"))
         try:
+            await run(client, COUNT_DRAWS)
             for cell in notebook.cells:
                 if cell.cell_type == "code":
                     await run(client, cell.source, timeout=120)
             with_page = private_mb(manager.provisioner.process.pid)
-            views, _ = await run(client, EVERY_VIEW, timeout=600)
-            return with_page, int(views), private_mb(manager.provisioner.process.pid)
+            views, _ = await run(client, chart_cache.EVERY_VIEW, timeout=600)
+            drawn, _ = await run(client, "print(drawn[0])")
+            return with_page, int(views), int(drawn), private_mb(manager.provisioner.process.pid)
         finally:
             await stop(manager, client)
 
-    with_page, views, explored = run_apart(main())
-    assert views > 40, views  # the explorers were found, and drew
-    assert with_page < explored < kernels.FORKED_KERNEL_MB, (with_page, explored)
+    with_page, views, drawn, explored = run_apart(main())
+    assert views > 20, views  # the explorers were found, and showed every view
+    assert (drawn > 0) == (cache == "empty"), drawn
+    assert with_page <= explored < charge, (with_page, explored)

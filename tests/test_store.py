@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from conftest import STORE_BACKENDS, store_location
+from conftest import ROOT, STORE_BACKENDS, store_location
 from course.store import answers
 from course.store.answers import (MAX_VALUE_BYTES, AnswerStore, Learner, LearnerExists, StoreBusy, Submission,
                                   TooLarge, UnknownLearner, is_url)
@@ -431,6 +431,27 @@ def test_each_thread_gets_its_own_connection(store):
         t.join()
     assert len({id(c) for c in seen}) == 4 and all(c is not store._conn() for c in seen)
     assert len(store.history("ana", "m01", "kc1")) == 4
+
+
+SET_ROLE = """import sys
+from course.store.answers import AnswerStore
+with AnswerStore(sys.argv[1]) as store:
+    store._run(lambda c: c.execute("UPDATE learners SET role = ? WHERE id = 'ana'", (sys.argv[2],)), lock="ana")
+"""
+
+
+def test_a_second_store_on_the_same_file_in_one_process_leaves_the_first_reading_fresh_rows(store, db):
+    """A server holds the sign-in's store and opens others on the same file (per request, or for a job of
+    its own). Each change made meanwhile by another process (`cohort reset-code`, a role taken away) must
+    be what the first store reads next: opening the second must not drop the first one's file locks, or the
+    other process takes it for gone and deletes the WAL index it reads from."""
+    store.learners()  # the first store holds its connection open
+    for n in range(3):
+        with AnswerStore(db) as second:
+            second.learners()
+        role = ("instructor", "learner")[n % 2]
+        subprocess.run([sys.executable, "-c", SET_ROLE, str(db), role], cwd=ROOT, check=True)
+        assert {p.learner_id: p.role for p in store.learners()}["ana"] == role, f"stale read after change {n}"
 
 
 def test_forked_child_opens_its_own_connection(store, db):

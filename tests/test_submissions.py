@@ -106,3 +106,26 @@ def test_a_student_id_cannot_escape_the_submission_folder(tmp_path, student):
     with pytest.raises(ValueError, match="cannot be used as a folder name"):
         write_submission(tmp_path, student, "01-why-men-why-now", "01-why-men-why-now", RELEASE)
     assert not (tmp_path / "submitted").exists()
+
+
+@pytest.mark.parametrize("text, says", [("before\x00after", "NUL character"),
+                                        ("half an emoji: \ud83d", "broken character")])
+def test_a_saved_reflection_a_notebook_cannot_hold_stops_submit_with_its_reason(tmp_path, monkeypatch, text, says):
+    """The store keeps any text exactly as typed, but a notebook (JSON in UTF-8) holds no NUL and no lone
+    surrogate: Submit says which reflection and why, and hands nothing in, so nothing reaches grading."""
+    from course.contract import EXCHANGE_ENV
+    from course.lesson import session
+    from course.store.answers import AnswerStore
+
+    store_path, exchange = tmp_path / "answers.sqlite3", tmp_path / "exchange"
+    with AnswerStore(store_path) as store:
+        store.add_learner("ana", "Ana")
+        store.save("ana", "01-why-men-why-now", "m01-r1", text)
+    monkeypatch.setenv(EXCHANGE_ENV, str(exchange))
+    current = session.Session(str(store_path), "ana")
+    current.ready.set()
+    with pytest.raises(ValueError, match=f"Reflection m01-r1: .*{says}"):
+        current.submit("01-why-men-why-now")
+    assert not exchange.exists() or not any(exchange.rglob("*.ipynb"))
+    with AnswerStore(store_path) as store:
+        assert store.load("ana", "01-why-men-why-now") == {"m01-r1": text}  # nothing the learner wrote is lost

@@ -18,6 +18,7 @@ is the site's job.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -286,7 +287,12 @@ class _SQLite:
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         self.where = str(self.path)
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # -wal and -shm inherit these permissions
+        # Made readable by its owner only (-wal and -shm inherit this). Only a new file is opened here: closing
+        # any descriptor of a file releases every POSIX lock this process holds on it, SQLite's included, so
+        # another process could then take this process's connections for gone, checkpoint, and delete the WAL
+        # index they read from (they would read stale rows from then on).
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,

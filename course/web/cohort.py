@@ -22,7 +22,7 @@ from traitlets import Unicode
 from voila.request_info_handler import RequestInfoSocketHandler
 
 from course.lesson import keys
-from course.web import forks, kernels, signin, site
+from course.web import chart_cache, forks, kernels, signin, site
 from course import upstream
 from course.instance import Instance
 from course.store.answers import AnswerStore, Learner
@@ -185,19 +185,27 @@ def adapt_voila() -> None:
 
 
 def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
-           max_kernels: int = 0, cull_idle: int = 600, start_slots: int = 0, fork_kernels: bool = True):
+           max_kernels: int = 0, cull_idle: int = 600, cull_unattended: int = kernels.UNATTENDED_SECONDS,
+           start_slots: int = 0, fork_kernels: bool = True, keep_free_mb: int = 0):
     """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
     Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security.
-    At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool);
-    kernels idle for `cull_idle` seconds are shut down; at most `start_slots` learners' kernels start at once
-    (0: `course.web.pools.PAGE_SLOTS_PER_CORE` per CPU core); `fork_kernels`: kernels are forked from a warm
-    process (`course.web.forks`), where this machine allows it."""
+    At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool, each
+    counted at what it may grow to: less once the chart cache holds every view, so kernels draw none), and
+    none started that would leave under `keep_free_mb` of memory available (0: 5% of the machine's);
+    kernels idle for `cull_idle` seconds, or with no page connected for `cull_unattended`, are shut down; at
+    most `start_slots` learners' kernels start at once (0: `course.web.pools.PAGE_SLOTS_PER_CORE` per CPU
+    core); `fork_kernels`: kernels are forked from a warm process (`course.web.forks`), where this machine
+    allows it."""
     c = site.config(port, open_browser=False)
     site.cull(c, cull_idle)
     c.OwnedKernelManager.start_slots = start_slots
+    c.OwnedKernelManager.unattended_seconds = cull_unattended
     forked = fork_kernels and forks.available()
+    c.OwnedKernelManager.kernel_mb = kernel_mb = kernels.KERNEL_MB if not forked else (
+        kernels.FORKED_CACHED_KERNEL_MB if chart_cache.complete() else kernels.FORKED_KERNEL_MB)
     c.OwnedKernelManager.max_kernels = max_kernels or kernels.ceiling_for_memory(
-        pool_size * len(site.modules()), kernels.FORKED_KERNEL_MB if forked else kernels.KERNEL_MB)
+        pool_size * len(site.modules()), kernel_mb)
+    c.OwnedKernelManager.keep_free_mb = keep_free_mb
     c.Voila.identity_provider_class = RosterIdentityProvider
     c.RosterIdentityProvider.store_path = str(instance.store)
     c.RosterIdentityProvider.cookie_options = {"samesite": "Lax"}

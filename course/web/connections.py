@@ -37,3 +37,8 @@ def end(kernel_id: str) -> None:
         except WebSocketClosedError:
             pass  # the page is already gone
         connection.websocket_handler.close()
+
+
+def attended(kernel_id: str) -> bool:
+    """Whether any page is connected to `kernel_id` now."""
+    return bool(_OPEN.get(kernel_id))

@@ -3,15 +3,19 @@ client's address and scheme taken from the HTTPS proxy in front (when there is o
 for every error, never a traceback."""
 from __future__ import annotations
 
+import asyncio
+import socket
 from pathlib import Path
 
 import jinja2
 from jupyter_server import DEFAULT_TEMPLATE_PATH_LIST
 from tornado import httputil
 from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream, StreamClosedError
 from tornado.web import Application
 
 MAX_BODY_BYTES = 1024 * 1024  # no route of the sites takes more: answers travel over the kernel's websocket
+LINGER_SECONDS = 2  # how long a refused request's remaining body is read and dropped
 TEMPLATES = Path(__file__).resolve().parents[1] / "jupyter" / "voila" / "templates" / "allies"
 
 TOO_LARGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large — Allies in Tech</title>
@@ -33,9 +37,15 @@ def http_server(app: Application, behind_proxy: bool) -> HTTPServer:
     return HTTPServer(BoundedBodies(app), xheaders=behind_proxy, max_body_size=MAX_BODY_BYTES)
 
 
+async def _drain(stream: IOStream) -> None:
+    while True:
+        await stream.read_bytes(65536, partial=True)
+
+
 class BoundedBodies(httputil.HTTPServerConnectionDelegate):
-    """Answers a request that announces a body over MAX_BODY_BYTES with a readable 413 page, without reading
-    the body (tornado's own limit answers an empty 400)."""
+    """Answers a request whose body is over MAX_BODY_BYTES with a readable 413 page (tornado's own limit
+    answers an empty 400): unread, when its Content-Length says so; as soon as the limit is passed, when it
+    comes in chunks of unannounced length."""
 
     def __init__(self, app: Application):
         self.app = app
@@ -49,9 +59,13 @@ class BoundedBodies(httputil.HTTPServerConnectionDelegate):
 
 class _Bounded(httputil.HTTPMessageDelegate):
     def __init__(self, inner: httputil.HTTPMessageDelegate, connection):
-        self.inner, self.connection, self.refused = inner, connection, False
+        self.inner, self.connection, self.refused, self.received = inner, connection, False, 0
 
     def headers_received(self, start_line, headers):
+        if headers.get("Transfer-Encoding", "").lower() == "chunked":
+            # Counted here, piece by piece (tornado reads at most 64 KiB at a time), so that an over-size
+            # body gets this page instead of tornado's empty 400.
+            self.connection.set_max_body_size(2**63)
         length = headers.get("Content-Length", "0")
         if not (length.isdigit() and int(length) > MAX_BODY_BYTES):
             return self.inner.headers_received(start_line, headers)
@@ -59,16 +73,29 @@ class _Bounded(httputil.HTTPMessageDelegate):
         return self._refuse(self.connection.detach())
 
     @staticmethod
-    async def _refuse(stream) -> None:
+    async def _refuse(stream: IOStream) -> None:
+        """Send the page, then read and drop what the client is still sending for up to LINGER_SECONDS before
+        closing: closing with its bytes unread would reset the connection, and the client could lose the page."""
         head = (f"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/html; charset=utf-8\r\n"
                 f"Content-Length: {len(TOO_LARGE)}\r\nConnection: close\r\n\r\n").encode()
         try:
             await stream.write(head + TOO_LARGE)
+            stream.socket.shutdown(socket.SHUT_WR)
+            await asyncio.wait_for(_drain(stream), LINGER_SECONDS)
+        except (StreamClosedError, OSError, asyncio.TimeoutError):
+            pass  # the client left, or kept sending
         finally:
-            stream.close()
+            stream.close()  # tornado's reading of the rest then ends quietly, as for a client that left
 
     def data_received(self, chunk):
-        return None if self.refused else self.inner.data_received(chunk)
+        if self.refused:
+            return None
+        self.received += len(chunk)
+        if self.received <= MAX_BODY_BYTES:
+            return self.inner.data_received(chunk)
+        self.refused = True
+        self.inner.on_connection_close()  # the handler never sees the request finish
+        return self._refuse(self.connection.stream)
 
     def finish(self) -> None:
         if not self.refused:

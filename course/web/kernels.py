@@ -13,7 +13,9 @@ keeps that place and asks again; the server holds that request until a kernel is
 
 A kernel also ends with the session its page was opened in: every SESSION_CHECK_SECONDS the server compares
 each kernel's session with the learner's current one in the store (sign-out, a new code and withdrawal
-each start a new one), so a page left open in an ended session saves nothing more.
+each start a new one), so a page left open in an ended session saves nothing more. And a kernel that no
+page has been connected to for `unattended_seconds` (a browser killed, or a laptop closed, before its page
+could shut its kernel down) ends too, so it holds no place under the ceiling until the idle cull.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 from course import upstream
 from course.contract import LEARNER_ENV
 from course.store.answers import AnswerStore
+from course.web import connections
 from course.web.pools import PooledKernelManager
 
 _MANAGERS: weakref.WeakSet[OwnedKernelManager] = weakref.WeakSet()
@@ -46,19 +49,39 @@ KERNEL_MB = 150  # what one module's kernel may grow to (RSS: 55-151 MB measured
 # empty chart cache, the test in tests/test_forks.py). The pages all forked kernels share count once, as the
 # zygote's.
 FORKED_KERNEL_MB = 120
+# What a forked kernel holds on its own when the chart cache already has every view (`course.web.chart_cache`),
+# so it draws none: at most 32 MB measured, on Module 4 or 5 with every view shown (tests/test_forks.py).
+FORKED_CACHED_KERNEL_MB = 64
+KEEP_FREE_SHARE = 0.05  # of the machine's memory, kept free whatever the ceiling says
 FULL = "The course site is full right now: every place for a module is taken."
 BUSY = "The course site is starting modules for other learners right now."
 REFRESH_SECONDS = 1  # how soon a waiting page asks again (then held on the server, see PageHandler)
 HOLD_SECONDS = 10  # longest a waiting page's request is held on the server, waiting for a kernel to be free
 KEEP_SECONDS = 6  # a place in line not asked for this long is given up
 SESSION_CHECK_SECONDS = 2  # how soon the kernels of a session that ended (sign-out, new code, withdrawal) end
+UNATTENDED_SECONDS = 60  # how long a learner's kernel may go with no page connected (a reconnect takes seconds)
+
+
+def machine_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def ceiling_for_memory(reserved: int = 0, kernel_mb: int = KERNEL_MB) -> int:
     """How many learners' kernels of `kernel_mb` each fit in three quarters of this machine's memory, after
     `reserved` others (the preheated pool); at least one."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(1, int(memory * 0.75 / (kernel_mb * 2**20)) - reserved)
+    return max(1, int(machine_memory() * 0.75 / (kernel_mb * 2**20)) - reserved)
+
+
+def memory_available() -> int | None:
+    """The memory the kernel says new work can have without swapping (Linux's MemAvailable), in bytes."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 @dataclass(frozen=True)
@@ -83,13 +106,19 @@ class OwnedKernelManager(PooledKernelManager):
     kernel per learner and page, and holds learners' kernels under a ceiling."""
 
     max_kernels = Integer(0, config=True, help="Most learners' kernels at once (0: from the machine's memory).")
+    kernel_mb = Integer(KERNEL_MB, config=True, help="The memory one learner's kernel is counted at (MiB).")
+    keep_free_mb = Integer(0, config=True, help="No new learner's kernel starts unless this much memory (MiB) "
+                                                "would stay available (0: 5% of the machine's).")
+    unattended_seconds = Integer(UNATTENDED_SECONDS, config=True,
+                                 help="Shut down a learner's kernel no page has been connected to this long.")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.owners: dict[str, Owner] = {}
         self.page_sessions: dict[Owner, int] = {}  # the session each learner's page was last opened in
         self.kernel_sessions: dict[str, int] = {}  # the session each learner's kernel was opened in
-        self._session_check: PeriodicCallback | None = None
+        self.unattended: dict[str, float] = {}  # since when no page has been connected to each learner's kernel
+        self._check: PeriodicCallback | None = None
         self.roster: Callable[[], AnswerStore] | None = None  # the sign-in's store, set by the first page
         _MANAGERS.add(self)
 
@@ -107,21 +136,38 @@ class OwnedKernelManager(PooledKernelManager):
         for replaced in [kernel for kernel, other in self.owners.items() if other == owner]:
             self._end(replaced)
         self.owners[kernel_id] = owner
+        self.unattended[kernel_id] = time.monotonic()  # its page is on its way
         if owner in self.page_sessions:
             self.kernel_sessions[kernel_id] = self.page_sessions[owner]
-            if self._session_check is None and self.roster is not None:
-                self._session_check = PeriodicCallback(self.end_ended_sessions, SESSION_CHECK_SECONDS * 1000)
-                self._session_check.start()
+        if self._check is None:
+            self._check = PeriodicCallback(self.check, SESSION_CHECK_SECONDS * 1000)
+            self._check.start()
 
     def _end(self, kernel_id: str) -> None:
         del self.owners[kernel_id]
         self.kernel_sessions.pop(kernel_id, None)
+        self.unattended.pop(kernel_id, None)
         asyncio.ensure_future(self.shutdown_kernel(kernel_id))
+
+    def check(self) -> None:
+        self.end_unattended()
+        self.end_ended_sessions()
+
+    def end_unattended(self) -> None:
+        """Shut down every learner's kernel that no page has been connected to for `unattended_seconds`."""
+        now = time.monotonic()
+        for kernel_id in list(self.owners):
+            if connections.attended(kernel_id):
+                self.unattended.pop(kernel_id, None)
+            elif now - self.unattended.setdefault(kernel_id, now) > self.unattended_seconds > 0:
+                self.log.info("Shutting down kernel %s: no page connected for %d s", kernel_id,
+                              self.unattended_seconds)
+                self._end(kernel_id)
 
     def end_ended_sessions(self) -> None:
         """Shut down every learner's kernel whose session has ended since its page opened: the page hears so
         at once (`course.web.connections`), and nothing typed there afterwards is saved."""
-        if not self.kernel_sessions:
+        if not self.kernel_sessions or self.roster is None:
             return
         current = self.roster().sessions()
         for kernel_id, session in list(self.kernel_sessions.items()):
@@ -130,13 +176,20 @@ class OwnedKernelManager(PooledKernelManager):
                 self._end(kernel_id)
 
     def full_for(self, owner: Owner) -> bool:
-        """Whether a new kernel for `owner` would pass the ceiling (one that replaces theirs never does)."""
-        others = sum(other != owner for other in self.owners.values())
-        return others >= (self.max_kernels or ceiling_for_memory())
+        """Whether a new kernel for `owner` would pass the ceiling, or leave less memory available than the
+        site keeps free, whatever the count says (one that replaces theirs does neither)."""
+        if owner in self.owners.values():
+            return False
+        if len(self.owners) >= (self.max_kernels or ceiling_for_memory(kernel_mb=self.kernel_mb)):
+            return True
+        available = memory_available()
+        keep_free = self.keep_free_mb * 2**20 or machine_memory() * KEEP_FREE_SHARE
+        return available is not None and available - self.kernel_mb * 2**20 < keep_free
 
     def remove_kernel(self, kernel_id: str):
         self.owners.pop(kernel_id, None)
         self.kernel_sessions.pop(kernel_id, None)
+        self.unattended.pop(kernel_id, None)
         self.gate.notify()  # a place under the ceiling may be free
         return super().remove_kernel(kernel_id)
 

@@ -203,8 +203,8 @@ function fingerprint(text) {
   return `${text.length}-${((crc ^ 0xffffffff) >>> 0).toString(16).padStart(8, '0')}`;
 }
 
-const inWords = (bytes) => (bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(1)} MB`
-  : `${Math.ceil(bytes / 1024)} KB`);
+const inWords = (bytes) => (bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(1)} MiB`
+  : `${Math.ceil(bytes / 1024)} KiB`);
 
 /** The kernel says when an answer was saved in UTC ("Saved at 14:03:12 UTC."): the page shows the learner's
  *  own time. The save was a moment ago, so the time is today's, or yesterday's just after midnight. */
