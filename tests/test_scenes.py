@@ -72,6 +72,26 @@ def test_a_deck_without_say_first_shows_its_options_at_once():
     assert view.responses.layout.display != "none" and not hasattr(view, "said")
 
 
+def test_a_deck_comes_with_a_first_view_of_its_chosen_card_under_a_select_of_the_cards():
+    """The course's page shows it as it arrives, before the widget is live (tests/test_site.py): the chosen
+    card's situation, escaped, under a labelled <select> that hands its choice to the deck's chooser."""
+    deck = cards.deck([{"card_id": c, "heading": f"Scene <{c}>", "situation": f"{c} & co <script>",
+                        "response": r, "feedback": "f"} for c in ("one", "two") for r in ("a", "b")])
+    deck.chooser.index = 1
+    bundle = deck._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    first = html5lib.parseFragment(bundle["text/html"], namespaceHTMLElements=False)
+    select = first.find(".//select")
+    assert select.get("data-control") == str(deck.children.index(deck.chooser))
+    assert [o.text for o in select.findall("option")] == ["Scene <one>", "Scene <two>"]
+    assert [o.get("value") for o in select.findall("option") if o.get("selected") is not None] == ["1"]
+    label = first.find(".//label")
+    assert label.text == "Scene" and label.get("for") == select.get("id")
+    assert "two &amp; co &lt;script&gt;" in bundle["text/html"] and "one &amp; co" not in bundle["text/html"]
+    single = cards.deck([{"card_id": "one", "situation": "s", "response": r, "feedback": "f"} for r in "ab"])
+    assert "<select" not in single._repr_mimebundle_()["text/html"]
+
+
 # -- The role scenes: the data ---------------------------------------------------------------------------------
 
 def test_there_are_thirty_scenes_or_more_and_five_or_more_for_each_of_the_six_roles():

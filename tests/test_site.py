@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from course.grading import release
 from course.web import site
 from course.paths import folder
-from conftest import Server, get as _get
+from conftest import ROOT, Server, get as _get
 
 MODULE_1 = "01-why-men-why-now.ipynb"
 
@@ -127,6 +127,115 @@ def test_an_explorer_shows_its_first_view_before_the_script_and_keeps_what_was_p
         assert page.evaluate("document.activeElement.classList.contains('noUi-handle')")
     finally:
         context.close()
+
+
+def test_a_card_deck_shows_its_first_card_before_the_script_and_keeps_the_scene_picked_there(server, browser):
+    """A deck of scenes (Module 0's first control) arrives, as an explorer does, with a first view: its first
+    scene under a labelled <select> of the scenes; a scene picked there is the one the live deck shows."""
+    context = browser.new_context()
+    held = []
+    try:
+        page = context.new_page()
+        page.route("**/static/page.js*", lambda route: held.append(route))
+        page.goto(f"http://127.0.0.1:{server}/voila/render/00-before-you-start.ipynb", wait_until="commit")
+        first = page.locator(".allies-first-view-host", has=page.get_by_label("Scene"))
+        select = first.get_by_label("Scene")
+        expect(select).to_be_visible(timeout=60_000)
+        expect(first.locator(".allies-card-situation")).to_be_visible()
+        assert page.evaluate("document.body.dataset.alliesPage") is None  # no script has run
+        select.select_option(index=2)
+        picked = select.locator("option").nth(2).inner_text()
+        for route in held:
+            route.continue_()
+        page.unroute("**/static/page.js*")
+        deck = page.locator(".allies-cards", has=page.locator(".allies-card-deck"))
+        expect(deck.locator(".allies-card-deck .widget-toggle-button.mod-active")).to_have_text(picked,
+                                                                                              timeout=60_000)
+        expect(page.locator(".allies-first-view-host")).to_have_count(0)
+        expect(deck.locator(".allies-card-situation").filter(visible=True)).to_have_count(1)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("name", [nb.name for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))])
+def test_a_module_page_as_sent_shows_its_first_chart_and_control_and_links_no_stylesheet(server, name):
+    """The HTML the server sends, before any script runs or the kernel says a word, shows the module's first
+    chart (an image with alt text) and first control (a labelled <select>) in its first view, and its cells
+    are not hidden until the page has arrived. It links no stylesheet: the few rules the page uses are in
+    it, and the widgets' stylesheet is fetched without holding up the page's first paint."""
+    status, body = _get(server, f"/voila/render/{name}")
+    assert status == 200 and 'id="rendered_cells">' in body
+    assert not re.search(r"<link[^>]*stylesheet", body), "a stylesheet holds up the first paint"
+    assert "/static/index.css" not in body and "/static/theme-light.css" not in body
+    body = body[body.index("<body"):]
+    host, output = '<div class="allies-first-view-host">', '<script type="application/vnd.voila.cell-output+json">'
+    views = [body[m.start():body.index(output, m.start())] for m in re.finditer(re.escape(host), body)]
+    label = re.search(r'<label for="([^"]+)">[^<]+</label> <select id="([^"]+)"', views[0])
+    assert label and label.group(1) == label.group(2), views[0][:500]
+    if name in EXPLORERS:
+        image = re.search(r"<img [^>]*>", body).group(0)
+        assert any(image in view for view in views), "the first chart is in a first view"
+        assert re.search(r'alt="[^"]*\w[^"]*"', image), image[:300]
+
+
+def test_nothing_holds_up_a_module_pages_first_paint(module_page):
+    """No stylesheet or script the page fetches blocks its first paint; the widgets' stylesheet is in place
+    before the course's own styles, which override some of its rules."""
+    expect(module_page.locator("body")).to_have_attribute("data-allies-page", "ready")
+    blocking = module_page.evaluate("""performance.getEntriesByType('resource')
+        .filter((r) => r.renderBlockingStatus === 'blocking').map((r) => r.name)""")
+    assert blocking == []
+    sheets = module_page.evaluate("""[...document.styleSheets].map((s) => s.href ? new URL(s.href).pathname
+        : s.ownerNode.textContent.includes('--allies-text') ? 'course' : 'in page')""")
+    widgets = sheets.index("/voila/templates/allies/static/page.css")
+    assert widgets < sheets.index("course"), sheets
+
+
+STYLES = """() => [...document.querySelectorAll('body *')].filter((e) => e.getClientRects().length).map((e) => {
+  const style = getComputedStyle(e), box = e.getBoundingClientRect();
+  return [e.tagName, e.className, [...style].filter((p) => !p.startsWith('--'))
+    .map((p) => `${p}: ${style.getPropertyValue(p)}`), [box.x, box.y, box.width, box.height].map(Math.round)];
+})"""
+WHOLE_LAB_STYLES = """(hrefs) => Promise.all(hrefs.map((href) => new Promise((loaded) => {
+  const link = Object.assign(document.createElement('link'), { rel: 'stylesheet', href, onload: loaded });
+  document.head.querySelector('style').before(link);  // first, as the lab template linked them
+})))"""
+
+
+@pytest.mark.parametrize("name", ["00-before-you-start.ipynb", MODULE_1, "05-behind-the-veil.ipynb"])
+def test_a_module_page_looks_as_it_would_with_jupyterlabs_whole_stylesheets(server, browser, name):
+    """The page sends 9 KB of JupyterLab's 256 KB of styles (static/lab.css): every element, live widgets
+    and tables too, at full width and at 320 px, has the same computed style and box with all of them."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"http://127.0.0.1:{server}/voila/render/{name}")
+        expect(page.locator("body")).to_have_attribute("data-allies-page", "ready", timeout=60_000)
+        shown = {}
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 900})
+            shown[width] = page.evaluate(STYLES)
+        base = f"http://127.0.0.1:{server}/voila/templates/allies/static"
+        page.evaluate(WHOLE_LAB_STYLES, [f"{base}/index.css", f"{base}/theme-light.css"])
+        for width in (320, 1280):
+            page.set_viewport_size({"width": width, "height": 900})
+            whole = page.evaluate(STYLES)
+            assert len(whole) == len(shown[width]) > 200
+            differ = [(ours[:2], [p for p in ours[2] if p not in theirs[2]], ours[3], theirs[3])
+                      for ours, theirs in zip(shown[width], whole) if ours != theirs]
+            assert differ == [], f"{name} at {width} px: {differ[:3]}"
+    finally:
+        page.close()
+
+
+def test_the_pages_share_of_jupyterlabs_styles_is_what_its_script_writes():
+    """static/lab.css is frontend/lab_css.py's output from the JupyterLab styles installed: current, and every
+    rule it keeps still in them."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "frontend/lab_css.py", "--check"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_chart_names_its_source_short_and_the_keyboard_opens_the_full_reference(module_page):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
-from course.lesson import badges, data, markup
+from course.lesson import badges, data, markup, widgets
 from course.lesson.validation import escaped
 
 REQUIRED = ("card_id", "situation", "response", "feedback")
@@ -193,6 +193,17 @@ class Deck(w.VBox):
         w.jslink((self.chooser, "index"), (self.stack, "selected_index"))
         super().__init__([w.HTML(STYLE), self.chooser, self.stack])
         self.add_class("allies-cards")
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, and its first view as plain HTML (`first_view`), as an Explorer has."""
+        return {**super()._repr_mimebundle_(**kwargs), "text/html": self.first_view()}
+
+    def first_view(self) -> str:
+        """The chosen card's situation, under a <select> for the choice of card (none for a single card), as
+        the page shows them before the widget is live; the card's responses come with the widget."""
+        card = self.cards[self.chooser.index]
+        chooser = [(self.children.index(self.chooser), self.chooser)] if len(self.cards) > 1 else []
+        return widgets.first_view(chooser, f'<div class="allies-cards">{STYLE}{card.situation.value}</div>')
 
 
 def deck(cards_or_table, label: str = "Scene", say_first: str | None = None) -> Deck:

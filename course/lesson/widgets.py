@@ -128,9 +128,16 @@ class Explorer(w.VBox):
         """The chosen view, under a native, labelled <select> for each control."""
         chosen = tuple(control.index for control in self.controls)
         view = self._fill(chosen).value if None not in chosen else ""  # as the live widget: no view yet
-        return ('<div class="allies-first-view">'
-                + "".join(_first_control(control, number) for number, control in enumerate(self.controls))
-                + f'<div class="allies-first-view-chart">{view}</div></div>')
+        return first_view(list(enumerate(self.controls)), view)
+
+
+def first_view(controls: list[tuple[int, w.ValueWidget]], view: str) -> str:
+    """A widget's first view, which the course's web page shows as it arrives, before the widget is live: a
+    native, labelled <select> for each (child number, control) of the widget, above `view` (HTML). The page
+    hands what a learner picks there to the widget's child of that number (`frontend/src/page.js`)."""
+    return ('<div class="allies-first-view">'
+            + "".join(_first_control(control, number) for number, control in controls)
+            + f'<div class="allies-first-view-chart">{view}</div></div>')
 
 
 def _values(control: w.ValueWidget) -> list:

@@ -354,6 +354,22 @@ function shutDownOnClose(config) {
   addEventListener('pageshow', (event) => event.persisted && location.reload());
 }
 
+/** The widgets' stylesheet, which the page fetches without waiting for it (its first views need none): put in
+ *  place where the page named it, before the course's own styles, which override some of it; resolves once
+ *  it has loaded. */
+function widgetStyles() {
+  const preload = document.getElementById('allies-widget-styles');
+  const link = document.createElement('link');
+  link.rel = 'stylesheet';
+  link.href = preload.href;
+  const loaded = new Promise((resolve, reject) => {
+    link.onload = resolve;
+    link.onerror = () => reject(new Error(`the widgets' stylesheet ${link.href} did not load`));
+  });
+  preload.after(link);
+  return loaded;
+}
+
 async function main() {
   watchFirstViews();
   const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
@@ -365,7 +381,7 @@ async function main() {
   watchConnection(kernel, new SaveWatch(config.alliesMaxAnswerBytes));
   shutDownOnClose(config);
   const manager = new KernelWidgetManager(kernel);
-  const loaded = manager.load();
+  const loaded = Promise.all([manager.load(), widgetStyles()]);
   const outputs = document.querySelectorAll('script[type="application/vnd.voila.cell-output+json"]');
   await Promise.all(Array.from(outputs, (script) => show(script, manager, loaded)));
   document.body.dataset.alliesPage = 'ready';
