@@ -211,9 +211,10 @@ def listen_through(voila_app, make_server) -> None:
 
 
 # -- jupyter_server ---------------------------------------------------------------------------------------
-def use_error_pages(settings: dict, environment) -> None:
-    """Give the web app the Jinja environment its error pages render from: jupyter_server's handlers read it
-    from the undocumented setting `jinja2_env` (`JupyterHandler.get_template`)."""
+def use_page_templates(settings: dict, environment) -> None:
+    """Give the web app the Jinja environment its handlers' pages (the course's waiting page) render from:
+    jupyter_server's handlers read it from the undocumented setting `jinja2_env`
+    (`JupyterHandler.get_template`)."""
     settings["jinja2_env"] = environment
 
 

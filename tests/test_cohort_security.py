@@ -381,10 +381,7 @@ def test_files_outside_modules_are_never_served(site_, ben_cookie, canaries):
             path = head["Location"]
             assert path.startswith("/voila/files/"), (path, status)
             status, head, body, _ = request(server.port, path, headers=ben_cookie)
-        # Voilà's template-static handler fails an `assert` on paths that do not split as
-        # <template>/static/<file> (500, generic body): a Voilà bug that serves nothing.
-        allowed = (403, 404, 500) if path.startswith("/voila/templates/") else (403, 404)
-        assert status in allowed or is_login_redirect(status, head), (path, status)
+        assert status in (403, 404) or is_login_redirect(status, head), (path, status)
         assert not any(c in body for c in canaries), path
         checked += 1
     assert checked > 500

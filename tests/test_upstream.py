@@ -263,6 +263,19 @@ def test_voilas_routes_still_name_the_handlers_the_course_replaces():
         upstream.replace_handlers([("/b", VoilaShutdownKernelHandler)], {TornadoVoilaHandler: int})
 
 
+def test_voilas_template_static_route_still_fails_on_an_address_it_cannot_split():
+    """Why `course.web.site.TemplateStaticFiles` checks the address first (docs/upstream.md): Voilà's handler
+    fails an unpacking or an `assert` (a 500) on an address that is not <template>/static/<file>."""
+    from voila.static_file_handler import TemplateStaticFileHandler
+
+    handler = TemplateStaticFileHandler.__new__(TemplateStaticFileHandler)
+    for address in ("lab/x", "lab/nope/x"):
+        with pytest.raises((ValueError, AssertionError)):
+            handler.parse_url_path(address)
+    with pytest.raises(ValueError):
+        TemplateStaticFileHandler.get_absolute_path("/", "lab/static/../../x")
+
+
 def test_voila_listens_through_its_apps_listen():
     """`listen_through` replaces the tornado app's `listen`, which Voilà's `listen` calls to bind."""
     from voila.app import Voila

@@ -1,45 +1,97 @@
-"""The sites' HTTP front door, before any handler runs: request bodies bounded before they are read, the
-client's address and scheme taken from the HTTPS proxy in front (when there is one), and one readable page
-for every error, never a traceback."""
+"""The sites' HTTP front door, before any handler runs: request heads and bodies bounded before they are
+read, the client's address and scheme taken from the HTTPS proxy in front (when there is one), and the
+course's readable error page (`course.web.errors`) for what tornado refuses here, where it would send an
+empty reply or none."""
 from __future__ import annotations
 
 import asyncio
 import socket
-from pathlib import Path
 
-import jinja2
-from jupyter_server import DEFAULT_TEMPLATE_PATH_LIST
 from tornado import httputil
 from tornado.httpserver import HTTPServer
-from tornado.iostream import IOStream, StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
 from tornado.web import Application
 
+from course.web import errors
+
 MAX_BODY_BYTES = 1024 * 1024  # no route of the sites takes more: answers travel over the kernel's websocket
-LINGER_SECONDS = 2  # how long a refused request's remaining body is read and dropped
-TEMPLATES = Path(__file__).resolve().parents[1] / "jupyter" / "voila" / "templates" / "allies"
+MAX_HEAD_BYTES = 64 * 1024  # a request's line and headers (tornado's default)
+LINGER_SECONDS = 2  # how long a refused request's remaining bytes are read and dropped
 
-TOO_LARGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large — Allies in Tech</title>
-</head><body><main><h1>That request was too large</h1><p>The course site takes at most
-{MAX_BODY_BYTES // 1024 // 1024} MiB in one request, and this one was larger, so it was not read. Nothing
-you saved is affected. <a href="/">Back to the course</a></p></main></body></html>""".encode()
-
-
-def error_pages() -> jinja2.Environment:
-    """jupyter_server's page templates, with the course's `error.html` in front of its own (which needs
-    static files the sites do not serve, so its error pages came out empty)."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader([str(TEMPLATES), *DEFAULT_TEMPLATE_PATH_LIST]),
-                              autoescape=True, extensions=["jinja2.ext.i18n"])
+TOO_LARGE = errors.response(413, (
+    "That request was too large",
+    f"The course site takes at most {MAX_BODY_BYTES // 1024 // 1024} MiB in one request, and this one was "
+    "larger, so it was not read. Nothing you saved is affected. Go back to the course index."))
+HEAD_TOO_LARGE = errors.response(431, (
+    "Your browser sent too much with that request",
+    f"The course site reads at most {MAX_HEAD_BYTES // 1024} KiB of headers, and this request had more: "
+    "usually too many or too large cookies. Clear this site's cookies, then go back to the course index."))
+# tornado's whole answer to a request it cannot parse (a malformed header line, a bad Content-Length).
+BARE_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+BAD_REQUEST = errors.response(400, errors.SAID[400])
+_REFUSALS: set[asyncio.Future] = set()
 
 
 def http_server(app: Application, behind_proxy: bool) -> HTTPServer:
     """The server for `app`. Behind a proxy (the sites listen on 127.0.0.1, so only a local proxy reaches
     them) the client's address and scheme come from its X-Forwarded-For and X-Forwarded-Proto."""
-    return HTTPServer(BoundedBodies(app), xheaders=behind_proxy, max_body_size=MAX_BODY_BYTES)
+    return _Server(BoundedBodies(app), xheaders=behind_proxy, max_body_size=MAX_BODY_BYTES,
+                   max_header_size=MAX_HEAD_BYTES)
+
+
+class _Server(HTTPServer):
+    def handle_stream(self, stream: IOStream, address) -> None:
+        if type(stream) is IOStream:  # the sites serve plain HTTP; an HTTPS proxy is in front of them
+            stream = _AnsweringStream(stream.socket, max_buffer_size=stream.max_buffer_size,
+                                      read_chunk_size=stream.read_chunk_size)
+        super().handle_stream(stream, address)
+
+
+class _AnsweringStream(IOStream):
+    """A connection's stream that answers what tornado refuses without a readable reply: a request whose
+    head is over MAX_HEAD_BYTES, on which tornado closes the connection in silence (431 page), and one it
+    cannot parse, for which it sends a bare 400 (400 page)."""
+
+    reading_head = False
+
+    def read_until_regex(self, regex: bytes, max_bytes: int | None = None):
+        self.reading_head = True  # tornado's HTTP/1 server reads only a request's head this way
+        return super().read_until_regex(regex, max_bytes)
+
+    def read_until(self, delimiter: bytes, max_bytes: int | None = None):
+        self.reading_head = False
+        return super().read_until(delimiter, max_bytes)
+
+    def write(self, data):
+        return super().write(BAD_REQUEST if data == BARE_BAD_REQUEST else data)
+
+    def close(self, exc_info=False) -> None:
+        # tornado closes the stream itself when a read passes its `max_bytes`; a copy of the socket keeps the
+        # connection open for the page after the stream is closed.
+        if self.reading_head and isinstance(exc_info, UnsatisfiableReadError) and not self.closed():
+            self.reading_head = False
+            refusal = asyncio.ensure_future(_refuse(IOStream(self.socket.dup()), HEAD_TOO_LARGE))
+            _REFUSALS.add(refusal)  # the event loop keeps only a weak reference to a task
+            refusal.add_done_callback(_REFUSALS.discard)
+        super().close(exc_info)
 
 
 async def _drain(stream: IOStream) -> None:
     while True:
         await stream.read_bytes(65536, partial=True)
+
+
+async def _refuse(stream: IOStream, response: bytes) -> None:
+    """Send `response`, then read and drop what the client is still sending for up to LINGER_SECONDS before
+    closing: closing with its bytes unread would reset the connection, and the client could lose the page."""
+    try:
+        await stream.write(response)
+        stream.socket.shutdown(socket.SHUT_WR)
+        await asyncio.wait_for(_drain(stream), LINGER_SECONDS)
+    except (StreamClosedError, OSError, asyncio.TimeoutError):
+        pass  # the client left, or kept sending
+    finally:
+        stream.close()  # tornado's reading of the rest then ends quietly, as for a client that left
 
 
 class BoundedBodies(httputil.HTTPServerConnectionDelegate):
@@ -70,22 +122,7 @@ class _Bounded(httputil.HTTPMessageDelegate):
         if not (length.isdigit() and int(length) > MAX_BODY_BYTES):
             return self.inner.headers_received(start_line, headers)
         self.refused = True
-        return self._refuse(self.connection.detach())
-
-    @staticmethod
-    async def _refuse(stream: IOStream) -> None:
-        """Send the page, then read and drop what the client is still sending for up to LINGER_SECONDS before
-        closing: closing with its bytes unread would reset the connection, and the client could lose the page."""
-        head = (f"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/html; charset=utf-8\r\n"
-                f"Content-Length: {len(TOO_LARGE)}\r\nConnection: close\r\n\r\n").encode()
-        try:
-            await stream.write(head + TOO_LARGE)
-            stream.socket.shutdown(socket.SHUT_WR)
-            await asyncio.wait_for(_drain(stream), LINGER_SECONDS)
-        except (StreamClosedError, OSError, asyncio.TimeoutError):
-            pass  # the client left, or kept sending
-        finally:
-            stream.close()  # tornado's reading of the rest then ends quietly, as for a client that left
+        return _refuse(self.connection.detach(), TOO_LARGE)
 
     def data_received(self, chunk):
         if self.refused:
@@ -95,7 +132,7 @@ class _Bounded(httputil.HTTPMessageDelegate):
             return self.inner.data_received(chunk)
         self.refused = True
         self.inner.on_connection_close()  # the handler never sees the request finish
-        return self._refuse(self.connection.stream)
+        return _refuse(self.connection.stream, TOO_LARGE)
 
     def finish(self) -> None:
         if not self.refused:

@@ -5,6 +5,7 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -12,16 +13,18 @@ from pathlib import Path
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
 from jupyter_server.utils import url_path_join
+from tornado import web
 from traitlets import Bool
 from traitlets.config import Config
 from voila.app import Voila
 from voila.exporter import VoilaExporter, VoilaMarkdownRenderer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+from voila.static_file_handler import TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
 
 from course import contract, upstream
-from course.web import front_door, kernels, progress
+from course.web import errors, front_door, kernels, progress
 from course.lesson import keys, timing
 from course.grading import release
 from course.instance import Instance
@@ -139,6 +142,18 @@ class HeadingRenderer(VoilaMarkdownRenderer):
         return self.ANCHOR.sub("", super().heading(text, level, **attrs))
 
 
+class TemplateStaticFiles(TemplateStaticFileHandler):
+    """Voilà's route for its templates' static files, where an address that is not
+    `<template>/static/<file>` once normalised is not found (404): Voilà's own handler fails an `assert` or an
+    unpacking on it (a 500)."""
+
+    def parse_url_path(self, url_path: str) -> str:
+        parts = posixpath.normpath(url_path).split("/")
+        if len(parts) < 3 or parts[0] in (".", "..") or parts[1] != "static":
+            raise web.HTTPError(404)
+        return super().parse_url_path("/".join(parts))
+
+
 class SharedTemplateCode(BytecodeCache):
     """Compiled Jinja templates, kept in memory and shared by every Jinja environment of this process with
     the same settings. Voilà renders each page (each preheated kernel's too) with a new exporter, whose new
@@ -202,7 +217,8 @@ class CourseVoila(Voila):
 
     def init_settings(self):
         settings = super().init_settings()
-        upstream.use_error_pages(settings, front_door.error_pages())
+        upstream.use_page_templates(settings, errors.pages())
+        errors.for_unknown_addresses(settings)
         upstream.share_compiled_templates(VoilaExporter, TEMPLATE_CODE)
         # The modules are stored without outputs, so jupyter_server's "Notebook … is not trusted" (one line per
         # notebook opened) says nothing about them: Voilà marks the outputs it makes trusted itself.
@@ -215,12 +231,17 @@ class CourseVoila(Voila):
         super().listen()
 
     def init_handlers(self) -> list:
-        """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do, and its
-        module pages saying when the site is full; first, the learner's progress for the index page."""
-        return [(url_path_join(self.server_url, "/allies/progress"), progress.ProgressHandler),
-                *upstream.replace_handlers(super().init_handlers(), {
-                    VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler,
-                    TornadoVoilaHandler: kernels.PageHandler})]
+        """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do, its module
+        pages saying when the site is full, its template files found or not (never a 500), and no sign-out
+        on a site nobody signs in to (jupyter_server's sign-out page needs files the sites do not serve);
+        first, the learner's progress for the index page. Every route's errors are the course's page."""
+        routes = upstream.replace_handlers(super().init_handlers(), {
+            VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler, TornadoVoilaHandler: kernels.PageHandler,
+            TemplateStaticFileHandler: TemplateStaticFiles})
+        if not self.identity_provider.auth_enabled:
+            routes = [route for route in routes if route[1] is not self.identity_provider.logout_handler_class]
+        return errors.everywhere([(url_path_join(self.server_url, "/allies/progress"), progress.ProgressHandler),
+                                  *routes])
 
 
 def preheat(c: Config, pool_size: int) -> None:

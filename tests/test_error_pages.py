@@ -1,0 +1,96 @@
+"""Every error the course sites send is the course's readable page (`course.web.errors`): the right status, a
+plain sentence that says what to do, a link to the course index, HTML in UTF-8, and nothing else: no
+traceback, no server path, nothing the request said. Each request is sent raw, byte for byte, to a real
+cohort site and a real self-paced site; among them, those that got a 500, an empty body or no reply at all."""
+import re
+import socket
+
+import pytest
+from conftest import ROOT, Server, signed_in, start_cohort
+
+CANARY = b"zqcanary"  # in every request's address: never in the page that answers it
+MODULE = "/voila/render/01-why-men-why-now.ipynb"
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory):
+    """{"cohort": (server, headers of a signed-in learner), "public": (server, {})}."""
+    cohort, codes = start_cohort(tmp_path_factory.mktemp("errors-cohort"), "--pool-size", "0")
+    folder = tmp_path_factory.mktemp("errors-public")
+    public = Server(["serve", "--no-browser", "--instance", str(folder / "instance"), "--pool-size", "0"],
+                    folder / "voila.log")
+    try:
+        public.start()
+        yield {"cohort": (cohort, signed_in(cohort.port, "ben", codes["ben"])), "public": (public, {})}
+    finally:
+        cohort.stop()
+        public.stop()
+
+
+def send(port: int, head: bytes) -> tuple[int, dict, bytes]:
+    """Send `head` (a request line and headers, exactly as given) and read the answer to its end."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(head + b"\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert answer, "no reply: the connection was closed in silence"
+    status_line, *lines = answer.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, answer.partition(b"\r\n\r\n")[2]
+
+
+OTHERS_KERNEL = "/api/kernels/5e1f0000-0000-4000-8000-000000000000"  # nobody's: refused as not theirs
+# (site, method, address, signed in, extra header lines, status)
+CASES = [
+    # Voilà's static handlers: an encoded traversal, and template paths that are not <template>/static/<file>
+    ("cohort", "GET", "/voila/static/..%2f..%2fzqcanary", False, b"", 403),
+    ("cohort", "GET", "/voila/templates/allies/static/..%2f..%2f..%2fzqcanary", True, b"", 404),
+    ("cohort", "GET", "/voila/templates/..%2f/static/zqcanary", True, b"", 404),
+    ("cohort", "GET", "/voila/templates/allies/zqcanary", True, b"", 404),
+    ("public", "GET", "/voila/templates/allies/static/..%2f..%2f..%2fzqcanary", False, b"", 404),
+    # not UTF-8, in the path or the query
+    ("cohort", "GET", "/voila/render/%ffzqcanary.ipynb", True, b"", 400),
+    ("cohort", "GET", "/login?next=%ffzqcanary", False, b"", 400),
+    ("public", "GET", "/voila/render/%ffzqcanary.ipynb", False, b"", 400),
+    # methods no route takes
+    ("cohort", "PROPFIND", "/?zqcanary", True, b"", 405),
+    ("cohort", "FOO", MODULE + "?zqcanary", True, b"", 405),
+    ("public", "PROPFIND", "/?zqcanary", False, b"", 405),
+    # addresses no route matches, and routes that refuse
+    ("cohort", "GET", "/zqcanary", True, b"", 404),
+    ("cohort", "GET", "/api/zqcanary", True, b"", 404),
+    ("cohort", "GET", "/static/zqcanary.js", True, b"", 404),
+    ("cohort", "GET", "/voila/zqcanary", True, b"", 404),
+    ("cohort", "GET", "/voila/labextensions/zqcanary", True, b"", 404),
+    ("cohort", "GET", "/voila/render/99-zqcanary.ipynb", True, b"", 404),
+    ("cohort", "GET", "/voila/files/zqcanary", True, b"", 403),
+    ("cohort", "GET", OTHERS_KERNEL + "?zqcanary", True, b"", 403),
+    ("cohort", "POST", OTHERS_KERNEL.replace("/api/kernels/", "/voila/api/shutdown/") + "?zqcanary", True, b"",
+     403),
+    ("cohort", "POST", "/login?zqcanary", False, b"", 403),
+    ("public", "GET", "/zqcanary", False, b"", 404),
+    ("public", "GET", "/logout?zqcanary", False, b"", 404),
+    # what tornado refuses before any handler: a head over 64 KiB, a header line it cannot parse
+    ("cohort", "GET", "/?zqcanary", True, b"X-Big: " + b"a" * 70_000 + b"\r\n", 431),
+    ("cohort", "GET", "/?zqcanary", False, b"zqcanary without a colon\r\n", 400),
+    ("public", "GET", "/?zqcanary", False, b"Cookie: " + b"a" * 70_000 + b"\r\n", 431),
+]
+
+
+@pytest.mark.parametrize("site, method, address, signed, extra, status", CASES,
+                         ids=[f"{c[0]} {c[1]} {c[2][:48]}{' (signed in)' * c[3]} {c[5]}" for c in CASES])
+def test_every_error_is_the_courses_readable_page(sites, site, method, address, signed, extra, status):
+    server, learner = sites[site]
+    headers = "".join(f"{name}: {value}\r\n" for name, value in (learner if signed else {}).items())
+    head = (f"{method} {address} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nConnection: close\r\n{headers}"
+            .encode() + extra)
+    got, response_headers, body = send(server.port, head)
+    assert got == status, (got, body[:300])
+    assert response_headers.get("content-type", "").lower() == "text/html; charset=utf-8", response_headers
+    text = body.decode("utf-8")
+    words = re.sub(r"<[^>]+>", " ", text.split("<body>")[-1]).split()
+    assert len(words) >= 10 and '<a href="/">' in text, text  # a sentence and the way back to the index
+    for leak in ("Traceback", 'File "', "/work/", ".venv", "site-packages", str(ROOT)):
+        assert leak not in text, leak
+    assert CANARY.decode() not in text.lower()
