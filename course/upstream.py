@@ -32,6 +32,7 @@ TESTED = {
     "nbgrader": ("0.9.6", "0.10"),  # metadata schema checks, autograde comments
     "ipywidgets": ("8.1.9", "8.2"),  # the page bundles this version's widget JavaScript (frontend/)
     "nbconvert": ("7.17.1", "8"),  # a template exporter's Jinja environment
+    "tornado": ("6.5", "6.7"),  # how the front door reads a request head (course/web/front_door.py)
 }
 
 
