@@ -38,7 +38,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 
 from course import upstream
 from course.contract import LEARNER_ENV
-from course.store.answers import AnswerStore
+from course.store.answers import WITHDRAWN, AnswerStore
 from course.web import connections
 from course.web.pools import PooledKernelManager
 
@@ -170,13 +170,16 @@ class OwnedKernelManager(PooledKernelManager):
 
     def end_ended_sessions(self) -> None:
         """Shut down every learner's kernel whose session has ended since its page opened: the page hears so
-        at once (`course.web.connections`), and nothing typed there afterwards is saved."""
+        at once, and why (`course.web.connections`), and nothing typed there afterwards is saved."""
         if not self.kernel_sessions or self.roster is None:
             return
-        current = self.roster().sessions()
+        roster = self.roster()
+        current = roster.sessions()
         for kernel_id, session in list(self.kernel_sessions.items()):
             owner = self.owners.get(kernel_id)
             if owner is not None and current.get(owner.learner) != session:
+                why = roster.session_ended(owner.learner) or WITHDRAWN  # None: no longer on the roster at all
+                connections.end(kernel_id, why)
                 self._end(kernel_id)
 
     def full_for(self, owner: Owner) -> str | None:

@@ -310,18 +310,35 @@ class SaveWatch {
   }
 }
 
+const COPY = 'Copy anything typed since the last "Saved at"';
+const GONE = 'so this page\'s session has ended and nothing typed here now is saved. Your saved answers ' +
+  'are kept.';
+/** What the page says when its session ended, by why, when the server says (`course.web.connections`). */
+const ENDED_BY = {
+  'signed-out': `You signed out (in this tab, another tab or another device), ${GONE} ${COPY}, then reload ` +
+    'the page to sign in again.',
+  'new-code': `Your facilitator has set a new sign-in code for you, ${GONE} ${COPY}, then reload the page ` +
+    'and sign in with your new code; your facilitator can give it to you.',
+  withdrawn: `You are no longer on this course's roster, ${GONE} ${COPY}, and ask your facilitator if you ` +
+    'think this is a mistake.',
+};
+const ENDED = 'This page\'s session has ended (the course server restarted, the module stopped, or it was ' +
+  `opened again in another tab). ${COPY}, then reload the page: your saved answers will come back.`;
+
 /** Says, at the top of the page, when it cannot reach its kernel, so that no one types into the void. A
- *  kernel that died, was restarted blank by the server, or was replaced by the same module opened again
- *  has ended for good: the page says so, and nothing typed on it afterwards is called saved. */
+ *  kernel that died, was restarted blank by the server, was replaced by the same module opened again, or
+ *  ended with the learner's session has ended for good: the page says so, and why when the server said it
+ *  (in the last status message), and nothing typed on it afterwards is called saved. */
 function watchConnection(kernel, saves) {
   const LOST = 'This page has lost its connection to the course server: what you type now is not saved. ' +
     'If this note stays, copy anything typed since the last "Saved at", then reload the page: your saved ' +
     'answers will come back.';
-  const ENDED = 'This page\'s session has ended (the course server restarted, the module stopped, or it was ' +
-    'opened again in another tab). Copy anything typed since the last "Saved at", then reload the page: your ' +
-    'saved answers will come back.';
   let connected = false;
   let ended = false;
+  let why;
+  kernel.anyMessage.connect((_, { msg, direction }) => {  // heard before the status it carries is handled
+    if (direction === 'recv' && msg.header.msg_type === 'status') why = msg.content.allies_ended;
+  });
   kernel.connectionStatusChanged.connect((_, status) => {
     if (ended) return;
     connected ||= status === 'connected';
@@ -332,7 +349,7 @@ function watchConnection(kernel, saves) {
     if (!ended && (status === 'dead' || status === 'autorestarting')) {
       ended = true;
       saves.setConnected(false);
-      notice(ENDED);
+      notice(ENDED_BY[why] ?? ENDED);
     }
   });
 }
