@@ -225,11 +225,25 @@ def redirect_safe(handler, url: str) -> None:
     handler._redirect_safe(url)
 
 
-def tell_kernel_dead(connection) -> None:
+def tell_kernel_dead(connection, why: str = "") -> None:
     """Send a page's kernel websocket (a `ZMQChannelsWebsocketConnection`) the iopub status 'dead', as
     jupyter_server does itself when a restart fails: flushed after the kernel's last messages, in the
-    connection's own wire protocol. jupyter_server does it only in the private `_send_status_message`."""
-    connection._send_status_message("dead")
+    connection's own wire protocol. jupyter_server does it only in the private `_send_status_message`, which
+    takes the state alone: `why`, if given, is added to the message's content as `allies_ended` by its
+    session's `msg`, replaced on the session object for that one call."""
+    if not why:
+        return connection._send_status_message("dead")
+    session = connection.session
+    make = session.msg
+
+    def with_why(msg_type, content=None, **kwargs):
+        return make(msg_type, {**(content or {}), "allies_ended": why}, **kwargs)
+
+    session.msg = with_why
+    try:
+        connection._send_status_message("dead")
+    finally:
+        del session.msg
 
 
 def finished(handler) -> bool:

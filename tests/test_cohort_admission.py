@@ -119,3 +119,18 @@ def test_no_pool_kernel_starts_in_the_first_seconds_after_start_up(monkeypatch):
     assert not gate.refill_may_start() and gate.page_may_start()  # learners coming back go first
     now[0] += 10
     assert gate.refill_may_start()
+
+
+def test_a_wait_for_a_start_up_slot_is_estimated_only_from_start_ups_measured(monkeypatch):
+    now = [500.0]
+    monkeypatch.setattr(pools.time, "monotonic", lambda: now[0])
+    gate = pools.Gate(slots=2)
+    assert gate.wait_seconds(1) is None  # nothing measured yet: no number made up
+    started = gate.page_started()
+    now[0] += 4
+    gate.page_done(started, measured=False)  # a page closed while starting: no measure
+    assert gate.wait_seconds(1) is None
+    started = gate.page_started()
+    now[0] += 6
+    gate.page_done(started)
+    assert [gate.wait_seconds(place) for place in (1, 2, 3, 5)] == [6, 6, 12, 18]  # two start at once

@@ -12,6 +12,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psutil
+import pytest
 from conftest import ROOT
 from nbgrader.api import Gradebook
 from playwright.sync_api import expect
@@ -220,6 +221,25 @@ def test_a_page_whose_kernel_dies_says_so_and_calls_nothing_typed_after_saved(co
         says_its_session_ended(page)
         expect(page.get_by_role("alert")).to_contain_text("session has ended")  # the restart does not hide it
         assert stored(server, "crash") == {"m01-r1": "Saved before the crash."}
+
+
+@pytest.mark.parametrize("learner, end, says", [
+    ("leaver", "end_sessions", r"^You signed out \(in this tab, another tab or another device\).*"
+                               r"Your saved answers are kept\..*reload the page to sign in again\.$"),
+    ("recoded", "reset_code", r"^Your facilitator has set a new sign-in code for you.*Your saved answers are "
+                              r"kept\..*sign in with your new code; your facilitator can give it to you\.$"),
+    ("withdrawn", "withdraw", r"^You are no longer on this course's roster.*Your saved answers are kept\..*"
+                              r"ask your facilitator if you think this is a mistake\.$")])
+def test_a_page_whose_session_ended_says_why_and_what_to_do_next(cohort, browser, learner, end, says):
+    """Signing out (anywhere), a new code and leaving the roster each end the learner's sessions: an open
+    page says which, that their saved answers are kept, and what to do next."""
+    server, _ = cohort
+    with page_that_saved(cohort, browser, learner, "Saved before the session ended.") as page:
+        with AnswerStore(server.instance / "answers.sqlite3") as store:
+            getattr(store, end)(learner)  # as the Sign out button, `cohort reset-code` and `cohort withdraw` do
+        expect(page.get_by_role("alert")).to_have_text(re.compile(says), timeout=SLOW)
+        assert "session has ended and nothing typed here now is saved" in page.get_by_role("alert").inner_text()
+    assert stored(server, learner) == {"m01-r1": "Saved before the session ended."}
 
 
 # -- 2. failed saves are said ----------------------------------------------------------------------

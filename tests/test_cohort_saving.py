@@ -1,6 +1,7 @@
 """The page never says "Saved" for text the store does not hold: a paste over the store's limit is refused in
-the browser, with the limit in words, and the page stays connected; a save the server does not confirm
-within a few seconds says so; a lost connection turns every unsaved status into "Not saved yet"."""
+the browser, with the limit in words, its words still counted, and the page stays connected; a save the server
+does not confirm within a few seconds says so; a lost connection turns every unsaved status into "Not saved
+yet"."""
 import re
 import sqlite3
 
@@ -61,20 +62,36 @@ def assert_saved_means_stored(server, page, item):
         assert stored(server, item) == box(page, item).locator("textarea").input_value(), text
 
 
+def counted(page, item):
+    """The word count under the box: the kernel's, or the page's while the text is over the limit."""
+    return box(page, item).locator(":scope > .widget-html:not(:has(.allies-saved)), :scope > .allies-count") \
+        .locator("visible=true")
+
+
+def over_limit(words: str) -> str:
+    return f"{words} words. This answer is over the limit of 2 MiB, so it will not be saved until it is shorter."
+
+
 def test_a_paste_over_the_limit_is_refused_in_the_page_and_nothing_said_saved_is_lost(site_, page):
+    """Over the limit, the page goes on counting words (the kernel, which hears nothing more, cannot), and
+    says beside the count that the answer is not saved until it is shorter."""
     server, _ = site_
     textarea = box(page, "m01-r1").locator("textarea")
     textarea.fill("A first answer.")
     expect(saved_line(page, "m01-r1")).to_have_text(re.compile("Saved at"), timeout=20_000)
+    expect(counted(page, "m01-r1")).to_have_text("3 words.")
     assert stored(server, "m01-r1") == "A first answer."
-    paste(page, "m01-r1", "'A first answer. ' + 'x'.repeat(12 * 1024 * 1024)")
+    paste(page, "m01-r1", "'A first answer. ' + 'xxx '.repeat(3 * 1024 * 1024)")  # 12 MiB
     expect(saved_line(page, "m01-r1")).to_have_text(re.compile(r"Not saved: .* 12 MiB.* at most 2 MiB"))
+    expect(counted(page, "m01-r1")).to_have_text(over_limit("3,145,731"))
     textarea.press("End")
     page.keyboard.insert_text(" and more")  # typed on (one input event: a 12 MB box is slow to type into key by key)
     expect(saved_line(page, "m01-r1")).to_have_text(re.compile(r"Not saved: .* at most 2 MiB"))
+    expect(counted(page, "m01-r1")).to_have_text(over_limit("3,145,733"))
     assert_saved_means_stored(server, page, "m01-r1")
     textarea.fill("A shorter answer, typed after the paste.")
     expect(saved_line(page, "m01-r1")).to_have_text(re.compile("Saved at"), timeout=20_000)
+    expect(counted(page, "m01-r1")).to_have_text("7 words.")  # the kernel's count again
     assert stored(server, "m01-r1") == "A shorter answer, typed after the paste."
     assert page.locator("#allies-connection").count() == 0  # the page never lost its kernel
 

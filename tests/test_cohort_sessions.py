@@ -1,6 +1,8 @@
 """Sessions on the cohort site end when they should: at logout (on every device), when a learner gets a new
 code, and when they are withdrawn from the site. A cookie from an ended session opens nothing: no page, no
 kernel, so no saved answer either."""
+import csv
+import json
 import re
 import subprocess
 import sys
@@ -83,8 +85,6 @@ def test_a_withdrawn_learner_is_signed_out_and_cannot_sign_in(site_):
 
 def test_progress_is_each_learners_own_and_needs_a_session(site_):
     """The index page's progress comes from /allies/progress: each learner gets their own, nobody else's."""
-    import json
-
     from course.store.answers import AnswerStore
 
     server, codes = site_
@@ -104,23 +104,42 @@ def test_progress_is_each_learners_own_and_needs_a_session(site_):
     assert is_login_redirect(status, head) or status == 403
 
 
-@pytest.mark.parametrize("ending", ["sign-out", "new code"])
-def test_a_page_already_open_when_its_session_ends_loses_its_kernel_so_saves_nothing_more(site_, ending):
+def add_learner(server, learner: str) -> str:
+    """Put `learner` on the roster; their access code."""
+    roster = server.instance.parent / f"{learner}.csv"
+    roster.write_text(f"learner_id,display_name\n{learner},{learner.title()}\n", encoding="utf-8")
+    added = cohort(server, "add-learners", str(roster)).splitlines()
+    return next(csv.DictReader(added))["access_code"]
+
+
+@pytest.mark.parametrize("ending, why", [("sign-out", "signed-out"), ("new code", "new-code"),
+                                         ("withdrawal", "withdrawn")])
+def test_a_page_already_open_when_its_session_ends_loses_its_kernel_and_hears_why(site_, ending, why):
     """A page's kernel saves answers itself, over a socket opened while the session was live: ending the
-    session must end that kernel too (the page then says its session ended), within a few seconds."""
+    session must end that kernel too, within a few seconds, and tell the page why, last, so it can say so
+    (frontend/src/page.js): signed out, a new code from the facilitator, off the roster."""
     server, codes = site_
-    ana = signed_in(server.port, "ana", codes["ana"])
-    kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', get(server.port, RENDER, ana)[1]).group(1)
+    learner = "dana" if ending == "withdrawal" else "ana"
+    if learner not in codes:
+        codes[learner] = add_learner(server, learner)
+    cookie = signed_in(server.port, learner, codes[learner])
+    kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', get(server.port, RENDER, cookie)[1]).group(1)
     channels = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel}/channels"
-    with connect(channels, additional_headers=ana, open_timeout=10) as socket:
+    heard = []
+    with connect(channels, additional_headers=cookie, open_timeout=10) as socket:
         if ending == "sign-out":
-            sign_out(server.port, signed_in(server.port, "ana", codes["ana"]))  # on another device
+            sign_out(server.port, signed_in(server.port, learner, codes[learner]))  # on another device
+        elif ending == "new code":
+            codes[learner] = cohort(server, "reset-code", learner)
         else:
-            codes["ana"] = cohort(server, "reset-code", "ana")
+            cohort(server, "withdraw", learner)
         deadline = time.monotonic() + 30
         with pytest.raises(ConnectionClosed):
             while time.monotonic() < deadline:
                 try:
-                    socket.recv(timeout=1)  # the kernel's messages, until the server closes the socket
+                    heard.append(json.loads(socket.recv(timeout=1)))  # until the server closes the socket
                 except TimeoutError:
                     pass
+    last = heard[-1]
+    assert (last["channel"], last["header"]["msg_type"], last["content"]) == (
+        "iopub", "status", {"execution_state": "dead", "allies_ended": why})

@@ -200,12 +200,14 @@ def test_reset_code_replaces_the_old_code(store):
 def test_sessions_end_with_a_new_code_a_withdrawal_or_on_request(store):
     code = store.add_learner("cleo", "Cleo")
     first = store.session("cleo")
+    assert store.session_ended("cleo") == ""
     store.end_sessions("cleo")
-    assert store.session("cleo") == first + 1
+    assert (store.session("cleo"), store.session_ended("cleo")) == (first + 1, answers.SIGNED_OUT)
     store.reset_code("cleo")
-    assert store.session("cleo") == first + 2
+    assert (store.session("cleo"), store.session_ended("cleo")) == (first + 2, answers.NEW_CODE)
     store.withdraw("cleo")
-    assert store.session("cleo") == first + 3
+    assert (store.session("cleo"), store.session_ended("cleo")) == (first + 3, answers.WITHDRAWN)
+    assert store.session_ended("zoe") is None
     assert store.verify("cleo", code) is None and store.verify("cleo", "") is None
     assert store.session("zoe") is None and store.session("../cleo") is None
 

@@ -299,7 +299,7 @@ def test_jupyter_servers_login_page_still_has_its_safe_redirect():
 
 def test_jupyter_server_tells_a_page_its_kernel_is_dead_with_a_status_message():
     """`tell_kernel_dead` calls the private `_send_status_message`: an iopub status message on the
-    connection's own socket."""
+    connection's own socket, made by the connection's session (`Session.msg`), which carries why if given."""
     from jupyter_client.session import Session
     from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 
@@ -308,9 +308,13 @@ def test_jupyter_server_tells_a_page_its_kernel_is_dead_with_a_status_message():
     connection._send_status_message = lambda status: ZMQChannelsWebsocketConnection._send_status_message(
         connection, status)
     upstream.tell_kernel_dead(connection)
-    message = json.loads(connection.sent[0])
-    assert (message["channel"], message["header"]["msg_type"], message["content"]) == (
+    upstream.tell_kernel_dead(connection, "signed-out")  # why, in the content, made by the session's `msg`
+    plain, why = (json.loads(sent) for sent in connection.sent)
+    assert (plain["channel"], plain["header"]["msg_type"], plain["content"]) == (
         "iopub", "status", {"execution_state": "dead"})
+    assert (why["channel"], why["header"]["msg_type"], why["content"]) == (
+        "iopub", "status", {"execution_state": "dead", "allies_ended": "signed-out"})
+    assert "msg" not in vars(connection.session)  # the session's own `msg` again
 
 
 def test_jupyter_server_still_reads_the_traceback_replacement_from_the_kernels_own_manager():

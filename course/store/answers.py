@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import TypeVar
 
 __all__ = ["AnswerStore", "CURRENT", "Saved", "Revision", "Learner", "Submission", "TooLarge", "UnknownLearner",
-           "LearnerExists", "StoreBusy", "MAX_VALUE_BYTES", "ROLES"]
+           "LearnerExists", "StoreBusy", "MAX_VALUE_BYTES", "ROLES", "SIGNED_OUT", "NEW_CODE", "WITHDRAWN"]
 
 MAX_VALUE_BYTES = 2 * 1024 * 1024  # per answer, UTF-8 encoded
 MAX_ID_CHARS = 100
 MAX_NAME_CHARS = 200
 ROLES = ("learner", "instructor")
+SIGNED_OUT, NEW_CODE, WITHDRAWN = "signed-out", "new-code", "withdrawn"  # why a learner's sessions ended
 BUSY_TIMEOUT_MS = 5_000  # SQLite's own wait for the write lock, per attempt
 RETRY_FOR_SECONDS = 60.0  # then our retries of "database is locked" give up with StoreBusy
 
@@ -140,6 +141,8 @@ _SQLITE_MIGRATIONS: list[list[str]] = [
     ],
     # Sign-in cookies carry the learner's session number; raising it ends every session they have.
     ["ALTER TABLE learners ADD COLUMN session INTEGER NOT NULL DEFAULT 0"],
+    # Why their last session ended (SIGNED_OUT, NEW_CODE or WITHDRAWN; '' if none has), for its pages to say.
+    ["ALTER TABLE learners ADD COLUMN session_ended TEXT NOT NULL DEFAULT ''"],
 ]
 # The same tables on PostgreSQL; times stay fixed-width ISO text, as on SQLite, so both sort them alike.
 _POSTGRES_MIGRATIONS: list[list[str]] = [
@@ -177,6 +180,7 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
         "CREATE INDEX submissions_by_module ON submissions (learner, module, submitted_at)",
     ],
     ["ALTER TABLE learners ADD COLUMN session INTEGER NOT NULL DEFAULT 0"],
+    ["ALTER TABLE learners ADD COLUMN session_ended TEXT NOT NULL DEFAULT ''"],
 ]
 assert len(_SQLITE_MIGRATIONS) == len(_POSTGRES_MIGRATIONS)
 SCHEMA_VERSION = len(_SQLITE_MIGRATIONS)
@@ -645,18 +649,19 @@ class AnswerStore:
         """Replace the learner's access code with a new one and return it; the old one stops working and
         the learner's sessions end."""
         code, salt = _new_code(), secrets.token_bytes(_SALT_BYTES)
-        self._set_code(learner_id, salt, _hash_code(code, salt))
+        self._set_code(learner_id, salt, _hash_code(code, salt), NEW_CODE)
         return code
 
     def withdraw(self, learner_id: str) -> None:
         """Take away the learner's access: no code works for them any more and their sessions end.
         Their answers and submissions stay, for grading."""
-        self._set_code(learner_id, secrets.token_bytes(_SALT_BYTES), b"")
+        self._set_code(learner_id, secrets.token_bytes(_SALT_BYTES), b"", WITHDRAWN)
 
     def end_sessions(self, learner_id: str) -> None:
-        """End every session the learner has (each sign-in cookie names the session it belongs to)."""
+        """End every session the learner has (each sign-in cookie names the session it belongs to): they
+        signed out."""
         check_id("learner id", learner_id)
-        self._run(lambda conn: self._next_session(conn, learner_id), lock=learner_id)
+        self._run(lambda conn: self._next_session(conn, learner_id, SIGNED_OUT), lock=learner_id)
 
     def session(self, learner_id: str) -> int | None:
         """The learner's current session number, or None if they are not on the roster."""
@@ -670,19 +675,27 @@ class AnswerStore:
         """Every learner's current session number (one read, for a server checking many at once)."""
         return dict(self._run(lambda conn: conn.execute("SELECT id, session FROM learners").fetchall()))
 
-    def _set_code(self, learner_id: str, salt: bytes, digest: bytes) -> None:
+    def session_ended(self, learner_id: str) -> str | None:
+        """Why the learner's last session ended: SIGNED_OUT, NEW_CODE or WITHDRAWN; '' if none has, None if
+        they are not on the roster."""
+        row = self._run(lambda conn: conn.execute("SELECT session_ended FROM learners WHERE id = ?",
+                                                  (learner_id,)).fetchone())
+        return row[0] if row else None
+
+    def _set_code(self, learner_id: str, salt: bytes, digest: bytes, why: str) -> None:
         check_id("learner id", learner_id)
 
         def write(conn) -> None:
-            self._next_session(conn, learner_id)
+            self._next_session(conn, learner_id, why)
             conn.execute("UPDATE learners SET code_kdf = ?, code_salt = ?, code_hash = ? WHERE id = ?",
                          (_KDF, salt, digest, learner_id))
 
         self._run(write, lock=learner_id)
 
-    def _next_session(self, conn, learner_id: str) -> None:
+    def _next_session(self, conn, learner_id: str, why: str) -> None:
         self._require_learner(conn, learner_id)
-        conn.execute("UPDATE learners SET session = session + 1 WHERE id = ?", (learner_id,))
+        conn.execute("UPDATE learners SET session = session + 1, session_ended = ? WHERE id = ?",
+                     (why, learner_id))
 
     def verify(self, learner_id: str, code: str) -> Learner | None:
         """The learner if `code` is their current access code (case, spaces and hyphens ignored),

@@ -2,8 +2,9 @@
 
 jupyter_server ends a kernel without telling the pages connected to it: their socket stays open and silent,
 so a page would go on sending answers that nobody saves. Here, whatever ends a kernel (a reload or a second
-tab that replaced it, idle culling, the page's own shutdown), its pages first hear that the kernel is dead,
-as jupyter_server tells them when a restart fails, and then the socket closes; the page says so at once.
+tab that replaced it, idle culling, the page's own shutdown, the end of the learner's session), its pages
+first hear that the kernel is dead, as jupyter_server tells them when a restart fails, with why when the
+session ended, and then the socket closes; the page says so at once.
 """
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ class EndableConnection(ZMQChannelsWebsocketConnection):
         return super().disconnect()
 
 
-def end(kernel_id: str) -> None:
-    """Tell every page connected to `kernel_id` that its kernel is dead, then close their sockets."""
+def end(kernel_id: str, why: str = "") -> None:
+    """Tell every page connected to `kernel_id` that its kernel is dead, and `why` if it is known (the reason
+    the learner's session ended, `course.store.answers.SIGNED_OUT` and the rest), then close their sockets."""
     for connection in list(_OPEN.pop(kernel_id, ())):
         try:
-            upstream.tell_kernel_dead(connection)
+            upstream.tell_kernel_dead(connection, why)
         except WebSocketClosedError:
             pass  # the page is already gone
         connection.websocket_handler.close()

@@ -38,7 +38,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 
 from course import upstream
 from course.contract import LEARNER_ENV
-from course.store.answers import AnswerStore
+from course.store.answers import WITHDRAWN, AnswerStore
 from course.web import connections
 from course.web.pools import PooledKernelManager
 
@@ -53,8 +53,12 @@ FORKED_KERNEL_MB = 120
 # so it draws none: at most 32 MB measured, on Module 4 or 5 with every view shown (tests/test_forks.py).
 FORKED_CACHED_KERNEL_MB = 64
 KEEP_FREE_SHARE = 0.05  # of the machine's memory, kept free whatever the ceiling says
-FULL = "The course site is full right now: every place for a module is taken."
+# Why no kernel can start for a learner now, as their waiting page says it.
+FULL = ("The course site is full right now: every place for a module is taken. One frees up when another "
+        "learner closes a module.")
 BUSY = "The course site is starting modules for other learners right now."
+SHORT = ("The computer the course runs on is short of memory right now, so no new module can start until "
+         "some is free.")
 REFRESH_SECONDS = 1  # how soon a waiting page asks again (then held on the server, see PageHandler)
 HOLD_SECONDS = 10  # longest a waiting page's request is held on the server, waiting for a kernel to be free
 KEEP_SECONDS = 6  # a place in line not asked for this long is given up
@@ -166,25 +170,29 @@ class OwnedKernelManager(PooledKernelManager):
 
     def end_ended_sessions(self) -> None:
         """Shut down every learner's kernel whose session has ended since its page opened: the page hears so
-        at once (`course.web.connections`), and nothing typed there afterwards is saved."""
+        at once, and why (`course.web.connections`), and nothing typed there afterwards is saved."""
         if not self.kernel_sessions or self.roster is None:
             return
-        current = self.roster().sessions()
+        roster = self.roster()
+        current = roster.sessions()
         for kernel_id, session in list(self.kernel_sessions.items()):
             owner = self.owners.get(kernel_id)
             if owner is not None and current.get(owner.learner) != session:
+                why = roster.session_ended(owner.learner) or WITHDRAWN  # None: no longer on the roster at all
+                connections.end(kernel_id, why)
                 self._end(kernel_id)
 
-    def full_for(self, owner: Owner) -> bool:
-        """Whether a new kernel for `owner` would pass the ceiling, or leave less memory available than the
-        site keeps free, whatever the count says (one that replaces theirs does neither)."""
+    def full_for(self, owner: Owner) -> str | None:
+        """Why a new kernel for `owner` may not start: FULL, it would pass the ceiling; SHORT, it would leave
+        less memory available than the site keeps free, whatever the count says; None, it may (one that
+        replaces theirs does neither)."""
         if owner in self.owners.values():
-            return False
+            return None
         if len(self.owners) >= (self.max_kernels or ceiling_for_memory(kernel_mb=self.kernel_mb)):
-            return True
+            return FULL
         available = memory_available()
         keep_free = self.keep_free_mb * 2**20 or machine_memory() * KEEP_FREE_SHARE
-        return available is not None and available - self.kernel_mb * 2**20 < keep_free
+        return SHORT if available is not None and available - self.kernel_mb * 2**20 < keep_free else None
 
     def remove_kernel(self, kernel_id: str):
         self.owners.pop(kernel_id, None)
@@ -292,10 +300,11 @@ class KernelOwnerAuthorizer(Authorizer):
 
 
 class PageHandler(TornadoVoilaHandler):
-    """Voilà's module page, which first tells a learner when no kernel is free for them (the ceiling is
-    reached, or every start-up slot is taken): a waiting page with their place in line and an estimate,
-    which asks again and keeps their place (503, Retry-After); a request asking again is held here until a
-    kernel is free for its learner (at most HOLD_SECONDS), so a freed slot is taken at once."""
+    """Voilà's module page, which first tells a learner when no kernel is free for them, and why (the ceiling
+    is reached, memory is short, or every start-up slot is taken): a waiting page with their place in line
+    and an estimate where something measured backs one (else it says it cannot tell yet), which asks again
+    and keeps their place (503, Retry-After); a request asking again is held here until a kernel is free for
+    its learner (at most HOLD_SECONDS), so a freed slot is taken at once."""
 
     line = Line()
     _started: float | None = None
@@ -335,9 +344,11 @@ class PageHandler(TornadoVoilaHandler):
             line.release(owner, gone=self._gone)
         self.set_status(503)
         self.set_header("Retry-After", str(REFRESH_SECONDS))
-        self.finish(self.render_template("waiting.html", status_code=503, reason=FULL if full else BUSY,
-                                         place=place, refresh=REFRESH_SECONDS,
-                                         estimate=in_words(gate.wait_seconds(place)), full=full))
+        # Only a wait for a start-up slot has a measure: how long pages' kernels have just taken to start.
+        # Nothing says when a learner will close a module (FULL) or memory will free up (SHORT).
+        wait = None if full else gate.wait_seconds(place)
+        self.finish(self.render_template("waiting.html", status_code=503, reason=full or BUSY, place=place,
+                                         refresh=REFRESH_SECONDS, estimate=wait and in_words(wait)))
 
     def _release(self, measured: bool) -> None:
         if self._started is not None:

@@ -45,7 +45,7 @@ class Gate:
         self.pages = 0
         self.refills = 0
         self.waiting: Callable[[], int] = lambda: 0
-        self.start_seconds = 10.0  # until one is measured
+        self.start_seconds: float | None = None  # how long a page's kernel takes to start, once one has
         self._changed: asyncio.Event | None = None
 
     def page_may_start(self) -> bool:
@@ -58,11 +58,15 @@ class Gate:
     def page_done(self, started: float, measured: bool = True) -> None:
         self.pages -= 1
         if measured:
-            self.start_seconds = 0.7 * self.start_seconds + 0.3 * (time.monotonic() - started)
+            took = time.monotonic() - started
+            self.start_seconds = took if self.start_seconds is None else 0.7 * self.start_seconds + 0.3 * took
         self.notify()
 
-    def wait_seconds(self, place: int) -> int:
-        """About how long the learner at `place` in line (1: next) waits for a kernel."""
+    def wait_seconds(self, place: int) -> int | None:
+        """About how long the learner at `place` in line (1: next) waits for a start-up slot, from how long
+        pages' kernels have just taken to start; None before one has."""
+        if self.start_seconds is None:
+            return None
         return max(1, round(-(-place // self.slots) * self.start_seconds))
 
     async def changed(self, timeout: float) -> None:

@@ -203,6 +203,24 @@ function fingerprint(text) {
   return `${text.length}-${((crc ^ 0xffffffff) >>> 0).toString(16).padStart(8, '0')}`;
 }
 
+/** Whether the UTF-16 code unit `c` is whitespace to Python's `str.split`, which the kernel's word count
+ *  uses (`course.lesson.validation.reflection`). */
+const isSpace = (c) => (c >= 9 && c <= 13) || (c >= 28 && c <= 32) || c === 0x85 || c === 0xa0 ||
+  c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f ||
+  c === 0x205f || c === 0x3000;
+
+/** How many words `text` has, as the kernel counts them (`len(text.split())`), without splitting it. */
+function wordCount(text) {
+  let words = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const space = isSpace(text.charCodeAt(i));
+    if (!space && !inWord) words++;
+    inWord = !space;
+  }
+  return words;
+}
+
 const inWords = (bytes) => (bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(1)} MiB`
   : `${Math.ceil(bytes / 1024)} KiB`);
 
@@ -218,9 +236,10 @@ function localTime(hms) {
 }
 
 /** Keeps every answer's "Saved" line true. A text over the store's limit is refused here, before it is
- *  sent (a websocket message over 10 MiB would cut the page off its kernel); a box says "Saved" only while
- *  its text is the one the kernel reports saved; otherwise "Saving…", or "Not saved yet" when the page has
- *  lost its connection or the kernel has not confirmed the text for a few seconds. */
+ *  sent (a websocket message over 10 MiB would cut the page off its kernel), and the page counts its words
+ *  in place of the kernel, which no longer hears of it; a box says "Saved" only while its text is the one
+ *  the kernel reports saved; otherwise "Saving…", or "Not saved yet" when the page has lost its connection
+ *  or the kernel has not confirmed the text for a few seconds. */
 class SaveWatch {
   static SLOW_MS = 5000;
 
@@ -228,7 +247,7 @@ class SaveWatch {
     this.maxBytes = maxBytes;
     this.connected = true;
     this.edited = new Map();  // answer box -> when its value was last sent to the kernel
-    this.tooLarge = new Map();  // answer box -> size in bytes of the text refused
+    this.tooLarge = new Map();  // answer box -> { bytes, words } of the text refused
     this.fingerprints = new Map();  // answer box -> [text, its fingerprint]
     for (const type of ['input', 'change']) {
       document.addEventListener(type, (event) => this.edit(event), true);
@@ -255,7 +274,7 @@ class SaveWatch {
     const bytes = event.target.tagName === 'TEXTAREA' ? this.size(event.target.value) : 0;
     if (bytes > this.maxBytes) {
       event.stopImmediatePropagation();  // ipywidgets never hears of it, so nothing is sent
-      this.tooLarge.set(box, bytes);
+      this.tooLarge.set(box, { bytes, words: wordCount(event.target.value) });
     } else {
       this.tooLarge.delete(box);
       this.edited.set(box, Date.now());
@@ -274,7 +293,34 @@ class SaveWatch {
     document.querySelectorAll('.allies-answer').forEach((box) => this.refresh(box));
   }
 
+  /** The line under an answer over the limit: the kernel's (a reflection's word count) stays as it was when
+   *  the kernel last heard of the text, so the page hides it and says the word count itself, and that the
+   *  answer is not saved; back under the limit, the kernel's line returns, up to date. */
+  refreshCount(box) {
+    const over = this.tooLarge.get(box);
+    const kernels = [...box.querySelectorAll(':scope > .widget-html')]
+      .find((el) => !el.querySelector('.allies-saved'));
+    let line = box.querySelector(':scope > .allies-count');
+    if (kernels) kernels.style.display = over ? 'none' : '';  // (a widget's own style would beat `hidden`)
+    if (!over) {
+      line?.remove();
+      return;
+    }
+    if (!line) {
+      line = document.createElement('p');
+      line.className = 'allies-count allies-status allies-problem';
+      line.setAttribute('role', 'status');
+      if (kernels) kernels.after(line);
+      else box.querySelector(':scope > .widget-textarea')?.after(line);
+    }
+    const count = `${over.words.toLocaleString('en')} word${over.words === 1 ? '' : 's'}`;
+    const say = `${count}. This answer is over the limit of ${inWords(this.maxBytes)}, so it will not be ` +
+      'saved until it is shorter.';
+    if (line.textContent !== say) line.textContent = say;
+  }
+
   refresh(box) {
+    this.refreshCount(box);
     const line = box.querySelector('.allies-saved');
     const shown = line?.querySelector('[role=status]');
     const ours = shown?.dataset.page === 'said';
@@ -291,8 +337,9 @@ class SaveWatch {
     }
     const waiting = Date.now() - (this.edited.get(box) ?? 0) > SaveWatch.SLOW_MS;
     let say = null;
-    if (this.tooLarge.has(box)) {
-      say = `Not saved: this answer is ${inWords(this.tooLarge.get(box))}, and an answer can hold at most ` +
+    const over = this.tooLarge.get(box);
+    if (over) {
+      say = `Not saved: this answer is ${inWords(over.bytes)}, and an answer can hold at most ` +
         `${inWords(this.maxBytes)}. Shorten it to save it; until then nothing typed here is sent.`;
     } else if (unsaved && !this.connected) {
       say = 'Not saved yet: this page has lost its connection to the course server.';
@@ -310,18 +357,35 @@ class SaveWatch {
   }
 }
 
+const COPY = 'Copy anything typed since the last "Saved at"';
+const GONE = 'so this page\'s session has ended and nothing typed here now is saved. Your saved answers ' +
+  'are kept.';
+/** What the page says when its session ended, by why, when the server says (`course.web.connections`). */
+const ENDED_BY = {
+  'signed-out': `You signed out (in this tab, another tab or another device), ${GONE} ${COPY}, then reload ` +
+    'the page to sign in again.',
+  'new-code': `Your facilitator has set a new sign-in code for you, ${GONE} ${COPY}, then reload the page ` +
+    'and sign in with your new code; your facilitator can give it to you.',
+  withdrawn: `You are no longer on this course's roster, ${GONE} ${COPY}, and ask your facilitator if you ` +
+    'think this is a mistake.',
+};
+const ENDED = 'This page\'s session has ended (the course server restarted, the module stopped, or it was ' +
+  `opened again in another tab). ${COPY}, then reload the page: your saved answers will come back.`;
+
 /** Says, at the top of the page, when it cannot reach its kernel, so that no one types into the void. A
- *  kernel that died, was restarted blank by the server, or was replaced by the same module opened again
- *  has ended for good: the page says so, and nothing typed on it afterwards is called saved. */
+ *  kernel that died, was restarted blank by the server, was replaced by the same module opened again, or
+ *  ended with the learner's session has ended for good: the page says so, and why when the server said it
+ *  (in the last status message), and nothing typed on it afterwards is called saved. */
 function watchConnection(kernel, saves) {
   const LOST = 'This page has lost its connection to the course server: what you type now is not saved. ' +
     'If this note stays, copy anything typed since the last "Saved at", then reload the page: your saved ' +
     'answers will come back.';
-  const ENDED = 'This page\'s session has ended (the course server restarted, the module stopped, or it was ' +
-    'opened again in another tab). Copy anything typed since the last "Saved at", then reload the page: your ' +
-    'saved answers will come back.';
   let connected = false;
   let ended = false;
+  let why;
+  kernel.anyMessage.connect((_, { msg, direction }) => {  // heard before the status it carries is handled
+    if (direction === 'recv' && msg.header.msg_type === 'status') why = msg.content.allies_ended;
+  });
   kernel.connectionStatusChanged.connect((_, status) => {
     if (ended) return;
     connected ||= status === 'connected';
@@ -332,7 +396,7 @@ function watchConnection(kernel, saves) {
     if (!ended && (status === 'dead' || status === 'autorestarting')) {
       ended = true;
       saves.setConnected(false);
-      notice(ENDED);
+      notice(ENDED_BY[why] ?? ENDED);
     }
   });
 }
