@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import get, request, signed_in, start_cohort
+from conftest import ROOT, get, request, signed_in, start_cohort
 from websockets.sync.client import connect
 
 from course.web import kernels
@@ -81,6 +81,26 @@ def test_a_reload_replaces_the_learners_kernel_on_that_page_only(site_, people):
     assert reaches(server, ana, reloaded) and reaches(server, ana, other_page)
     close(server, ana, reloaded)
     close(server, ana, other_page)
+
+
+def test_a_learner_has_one_kernel_per_module_however_its_address_is_spelled(site_, people):
+    """`..` and percent-encoded spellings of a module page's address name the same notebook, so opening the
+    page under each (as a browser does, following a redirect) is a reload, which replaces the learner's kernel."""
+    server, _ = site_
+    ana, name = people["ana"], MODULE_1.rsplit("/", 1)[1]
+    spellings = [MODULE_1, f"/voila/render/../modules/{name}", f"/voila/render/%2e%2e%2fmodules%2f{name}",
+                 f"/voila/render/../../{ROOT.name}/modules/{name}"]
+    opened = []
+    for spelling in spellings:
+        status, headers, body, _ = request(server.port, spelling, headers=ana)
+        if status in (301, 302):
+            status, headers, body, _ = request(server.port, headers["Location"], headers=ana)
+        assert status == 200, (spelling, status)
+        opened.append(re.search(rb'"kernelId": "([0-9a-f-]{36})"', body).group(1).decode())
+    for kernel in opened[:-1]:
+        wait_until_gone(server, ana, kernel)
+    assert reaches(server, ana, opened[-1])
+    close(server, ana, opened[-1])
 
 
 def test_past_the_ceiling_a_learner_is_told_the_site_is_full(site_, people):
