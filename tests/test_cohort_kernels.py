@@ -1,9 +1,13 @@
 """Kernels on the cohort site stay bounded: one per learner and module page (a reload replaces it), shut down
 when the page closes, culled when idle as the command line says, and past the site's ceiling a learner is
 told the site is full and waits, in line, on a page that refreshes itself, and nothing they saved is touched."""
+import base64
+import contextlib
 import http.client
 import json
+import os
 import re
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -213,6 +217,45 @@ def test_a_kernel_no_page_is_connected_to_ends_but_one_with_its_page_connected_s
         while "no page connected for 3 s" not in server.log.read_text():
             assert time.monotonic() < deadline, "the kernels ended, but not for want of a page"
             time.sleep(0.2)
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def frozen_browser(server, headers, kernel):
+    """A page's socket to `kernel` from a browser that then froze (a laptop closed, a network gone): the
+    connection stays open, but nothing after the handshake is read, and no ping is answered."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(f"GET /api/kernels/{kernel}/channels HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                     f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+                     f"Cookie: {headers['Cookie']}\r\n\r\n".encode())
+        handshake = b""
+        while not handshake.endswith(b"\r\n\r\n"):
+            handshake += (byte := sock.recv(1))
+            assert byte, handshake
+        assert handshake.startswith(b"HTTP/1.1 101"), handshake
+        yield
+
+
+def test_a_kernel_whose_page_answers_no_ping_ends_but_one_whose_page_answers_stays(tmp_path):
+    """A frozen browser's socket stays open but answers no ping: it is dropped after `--ping-timeout`
+    seconds, and its kernel, then unattended, ends `--cull-unattended` seconds later (jupyter_server's own
+    pings took 90 s or more); a page that answers pings keeps its kernel, however quiet."""
+    # Unattended long enough for a page to render before its socket connects (the clock starts with its kernel)
+    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--ping-timeout", "2", "--cull-unattended", "10")
+    try:
+        ana, ben = signed_in(server.port, "ana", codes["ana"]), signed_in(server.port, "ben", codes["ben"])
+        kept = open_page(server, ana)
+        with connect(f"ws://127.0.0.1:{server.port}/api/kernels/{kept}/channels", additional_headers=ana,
+                     open_timeout=10):
+            frozen = open_page(server, ben)
+            with frozen_browser(server, ben, frozen):
+                assert reaches(server, ben, frozen)  # connected before it could be left unattended
+                # 2.5 s to be dropped, 5 s for tornado's wait for a goodbye, 10 s unattended, 2 s between checks
+                wait_until_gone(server, ben, frozen, seconds=45)
+                assert reaches(server, ana, kept), "a kernel whose page answers pings was shut down"
+        assert "WebSocket ping timeout" in server.log.read_text()
     finally:
         server.stop()
 
