@@ -22,6 +22,9 @@ from course.store.answers import AnswerStore
 
 MODULE_1, MODULE_2 = "/voila/render/01-why-men-why-now.ipynb", "/voila/render/02-business-case.ipynb"
 MAX_KERNELS = 3
+# --cull-unattended in tests: long enough for a page to render before its socket connects (the clock starts
+# with its kernel; 3 s was too short on a loaded machine)
+UNATTENDED = 10
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +204,7 @@ def test_a_kernel_no_page_is_connected_to_ends_but_one_with_its_page_connected_s
     """A browser killed (or a laptop closed) before its page could shut its kernel down leaves a kernel with
     no page connected: it ends after `--cull-unattended` seconds, freeing its place, as does the kernel of a
     page that never connected; a kernel whose page stays connected is kept, however quiet."""
-    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--cull-unattended", "3")
+    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--cull-unattended", str(UNATTENDED))
     try:
         ana, ben = signed_in(server.port, "ana", codes["ana"]), signed_in(server.port, "ben", codes["ben"])
         kept, killed = open_page(server, ana), open_page(server, ben)
@@ -214,7 +217,7 @@ def test_a_kernel_no_page_is_connected_to_ends_but_one_with_its_page_connected_s
             wait_until_gone(server, ben, never)
             assert reaches(server, ana, kept), "a kernel with its page connected was shut down"
         deadline = time.monotonic() + 30  # the log may trail on a busy machine
-        while "no page connected for 3 s" not in server.log.read_text():
+        while f"no page connected for {UNATTENDED} s" not in server.log.read_text():
             assert time.monotonic() < deadline, "the kernels ended, but not for want of a page"
             time.sleep(0.2)
     finally:
@@ -242,8 +245,8 @@ def test_a_kernel_whose_page_answers_no_ping_ends_but_one_whose_page_answers_sta
     """A frozen browser's socket stays open but answers no ping: it is dropped after `--ping-timeout`
     seconds, and its kernel, then unattended, ends `--cull-unattended` seconds later (jupyter_server's own
     pings took 90 s or more); a page that answers pings keeps its kernel, however quiet."""
-    # Unattended long enough for a page to render before its socket connects (the clock starts with its kernel)
-    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--ping-timeout", "2", "--cull-unattended", "10")
+    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--ping-timeout", "2",
+                                 "--cull-unattended", str(UNATTENDED))
     try:
         ana, ben = signed_in(server.port, "ana", codes["ana"]), signed_in(server.port, "ben", codes["ben"])
         kept = open_page(server, ana)
