@@ -49,7 +49,8 @@ def _cohort_serve(args) -> int:
     cohort.serve(args.instance, store_url=args.store_url, port=args.port, pool_size=args.pool_size,
                  behind_https=args.behind_https,
                  hsts=args.hsts, max_kernels=args.max_kernels, cull_idle=args.cull_idle,
-                 cull_unattended=args.cull_unattended, keep_free_mb=args.keep_free_mb,
+                 cull_unattended=args.cull_unattended, ping_timeout=args.ping_timeout,
+                 keep_free_mb=args.keep_free_mb,
                  start_slots=args.start_slots, check_feedback=args.check_feedback,
                  fork_kernels=not args.no_fork_kernels)
     return 0
@@ -311,6 +312,10 @@ def main(argv=None) -> None:
     serve.add_argument("--cull-unattended", type=int, default=60, metavar="SECONDS",
                        help="shut down a learner's kernel no page has been connected to this long, e.g. of a "
                             "browser that was killed or a laptop closed (default 60; 0: never)")
+    serve.add_argument("--ping-timeout", type=int, default=20, metavar="SECONDS",
+                       help="a page whose browser has answered no ping this long (a laptop closed, a network "
+                            "gone) is no longer connected: its kernel ends after --cull-unattended more "
+                            "(default 20, pinged every 5 s; 0: no pings)")
     serve.add_argument("--no-fork-kernels", action="store_true",
                        help="start every kernel as a new Python process, instead of forking it from a warm "
                             "process that has already imported what kernels need (the default, on Linux)")

@@ -1,15 +1,19 @@
 """Kernels on the cohort site stay bounded: one per learner and module page (a reload replaces it), shut down
 when the page closes, culled when idle as the command line says, and past the site's ceiling a learner is
 told the site is full and waits, in line, on a page that refreshes itself, and nothing they saved is touched."""
+import base64
+import contextlib
 import http.client
 import json
+import os
 import re
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import get, request, signed_in, start_cohort
+from conftest import ROOT, get, request, signed_in, start_cohort
 from websockets.sync.client import connect
 
 from course.web import kernels
@@ -18,6 +22,9 @@ from course.store.answers import AnswerStore
 
 MODULE_1, MODULE_2 = "/voila/render/01-why-men-why-now.ipynb", "/voila/render/02-business-case.ipynb"
 MAX_KERNELS = 3
+# --cull-unattended in tests: long enough for a page to render before its socket connects (the clock starts
+# with its kernel; 3 s was too short on a loaded machine)
+UNATTENDED = 10
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +88,26 @@ def test_a_reload_replaces_the_learners_kernel_on_that_page_only(site_, people):
     assert reaches(server, ana, reloaded) and reaches(server, ana, other_page)
     close(server, ana, reloaded)
     close(server, ana, other_page)
+
+
+def test_a_learner_has_one_kernel_per_module_however_its_address_is_spelled(site_, people):
+    """`..` and percent-encoded spellings of a module page's address name the same notebook, so opening the
+    page under each (as a browser does, following a redirect) is a reload, which replaces the learner's kernel."""
+    server, _ = site_
+    ana, name = people["ana"], MODULE_1.rsplit("/", 1)[1]
+    spellings = [MODULE_1, f"/voila/render/../modules/{name}", f"/voila/render/%2e%2e%2fmodules%2f{name}",
+                 f"/voila/render/../../{ROOT.name}/modules/{name}"]
+    opened = []
+    for spelling in spellings:
+        status, headers, body, _ = request(server.port, spelling, headers=ana)
+        if status in (301, 302):
+            status, headers, body, _ = request(server.port, headers["Location"], headers=ana)
+        assert status == 200, (spelling, status)
+        opened.append(re.search(rb'"kernelId": "([0-9a-f-]{36})"', body).group(1).decode())
+    for kernel in opened[:-1]:
+        wait_until_gone(server, ana, kernel)
+    assert reaches(server, ana, opened[-1])
+    close(server, ana, opened[-1])
 
 
 def test_past_the_ceiling_a_learner_is_told_the_site_is_full(site_, people):
@@ -177,7 +204,7 @@ def test_a_kernel_no_page_is_connected_to_ends_but_one_with_its_page_connected_s
     """A browser killed (or a laptop closed) before its page could shut its kernel down leaves a kernel with
     no page connected: it ends after `--cull-unattended` seconds, freeing its place, as does the kernel of a
     page that never connected; a kernel whose page stays connected is kept, however quiet."""
-    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--cull-unattended", "3")
+    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--cull-unattended", str(UNATTENDED))
     try:
         ana, ben = signed_in(server.port, "ana", codes["ana"]), signed_in(server.port, "ben", codes["ben"])
         kept, killed = open_page(server, ana), open_page(server, ben)
@@ -190,9 +217,48 @@ def test_a_kernel_no_page_is_connected_to_ends_but_one_with_its_page_connected_s
             wait_until_gone(server, ben, never)
             assert reaches(server, ana, kept), "a kernel with its page connected was shut down"
         deadline = time.monotonic() + 30  # the log may trail on a busy machine
-        while "no page connected for 3 s" not in server.log.read_text():
+        while f"no page connected for {UNATTENDED} s" not in server.log.read_text():
             assert time.monotonic() < deadline, "the kernels ended, but not for want of a page"
             time.sleep(0.2)
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def frozen_browser(server, headers, kernel):
+    """A page's socket to `kernel` from a browser that then froze (a laptop closed, a network gone): the
+    connection stays open, but nothing after the handshake is read, and no ping is answered."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(f"GET /api/kernels/{kernel}/channels HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                     f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+                     f"Cookie: {headers['Cookie']}\r\n\r\n".encode())
+        handshake = b""
+        while not handshake.endswith(b"\r\n\r\n"):
+            handshake += (byte := sock.recv(1))
+            assert byte, handshake
+        assert handshake.startswith(b"HTTP/1.1 101"), handshake
+        yield
+
+
+def test_a_kernel_whose_page_answers_no_ping_ends_but_one_whose_page_answers_stays(tmp_path):
+    """A frozen browser's socket stays open but answers no ping: it is dropped after `--ping-timeout`
+    seconds, and its kernel, then unattended, ends `--cull-unattended` seconds later (jupyter_server's own
+    pings took 90 s or more); a page that answers pings keeps its kernel, however quiet."""
+    server, codes = start_cohort(tmp_path, "--pool-size", "0", "--ping-timeout", "2",
+                                 "--cull-unattended", str(UNATTENDED))
+    try:
+        ana, ben = signed_in(server.port, "ana", codes["ana"]), signed_in(server.port, "ben", codes["ben"])
+        kept = open_page(server, ana)
+        with connect(f"ws://127.0.0.1:{server.port}/api/kernels/{kept}/channels", additional_headers=ana,
+                     open_timeout=10):
+            frozen = open_page(server, ben)
+            with frozen_browser(server, ben, frozen):
+                assert reaches(server, ben, frozen)  # connected before it could be left unattended
+                # 2.5 s to be dropped, 5 s for tornado's wait for a goodbye, 10 s unattended, 2 s between checks
+                wait_until_gone(server, ben, frozen, seconds=45)
+                assert reaches(server, ana, kept), "a kernel whose page answers pings was shut down"
+        assert "WebSocket ping timeout" in server.log.read_text()
     finally:
         server.stop()
 

@@ -4,6 +4,7 @@ oversized bodies are refused unread, cookies are SameSite and Secure, and no mes
 carries a traceback (error pages: tests/test_error_pages.py)."""
 import http.client
 import socket
+import sys
 import json
 import re
 import sqlite3
@@ -12,7 +13,7 @@ import time
 import uuid
 
 import pytest
-from conftest import get, login, login_cookie, request, signed_in, start_cohort
+from conftest import ROOT, get, login, login_cookie, request, signed_in, start_cohort
 from websockets.sync.client import connect
 
 from course.store.answers import AnswerStore
@@ -146,19 +147,25 @@ def test_cookies_are_samesite_and_secure_and_pages_send_hsts(site_):
     assert headers["Strict-Transport-Security"] == f"max-age={HSTS}"
 
 
+def message(msg_type: str, content: dict, metadata: dict | None = None, msg_id: str | None = None) -> str:
+    """A message from the page to its kernel's shell, as the page's websocket carries it."""
+    return json.dumps({"channel": "shell", "content": content, "metadata": metadata or {}, "buffers": [],
+                       "parent_header": {}, "header": {"msg_id": msg_id or str(uuid.uuid4()), "msg_type": msg_type,
+                                                       "session": "s", "username": "ben", "version": "5.3",
+                                                       "date": "2026-01-01T00:00:00Z"}})
+
+
+def page_socket(server, headers: dict):
+    """The websocket to the kernel of a module page `headers`' learner has just opened."""
+    kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', get(server.port, RENDER, headers)[1]).group(1)
+    return connect(f"ws://127.0.0.1:{server.port}/api/kernels/{kernel}/channels?session_id=s",
+                   additional_headers={"Cookie": headers["Cookie"]}, open_timeout=10)
+
+
 def test_a_malformed_widget_message_sends_no_traceback_to_the_page(site_):
     server, codes = site_
     ben = signed_in(server.port, "ben", codes["ben"])
-    kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', get(server.port, RENDER, ben)[1]).group(1)
-
-    def message(msg_type, content):
-        return json.dumps({"channel": "shell", "content": content, "metadata": {}, "buffers": [],
-                           "parent_header": {}, "header": {"msg_id": str(uuid.uuid4()), "msg_type": msg_type,
-                                                           "session": "s", "username": "ben", "version": "5.3",
-                                                           "date": "2026-01-01T00:00:00Z"}})
-
-    with connect(f"ws://127.0.0.1:{server.port}/api/kernels/{kernel}/channels?session_id=s",
-                 additional_headers={"Cookie": ben["Cookie"]}, open_timeout=10) as ws:
+    with page_socket(server, ben) as ws:
         ws.send(message("comm_info_request", {}))
         received = []
         while not any(m["header"]["msg_type"] == "comm_info_reply" for m in received):
@@ -175,3 +182,26 @@ def test_a_malformed_widget_message_sends_no_traceback_to_the_page(site_):
     assert comms
     shown = json.dumps(errors)
     assert "Traceback" not in shown and 'File \\"' not in shown and "site-packages" not in shown, shown[:2000]
+
+
+def test_a_widget_opened_with_a_wrong_protocol_version_sends_no_traceback_to_the_page(site_):
+    """The kernel refuses a widget the page opens with a protocol version it does not speak (the comm is
+    closed again); why is written to the server's log, not to the page's output."""
+    server, codes = site_
+    ben = signed_in(server.port, "ben", codes["ben"])
+    opened, comm = str(uuid.uuid4()), str(uuid.uuid4())
+    with page_socket(server, ben) as ws:
+        ws.send(message("comm_open", {"comm_id": comm, "target_name": "jupyter.widget",
+                                      "data": {"state": {}, "buffer_paths": []}}, {"version": "0.0.1"}, opened))
+        received = []
+        while not any(m["header"]["msg_type"] == "status" and m["content"]["execution_state"] == "idle"
+                      and m["parent_header"].get("msg_id") == opened for m in received):
+            received.append(json.loads(ws.recv(timeout=30)))
+    assert any(m["header"]["msg_type"] == "comm_close" and m["content"]["comm_id"] == comm for m in received)
+    server_side = ("Traceback", 'File "', "site-packages", str(ROOT), sys.prefix)
+    shown = [m["content"] for m in received if any(text in json.dumps(m["content"]) for text in server_side)]
+    assert not shown, shown
+    deadline = time.monotonic() + 30  # the log may trail on a busy machine
+    while "Exception opening comm with target: jupyter.widget" not in server.log.read_text():
+        assert time.monotonic() < deadline, "the refusal is not in the server's log"
+        time.sleep(0.2)

@@ -22,7 +22,7 @@ from traitlets import Unicode
 from voila.request_info_handler import RequestInfoSocketHandler
 
 from course.lesson import keys
-from course.web import chart_cache, forks, kernels, signin, site
+from course.web import chart_cache, connections, forks, kernels, signin, site
 from course import upstream
 from course.instance import Instance
 from course.store.answers import AnswerStore, Learner
@@ -186,13 +186,15 @@ def adapt_voila() -> None:
 
 def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
            max_kernels: int = 0, cull_idle: int = 600, cull_unattended: int = kernels.UNATTENDED_SECONDS,
-           start_slots: int = 0, fork_kernels: bool = True, keep_free_mb: int = 0):
+           start_slots: int = 0, fork_kernels: bool = True, keep_free_mb: int = 0,
+           ping_timeout: int = connections.PING_TIMEOUT_SECONDS):
     """The site's configuration plus sign-in, identity hand-over, kernel ownership and preheated kernels.
     Cookies are SameSite=Lax, and Secure behind HTTPS; `hsts` seconds of Strict-Transport-Security.
     At most `max_kernels` learners' kernels (0: as many as the machine's memory holds beside the pool, each
     counted at what it may grow to: less once the chart cache holds every view, so kernels draw none), and
     none started that would leave under `keep_free_mb` of memory available (0: 5% of the machine's);
-    kernels idle for `cull_idle` seconds, or with no page connected for `cull_unattended`, are shut down; at
+    kernels idle for `cull_idle` seconds, or with no page connected for `cull_unattended`, are shut down (a
+    page whose browser has answered no ping for `ping_timeout` seconds is no longer connected); at
     most `start_slots` learners' kernels start at once (0: `course.web.pools.PAGE_SLOTS_PER_CORE` per CPU
     core); `fork_kernels`: kernels are forked from a warm process (`course.web.forks`), where this machine
     allows it."""
@@ -212,6 +214,7 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
     c.RosterIdentityProvider.secure_cookie = behind_https or None  # None: Secure when the request is HTTPS
     c.CourseVoila.behind_https = behind_https
     c.Voila.tornado_settings["xsrf_cookie_kwargs"] = {"samesite": "Lax", "secure": behind_https}
+    c.Voila.tornado_settings.update(connections.pings(ping_timeout))
     if hsts:
         c.Voila.tornado_settings["headers"] = {"Strict-Transport-Security": f"max-age={hsts}"}
     c.Voila.cookie_secret = instance.cookie_secret()

@@ -26,11 +26,12 @@ import time
 import weakref
 from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+from jupyter_server.utils import url_path_join
 from tornado.ioloop import PeriodicCallback
 from traitlets import DottedObjectName, Integer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
@@ -95,8 +96,16 @@ class Owner:
 
 
 def page_of(path: str) -> str:
-    """One name per module page, however its URL is spelled."""
+    """One name per module page, however its URL is spelled: `PageHandler` sends every other spelling of a
+    notebook's path (`..`, `.`, a link) to its one address first, so what is left is percent-encoding."""
     return posixpath.normpath(unquote(path))
+
+
+def canonical(root: str, notebook: str) -> str | None:
+    """The one spelling of `notebook` (a path under `root`, as a URL gives it): the path of the file it
+    names, links followed, relative to `root`; None if that is not under `root`."""
+    real, top = os.path.realpath(os.path.join(root, notebook)), os.path.realpath(root)
+    return os.path.relpath(real, top) if real.startswith(top + os.sep) else None
 
 
 def owner_of(request_info: dict) -> Owner | None:
@@ -300,11 +309,17 @@ class KernelOwnerAuthorizer(Authorizer):
 
 
 class PageHandler(TornadoVoilaHandler):
-    """Voilà's module page, which first tells a learner when no kernel is free for them, and why (the ceiling
-    is reached, memory is short, or every start-up slot is taken): a waiting page with their place in line
-    and an estimate where something measured backs one (else it says it cannot tell yet), which asks again
-    and keeps their place (503, Retry-After); a request asking again is held here until a kernel is free for
-    its learner (at most HOLD_SECONDS), so a freed slot is taken at once."""
+    """Voilà's module page, at one address per notebook, which first tells a learner when no kernel is free
+    for them, and why (the ceiling is reached, memory is short, or every start-up slot is taken): a waiting
+    page with their place in line and an estimate where something measured backs one (else it says it cannot
+    tell yet), which asks again and keeps their place (503, Retry-After); a request asking again is held here
+    until a kernel is free for its learner (at most HOLD_SECONDS), so a freed slot is taken at once.
+
+    Voilà serves a notebook under every path that leads to it (`../modules/<m>.ipynb`, `%2e%2e/…`, a link),
+    and each would have been a page of its own, with a kernel of its own that no reload replaces. Such a
+    request is sent to the notebook's own address instead, before any kernel is started or counted: then
+    every rule that keys on the page (one kernel per learner and page, the pools) sees one page per notebook.
+    """
 
     line = Line()
     _started: float | None = None
@@ -312,13 +327,20 @@ class PageHandler(TornadoVoilaHandler):
 
     async def prepare(self):
         await super().prepare()
+        if upstream.finished(self):
+            return
+        notebook = self.path_kwargs.get("path") or next(iter(self.path_args), "")
+        real = canonical(self.contents_manager.root_dir, notebook)
+        if real is not None and real != notebook:
+            query = f"?{self.request.query}" if self.request.query else ""
+            return self.redirect(url_path_join(self.settings.get("server_url", "/"), "voila/render", quote(real))
+                                 + query)
         manager = self.kernel_manager
-        if not (self.current_user and isinstance(manager, OwnedKernelManager)) or upstream.finished(self):
+        if not (self.current_user and isinstance(manager, OwnedKernelManager)):
             return
         gate, line = manager.gate, self.line
         gate.waiting = line.waiting
         owner = Owner(self.current_user.username, page_of(self.request.path))
-        notebook = self.path_kwargs.get("path") or next(iter(self.path_args), "")
         # A learner already in line (their waiting page asking again) is held here until a kernel is free
         # for them, for at most HOLD_SECONDS, so a free slot is taken at once; a new one sees the page first.
         held_until = time.monotonic() + (HOLD_SECONDS if owner in line else 0)
