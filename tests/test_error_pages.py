@@ -53,6 +53,9 @@ CASES = [
     ("cohort", "GET", "/voila/render/%ffzqcanary.ipynb", True, b"", 400),
     ("cohort", "GET", "/login?next=%ffzqcanary", False, b"", 400),
     ("public", "GET", "/voila/render/%ffzqcanary.ipynb", False, b"", 400),
+    # control characters in a page's path (a NUL was a 500)
+    ("cohort", "GET", "/voila/render/zqcanary%00.ipynb", True, b"", 400),
+    ("public", "GET", "/voila/render/zq%0acanary.ipynb", False, b"", 400),
     # methods no route takes
     ("cohort", "PROPFIND", "/?zqcanary", True, b"", 405),
     ("cohort", "FOO", MODULE + "?zqcanary", True, b"", 405),

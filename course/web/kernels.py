@@ -23,6 +23,7 @@ import asyncio
 import os
 import posixpath
 import time
+import unicodedata
 import weakref
 from dataclasses import dataclass
 from typing import Callable
@@ -33,6 +34,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import PeriodicCallback
+from tornado.web import HTTPError
 from traitlets import DottedObjectName, Integer
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
@@ -330,6 +332,8 @@ class PageHandler(TornadoVoilaHandler):
         if upstream.finished(self):
             return
         notebook = self.path_kwargs.get("path") or next(iter(self.path_args), "")
+        if any(unicodedata.category(char) == "Cc" for char in notebook):  # no file is named so (NUL: a 500)
+            raise HTTPError(400)
         real = canonical(self.contents_manager.root_dir, notebook)
         if real is not None and real != notebook:
             query = f"?{self.request.query}" if self.request.query else ""
