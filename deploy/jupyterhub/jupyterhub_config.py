@@ -173,12 +173,14 @@ elif auth == "oidc":
         c.GenericOAuthenticator.allow_all = not rostered
 elif auth == "native":
     # A small cohort: people sign up with a password of their own, and an admin approves each sign-up at
-    # /hub/authorize (`pip install jupyterhub-nativeauthenticator`); with a roster, only its names may.
+    # /hub/authorize (`pip install jupyterhub-nativeauthenticator`), the roster's people too; with a roster,
+    # only its names may sign up (course/web/hub_signup.py).
     import nativeauthenticator
 
-    c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"
+    c.JupyterHub.authenticator_class = "course.web.hub_signup.CohortAuthenticator"
     c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
     c.Authenticator.admin_users = names(os.environ.get("ALLIES_HUB_ADMINS", ""))
+    c.Authenticator.allow_all = not rostered  # whoever an admin approved, or the roster's approved people
     c.NativeAuthenticator.minimum_password_length = 12
     c.NativeAuthenticator.allowed_failed_logins = 5
 elif auth != "custom":  # custom: set in a config file that load_subconfig()s this one (tests/test_hub.py's)
