@@ -11,6 +11,7 @@ instructor the cohort's answers counted, and refuses learners.
 import json
 import sqlite3
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -63,6 +64,12 @@ def status_of(context, url: str) -> tuple[int, str]:
     return response.status, response.text()
 
 
+def connection_of(kernel) -> dict:
+    """A kernel's connection file, named on its command line."""
+    line = kernel.cmdline()
+    return json.loads(Path(line[line.index("-f") + 1]).read_text(encoding="utf-8"))
+
+
 POST = """async ([url, form]) => {
   const xsrf = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/)[1];
   const r = await fetch(url, {method: "POST", body: new URLSearchParams(form),
@@ -96,6 +103,10 @@ def test_three_learners_and_an_instructor_on_the_hub(hub, browser):
             said = answer_all(page, {**RIGHT, **reflections_of(user)})
             assert all(message.startswith("Saved at") for message in said.values()), said
             assert submit(page).startswith("Submitted.")
+            # The page's kernel talks to the learner's server over Unix sockets, not TCP ports the server picks
+            # for it to bind later, which another process may take first (course.web.hub.kernels_over_ipc).
+            kernels = hub.server_of(user).children(recursive=True)
+            assert kernels and [connection_of(kernel)["transport"] for kernel in kernels] == ["ipc"] * len(kernels)
 
         # 2. The third learner works in JupyterLab: fetch from the exchange, answer in the notebook, submit,
         #    all through the hub with nbgrader's Assignments API (what JupyterLab's Assignments tab calls).
