@@ -163,9 +163,17 @@ class Hub(ProcessTree):
 
     def server_of(self, user: str) -> psutil.Process | None:
         """`user`'s single-user server process, once started."""
+        return self._first(lambda env: env.get("JUPYTERHUB_USER") == user and "JUPYTERHUB_SERVICE_NAME" not in env)
+
+    def service_of(self, name: str) -> psutil.Process | None:
+        """The process of the hub's managed service `name`, once started."""
+        return self._first(lambda env: env.get("JUPYTERHUB_SERVICE_NAME") == name)
+
+    def _first(self, wanted) -> psutil.Process | None:
+        """The process the hub started whose environment is `wanted` (its kernels inherit that environment)."""
         for proc in self.processes():
             try:
-                if proc.environ().get("JUPYTERHUB_USER") == user and "JUPYTERHUB_SERVICE_NAME" not in proc.environ():
+                if proc.ppid() == self.proc.pid and wanted(proc.environ()):
                     return proc
             except psutil.Error:
                 continue

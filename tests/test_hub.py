@@ -193,6 +193,17 @@ def test_three_learners_and_an_instructor_on_the_hub(hub, browser):
             expect(completion).to_contain_text("2 of 3 (67%)", timeout=SLOW)
             assert ines.url == dashboard and "ben here" not in ines.content()
             assert status_of(ana, dashboard)[0] == 403
+            # The service holds a store URL that only reads, never the owner's; the dashboard's kernel, that one
+            # and not the service's hub API token.
+            service = hub.service_of("dashboard")
+            token, kernels = service.environ()["JUPYTERHUB_API_TOKEN"], service.children(recursive=True)
+            assert kernels
+            for proc in [service, *kernels]:
+                assert not [value for value in proc.environ().values() if hub.store_url in value]
+            for kernel in kernels:
+                held = kernel.environ()
+                assert not [name for name, value in held.items() if token in value or name.startswith("JUPYTERHUB_")]
+                assert held[contract.STORE_ENV].startswith("postgresql://allies_reader_")
         else:
             assert status_of(contexts[INSTRUCTOR], dashboard)[0] == 404
     finally:
