@@ -112,16 +112,20 @@ class Hub(ProcessTree):
                                      cwd=self.folder, env=env, stdout=open(self.log, "a"),
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.url}/hub/api", timeout=5).status_code == 200 and \
-                        "is now running" in self.log.read_text():
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.5)
+        try:
+            while True:
+                assert self.proc.poll() is None, self.log.read_text()
+                try:
+                    if httpx.get(f"{self.url}/hub/api", timeout=5).status_code == 200 and \
+                            "is now running" in self.log.read_text():
+                        return self
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, self.log.read_text()
+                time.sleep(0.5)
+        except AssertionError:
+            self.stop()  # a hub that gave up (a managed service slow to answer) leaves its proxy and services
+            raise
 
     def processes(self) -> list[psutil.Process]:
         """The hub's proxy, services and learners' servers: the processes that talk to this hub's API."""
