@@ -96,9 +96,7 @@ async def hub_browser_learner(browser, hub: hubs.Hub, module: str, user: str, ex
                               stage: dict) -> dict:
     """One learner on the hub path in a fresh browser context: the hub's sign-in form, the spawn-pending page
     until the course index, then Module 1's page, timed with probe.js."""
-    out = {"kind": "browser"}
-    context = await browser.new_context()
-    try:
+    async def sign_in(context) -> float:
         stage["at"] = "hub sign-in and server start (browser)"
         start = time.monotonic()
         page = await context.new_page()
@@ -108,17 +106,10 @@ async def hub_browser_learner(browser, hub: hubs.Hub, module: str, user: str, ex
         await page.click("#login_submit")
         await page.wait_for_url(f"**/user/{user}/voila/tree/modules**", timeout=timeout * 1000)
         await page.close()
-        out["signin"] = time.monotonic() - start
-        stage["at"] = "page load in the browser"
-        page, record = await chrome.load(context, hub, module, expect, timeout=timeout,
-                                         url=f"{hub.url}/user/{user}/voila/render/{module}")
-        if not record["ok"]:
-            return {**out, "error": record.get("error", "not usable")}
-        out.update(usable=record["usable"] / 1000, html=record["html"] / 1000)
-        await page.close()
-    finally:
-        await context.close()
-    return out
+        return time.monotonic() - start
+
+    return await load.in_browser(browser, hub, module, expect, timeout, stage, sign_in,
+                                 url=f"{hub.url}/user/{user}/voila/render/{module}")
 
 
 def level_stats(level: dict, limit: float) -> dict:

@@ -112,16 +112,20 @@ class Hub(ProcessTree):
                                      cwd=self.folder, env=env, stdout=open(self.log, "a"),
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.url}/hub/api", timeout=5).status_code == 200 and \
-                        "is now running" in self.log.read_text():
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.5)
+        try:
+            while True:
+                assert self.proc.poll() is None, self.log.read_text()
+                try:
+                    if httpx.get(f"{self.url}/hub/api", timeout=5).status_code == 200 and \
+                            "is now running" in self.log.read_text():
+                        return self
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, self.log.read_text()
+                time.sleep(0.5)
+        except AssertionError:
+            self.stop()  # a hub that gave up (a managed service slow to answer) leaves its proxy and services
+            raise
 
     def processes(self) -> list[psutil.Process]:
         """The hub's proxy, services and learners' servers: the processes that talk to this hub's API."""
@@ -163,9 +167,17 @@ class Hub(ProcessTree):
 
     def server_of(self, user: str) -> psutil.Process | None:
         """`user`'s single-user server process, once started."""
+        return self._first(lambda env: env.get("JUPYTERHUB_USER") == user and "JUPYTERHUB_SERVICE_NAME" not in env)
+
+    def service_of(self, name: str) -> psutil.Process | None:
+        """The process of the hub's managed service `name`, once started."""
+        return self._first(lambda env: env.get("JUPYTERHUB_SERVICE_NAME") == name)
+
+    def _first(self, wanted) -> psutil.Process | None:
+        """The process the hub started whose environment is `wanted` (its kernels inherit that environment)."""
         for proc in self.processes():
             try:
-                if proc.environ().get("JUPYTERHUB_USER") == user and "JUPYTERHUB_SERVICE_NAME" not in proc.environ():
+                if proc.ppid() == self.proc.pid and wanted(proc.environ()):
                     return proc
             except psutil.Error:
                 continue

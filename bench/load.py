@@ -113,14 +113,26 @@ async def http_learner(site: Site, module: str, learner: tuple[str, str] | None,
 async def browser_learner(browser, site: Site, module: str, learner, expect: dict, timeout: float,
                           stage: dict) -> dict:
     """One learner in a fresh headless-browser context; timed with probe.js like the page-load figure."""
+    async def sign_in(context) -> float | None:
+        if site.signed_in:
+            stage["at"] = "sign-in"
+            return await chrome.sign_in(context, site, *learner)
+        return None
+
+    return await in_browser(browser, site, module, expect, timeout, stage, sign_in)
+
+
+async def in_browser(browser, site, module: str, expect: dict, timeout: float, stage: dict, sign_in,
+                     url: str | None = None) -> dict:
+    """One learner in a fresh headless-browser context: `await sign_in(context)` (its seconds, or None when
+    there is no sign-in), then `module`'s page (at `url`, by default the site's) timed with probe.js."""
     out = {"kind": "browser"}
     context = await browser.new_context()
     try:
-        if site.signed_in:
-            stage["at"] = "sign-in"
-            out["signin"] = await chrome.sign_in(context, site, *learner)
+        if (seconds := await sign_in(context)) is not None:
+            out["signin"] = seconds
         stage["at"] = "page load in the browser"
-        page, record = await chrome.load(context, site, module, expect, timeout=timeout)
+        page, record = await chrome.load(context, site, module, expect, timeout=timeout, url=url)
         if not record["ok"]:
             return {**out, "error": record.get("error", "not usable")}
         out.update(usable=record["usable"] / 1000, html=record["html"] / 1000)

@@ -11,6 +11,7 @@ instructor the cohort's answers counted, and refuses learners.
 import json
 import sqlite3
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -63,6 +64,12 @@ def status_of(context, url: str) -> tuple[int, str]:
     return response.status, response.text()
 
 
+def connection_of(kernel) -> dict:
+    """A kernel's connection file, named on its command line."""
+    line = kernel.cmdline()
+    return json.loads(Path(line[line.index("-f") + 1]).read_text(encoding="utf-8"))
+
+
 POST = """async ([url, form]) => {
   const xsrf = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/)[1];
   const r = await fetch(url, {method: "POST", body: new URLSearchParams(form),
@@ -96,6 +103,10 @@ def test_three_learners_and_an_instructor_on_the_hub(hub, browser):
             said = answer_all(page, {**RIGHT, **reflections_of(user)})
             assert all(message.startswith("Saved at") for message in said.values()), said
             assert submit(page).startswith("Submitted.")
+            # The page's kernel talks to the learner's server over Unix sockets, not TCP ports the server picks
+            # for it to bind later, which another process may take first (course.web.hub.kernels_over_ipc).
+            kernels = hub.server_of(user).children(recursive=True)
+            assert kernels and [connection_of(kernel)["transport"] for kernel in kernels] == ["ipc"] * len(kernels)
 
         # 2. The third learner works in JupyterLab: fetch from the exchange, answer in the notebook, submit,
         #    all through the hub with nbgrader's Assignments API (what JupyterLab's Assignments tab calls).
@@ -182,6 +193,17 @@ def test_three_learners_and_an_instructor_on_the_hub(hub, browser):
             expect(completion).to_contain_text("2 of 3 (67%)", timeout=SLOW)
             assert ines.url == dashboard and "ben here" not in ines.content()
             assert status_of(ana, dashboard)[0] == 403
+            # The service holds a store URL that only reads, never the owner's; the dashboard's kernel, that one
+            # and not the service's hub API token.
+            service = hub.service_of("dashboard")
+            token, kernels = service.environ()["JUPYTERHUB_API_TOKEN"], service.children(recursive=True)
+            assert kernels
+            for proc in [service, *kernels]:
+                assert not [value for value in proc.environ().values() if hub.store_url in value]
+            for kernel in kernels:
+                held = kernel.environ()
+                assert not [name for name, value in held.items() if token in value or name.startswith("JUPYTERHUB_")]
+                assert held[contract.STORE_ENV].startswith("postgresql://allies_reader_")
         else:
             assert status_of(contexts[INSTRUCTOR], dashboard)[0] == 404
     finally:

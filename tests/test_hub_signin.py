@@ -1,6 +1,6 @@
-"""Signing in to the course's hub through the two set-ups of deploy/jupyterhub/README.md that need someone
-else's server, for real on loopback (`make test-hub`): deploy/jupyterhub/jupyterhub_config.py as shipped with
-ALLIES_HUB_AUTH=oidc and =lti, only the spawner the test's (bench/hubs.py).
+"""Signing in to the course's hub through the three set-ups of deploy/jupyterhub/README.md, for real on loopback
+(`make test-hub`): deploy/jupyterhub/jupyterhub_config.py as shipped with ALLIES_HUB_AUTH=oidc, =lti and
+=native, only the spawner the test's (bench/hubs.py).
 
 - The organisation's single sign-on: node-oidc-provider (npm, tests/helpers/oidc_provider.mjs) is the identity
   provider, oauthenticator's GenericOAuthenticator the hub's side. People sign in on the provider's own page in
@@ -11,6 +11,9 @@ ALLIES_HUB_AUTH=oidc and =lti, only the spawner the test's (bench/hubs.py).
   `lti1p3platform` library), jupyterhub-ltiauthenticator the hub's side. A course link in the LMS starts the
   third-party-initiated login; the id_token the platform posts back names the learner (`sub`). A token changed
   after signing, or signed with a key the platform's JWKS does not hold, is refused.
+- A small cohort: JupyterHub's NativeAuthenticator. People sign up on the hub's own page; an admin
+  (ALLIES_HUB_ADMINS) approves each before they may sign in; a wrong password is refused. With a roster
+  (ALLIES_HUB_ROSTER), someone not on it cannot sign up.
 """
 import json
 import os
@@ -201,3 +204,98 @@ def test_lti_launch_with_a_token_not_signed_by_the_platform_is_refused(lti_hub, 
         assert "/user/" not in page.url
     finally:
         context.close()
+
+
+ADMIN, LEARNER, STRANGER = "adele", "lena", "olga"
+PASSWORDS = {ADMIN: "the admin's own long password", LEARNER: "lena's own long password",
+             STRANGER: "olga's own long password"}
+
+
+@pytest.fixture(scope="module", params=["approval", "roster"])
+def native_hub(request, tmp_path_factory):
+    """The hub with people's own passwords (NativeAuthenticator): anyone may sign up, or, with a roster, its
+    people only; an admin approves each."""
+    folder = tmp_path_factory.mktemp(f"native-{request.param}")
+    hub = Hub(folder, [LEARNER, ADMIN], [], auth="native", env={"ALLIES_HUB_ADMINS": ADMIN})
+    hub.rostered = request.param == "roster"
+    if hub.rostered:
+        roster = folder / "roster.csv"
+        roster.write_text(f"learner_id,display_name,role\n{LEARNER},Lena,learner\n", encoding="utf-8")
+        hub.env["ALLIES_HUB_ROSTER"] = str(roster)
+    try:
+        yield hub.start()
+    finally:
+        if hub.proc:
+            hub.stop()
+
+
+def sign_up(context, hub: Hub, user: str) -> str:
+    """The hub's sign-up page, filled in; returns what it says."""
+    page = context.new_page()
+    page.goto(f"{hub.url}/hub/signup")
+    page.fill("#username_input", user)
+    page.fill("#password_input", PASSWORDS[user])
+    page.fill("#password_confirmation_input", PASSWORDS[user])
+    page.click("#signup_submit")
+    said = page.locator("[role=alert]").inner_text()
+    page.close()
+    return said.strip()
+
+
+def with_password(context, hub: Hub, user: str, password: str, then: str = ""):
+    """The hub's sign-in page, filled in and sent (to go on to `then`); returns the page."""
+    page = context.new_page()
+    page.goto(f"{hub.url}/hub/login" + (f"?next={then}" if then else ""))
+    page.fill("#username_input", user)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    return page
+
+
+def test_small_cohort_signs_up_and_an_admin_approves_each(native_hub, browser):
+    hub = native_hub
+    contexts = {user: browser.new_context() for user in PASSWORDS}
+    try:
+        # The admin signs up (approved already: an admin of ALLIES_HUB_ADMINS), lands on their own course index
+        # and opens the sign-ups to approve.
+        assert sign_up(contexts[ADMIN], hub, ADMIN).startswith("The signup was successful")
+        admin = with_password(contexts[ADMIN], hub, ADMIN, PASSWORDS[ADMIN])
+        admin.wait_for_url(LANDED, timeout=SPAWN)
+        admin.goto(f"{hub.url}/hub/authorize")
+
+        # A learner signs up, and may not sign in until the admin approves them.
+        assert sign_up(contexts[LEARNER], hub, LEARNER) == "Your information has been sent to the admin."
+        page = with_password(contexts[LEARNER], hub, LEARNER, PASSWORDS[LEARNER])
+        expect(page.locator("#login-main")).to_contain_text("has not been authorized by an administrator yet")
+        assert not signed_in(contexts[LEARNER], hub)
+        admin.reload()  # the new sign-up is listed
+        admin.locator("tr", has_text=LEARNER).get_by_role("button", name="Authorize", exact=True).click()
+        expect(admin.locator("tr", has_text=LEARNER).get_by_role("button", name="Unauthorize", exact=True)).to_be_visible()
+
+        # A wrong password is refused; the learner's own lands on their course index, in their own server.
+        page = with_password(contexts[LEARNER], hub, LEARNER, "not " + PASSWORDS[LEARNER])
+        expect(page.locator("#login-main")).to_contain_text("Invalid username or password")
+        assert not signed_in(contexts[LEARNER], hub)
+        page = with_password(contexts[LEARNER], hub, LEARNER, PASSWORDS[LEARNER])
+        page.wait_for_url(LANDED, timeout=SPAWN)
+        assert page.url == f"{hub.url}/user/{LEARNER}/voila/tree/modules"
+        expect(page.locator("li[data-module]")).to_have_count(len(list((ROOT / "modules").glob("0*.ipynb"))))
+        # Nobody else's server, and not the admin's pages: the list of sign-ups, an approval.
+        for url in [f"/user/{ADMIN}/voila/tree/modules", f"/user/{ADMIN}/api/contents", "/hub/authorize",
+                    f"/hub/authorize/{STRANGER}", f"/hub/change-password/{ADMIN}"]:
+            assert status_of(contexts[LEARNER], hub.url + url)[0] == 403, url
+
+        # Someone else signs up: with a roster, someone not on it is refused and never reaches the admin's list.
+        said = sign_up(contexts[STRANGER], hub, STRANGER)
+        if hub.rostered:
+            assert said.startswith("Something went wrong")
+            admin.reload()
+            expect(admin.locator("table")).not_to_contain_text(STRANGER)
+        else:
+            assert said == "Your information has been sent to the admin."
+        page = with_password(contexts[STRANGER], hub, STRANGER, PASSWORDS[STRANGER])
+        expect(page.locator("#login-main")).to_contain_text("not been authorized" if not hub.rostered else "Invalid")
+        assert not signed_in(contexts[STRANGER], hub)
+    finally:
+        for context in contexts.values():
+            context.close()

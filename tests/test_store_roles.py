@@ -4,7 +4,7 @@ import psycopg
 import pytest
 
 from course.store import roles
-from course.store.answers import AnswerStore, UnknownLearner
+from course.store.answers import CURRENT, AnswerStore, UnknownLearner
 
 
 @pytest.fixture
@@ -85,5 +85,46 @@ def test_a_new_url_locks_out_the_old_one_and_a_wrong_password_is_refused(store):
 
 
 def test_roles_need_a_postgres_store(tmp_path):
-    with pytest.raises(ValueError, match="PostgreSQL"):
-        roles.learner_url(str(tmp_path / "answers.sqlite3"), "ana")
+    for make in (lambda store: roles.learner_url(store, "ana"), roles.reader_url):
+        with pytest.raises(ValueError, match="PostgreSQL"):
+            make(str(tmp_path / "answers.sqlite3"))
+
+
+def test_the_readers_role_reads_the_whole_cohort(store):
+    with AnswerStore(roles.learner_url(store, "ana")) as mine:  # row-level security is on
+        mine.save("ana", "m01", "m01-r1", "Ana's answer.")
+    with AnswerStore(roles.reader_url(store)) as reader:
+        assert [p.learner_id for p in reader.learners()] == ["ana", "ben"]
+        assert reader.load("ben", "m01") == {"m01-r1": "Ben's private reflection."}
+        assert reader.read(lambda db: db.execute(f"SELECT learner FROM {CURRENT} AS c ORDER BY learner")
+                           .fetchall()) == [("ana",), ("ben",)]
+        assert [s.path for s in reader.submissions("ben", "m01")] == ["/exchange/ben+m01"]
+
+
+@pytest.mark.parametrize("attempt", [
+    "SELECT code_hash FROM learners",
+    "SELECT * FROM learners",
+    "SELECT * FROM allies_learner_roles",
+    "INSERT INTO answers VALUES ('ben', 'm01', 'm01-r1', 9, 'x', '2026-01-01')",
+    "UPDATE learners SET display_name = 'changed'",
+    "UPDATE learners SET session = session + 1",
+    "DELETE FROM answers",
+    "DELETE FROM submissions",
+    "DROP TABLE answers",
+    "CREATE TABLE mine (x int)",
+    "SET ROLE allies",
+])
+def test_the_readers_url_reads_no_code_and_changes_nothing(store, attempt):
+    with psycopg.connect(roles.reader_url(store)) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(attempt)
+    with AnswerStore(store) as owner:
+        assert owner.load("ben", "m01") == {"m01-r1": "Ben's private reflection."}
+        assert owner.session("ben") == 0 and [p.display_name for p in owner.learners()] == ["Ben"]
+
+
+def test_a_new_readers_url_locks_out_the_old_one(store):
+    first, second = roles.reader_url(store), roles.reader_url(store)
+    AnswerStore(second).close()
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(first).close()

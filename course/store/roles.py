@@ -4,8 +4,9 @@ servers share (JupyterHub: `deploy/jupyterhub/`).
 A learner's server runs the learner's own code, so whatever store URL it holds, the learner holds. The
 store's owner (the URL the hub and the instructors use) gives each learner a role of their own
 (`learner_url`): it may read and add rows, never change the tables, and row-level security shows and takes
-only rows of the learner it stands for. The owner is not subject to these policies: the dashboard and the
-grading commands see the whole cohort through it.
+only rows of the learner it stands for. The owner is not subject to these policies: the hub and the grading
+commands see the whole cohort through it. The hub's cohort dashboard reads the whole cohort with a role that
+may only read (`reader_url`).
 """
 from __future__ import annotations
 
@@ -37,8 +38,7 @@ def role_of(learner: str, store: str) -> str:
 def learner_url(owner_url: str, learner: str) -> str:
     """A store URL for `learner` alone: their role (made now if new), with a new password each call, so a
     server started earlier loses its way in; the learner is put on the store's roster if not there yet."""
-    if not is_url(owner_url):
-        raise ValueError("learner roles need an answer store on PostgreSQL (a postgresql:// URL)")
+    _check_postgres(owner_url, "learner roles need")
     import psycopg
     from psycopg import sql
 
@@ -50,18 +50,63 @@ def learner_url(owner_url: str, learner: str) -> str:
         database, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
         role = role_of(learner, f"{database}.{schema}")
         _secure(conn, sql)
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-        conn.execute(sql.SQL("{} ROLE {} LOGIN NOINHERIT CONNECTION LIMIT {} PASSWORD {}").format(
-            sql.SQL("ALTER" if exists else "CREATE"), sql.Identifier(role), sql.Literal(CONNECTIONS),
-            sql.Literal(password)))
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
-        conn.execute(sql.SQL("GRANT SELECT ON allies_schema TO {}").format(sql.Identifier(role)))
+        _login_role(conn, sql, role, password, schema)
         conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION allies_learner() TO {}").format(sql.Identifier(role)))
         for table, (_, rights) in OWN_ROWS.items():
             conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(rights), sql.Identifier(table),
                                                                  sql.Identifier(role)))
         conn.execute(f"INSERT INTO {ROLE_TABLE} (role, learner) VALUES (%s, %s) ON CONFLICT (role) DO NOTHING",
                      (role, learner))
+    return _url(owner_url, role, password)
+
+
+# What the cohort's reader may select, table by table: every row, every column ([]) but the roster's codes.
+READER_COLUMNS = {"learners": ["id", "display_name", "role", "created_at", "session"], "answers": [], "latest": [],
+                  "submissions": []}
+
+
+def reader_url(owner_url: str) -> str:
+    """A store URL that reads the whole cohort and changes nothing (the hub's cohort dashboard): one role for
+    the store, a new password each call; it reads no access code and no table of roles."""
+    _check_postgres(owner_url, "a reader's role needs")
+    AnswerStore(owner_url).close()  # creates or migrates the tables first
+    import psycopg
+    from psycopg import sql
+
+    password = secrets.token_urlsafe(24)
+    with psycopg.connect(owner_url, autocommit=True) as conn, conn.transaction():
+        database, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
+        role = "allies_reader_" + hashlib.sha256(f"{database}.{schema}".encode("utf-8")).hexdigest()[:24]
+        _secure(conn, sql)
+        _login_role(conn, sql, role, password, schema)
+        for table, columns in READER_COLUMNS.items():
+            rights = sql.SQL("SELECT ({})").format(sql.SQL(", ").join(map(sql.Identifier, columns))) if columns \
+                else sql.SQL("SELECT")
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), sql.Identifier(role)))
+            conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(rights, sql.Identifier(table), sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP POLICY IF EXISTS allies_read_all ON {}").format(sql.Identifier(table)))
+            conn.execute(sql.SQL("CREATE POLICY allies_read_all ON {} FOR SELECT TO {} USING (true)").format(
+                sql.Identifier(table), sql.Identifier(role)))
+    return _url(owner_url, role, password)
+
+
+def _check_postgres(owner_url: str, what: str) -> None:
+    if not is_url(owner_url):
+        raise ValueError(f"{what} an answer store on PostgreSQL (a postgresql:// URL)")
+
+
+def _login_role(conn, sql, role: str, password: str, schema: str) -> None:
+    """Make `role` (or change its password), able to sign in and to open the store's schema and version."""
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    conn.execute(sql.SQL("{} ROLE {} LOGIN NOINHERIT CONNECTION LIMIT {} PASSWORD {}").format(
+        sql.SQL("ALTER" if exists else "CREATE"), sql.Identifier(role), sql.Literal(CONNECTIONS),
+        sql.Literal(password)))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
+    conn.execute(sql.SQL("GRANT SELECT ON allies_schema TO {}").format(sql.Identifier(role)))
+
+
+def _url(owner_url: str, role: str, password: str) -> str:
+    """The owner's URL with `role` and its password in place of the owner's."""
     parts = urllib.parse.urlsplit(owner_url)
     host = parts.netloc.rpartition("@")[2]
     netloc = f"{urllib.parse.quote(role, safe='')}:{urllib.parse.quote(password, safe='')}@{host}"

@@ -13,7 +13,10 @@ module's server extension adds the index page's progress route and prepares the 
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from jupyter_server.utils import url_path_join
@@ -75,10 +78,28 @@ SINGLEUSER_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "jupyterhub
 
 
 def configure(c: Config) -> None:
-    """A learner's server: the course's Voilà pages, idle kernels culled, the learner's extensions only."""
+    """A learner's server: the course's Voilà pages, idle kernels culled, the learner's extensions only, and
+    kernels over Unix sockets (`kernels_over_ipc`)."""
     site.pages(c)
     site.cull(c, 600)
     c.ServerApp.jpserver_extensions.update(LEARNER_EXTENSIONS)
+    kernels_over_ipc(c)
+
+
+def kernels_over_ipc(c: Config) -> None:
+    """Kernels that talk to their server over Unix sockets, as on the cohort site (`site.config`), not over TCP
+    ports picked beforehand: a port found free, then bound by the kernel a moment later, may have gone to another
+    process by then (on the hub's machine: other learners' servers and kernels, the proxy's connections), and
+    with a cohort arriving at once, kernels died of it (bench/HUB_LOAD.md).
+
+    A socket's path must fit in 107 bytes, and jupyter_client names each after its connection file in the
+    server's runtime folder: under a home folder, with a long user name (an LMS's `sub`), it would not. So the
+    server's runtime files (the connection files, its own) go to a new private folder in the temporary folder,
+    removed when the server exits."""
+    c.KernelManager.transport = "ipc"
+    runtime = tempfile.mkdtemp(prefix="allies-jupyter-")  # 0700, a new name: no other user can have made it
+    atexit.register(shutil.rmtree, runtime, ignore_errors=True)
+    os.environ["JUPYTER_RUNTIME_DIR"] = runtime  # read by the server when it first asks for its runtime folder
 
 
 def link_modules(home: Path) -> None:

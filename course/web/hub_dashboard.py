@@ -6,7 +6,9 @@ of the roster's: JupyterHub's OAuth (`jupyterhub.services.auth.HubOAuth`, throug
 jupyterhub-singleuser uses) lets in only people the hub grants `access:services!service=<this service>`,
 which jupyterhub_config.py gives to the instructors' group; anyone else gets 403 before a kernel starts. As
 on the instructor site, the server names who signed in to their kernel, and each kernel is its instructor's.
-The kernel reads the cohort's store as its owner (ALLIES_STORE_URL, from the hub, never a learner's server).
+The hub hands the service a URL of the store that may only read (ALLIES_STORE_URL, `course.store.roles
+.reader_url`), never the owner's; its kernels get that and none of the hub's variables (`kernel_environment`):
+not the service's hub API token, which the service's own sign-in needs.
 
     python -m course.web.hub_dashboard   # run by the hub, with JUPYTERHUB_* and ALLIES_STORE_URL set
 """
@@ -20,7 +22,7 @@ from jupyterhub.utils import url_path_join
 
 from course import contract, upstream
 from course.instance import Instance
-from course.web import instructor_site, site
+from course.web import instructor_site, kernels, site
 from course.web.cohort import HEADER
 
 SECRET_FILE = "dashboard_cookie_secret"
@@ -42,11 +44,28 @@ class HubIdentityProvider(JupyterHubIdentityProvider):
         return user
 
 
+HUB_VARIABLES = ("JUPYTERHUB_", "JPY_API_TOKEN")  # what the hub tells a service: its API token among them
+
+
+def kernel_environment(environ) -> dict[str, str]:
+    """A kernel's environment: the server's, without the hub's variables."""
+    return {name: value for name, value in environ.items() if not name.startswith(HUB_VARIABLES)}
+
+
+class ServiceKernelManager(kernels.OwnedKernelManager):
+    """The instructor site's kernel manager, each kernel started (and restarted) with `kernel_environment`."""
+
+    async def start_kernel(self, *args, **kwargs) -> str:
+        kwargs["env"] = kernel_environment(kwargs.get("env") or os.environ)
+        return await super().start_kernel(*args, **kwargs)
+
+
 def config(instance: Instance, service_url: str, prefix: str):
     """The dashboard at the hub's service `prefix`, listening where the hub expects it (`service_url`)."""
     c = instructor_site.dashboard(urlparse(service_url).port)
     c.Voila.base_url = prefix
     c.Voila.identity_provider_class = HubIdentityProvider
+    c.VoilaConfiguration.multi_kernel_manager_class = ServiceKernelManager
     c.Voila.cookie_secret = instance.cookie_secret(SECRET_FILE)
     return c
 

@@ -13,7 +13,8 @@
 #   ALLIES_HUB_STORE_URL     optional postgresql:// URL of one answer store for the cohort, as its owner; each
 #                            learner's server then gets a role of its own that opens their rows only
 #                            (course/store/roles.py) [unset: a SQLite file per learner in cohort/]; the hub
-#                            then also runs the cohort dashboard as its service `dashboard`, for instructors
+#                            then also runs the cohort dashboard as its service `dashboard`, for instructors,
+#                            with a role of the store that may only read
 #   ALLIES_HUB_DASHBOARD_URL where the dashboard service listens, on the hub's machine [http://127.0.0.1:8010]
 #   ALLIES_CHECK_FEEDBACK    after-grading | after-answering [after-grading] (README "When knowledge checks…")
 import os
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 
 from course import contract
+from course.store import roles
 from course.store import roster as roster_file
 from course.web import hub
 
@@ -114,12 +116,13 @@ c.JupyterHub.services = [
 # -- the cohort dashboard: a hub service for the instructors' group --------------------------------------
 # With one shared store, the hub starts the dashboard (course/web/hub_dashboard.py) at /services/dashboard/:
 # the hub's OAuth lets in whoever holds access to the service, the instructors' group alone. It reads the
-# store as its owner, a URL that no learner's server holds. A per-learner SQLite store has no cohort to count.
+# whole store with a role that may only read (made, with a new password, at each start of the hub), never as
+# its owner. A per-learner SQLite store has no cohort to count.
 if os.environ.get("ALLIES_HUB_STORE_URL"):
     c.JupyterHub.services.append(
         {"name": "dashboard", "url": os.environ.get("ALLIES_HUB_DASHBOARD_URL", "http://127.0.0.1:8010"),
          "command": [sys.executable, "-m", "course.web.hub_dashboard"], "oauth_no_confirm": True,
-         "environment": {contract.STORE_URL_ENV: os.environ["ALLIES_HUB_STORE_URL"],
+         "environment": {contract.STORE_URL_ENV: roles.reader_url(os.environ["ALLIES_HUB_STORE_URL"]),
                          contract.INSTANCE_ENV: str(COHORT)}})
     c.JupyterHub.load_roles.append(
         {"name": "cohort-dashboard", "groups": [INSTRUCTORS_GROUP], "scopes": ["access:services!service=dashboard"]})
@@ -173,12 +176,14 @@ elif auth == "oidc":
         c.GenericOAuthenticator.allow_all = not rostered
 elif auth == "native":
     # A small cohort: people sign up with a password of their own, and an admin approves each sign-up at
-    # /hub/authorize (`pip install jupyterhub-nativeauthenticator`); with a roster, only its names may.
+    # /hub/authorize (`pip install jupyterhub-nativeauthenticator`), the roster's people too; with a roster,
+    # only its names may sign up (course/web/hub_signup.py).
     import nativeauthenticator
 
-    c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"
+    c.JupyterHub.authenticator_class = "course.web.hub_signup.CohortAuthenticator"
     c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
     c.Authenticator.admin_users = names(os.environ.get("ALLIES_HUB_ADMINS", ""))
+    c.Authenticator.allow_all = not rostered  # whoever an admin approved, or the roster's approved people
     c.NativeAuthenticator.minimum_password_length = 12
     c.NativeAuthenticator.allowed_failed_logins = 5
 elif auth != "custom":  # custom: set in a config file that load_subconfig()s this one (tests/test_hub.py's)
