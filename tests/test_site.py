@@ -178,6 +178,20 @@ def test_a_module_page_as_sent_shows_its_first_chart_and_control_and_links_no_st
         assert re.search(r'alt="[^"]*\w[^"]*"', image), image[:300]
 
 
+def test_a_module_pages_cells_come_without_a_script_each_and_its_head_without_unused_styles(server):
+    """Nothing before a page's first chart that the browser must stop to run or read and then does not use:
+    no script in each cell (Voilà's lab template calls voila_process from every cell, and each call gave the
+    browser a break to lay out the page so far: Module 5's first chart is 26 cells down), no Pygments styles
+    (the pages show no code) and no Voilà log script in the head."""
+    status, page = _get(server, "/voila/render/05-behind-the-veil.ipynb")
+    assert status == 200
+    head, body = page.split("<body", 1)
+    assert ".highlight" not in head and "<script" not in head
+    cells = re.split(r'<div cell-index="\d+">', body[:body.index("</main>")])[1:]
+    scripts = [tag for cell in cells for tag in re.findall(r"<script[^>]*>", cell)]
+    assert scripts and all('type="application/' in tag for tag in scripts), scripts[:3]  # outputs as JSON only
+
+
 def test_nothing_holds_up_a_module_pages_first_paint(module_page):
     """No stylesheet or script the page fetches blocks its first paint; the widgets' stylesheet is in place
     before the course's own styles, which override some of its rules."""
@@ -501,7 +515,8 @@ def test_a_role_scene_is_completed_writing_first_and_the_role_and_writing_come_b
 def test_a_cell_that_runs_15_seconds_renders_without_a_page_error(tmp_path, monkeypatch, browser):
     """Voilà streams the page as its cells run and, after `http_keep_alive_timeout` (10 s) without output,
     sends `<script>window.voila_heartbeat()</script>` to keep proxies from closing the connection. The
-    course's template must still define that function, or a module with a slow cell throws a page error."""
+    course's template must still define that function, or a module with a slow cell throws a page error.
+    Meanwhile the note at the foot of the window says how far the page has come."""
     import nbformat
 
     modules = tmp_path / "modules"
@@ -521,8 +536,11 @@ def test_a_cell_that_runs_15_seconds_renders_without_a_page_error(tmp_path, monk
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.goto(f"http://127.0.0.1:{running.port}/voila/render/99-slow.ipynb", timeout=120_000)
+        page.goto(f"http://127.0.0.1:{running.port}/voila/render/99-slow.ipynb", wait_until="commit")
+        note = page.get_by_role("status")
+        expect(note).to_have_text("Preparing this module: part 1 of 2", timeout=60_000)
         expect(page.get_by_text("The slow cell has finished.")).to_be_visible(timeout=120_000)
+        expect(note).to_have_count(0)
         expect(page.locator("body")).to_have_attribute("data-allies-page", "ready", timeout=30_000)
         assert "window.voila_heartbeat()" in page.content(), "no heartbeat was sent: the test proved nothing"
         assert errors == []

@@ -130,6 +130,9 @@ def pages(c: Config) -> None:
     c.VoilaConfiguration.file_allowlist = []
     c.VoilaConfiguration.page_config_hook = _page_config
     c.VoilaExporter.markdown_renderer_class = "course.web.site.HeadingRenderer"
+    # The pages show no code: none of the Pygments highlighting styles (4.6 KB) that nbconvert's lab template
+    # puts in every page's head, to be read before its first paint.
+    c.CSSHTMLHeaderPreprocessor.enabled = False
 
 
 class HeadingRenderer(VoilaMarkdownRenderer):
