@@ -1,6 +1,6 @@
 """The capacity and recovery benches write their reports from what they measured, and say when issue 13's
 targets are not met (no timing here: speed is measured by the benches themselves)."""
-from bench import capacity, recovery
+from bench import capacity, recovery, report
 
 MACHINE = {"date": "2026-11-30 12:00 UTC", "cores": 2, "cpu": "test CPU", "ram_gb": 23.5, "python": "3.11",
            "versions": {"voila": "0.5", "jupyter_server": "2", "ipykernel": "7"}, "commit": "abc1234",
@@ -92,3 +92,27 @@ def test_the_hub_load_report_finds_each_paths_highest_rate_without_failures():
     assert "other processes used 0.38 cores on average during the load levels" in text
     background["load cohort 90/min"]["mean"] = 0.2
     assert "busy with other work" not in hub_load.markdown(result)
+
+
+def test_the_load_report_judges_issue_13s_target_over_every_learner_a_failure_counting_as_never():
+    def run(rate, site, failed, times):
+        results = [{"kind": "http", "usable": t, "html": t} for t in times]
+        results += [{"kind": "http", "error": "not done in 30 s: page HTML"}] * failed
+        return {"rate": rate, "site": site, "arrivals": len(results), "results": results,
+                "samples": [{"t": 0, "cpu": 0, "server_cpu": 0, "kernels": 1, "rss": 1}]}
+    fast = [0.1] * 19 + [0.5]
+    r = {"options": {"deadline": 30.0},
+         "load": [run(50, "ours", 0, fast), run(50, "plain-pre", 5, [1.0] * 15),
+                  run(70, "ours", 0, [0.1] * 18 + [9.0] * 2), run(70, "plain-pre", 2, [8.0] * 18),
+                  run(90, "ours", 1, fast), run(90, "plain-pre", 20, [])]}
+    verdict = report.load_target(r)[0]
+    # 5 of 20 failed: preheated Voilà's p95 over every learner is a failure; over those done, 1 s.
+    assert ("at 50 a minute, preheated Voilà failed 5 of 20 (p95 over 30 s; 1.00 s over those done) and ours "
+            "0 of 20 (p95 0.10 s): met;") in verdict
+    assert ("at 70 a minute, preheated Voilà failed 2 of 20 (p95 over 30 s; 8.00 s over those done) and ours "
+            "0 of 20 (p95 9.00 s): met counting its failures, not against its learners done alone;") in verdict
+    assert ("at 90 a minute, preheated Voilà failed 20 of 20 (p95 over 30 s; none done) and ours 1 of 21 "
+            "(p95 0.50 s): not met.") in verdict
+    r["load"] = r["load"][:2]
+    r["load"][1] = run(50, "plain-pre", 1, [1.0] * 19)  # under 10% failed: no rate to judge at
+    assert "was not judged" in report.load_target(r)[0]
