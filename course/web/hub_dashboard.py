@@ -10,7 +10,8 @@ The hub hands the service a URL of the store that may only read (ALLIES_STORE_UR
 .reader_url`), never the owner's; its kernels get that and none of the hub's variables (`kernel_environment`):
 not the service's hub API token, which the service's own sign-in needs.
 
-    python -m course.web.hub_dashboard   # run by the hub, with JUPYTERHUB_* and ALLIES_STORE_URL set
+    python -m course.web.starting course.web.hub_dashboard   # run by the hub, with JUPYTERHUB_* and
+                                                             # ALLIES_STORE_URL set (`course.web.starting`)
 """
 from __future__ import annotations
 
@@ -60,9 +61,22 @@ class ServiceKernelManager(kernels.OwnedKernelManager):
         return await super().start_kernel(*args, **kwargs)
 
 
+class ServiceVoila(site.CourseVoila):
+    """The site, taking its port over from the service's starting page (`course.web.starting`) as it listens."""
+
+    starting = None
+
+    def listen(self):
+        if self.starting:
+            self.starting.close()
+        super().listen()
+
+
 def config(instance: Instance, service_url: str, prefix: str):
-    """The dashboard at the hub's service `prefix`, listening where the hub expects it (`service_url`)."""
+    """The dashboard at the hub's service `prefix`, listening where the hub expects it (`service_url`), and
+    nowhere else."""
     c = instructor_site.dashboard(urlparse(service_url).port)
+    c.Voila.port_retries = 0
     c.Voila.base_url = prefix
     c.Voila.identity_provider_class = HubIdentityProvider
     c.VoilaConfiguration.multi_kernel_manager_class = ServiceKernelManager
@@ -70,15 +84,15 @@ def config(instance: Instance, service_url: str, prefix: str):
     return c
 
 
-def serve() -> None:
-    """Run the dashboard as the hub's service, for the cohort in ALLIES_INSTANCE, until the hub stops it."""
+def serve(starting=None) -> None:
+    """Run the dashboard as the hub's service, for the cohort in ALLIES_INSTANCE, until the hub stops it;
+    `starting`: the page answering on its port until then."""
     upstream.check_versions()
     instance = Instance(os.environ[contract.INSTANCE_ENV])
     site.environment(instance)
     os.environ[contract.HUB_INSTRUCTORS_ENV] = "1"
-    site.CourseVoila.launch_instance(argv=[], config=config(instance, os.environ["JUPYTERHUB_SERVICE_URL"],
-                                                             os.environ["JUPYTERHUB_SERVICE_PREFIX"]))
-
-
-if __name__ == "__main__":
-    serve()
+    app = ServiceVoila.instance(config=config(instance, os.environ["JUPYTERHUB_SERVICE_URL"],
+                                              os.environ["JUPYTERHUB_SERVICE_PREFIX"]))
+    app.starting = starting
+    app.initialize(argv=[])
+    app.start()

@@ -121,7 +121,7 @@ c.JupyterHub.services = [
 if os.environ.get("ALLIES_HUB_STORE_URL"):
     c.JupyterHub.services.append(
         {"name": "dashboard", "url": os.environ.get("ALLIES_HUB_DASHBOARD_URL", "http://127.0.0.1:8010"),
-         "command": [sys.executable, "-m", "course.web.hub_dashboard"], "oauth_no_confirm": True,
+         "command": [sys.executable, "-m", "course.web.starting", "course.web.hub_dashboard"], "oauth_no_confirm": True,
          "environment": {contract.STORE_URL_ENV: roles.reader_url(os.environ["ALLIES_HUB_STORE_URL"]),
                          contract.INSTANCE_ENV: str(COHORT)}})
     c.JupyterHub.load_roles.append(
