@@ -37,6 +37,8 @@ def test_a_slow_service_answers_at_once_then_serves_on_the_same_port(tmp_path):
         assert "is starting" in first.text and first.headers["Refresh"] == "2"
         assert first.headers["Cache-Control"] == "no-store"
         assert "<h1>" in first.text and "lang='en'" in first.text
+        posted = httpx.post(url, content=b"x", timeout=5)  # nothing can be done yet, and it says so
+        assert posted.status_code == 503 and "is starting" in posted.text and "Python" not in posted.headers["Server"]
         assert proc.poll() is None
         gate.touch()
         deadline = time.monotonic() + 60

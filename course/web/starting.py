@@ -25,16 +25,21 @@ PAGE = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
 
 
 class _StartingPage(BaseHTTPRequestHandler):
+    """The page, 200 to a GET or HEAD (the hub's check takes any answer under 500 as up); 503 to any other
+    method, which nothing can do yet. It names no server software."""
+
+    server_version, sys_version = "Allies in Tech", ""
+
     def do_GET(self):
-        self.send_response(200)
+        self.send_response(200 if self.command in ("GET", "HEAD") else 503)
         for name, value in (("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(PAGE))),
-                            ("Cache-Control", "no-store"), ("Refresh", "2")):
+                            ("Cache-Control", "no-store"), ("Refresh", "2"), ("Retry-After", "2")):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(PAGE)
 
-    do_HEAD = do_GET
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
     def log_message(self, *args) -> None:
         """Quiet: the hub polls this page while the service starts."""
