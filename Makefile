@@ -81,7 +81,7 @@ $(HUB_PROXY): deploy/jupyterhub/package-lock.json | node
 	touch $@
 
 test-hub: install chromium hub-proxy
-	$(PY) -m pytest tests/test_hub.py tests/test_hub_signin.py tests/test_z2jh.py tests/test_binder.py
+	$(PY) -m pytest tests/test_hub.py tests/test_hub_kernels.py tests/test_hub_signin.py tests/test_z2jh.py tests/test_binder.py
 
 # Each bench holds /tmp/allies-bench.lock, so that no two benches on this machine overlap.
 BENCH := flock /tmp/allies-bench.lock $(PY)

@@ -203,6 +203,28 @@ def replace_handlers(routes: list, replacements: dict) -> list:
     return [(route, replacements.get(handler, handler), *rest) for route, handler, *rest in routes]
 
 
+def replace_routed_handlers(web_app, replacements: dict) -> None:
+    """Swap each handler class in `replacements` for the course's subclass in a running Jupyter server's
+    routes (`web_app`, a tornado `Application`), as `replace_handlers` does in Voilà's own list: Voilà as a
+    server extension adds its routes straight to the app, with no setting for their classes. tornado keeps
+    them as `Rule`s (the handler class in `target`) in the `rules` of the routers under the app's
+    `default_router` (each host pattern's, and `wildcard_router`). A class not found is an error, as there."""
+    found = set()
+
+    def swap(router) -> None:
+        for rule in router.rules:
+            if rule.target in replacements:
+                found.add(rule.target)
+                rule.target = replacements[rule.target]
+            elif hasattr(rule.target, "rules"):
+                swap(rule.target)
+
+    swap(web_app.default_router)
+    if missing := set(replacements) - found:
+        raise RuntimeError(f"Voilà no longer routes to {sorted(c.__name__ for c in missing)}: check the "
+                           "replacements in course/web/hub.py against this Voilà")
+
+
 def listen_through(voila_app, make_server) -> None:
     """Make Voilà's `listen` bind with `make_server(tornado_app)` (the course's HTTP server) instead of
     tornado's default one: Voilà 0.5 calls `self.app.listen(port, address)` inside its port-retry loop and

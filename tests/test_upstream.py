@@ -263,6 +263,30 @@ def test_voilas_routes_still_name_the_handlers_the_course_replaces():
         upstream.replace_handlers([("/b", VoilaShutdownKernelHandler)], {TornadoVoilaHandler: int})
 
 
+def test_voila_as_a_server_extension_adds_its_page_route_to_the_app_where_the_course_swaps_it():
+    """`replace_routed_handlers` finds the handler classes in a tornado app's routers, as Voilà's server
+    extension adds them (`course.web.hub`)."""
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+    from tornado.web import Application, RequestHandler
+    from voila import server_extension
+    from voila.tornado.handler import TornadoVoilaHandler
+
+    assert "TornadoVoilaHandler," in _source(server_extension._load_jupyter_server_extension)
+    assert "web_app.add_handlers(host_pattern, handlers)" in _source(server_extension._load_jupyter_server_extension)
+
+    class Page(TornadoVoilaHandler):
+        pass
+
+    app = Application([("/a", RequestHandler)])
+    app.add_handlers(".*$", [("/voila/render/(.*)", TornadoVoilaHandler, {"config": None})])
+    upstream.replace_routed_handlers(app, {TornadoVoilaHandler: Page})
+    found = app.find_handler(HTTPServerRequest(headers=HTTPHeaders(Host="h"),
+                                               start_line=RequestStartLine("GET", "/voila/render/x.ipynb", "HTTP/1.1")))
+    assert found.handler_class is Page and found.handler_kwargs == {"config": None}
+    with pytest.raises(RuntimeError, match="TornadoVoilaHandler"):
+        upstream.replace_routed_handlers(Application([("/a", RequestHandler)]), {TornadoVoilaHandler: Page})
+
+
 def test_voilas_template_static_route_still_fails_on_an_address_it_cannot_split():
     """Why `course.web.site.TemplateStaticFiles` checks the address first (docs/upstream.md): Voilà's handler
     fails an unpacking or an `assert` (a 500) on an address that is not <template>/static/<file>."""
@@ -468,7 +492,7 @@ def test_nbconvert_makes_each_exporters_jinja_environment_where_the_adapter_hand
 PRIVATE = ["._pools", "._initialize", "._waiters", "._cache", "_get_user", "_send_status_message",
            "_redirect_safe", "._finished", "_hb_channel", ".jsonschema =", "_async_cleanup_resources",
            "_add_comment", "voila/query", "app.listen =", '"jinja2_env"', ".send_updates =",
-           "_create_environment"]
+           "_create_environment", "default_router"]
 
 
 def test_upstream_internals_are_touched_only_in_the_adapter():

@@ -9,7 +9,9 @@ to (`VoilaConfiguration.http_header_envs`, left empty), so no page can claim ano
 The server loads the course through `configure` (called from deploy/jupyterhub/singleuser/
 jupyter_server_config.py): Voilà renders `modules/` with the course's `allies` template exactly as the
 course's own sites do (`course.web.site.pages`), nbgrader's formgrader and course list are off, and this
-module's server extension adds the index page's progress route and prepares the learner's store.
+module's server extension adds the index page's progress route and prepares the learner's store. The kernels
+of the learner's module pages keep the cohort site's bounds (`page_kernels`); those the learner starts in
+JupyterLab are theirs.
 """
 from __future__ import annotations
 
@@ -21,14 +23,20 @@ from pathlib import Path
 
 from jupyter_server.utils import url_path_join
 from traitlets.config import Config
+from voila.tornado.handler import TornadoVoilaHandler
 
-from course import contract
+from course import contract, upstream
 from course.lesson import keys
 from course.paths import folder
 from course.store import roles
 from course.store.answers import AnswerStore, LearnerExists, is_url
-from course.web import progress, site
+from course.web import connections, kernels, progress, site
 
+# Module pages' kernels a learner's server runs at once: at kernels.KERNEL_MB each, with the server's own
+# 171 MiB (docs/capacity.md), within the 1 GiB a learner's pod may use (deploy/z2jh/values.yaml).
+MAX_PAGE_KERNELS = 4
+FULL = (f"You already have {MAX_PAGE_KERNELS} modules open, as many as your course server runs at once. "
+        "Close the page of one you are done with, and this one opens.")
 COURSE_URL = "/voila/tree/modules"  # the hub's default_url: the course index, in the learner's own server
 MODULES_LINK = "modules"  # in the learner's home: a link to the course's modules (Voilà serves the server's root)
 # nbgrader's server extensions a learner's server runs: the Assignments tab (fetch, submit, feedback) and
@@ -78,12 +86,30 @@ SINGLEUSER_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "jupyterhub
 
 
 def configure(c: Config) -> None:
-    """A learner's server: the course's Voilà pages, idle kernels culled, the learner's extensions only, and
-    kernels over Unix sockets (`kernels_over_ipc`)."""
+    """A learner's server: the course's Voilà pages and their kernels bounded (`page_kernels`), idle kernels
+    culled, the learner's extensions only, and kernels over Unix sockets (`kernels_over_ipc`)."""
     site.pages(c)
     site.cull(c, 600)
     c.ServerApp.jpserver_extensions.update(LEARNER_EXTENSIONS)
+    page_kernels(c)
     kernels_over_ipc(c)
+
+
+def page_kernels(c: Config) -> None:
+    """The cohort site's bounds on the kernels of the learner's module pages (`course.web.kernels`), so that
+    reloading pages cannot pile kernels up on the hub's shared machine: one kernel per page (a reload's
+    replaces the one before, which is shut down); at most MAX_PAGE_KERNELS at once, past which a new page
+    waits, saying why (FULL), until the learner closes another (`kernels.PageHandler`, which takes Voilà's
+    place as the server starts); none started that would leave the machine short of memory; and one that no
+    page has been connected to for `kernels.UNATTENDED_SECONDS` ends (a page whose browser answers no ping
+    for `connections.PING_TIMEOUT_SECONDS` is not connected). The server has one learner and no sign-in
+    sessions: its kernels are keyed by page. Kernels started in JupyterLab are no page's: none of this
+    touches them, and the idle cull ends them as before."""
+    c.ServerApp.kernel_manager_class = "course.web.kernels.OwnedKernelManager"
+    c.OwnedKernelManager.max_kernels = MAX_PAGE_KERNELS
+    c.OwnedKernelManager.full_reason = FULL
+    c.ServerApp.kernel_websocket_connection_class = "course.web.connections.EndableConnection"
+    c.ServerApp.tornado_settings = connections.pings(connections.PING_TIMEOUT_SECONDS)
 
 
 def kernels_over_ipc(c: Config) -> None:
@@ -138,3 +164,9 @@ def _load_jupyter_server_extension(server_app) -> None:
     base_url = server_app.web_app.settings["base_url"]
     server_app.web_app.add_handlers(".*$", [(url_path_join(base_url, "/allies/progress"),
                                              progress.ProgressHandler)])
+
+
+async def _start_jupyter_server_extension(server_app) -> None:
+    """Once every extension has added its routes (Voilà's load after this one's), module pages are the
+    course's `kernels.PageHandler`: extensions start as the server's loop does."""
+    upstream.replace_routed_handlers(server_app.web_app, {TornadoVoilaHandler: kernels.PageHandler})

@@ -1,7 +1,9 @@
 """Kernels on the cohort site belong to the learner whose page they were started or handed out for.
 
-A kernel is owned from the moment the server tells it who its learner is: in its environment when Voilà
-starts one for a request, or over Voilà's request-info socket when a preheated kernel is handed to one.
+A kernel is owned from the moment the server tells it who its learner is and which page it serves: in its
+environment when Voilà starts one for a page's request, or over Voilà's request-info socket when a preheated
+kernel is handed to one. A kernel started for anything but a Voilà page (JupyterLab's, in a learner's own
+server on JupyterHub, whose environment names the learner too) is nobody's: none of the rules below touch it.
 Only that learner may then reach it, through jupyter_server's own door for such checks
 (`Authorizer.is_authorized`, resource "kernels"): its websocket, `/api/kernels/<id>` and Voilà's shutdown
 route. A kernel nobody owns (a pool kernel, not yet handed out) answers no one.
@@ -16,6 +18,9 @@ each kernel's session with the learner's current one in the store (sign-out, a n
 each start a new one), so a page left open in an ended session saves nothing more. And a kernel that no
 page has been connected to for `unattended_seconds` (a browser killed, or a laptop closed, before its page
 could shut its kernel down) ends too, so it holds no place under the ceiling until the idle cull.
+
+A learner's own Jupyter server on JupyterHub keeps the same rules for its one learner's pages
+(`course.web.hub`), with a ceiling of its own and no sign-in sessions.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import PeriodicCallback
 from tornado.web import HTTPError
-from traitlets import DottedObjectName, Integer
+from traitlets import DottedObjectName, Integer, Unicode
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
@@ -111,9 +116,10 @@ def canonical(root: str, notebook: str) -> str | None:
 
 
 def owner_of(request_info: dict) -> Owner | None:
-    """Who a kernel works for, from the request info Voilà hands it (None: no signed-in learner)."""
-    learner = request_info.get(LEARNER_ENV)
-    return Owner(learner, page_of(request_info.get("SCRIPT_NAME", ""))) if learner else None
+    """Who a kernel works for, from the request info Voilà hands it (None: no signed-in learner, or no page:
+    Voilà names its page's path, SCRIPT_NAME, to every kernel it starts or hands out; JupyterLab does not)."""
+    learner, page = request_info.get(LEARNER_ENV), request_info.get("SCRIPT_NAME")
+    return Owner(learner, page_of(page)) if learner and page else None
 
 
 class OwnedKernelManager(PooledKernelManager):
@@ -126,6 +132,7 @@ class OwnedKernelManager(PooledKernelManager):
                                                 "would stay available (0: 5% of the machine's).")
     unattended_seconds = Integer(UNATTENDED_SECONDS, config=True,
                                  help="Shut down a learner's kernel no page has been connected to this long.")
+    full_reason = Unicode(FULL, config=True, help="What a learner's waiting page says past the ceiling.")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -194,13 +201,13 @@ class OwnedKernelManager(PooledKernelManager):
                 self._end(kernel_id)
 
     def full_for(self, owner: Owner) -> str | None:
-        """Why a new kernel for `owner` may not start: FULL, it would pass the ceiling; SHORT, it would leave
-        less memory available than the site keeps free, whatever the count says; None, it may (one that
-        replaces theirs does neither)."""
+        """Why a new kernel for `owner` may not start: `full_reason`, it would pass the ceiling; SHORT, it
+        would leave less memory available than the site keeps free, whatever the count says; None, it may
+        (one that replaces theirs does neither)."""
         if owner in self.owners.values():
             return None
         if len(self.owners) >= (self.max_kernels or ceiling_for_memory(kernel_mb=self.kernel_mb)):
-            return FULL
+            return self.full_reason
         available = memory_available()
         keep_free = self.keep_free_mb * 2**20 or machine_memory() * KEEP_FREE_SHARE
         return SHORT if available is not None and available - self.kernel_mb * 2**20 < keep_free else None
@@ -337,8 +344,9 @@ class PageHandler(TornadoVoilaHandler):
         real = canonical(self.contents_manager.root_dir, notebook)
         if real is not None and real != notebook:
             query = f"?{self.request.query}" if self.request.query else ""
-            return self.redirect(url_path_join(self.settings.get("server_url", "/"), "voila/render", quote(real))
-                                 + query)
+            # Voilà as an app serves under `server_url`; as a server's extension (on the hub), under `base_url`.
+            return self.redirect(url_path_join(self.settings.get("server_url", self.base_url), "voila/render",
+                                               quote(real)) + query)
         manager = self.kernel_manager
         if not (self.current_user and isinstance(manager, OwnedKernelManager)):
             return
@@ -352,7 +360,8 @@ class PageHandler(TornadoVoilaHandler):
         try:
             while True:
                 full = manager.full_for(owner)
-                pooled = manager.get_pool_size(notebook) > 0
+                # Voilà's pool class (as on the course's own sites): a learner's server on the hub has none.
+                pooled = hasattr(manager, "get_pool_size") and manager.get_pool_size(notebook) > 0
                 mine = owner in manager.owners.values()  # a reload: it replaces their kernel, so needs no new place
                 if not full and (pooled or (gate.page_may_start() and (mine or line.first(owner)))):
                     line.leave(owner)
@@ -371,7 +380,7 @@ class PageHandler(TornadoVoilaHandler):
         self.set_status(503)
         self.set_header("Retry-After", str(REFRESH_SECONDS))
         # Only a wait for a start-up slot has a measure: how long pages' kernels have just taken to start.
-        # Nothing says when a learner will close a module (FULL) or memory will free up (SHORT).
+        # Nothing says when a learner will close a module (full) or memory will free up (SHORT).
         wait = None if full else gate.wait_seconds(place)
         self.finish(self.render_template("waiting.html", status_code=503, reason=full or BUSY, place=place,
                                          refresh=REFRESH_SECONDS, estimate=wait and in_words(wait)))
