@@ -203,23 +203,26 @@ def replace_handlers(routes: list, replacements: dict) -> list:
     return [(route, replacements.get(handler, handler), *rest) for route, handler, *rest in routes]
 
 
+def routed_rules(web_app) -> list:
+    """Every route of a running Jupyter server (`web_app`, a tornado `Application`), its extensions' among them:
+    tornado keeps them as `Rule`s (the pattern in `matcher.regex`, the handler class in `target`) in the `rules`
+    of the routers under the app's `default_router` (each host pattern's, and `wildcard_router`)."""
+    def under(router):
+        for rule in router.rules:
+            yield from under(rule.target) if hasattr(rule.target, "rules") else [rule]
+
+    return list(under(web_app.default_router))
+
+
 def replace_routed_handlers(web_app, replacements: dict) -> None:
     """Swap each handler class in `replacements` for the course's subclass in a running Jupyter server's
-    routes (`web_app`, a tornado `Application`), as `replace_handlers` does in Voilà's own list: Voilà as a
-    server extension adds its routes straight to the app, with no setting for their classes. tornado keeps
-    them as `Rule`s (the handler class in `target`) in the `rules` of the routers under the app's
-    `default_router` (each host pattern's, and `wildcard_router`). A class not found is an error, as there."""
+    routes (`routed_rules`), as `replace_handlers` does in Voilà's own list: Voilà as a server extension adds
+    its routes straight to the app, with no setting for their classes. A class not found is an error, as there."""
     found = set()
-
-    def swap(router) -> None:
-        for rule in router.rules:
-            if rule.target in replacements:
-                found.add(rule.target)
-                rule.target = replacements[rule.target]
-            elif hasattr(rule.target, "rules"):
-                swap(rule.target)
-
-    swap(web_app.default_router)
+    for rule in routed_rules(web_app):
+        if rule.target in replacements:
+            found.add(rule.target)
+            rule.target = replacements[rule.target]
     if missing := set(replacements) - found:
         raise RuntimeError(f"Voilà no longer routes to {sorted(c.__name__ for c in missing)}: check the "
                            "replacements in course/web/hub.py against this Voilà")

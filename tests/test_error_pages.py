@@ -91,9 +91,18 @@ def test_every_error_is_the_courses_readable_page(sites, site, method, address, 
     got, response_headers, body = send(server.port, head)
     assert got == status, (got, body[:300])
     assert response_headers.get("content-type", "").lower() == "text/html; charset=utf-8", response_headers
-    text = body.decode("utf-8")
+    assert_course_page(body.decode("utf-8"))
+
+
+def assert_course_page(text: str, base_url: str = "/") -> None:
+    """`text` is the course's error page for a site at `base_url`: a title and heading that say what happened,
+    a sentence that says what to do, the site's style sheet and the way back to its index; no traceback, no
+    server path, nothing the request said."""
+    title, heading = re.search(r"<title>(.*) — Allies in Tech</title>", text), re.search(r"<h1>(.+)</h1>", text)
+    assert title and title.group(1).strip() and heading and title.group(1) == heading.group(1), text
     words = re.sub(r"<[^>]+>", " ", text.split("<body>")[-1]).split()
-    assert len(words) >= 10 and '<a href="/">' in text, text  # a sentence and the way back to the index
+    assert len(words) >= 10 and f'<a href="{base_url}">' in text, text
+    assert f'href="{base_url}voila/templates/allies/static/allies.css"' in text, text
     for leak in ("Traceback", 'File "', "/work/", ".venv", "site-packages", str(ROOT)):
         assert leak not in text, leak
     assert CANARY.decode() not in text.lower()

@@ -6,16 +6,19 @@ own servers and press Submit; the third fetches and submits it from JupyterLab's
 only their own answers; another's server, progress or the formgrader is refused. The instructor's own server
 opens on the formgrader; the instructor collects, autogrades and returns feedback with `python -m course instructor`, and each
 learner's page shows their own feedback. On the shared PostgreSQL store, the hub's dashboard service shows the
-instructor the cohort's answers counted, and refuses learners.
+instructor the cohort's answers counted, and refuses learners. Then, on that hub: the course's error pages in a
+learner's server and the dashboard service, and hand-ins that name paths instead of the course's assignments.
 """
 import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import ROOT
 from playwright.sync_api import expect
+from test_error_pages import CANARY, assert_course_page
 from test_cohort_answers import CHECKS, MODULE, REFLECTIONS, RIGHT, answer_all, shown, submit, wait_until_ready
 
 from bench.hubs import PASSWORD, Hub, instructor
@@ -209,3 +212,46 @@ def test_three_learners_and_an_instructor_on_the_hub(hub, browser):
     finally:
         for context in contexts.values():
             context.close()
+
+
+# Voilà's routes in a learner's own server: (method, address under the server, status).
+VOILA_ERRORS = [("GET", f"voila/render/modules/{CANARY.decode()}.ipynb", 404),
+                ("GET", f"voila/tree/{CANARY.decode()}", 404),
+                ("GET", f"voila/render/modules/{CANARY.decode()}%00.ipynb", 400),
+                ("PUT", "voila/tree/modules", 403),  # no _xsrf
+                ("POST", PAGE, 403),
+                ("GET", f"voila/files/{CANARY.decode()}", 403),
+                ("GET", f"voila/static/..%2f..%2f{CANARY.decode()}", 403),
+                ("GET", f"voila/templates/allies/static/..%2f..%2f{CANARY.decode()}", 404),  # was a 500
+                ("GET", f"voila/api/themes/{CANARY.decode()}", 404),
+                ("GET", f"voila/labextensions/{CANARY.decode()}", 404)]
+
+
+@pytest.mark.parametrize("hub", ["postgresql"], indirect=True)  # the store makes no difference; the dashboard
+def test_error_pages_on_the_hub(hub, browser):
+    """A learner's server sends the course's error pages on Voilà's routes, as the cohort site does (they had an
+    empty title and heading, or were tornado's bare pages or a 500); the dashboard service's, styled and linked
+    under its prefix; an address with an empty user name ends at once in the hub's 404, not in a loop of
+    redirects."""
+    context = browser.new_context()
+    try:
+        sign_in(context, hub, "ana")
+        for method, address, status in VOILA_ERRORS:
+            response = context.request.fetch(f"{hub.url}/user/ana/{address}", method=method, max_redirects=0,
+                                             fail_on_status_code=False)
+            assert response.status == status, (method, address, response.status)
+            assert_course_page(response.text(), "/user/ana/")
+        # What the dashboard's front door refuses before any handler (a body over its limit) links its style
+        # sheet and index under the service's prefix, which serves the style sheet.
+        dashboard = f"{hub.url}/services/dashboard/"
+        too_large = httpx.post(f"{dashboard}voila/tree/", content=b"x" * (2 * 1024 * 1024), timeout=60)
+        assert too_large.status_code == 413
+        assert_course_page(too_large.text, "/services/dashboard/")
+        style = context.request.get(f"{dashboard}voila/templates/allies/static/allies.css", fail_on_status_code=False)
+        assert style.status == 200 and "text/css" in style.headers["content-type"]
+        for address in ["/user//ben/voila/tree/modules", "/user//ana/", "/user//"]:
+            response = context.request.get(hub.url + address, max_redirects=1, fail_on_status_code=False)
+            assert response.status == 404 and "/hub/user/" in response.url, (address, response.url)
+    finally:
+        context.close()
+

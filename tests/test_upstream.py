@@ -279,6 +279,7 @@ def test_voila_as_a_server_extension_adds_its_page_route_to_the_app_where_the_co
 
     app = Application([("/a", RequestHandler)])
     app.add_handlers(".*$", [("/voila/render/(.*)", TornadoVoilaHandler, {"config": None})])
+    assert "/voila/render/(.*)$" in [rule.matcher.regex.pattern for rule in upstream.routed_rules(app)]
     upstream.replace_routed_handlers(app, {TornadoVoilaHandler: Page})
     found = app.find_handler(HTTPServerRequest(headers=HTTPHeaders(Host="h"),
                                                start_line=RequestStartLine("GET", "/voila/render/x.ipynb", "HTTP/1.1")))

@@ -50,9 +50,10 @@ def page(status: int, said: tuple[str, str] | None = None, base_url: str = "/") 
                                                      base_url=base_url).encode()
 
 
-def response(status: int, said: tuple[str, str]) -> bytes:
-    """A whole HTTP/1.1 response carrying the page: the front door sends it on a connection it then closes."""
-    body = page(status, said)
+def response(status: int, said: tuple[str, str], base_url: str = "/") -> bytes:
+    """A whole HTTP/1.1 response carrying the page, its links under `base_url`: the front door sends it on a
+    connection it then closes."""
+    body = page(status, said, base_url)
     return (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: {CONTENT_TYPE}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
 

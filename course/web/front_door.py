@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from functools import cache
 
 from tornado import httputil
 from tornado.httpserver import HTTPServer
@@ -18,18 +19,24 @@ MAX_BODY_BYTES = 1024 * 1024  # no route of the sites takes more: answers travel
 MAX_HEAD_BYTES = 64 * 1024  # a request's line and headers (tornado's default)
 LINGER_SECONDS = 2  # how long a refused request's remaining bytes are read and dropped
 
-TOO_LARGE = errors.response(413, (
-    "That request was too large",
-    f"The course site takes at most {MAX_BODY_BYTES // 1024 // 1024} MiB in one request, and this one was "
-    "larger, so it was not read. Nothing you saved is affected. Go back to the course index."))
-HEAD_TOO_LARGE = errors.response(431, (
-    "Your browser sent too much with that request",
-    f"The course site reads at most {MAX_HEAD_BYTES // 1024} KiB of headers, and this request had more: "
-    "usually too many or too large cookies. Clear this site's cookies, then go back to the course index."))
+TOO_LARGE = (413, ("That request was too large",
+                   f"The course site takes at most {MAX_BODY_BYTES // 1024 // 1024} MiB in one request, and this "
+                   "one was larger, so it was not read. Nothing you saved is affected. Go back to the course index."))
+HEAD_TOO_LARGE = (431, ("Your browser sent too much with that request",
+                        f"The course site reads at most {MAX_HEAD_BYTES // 1024} KiB of headers, and this request "
+                        "had more: usually too many or too large cookies. Clear this site's cookies, then go back "
+                        "to the course index."))
+BAD_REQUEST = (400, errors.SAID[400])
 # tornado's whole answer to a request it cannot parse (a malformed header line, a bad Content-Length).
 BARE_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\n\r\n"
-BAD_REQUEST = errors.response(400, errors.SAID[400])
 _REFUSALS: set[asyncio.Future] = set()
+
+
+@cache
+def refusal(base_url: str, status: int, said: tuple[str, str]) -> bytes:
+    """The response for one of the front door's refusals on the site at `base_url` (a hub service's prefix,
+    `course.web.hub_dashboard`): its page's style sheet and link to the course index are under it."""
+    return errors.response(status, said, base_url)
 
 
 def http_server(app: Application, behind_proxy: bool) -> HTTPServer:
@@ -44,6 +51,7 @@ class _Server(HTTPServer):
         if type(stream) is IOStream:  # the sites serve plain HTTP; an HTTPS proxy is in front of them
             stream = _AnsweringStream(stream.socket, max_buffer_size=stream.max_buffer_size,
                                       read_chunk_size=stream.read_chunk_size)
+            stream.base_url = self.request_callback.base_url
         super().handle_stream(stream, address)
 
 
@@ -53,6 +61,7 @@ class _AnsweringStream(IOStream):
     cannot parse, for which it sends a bare 400 (400 page)."""
 
     reading_head = False
+    base_url = "/"
 
     def read_until_regex(self, regex: bytes, max_bytes: int | None = None):
         self.reading_head = True  # tornado's HTTP/1 server reads only a request's head this way
@@ -63,16 +72,16 @@ class _AnsweringStream(IOStream):
         return super().read_until(delimiter, max_bytes)
 
     def write(self, data):
-        return super().write(BAD_REQUEST if data == BARE_BAD_REQUEST else data)
+        return super().write(refusal(self.base_url, *BAD_REQUEST) if data == BARE_BAD_REQUEST else data)
 
     def close(self, exc_info=False) -> None:
         # tornado closes the stream itself when a read passes its `max_bytes`; a copy of the socket keeps the
         # connection open for the page after the stream is closed.
         if self.reading_head and isinstance(exc_info, UnsatisfiableReadError) and not self.closed():
             self.reading_head = False
-            refusal = asyncio.ensure_future(_refuse(IOStream(self.socket.dup()), HEAD_TOO_LARGE))
-            _REFUSALS.add(refusal)  # the event loop keeps only a weak reference to a task
-            refusal.add_done_callback(_REFUSALS.discard)
+            task = asyncio.ensure_future(_refuse(IOStream(self.socket.dup()), refusal(self.base_url, *HEAD_TOO_LARGE)))
+            _REFUSALS.add(task)  # the event loop keeps only a weak reference to a task
+            task.add_done_callback(_REFUSALS.discard)
         super().close(exc_info)
 
 
@@ -100,18 +109,20 @@ class BoundedBodies(httputil.HTTPServerConnectionDelegate):
     comes in chunks of unannounced length."""
 
     def __init__(self, app: Application):
-        self.app = app
+        self.app, self.base_url = app, app.settings.get("base_url", "/")
 
     def start_request(self, server_conn, request_conn) -> httputil.HTTPMessageDelegate:
-        return _Bounded(self.app.start_request(server_conn, request_conn), request_conn)
+        return _Bounded(self.app.start_request(server_conn, request_conn), request_conn,
+                        refusal(self.base_url, *TOO_LARGE))
 
     def on_close(self, server_conn) -> None:
         self.app.on_close(server_conn)
 
 
 class _Bounded(httputil.HTTPMessageDelegate):
-    def __init__(self, inner: httputil.HTTPMessageDelegate, connection):
+    def __init__(self, inner: httputil.HTTPMessageDelegate, connection, too_large: bytes):
         self.inner, self.connection, self.refused, self.received = inner, connection, False, 0
+        self.too_large = too_large
 
     def headers_received(self, start_line, headers):
         if headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -122,7 +133,7 @@ class _Bounded(httputil.HTTPMessageDelegate):
         if not (length.isdigit() and int(length) > MAX_BODY_BYTES):
             return self.inner.headers_received(start_line, headers)
         self.refused = True
-        return _refuse(self.connection.detach(), TOO_LARGE)
+        return _refuse(self.connection.detach(), self.too_large)
 
     def data_received(self, chunk):
         if self.refused:
@@ -132,7 +143,7 @@ class _Bounded(httputil.HTTPMessageDelegate):
             return self.inner.data_received(chunk)
         self.refused = True
         self.inner.on_connection_close()  # the handler never sees the request finish
-        return _refuse(self.connection.stream, TOO_LARGE)
+        return _refuse(self.connection.stream, self.too_large)
 
     def finish(self) -> None:
         if not self.refused:

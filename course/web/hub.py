@@ -9,9 +9,9 @@ to (`VoilaConfiguration.http_header_envs`, left empty), so no page can claim ano
 The server loads the course through `configure` (called from deploy/jupyterhub/singleuser/
 jupyter_server_config.py): Voilà renders `modules/` with the course's `allies` template exactly as the
 course's own sites do (`course.web.site.pages`), nbgrader's formgrader and course list are off, and this
-module's server extension adds the index page's progress route and prepares the learner's store. The kernels
-of the learner's module pages keep the cohort site's bounds (`page_kernels`); those the learner starts in
-JupyterLab are theirs.
+module's server extension adds the index page's progress route, sends the course's error pages on Voilà's routes
+and prepares the learner's store. The kernels of the learner's module pages keep the cohort site's bounds
+(`page_kernels`); those the learner starts in JupyterLab are theirs.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from jupyter_server.utils import url_path_join
 from traitlets.config import Config
+from voila.static_file_handler import TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from course import contract, upstream
@@ -30,7 +31,7 @@ from course.lesson import keys
 from course.paths import folder
 from course.store import roles
 from course.store.answers import AnswerStore, LearnerExists, is_url
-from course.web import connections, kernels, progress, site
+from course.web import connections, errors, kernels, progress, site
 
 # Module pages' kernels a learner's server runs at once: at kernels.KERNEL_MB each, with the server's own
 # 171 MiB (docs/capacity.md), within the 1 GiB a learner's pod may use (deploy/z2jh/values.yaml).
@@ -168,5 +169,14 @@ def _load_jupyter_server_extension(server_app) -> None:
 
 async def _start_jupyter_server_extension(server_app) -> None:
     """Once every extension has added its routes (Voilà's load after this one's), module pages are the
-    course's `kernels.PageHandler`: extensions start as the server's loop does."""
-    upstream.replace_routed_handlers(server_app.web_app, {TornadoVoilaHandler: kernels.PageHandler})
+    course's `kernels.PageHandler` and template files are found or not (never a 500), and every route of
+    Voilà's sends the course's error pages, as on the course's own sites (`site.CourseVoila.init_handlers`):
+    jupyter_server's `write_error` rendered the template's error.html without the course's words (an empty
+    title and heading), tornado's a bare page. Extensions start as the server's loop does."""
+    web_app = server_app.web_app
+    upstream.replace_routed_handlers(web_app, {TornadoVoilaHandler: kernels.PageHandler,
+                                               TemplateStaticFileHandler: site.TemplateStaticFiles})
+    voila = url_path_join(web_app.settings["base_url"], "/voila")
+    for route in upstream.routed_rules(web_app):
+        if route.matcher.regex.pattern.startswith(voila):
+            route.target = errors.with_error_pages(route.target)
