@@ -255,3 +255,49 @@ def test_error_pages_on_the_hub(hub, browser):
     finally:
         context.close()
 
+
+# What a learner's own page could send nbgrader's Assignments API instead of this course and a module's name:
+# paths into the exchange, another learner's home and the machine, encoded, HTML, unicode, nothing.
+HOSTILE = [(COURSE_ID, name) for name in
+           ["../inbound", f"../../{COURSE_ID}/outbound/{MODULE}", f"../ben/{MODULE}", f"../../home/ben/{MODULE}",
+            "/etc", "..%2finbound", f"{MODULE}/..", f"{MODULE}/../../inbound", "<b>zqcanary</b>", "é", " ", ""]] \
+    + [(name, MODULE) for name in [f"../{COURSE_ID}", f"{COURSE_ID}/../{COURSE_ID}", "/", "*", "", "<b>zqcanary</b>"]]
+
+
+def files_under(folder: Path) -> set[Path]:
+    """The files and folders a hand-in could reach: the hub folder's entries, the learners' homes and the
+    exchange (not the dot folders Jupyter keeps in a home)."""
+    return {path for top in [folder / "home", folder / "hub" / "exchange"] for path in top.rglob("*")
+            if not any(part.startswith(".") for part in path.relative_to(top).parts)} | set(folder.iterdir())
+
+
+@pytest.mark.parametrize("hub", ["postgresql"], indirect=True)
+def test_hand_ins_name_only_this_courses_assignments(hub, browser):
+    """nbgrader's Assignments API in a learner's server takes this course and its assignments by plain names
+    only (`course.web.handins`): nbgrader joined what the request said to the exchange's and the learner's
+    folders, so that `../` fetched the exchange's inbound or released work outside the learner's home, and
+    submitted another learner's folder as theirs. Each such request is refused with a message, and nothing
+    changes anywhere; the learner's own fetch still works."""
+    contexts = {user: browser.new_context() for user in ["ana", "ben"]}
+    try:
+        ben = sign_in(contexts["ben"], hub, "ben")
+        assert assignments(ben, hub, "ben", "fetch")["success"]
+        assert (hub.home("ben") / MODULE / f"{MODULE}.ipynb").exists()
+        ana = sign_in(contexts["ana"], hub, "ana")
+        before = files_under(hub.folder)
+        for action in ["fetch", "submit", "fetch_feedback"]:
+            for course, assignment in HOSTILE:
+                status, body = ana.evaluate(POST, [f"{hub.url}/user/ana/assignments/{action}",
+                                                  {"course_id": course, "assignment_id": assignment}])
+                assert status == 400 and not json.loads(body)["success"], (action, course, assignment, body)
+                assert "Traceback" not in body and "zqcanary" not in body and str(hub.folder) not in body
+        for course, _ in HOSTILE[-6:]:
+            listed = contexts["ana"].request.get(f"{hub.url}/user/ana/assignments", params={"course_id": course},
+                                                 fail_on_status_code=False)
+            assert listed.status == 400, course
+        assert files_under(hub.folder) == before
+        assert assignments(ana, hub, "ana", "fetch")["success"]
+        assert (hub.home("ana") / MODULE / f"{MODULE}.ipynb").exists()
+    finally:
+        for context in contexts.values():
+            context.close()

@@ -9,9 +9,10 @@ to (`VoilaConfiguration.http_header_envs`, left empty), so no page can claim ano
 The server loads the course through `configure` (called from deploy/jupyterhub/singleuser/
 jupyter_server_config.py): Voilà renders `modules/` with the course's `allies` template exactly as the
 course's own sites do (`course.web.site.pages`), nbgrader's formgrader and course list are off, and this
-module's server extension adds the index page's progress route, sends the course's error pages on Voilà's routes
-and prepares the learner's store. The kernels of the learner's module pages keep the cohort site's bounds
-(`page_kernels`); those the learner starts in JupyterLab are theirs.
+module's server extension adds the index page's progress route, checks what nbgrader's Assignments API is asked
+for (`course.web.handins`), sends the course's error pages on Voilà's routes and prepares the learner's store.
+The kernels of the learner's module pages keep the cohort site's bounds (`page_kernels`); those the learner starts
+in JupyterLab are theirs.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from course.lesson import keys
 from course.paths import folder
 from course.store import roles
 from course.store.answers import AnswerStore, LearnerExists, is_url
-from course.web import connections, errors, kernels, progress, site
+from course.web import connections, errors, handins, kernels, progress, site
 
 # Module pages' kernels a learner's server runs at once: at kernels.KERNEL_MB each, with the server's own
 # 171 MiB (docs/capacity.md), within the 1 GiB a learner's pod may use (deploy/z2jh/values.yaml).
@@ -164,7 +165,7 @@ def _load_jupyter_server_extension(server_app) -> None:
     link_modules(Path(server_app.root_dir).expanduser())
     base_url = server_app.web_app.settings["base_url"]
     server_app.web_app.add_handlers(".*$", [(url_path_join(base_url, "/allies/progress"),
-                                             progress.ProgressHandler)])
+                                             progress.ProgressHandler), *handins.routes(base_url)])
 
 
 async def _start_jupyter_server_extension(server_app) -> None:
