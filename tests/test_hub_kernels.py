@@ -6,9 +6,11 @@ no page is connected to ends after a minute. Kernels of notebooks open in Jupyte
 run on."""
 import json
 import re
+import threading
 import time
 from urllib.parse import unquote
 
+import httpx
 import nbformat
 import pytest
 import test_hub
@@ -146,3 +148,36 @@ def test_a_kernel_is_a_pages_only_when_voila_started_it_for_one():
     voila = {**server, "SCRIPT_NAME": f"/user/ana/{PAGE}", "VOILA_PREHEAT": "False"}
     assert kernels.owner_of(jupyterlab) is None
     assert kernels.owner_of(voila) == kernels.Owner("ana", f"/user/ana/{PAGE}")
+
+
+@ON_SQLITE
+@pytest.mark.xfail(strict=True, reason="full_for counts kernels once claimed, not pages admitted and still starting")
+def test_pages_opened_all_at_once_stay_under_the_ceiling(hub, browser):
+    """A browser restoring its tabs asks for many pages at once: no more kernels start than the ceiling allows,
+    however many requests are admitted before the first kernel has started (trial of #17: 8 of 12 started)."""
+    pages = small_pages(hub, "cara", 3 * course_hub.MAX_PAGE_KERNELS)
+    context = browser.new_context()
+    try:
+        sign_in(context, hub, "cara")
+        xsrf = next(cookie["value"] for cookie in context.cookies()
+                    if cookie["name"] == "_xsrf" and cookie["path"].startswith("/user/cara"))
+        for kernel in kernels_in(context, hub, "cara"):  # an earlier test's, still ending: none holds a place
+            context.request.delete(f"{hub.url}/user/cara/api/kernels/{kernel}", headers={"X-XSRFToken": unquote(xsrf)})
+        until(lambda: not kernels_in(context, hub, "cara"), "kernels still run", 30)
+        cookies = {cookie["name"]: cookie["value"] for cookie in context.cookies()
+                   if cookie["path"].startswith("/user/cara")}
+        statuses = {}
+
+        def load(url):
+            with httpx.Client(cookies=cookies, timeout=SLOW / 1000) as client:
+                statuses[url] = client.get(url).status_code
+
+        threads = [threading.Thread(target=load, args=(url,)) for url in pages]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses.values()) == [200] * course_hub.MAX_PAGE_KERNELS + [503] * (len(pages) - course_hub.MAX_PAGE_KERNELS), statuses
+        assert len(kernels_in(context, hub, "cara")) == course_hub.MAX_PAGE_KERNELS
+    finally:
+        context.close()
