@@ -130,6 +130,30 @@ def test_past_the_ceiling_a_learner_is_told_the_site_is_full(site_, people):
     close(server, ines, held[2])
 
 
+def test_pages_asked_for_at_once_stay_under_the_ceiling(site_, people):
+    """Pages let through count before their kernels have started: asked for all at once (a browser restoring
+    its tabs, a cohort arriving together), no more start than the ceiling allows (the trial of #17 had 8 of 12
+    pages start under a ceiling of 4)."""
+    server, _ = site_
+    asks = [(people[who], module) for who in ("ana", "ben", "ines") for module in (MODULE_1, MODULE_2)]
+    with ThreadPoolExecutor(len(asks)) as pool:
+        answers = list(pool.map(lambda ask: get(server.port, ask[1], ask[0]), asks))
+    opened = [(ask, re.search(r'"kernelId": "([0-9a-f-]{36})"', body).group(1))
+              for ask, (status, body) in zip(asks, answers) if status == 200]
+    try:
+        assert sorted(status for status, _ in answers) == [200] * MAX_KERNELS + [503] * (len(asks) - MAX_KERNELS)
+    finally:
+        for (headers, _), kernel in opened:
+            close(server, headers, kernel)
+        # the pages sent away keep their places in line a while (KEEP_SECONDS): the next test starts once
+        # a page opens again
+        deadline = time.monotonic() + 60
+        while (answer := get(server.port, MODULE_1, people["ana"]))[0] != 200:
+            assert time.monotonic() < deadline, answer
+            time.sleep(0.5)
+        close(server, people["ana"], re.search(r'"kernelId": "([0-9a-f-]{36})"', answer[1]).group(1))
+
+
 def test_a_learner_in_line_who_asks_again_is_let_in_once_a_place_frees_without_another_wait(site_, people):
     """A waiting page that asks again is held on the server until a kernel is free for its learner, rather
     than sent another waiting page: the place that frees is taken at once."""

@@ -151,7 +151,6 @@ def test_a_kernel_is_a_pages_only_when_voila_started_it_for_one():
 
 
 @ON_SQLITE
-@pytest.mark.xfail(strict=True, reason="full_for counts kernels once claimed, not pages admitted and still starting")
 def test_pages_opened_all_at_once_stay_under_the_ceiling(hub, browser):
     """A browser restoring its tabs asks for many pages at once: no more kernels start than the ceiling allows,
     however many requests are admitted before the first kernel has started (trial of #17: 8 of 12 started)."""

@@ -140,6 +140,7 @@ class OwnedKernelManager(PooledKernelManager):
         self.page_sessions: dict[Owner, int] = {}  # the session each learner's page was last opened in
         self.kernel_sessions: dict[str, int] = {}  # the session each learner's kernel was opened in
         self.unattended: dict[str, float] = {}  # since when no page has been connected to each learner's kernel
+        self.admitted: set[Owner] = set()  # pages let through whose kernel is not recorded yet: each holds a place
         self._check: PeriodicCallback | None = None
         self.roster: Callable[[], AnswerStore] | None = None  # the sign-in's store, set by the first page
         _MANAGERS.add(self)
@@ -155,6 +156,7 @@ class OwnedKernelManager(PooledKernelManager):
         owner = owner_of(request_info)
         if owner is None:
             return
+        self.admitted.discard(owner)
         for replaced in [kernel for kernel, other in self.owners.items() if other == owner]:
             self._end(replaced)
         self.owners[kernel_id] = owner
@@ -203,14 +205,19 @@ class OwnedKernelManager(PooledKernelManager):
     def full_for(self, owner: Owner) -> str | None:
         """Why a new kernel for `owner` may not start: `full_reason`, it would pass the ceiling; SHORT, it
         would leave less memory available than the site keeps free, whatever the count says; None, it may
-        (one that replaces theirs does neither)."""
-        if owner in self.owners.values():
+        (one that replaces theirs does neither). Pages let through whose kernel is still starting count as
+        kernels: pages asked for at once (a browser restoring its tabs) are all let through before any kernel
+        is recorded."""
+        mine = set(self.owners.values())
+        if owner in mine or owner in self.admitted:
             return None
-        if len(self.owners) >= (self.max_kernels or ceiling_for_memory(kernel_mb=self.kernel_mb)):
+        starting = len(self.admitted - mine)
+        if len(self.owners) + starting >= (self.max_kernels or ceiling_for_memory(kernel_mb=self.kernel_mb)):
             return self.full_reason
         available = memory_available()
         keep_free = self.keep_free_mb * 2**20 or machine_memory() * KEEP_FREE_SHARE
-        return SHORT if available is not None and available - self.kernel_mb * 2**20 < keep_free else None
+        needed = (1 + starting) * self.kernel_mb * 2**20  # this page's kernel, and those still starting
+        return SHORT if available is not None and available - needed < keep_free else None
 
     def remove_kernel(self, kernel_id: str):
         self.owners.pop(kernel_id, None)
@@ -332,6 +339,7 @@ class PageHandler(TornadoVoilaHandler):
 
     line = Line()
     _started: float | None = None
+    _admitted: Owner | None = None  # this request's page, holding a place until its kernel is recorded
     _gone = False
 
     async def prepare(self):
@@ -365,6 +373,8 @@ class PageHandler(TornadoVoilaHandler):
                 mine = owner in manager.owners.values()  # a reload: it replaces their kernel, so needs no new place
                 if not full and (pooled or (gate.page_may_start() and (mine or line.first(owner)))):
                     line.leave(owner)
+                    manager.admitted.add(owner)
+                    self._admitted = owner
                     manager.page_sessions[owner] = getattr(self.current_user, "session", 0)
                     manager.roster = getattr(self.identity_provider, "roster", None)
                     if not pooled:
@@ -386,6 +396,9 @@ class PageHandler(TornadoVoilaHandler):
                                          refresh=REFRESH_SECONDS, estimate=wait and in_words(wait)))
 
     def _release(self, measured: bool) -> None:
+        if self._admitted is not None:
+            self.kernel_manager.admitted.discard(self._admitted)
+            self._admitted = None
         if self._started is not None:
             self.kernel_manager.gate.page_done(self._started, measured)
             self._started = None
