@@ -105,6 +105,24 @@ def test_pool_refills_wait_for_pages_and_for_learners_in_line():
         thread.submit(asyncio.run, run()).result()
 
 
+def test_a_page_served_from_a_pool_holds_refills_until_it_connects_or_for_ten_seconds(monkeypatch):
+    now = [500.0]
+    monkeypatch.setattr(pools.time, "monotonic", lambda: now[0])
+    gate = pools.Gate(slots=4)
+    gate.page_served("k1")
+    gate.page_served("k2")
+    assert not gate.refill_may_start()  # two pages' browsers are laying them out
+    gate.page_settled("k1")  # connected
+    assert not gate.refill_may_start()
+    now[0] += pools.OPENING_SECONDS - 0.1
+    assert not gate.refill_may_start()
+    now[0] += 0.1  # k2's page never connected (a tab closed at once): it holds nothing any longer
+    assert gate.refill_may_start() and not gate.opening
+    gate.page_served("k3")
+    gate.page_settled("k3")  # its kernel ended before the page connected
+    assert gate.refill_may_start()
+
+
 def test_a_page_has_several_start_slots_a_core_and_refills_one_a_core(monkeypatch):
     monkeypatch.setattr(pools.os, "cpu_count", lambda: 2)
     gate = pools.Gate()

@@ -29,6 +29,9 @@ class EndableConnection(ZMQChannelsWebsocketConnection):
 
     def connect(self):
         _OPEN.setdefault(self.kernel_id, weakref.WeakSet()).add(self)
+        gate = getattr(self.multi_kernel_manager, "gate", None)
+        if gate is not None:
+            gate.page_settled(self.kernel_id)  # refills may start (`pools.Gate`)
         return super().connect()
 
     def disconnect(self):

@@ -5,7 +5,9 @@ at a time, after learners' pages.
 Learners' pages start their kernels a few per core at once (`PAGE_SLOTS_PER_CORE`): much of a start-up is
 waiting on the kernel, not CPU. Pool refills start at most one per core, and only while no learner's page
 is starting a kernel and nobody is waiting in line for one, and none in the server's first
-`POOL_DELAY_SECONDS`: after a restart, the learners coming back are served first. Voilà 0.5's pool is
+`POOL_DELAY_SECONDS`: after a restart, the learners coming back are served first. Nor does one start while
+a page just served from a pool has not yet connected to its kernel (at most `OPENING_SECONDS`): on a small
+server the browser and the kernels share the cores, and a kernel starting then slowed the page. Voilà 0.5's pool is
 reached through `course.upstream` (its manager's `_pools`, `_initialize`, `fill_if_needed` and
 `get_rendered_notebook`); tests/test_cohort_recovery.py holds the pools to their job, tests/test_upstream.py
 Voilà to what they assume.
@@ -28,13 +30,15 @@ HEARTBEAT_JOIN_SECONDS = 1.0
 PAGE_SLOTS_PER_CORE = 4  # learners' kernels starting at once, a core (`--start-slots` overrides)
 REFILL_CHECK_SECONDS = 1.0
 POOL_DELAY_SECONDS = 10.0  # no pool kernel starts this soon after the server does
+OPENING_SECONDS = 10.0  # a page served from a pool holds refills until its script connects, or this long
 
 
 class Gate:
     """Kernels starting at once: at most `slots` learners' pages (default `PAGE_SLOTS_PER_CORE` a core), and
     pool refills, at most `refill_slots` (default one a core, never more than `slots`), only while no page is
     starting and nobody waits in line (`waiting`, set by the page handler), and none in the first
-    `refill_delay` seconds (a restart: learners' pages come first). Remembers how long a page's kernel
+    `refill_delay` seconds (a restart: learners' pages come first), nor while a page served from a pool
+    has not yet connected to its kernel (`page_served`). Remembers how long a page's kernel
     takes to start, and wakes whoever waits for a change (a start done: a slot free, a pool kernel ready)."""
 
     def __init__(self, slots: int | None = None, refill_slots: int | None = None, refill_delay: float = 0):
@@ -46,6 +50,7 @@ class Gate:
         self.refills = 0
         self.waiting: Callable[[], int] = lambda: 0
         self.start_seconds: float | None = None  # how long a page's kernel takes to start, once one has
+        self.opening: dict[str, float] = {}  # pool kernels whose pages have not connected yet: until when
         self._changed: asyncio.Event | None = None
 
     def page_may_start(self) -> bool:
@@ -77,9 +82,21 @@ class Gate:
         except asyncio.TimeoutError:
             pass
 
+    def page_served(self, kernel_id: str) -> None:
+        """A pool kernel's page is on its way: refills wait until it has connected (`page_settled`), at most
+        `OPENING_SECONDS`, so that a kernel starting does not take the cores its browser lays it out with."""
+        self.opening[kernel_id] = time.monotonic() + OPENING_SECONDS
+
+    def page_settled(self, kernel_id: str) -> None:
+        """The page of `kernel_id` has connected to it, or the kernel has ended."""
+        if self.opening.pop(kernel_id, None) is not None:
+            self.notify()
+
     def refill_may_start(self) -> bool:
-        return (not self.pages and not self.waiting() and self.refills < self.refill_slots
-                and time.monotonic() >= self.refills_from)
+        now = time.monotonic()
+        self.opening = {kernel: until for kernel, until in self.opening.items() if until > now}
+        return (not self.pages and not self.waiting() and not self.opening and self.refills < self.refill_slots
+                and now >= self.refills_from)
 
     async def refill(self, start):
         """Run `start()` (a pool kernel's start-up) once no page is starting or waiting and a slot is free."""
@@ -153,7 +170,9 @@ def manage(manager, gate: Gate) -> None:
     def ready_first(take):
         async def take_ready(notebook_name, **kwargs):
             upstream.pool_tasks(manager, notebook_name).sort(key=lambda task: task not in ready(notebook_name))
-            return await take(notebook_name, **kwargs)
+            taken = await take(notebook_name, **kwargs)
+            gate.page_served(taken[2])  # (render task, rendered HTML, kernel id)
+            return taken
 
         return take_ready
 
@@ -180,4 +199,5 @@ class PooledKernelManager(AsyncMappingKernelManager):
 
     async def shutdown_kernel(self, kernel_id, *args, **kwargs):
         connections.end(kernel_id)  # its pages hear it at once, whatever ended it
+        self.gate.page_settled(kernel_id)
         return await super().shutdown_kernel(kernel_id, *args, **kwargs)
