@@ -123,6 +123,23 @@ def test_a_page_served_from_a_pool_holds_refills_until_it_connects_or_for_ten_se
     assert gate.refill_may_start()
 
 
+def test_pages_served_one_after_another_hold_a_refill_for_ten_seconds_in_all(monkeypatch):
+    """A learner (or a script) asking for a module page every few seconds, never connecting, cannot keep the
+    pools from refilling: a refill waits for pages being laid out at most OPENING_SECONDS in all."""
+    now = [500.0]
+    monkeypatch.setattr(pools.time, "monotonic", lambda: now[0])
+    gate = pools.Gate(slots=4)
+    asked = now[0]
+    for page in range(4):
+        gate.page_served(f"k{page}")
+        assert not gate.refill_may_start(asked)
+        now[0] += pools.OPENING_SECONDS / 4 - 0.01
+    now[0] += 0.04
+    gate.page_served("k4")
+    assert gate.refill_may_start(asked)  # waited its ten seconds
+    assert not gate.refill_may_start()  # a refill asked for now still waits for k4's page
+
+
 def test_a_page_has_several_start_slots_a_core_and_refills_one_a_core(monkeypatch):
     monkeypatch.setattr(pools.os, "cpu_count", lambda: 2)
     gate = pools.Gate()

@@ -92,15 +92,19 @@ class Gate:
         if self.opening.pop(kernel_id, None) is not None:
             self.notify()
 
-    def refill_may_start(self) -> bool:
+    def refill_may_start(self, asked: float | None = None) -> bool:
+        """Whether a refill may start now; one `asked` for then waits for pages being laid out (`opening`) at
+        most `OPENING_SECONDS` in all, so that a learner asking for page after page cannot hold pools empty."""
         now = time.monotonic()
         self.opening = {kernel: until for kernel, until in self.opening.items() if until > now}
-        return (not self.pages and not self.waiting() and not self.opening and self.refills < self.refill_slots
+        opening = self.opening and (asked is None or now < asked + OPENING_SECONDS)
+        return (not self.pages and not self.waiting() and not opening and self.refills < self.refill_slots
                 and now >= self.refills_from)
 
     async def refill(self, start):
         """Run `start()` (a pool kernel's start-up) once no page is starting or waiting and a slot is free."""
-        while not self.refill_may_start():
+        asked = time.monotonic()
+        while not self.refill_may_start(asked):
             await self.changed(REFILL_CHECK_SECONDS)  # a learner giving up waiting notifies no one
         self.refills += 1
         try:
