@@ -250,6 +250,13 @@ def test_a_kernels_end_is_seen_with_more_than_1024_descriptors_open():
         child.wait()
 
 
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_a_dead_zygotes_kernels_end_and_the_next_kernel_gets_a_new_zygote():
     async def main():
         config = forking()
@@ -262,7 +269,10 @@ def test_a_dead_zygotes_kernels_end_and_the_next_kernel_gets_a_new_zygote():
             while await manager.is_alive():
                 assert time.monotonic() < deadline, "the dead zygote's kernel still counts as alive"
                 await asyncio.sleep(0.1)
-            assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+            # Reported ended once it has been sent SIGKILL: on a busy machine it may take a moment to die.
+            while running(pid):
+                assert time.monotonic() < deadline, "the dead zygote's kernel is still running"
+                await asyncio.sleep(0.1)
         finally:
             await stop(manager, client)
         manager, client = await started(config)
