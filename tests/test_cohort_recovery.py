@@ -90,7 +90,7 @@ def test_a_page_started_while_the_pools_fill_goes_ahead_of_them(tmp_path):
 
 def test_a_pool_refill_waits_until_the_page_served_from_the_pool_has_connected(tmp_path):
     """A refill started the moment a pool kernel was handed out took the cores the learner's browser was
-    laying the page out with (first paint 1.5-2x later in traces): it waits until the page's script connects
+    laying the page out with (its first chart 1.3-1.8x later in an A/B): it waits until the page's script connects
     to its kernel, and then goes ahead at once."""
     server, codes = start_cohort(tmp_path, "--pool-size", "1")
     try:
