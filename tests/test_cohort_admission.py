@@ -105,22 +105,33 @@ def test_pool_refills_wait_for_pages_and_for_learners_in_line():
         thread.submit(asyncio.run, run()).result()
 
 
-def test_a_page_served_from_a_pool_holds_refills_until_it_connects_or_for_ten_seconds(monkeypatch):
+def test_a_page_served_from_a_pool_holds_refills_until_it_connects_and_goes_quiet_or_for_ten_seconds(monkeypatch):
     now = [500.0]
     monkeypatch.setattr(pools.time, "monotonic", lambda: now[0])
     gate = pools.Gate(slots=4)
     gate.page_served("k1")
     gate.page_served("k2")
     assert not gate.refill_may_start()  # two pages' browsers are laying them out
-    gate.page_settled("k1")  # connected
-    assert not gate.refill_may_start()
-    now[0] += pools.OPENING_SECONDS - 0.1
-    assert not gate.refill_may_start()
-    now[0] += 0.1  # k2's page never connected (a tab closed at once): it holds nothing any longer
+    now[0] += 1
+    gate.page_busy("k1")  # connected
+    now[0] += pools.QUIET_SECONDS - 0.1
+    gate.page_busy("k1")  # a slider moved
+    now[0] += pools.QUIET_SECONDS - 0.1
+    assert not gate.refill_may_start() and "k1" in gate.opening
+    now[0] += 0.1  # quiet for QUIET_SECONDS: k1 holds nothing any longer
+    assert not gate.refill_may_start() and "k1" not in gate.opening
+    now[0] = 500.0 + pools.OPENING_SECONDS  # k2's page never connected (a tab closed at once)
     assert gate.refill_may_start() and not gate.opening
     gate.page_served("k3")
-    gate.page_settled("k3")  # its kernel ended before the page connected
+    now[0] += pools.OPENING_SECONDS - 0.5
+    gate.page_busy("k3")  # however busy, a page holds refills OPENING_SECONDS at most
+    now[0] += 0.5
     assert gate.refill_may_start()
+    gate.page_served("k4")
+    gate.kernel_ended("k4")  # its kernel ended before the page connected
+    assert gate.refill_may_start()
+    gate.page_busy("k5")  # a kernel not served from a pool: nothing to hold
+    assert gate.refill_may_start() and not gate.opening
 
 
 def test_pages_served_one_after_another_hold_a_refill_for_ten_seconds_in_all(monkeypatch):

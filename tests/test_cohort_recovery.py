@@ -1,10 +1,12 @@
 """The cohort site recovers fast and stays bounded: a preheated kernel that dies while it starts never blocks
 the server nor reaches a learner (it is replaced), and filling the pools at start-up never starves
 learners' pages, nor the browser laying out a page just served from a pool."""
+import json
 import os
 import re
 import signal
 import time
+import uuid
 
 import psutil
 from conftest import get, request, signed_in, start_cohort
@@ -88,10 +90,10 @@ def test_a_page_started_while_the_pools_fill_goes_ahead_of_them(tmp_path):
         server.stop()
 
 
-def test_a_pool_refill_waits_until_the_page_served_from_the_pool_has_connected(tmp_path):
+def test_a_pool_refill_waits_until_the_page_served_from_the_pool_has_connected_and_gone_quiet(tmp_path):
     """A refill started the moment a pool kernel was handed out took the cores the learner's browser was
-    laying the page out with (its first chart 1.3-1.8x later in an A/B): it waits until the page's script connects
-    to its kernel, and then goes ahead at once."""
+    laying the page out with (its first chart 1.3-1.8x later in an A/B): it waits until the page's script has
+    connected to its kernel and then sent it nothing for a second, and then goes ahead."""
     server, codes = start_cohort(tmp_path, "--pool-size", "1")
     try:
         ana = signed_in(server.port, "ana", codes["ana"])
@@ -108,16 +110,28 @@ def test_a_pool_refill_waits_until_the_page_served_from_the_pool_has_connected(t
             time.sleep(0.5)
         served = time.monotonic()
         before = {kernel.pid for kernel in kernel_processes(server)}
-        # Its socket not yet open: no refill starts (a refill's kernel is a new process within a second or two
-        # when nothing holds it; the hold lasts pools.OPENING_SECONDS).
-        while time.monotonic() < served + 2:
-            started = {kernel.pid for kernel in kernel_processes(server)} - before
-            assert not started, "a pool refill started while the page served from the pool had not connected"
-            time.sleep(0.1)
+
+        def no_refill_for(seconds, then=lambda: None):
+            """No new kernel process (a refill's is one within a second or two when nothing holds it)."""
+            until = time.monotonic() + seconds
+            while time.monotonic() < until:
+                started = {kernel.pid for kernel in kernel_processes(server)} - before
+                assert not started, "a pool refill started while the page served from the pool was in use"
+                then()
+                time.sleep(0.1)
+
+        no_refill_for(2)  # its socket not yet open (the hold lasts pools.OPENING_SECONDS at most)
         with connect(f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels", additional_headers=ana,
-                     open_timeout=10):
-            while not {kernel.pid for kernel in kernel_processes(server)} - before:
-                assert time.monotonic() < served + pools.OPENING_SECONDS, "the refill did not start on connect"
+                     open_timeout=10) as socket:
+            def ask():
+                socket.send(json.dumps({"channel": "shell", "header": {
+                    "msg_id": uuid.uuid4().hex, "msg_type": "kernel_info_request", "session": "test",
+                    "username": "ana", "date": "", "version": "5.3"},
+                    "parent_header": {}, "metadata": {}, "content": {}}))
+
+            no_refill_for(2, then=ask)  # connected, and talking to its kernel
+            while not {kernel.pid for kernel in kernel_processes(server)} - before:  # quiet: the refill goes ahead
+                assert time.monotonic() < served + pools.OPENING_SECONDS, "no refill once the page went quiet"
                 time.sleep(0.05)
     finally:
         server.stop()

@@ -29,10 +29,18 @@ class EndableConnection(ZMQChannelsWebsocketConnection):
 
     def connect(self):
         _OPEN.setdefault(self.kernel_id, weakref.WeakSet()).add(self)
+        self._busy()
+        return super().connect()
+
+    def handle_incoming_message(self, incoming_msg):
+        self._busy()
+        return super().handle_incoming_message(incoming_msg)
+
+    def _busy(self):
+        """Tell the pools' gate the page is in use: no refill starts until it goes quiet (`pools.Gate`)."""
         gate = getattr(self.multi_kernel_manager, "gate", None)
         if gate is not None:
-            gate.page_settled(self.kernel_id)  # refills may start (`pools.Gate`)
-        return super().connect()
+            gate.page_busy(self.kernel_id)
 
     def disconnect(self):
         _OPEN.get(self.kernel_id, set()).discard(self)

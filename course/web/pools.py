@@ -6,8 +6,9 @@ Learners' pages start their kernels a few per core at once (`PAGE_SLOTS_PER_CORE
 waiting on the kernel, not CPU. Pool refills start at most one per core, and only while no learner's page
 is starting a kernel and nobody is waiting in line for one, and none in the server's first
 `POOL_DELAY_SECONDS`: after a restart, the learners coming back are served first. Nor does one start while
-a page just served from a pool has not yet connected to its kernel (at most `OPENING_SECONDS`): on a small
-server the browser and the kernels share the cores, and a kernel starting then slowed the page. Voilà 0.5's pool is
+a page just served from a pool has yet to connect to its kernel and then go quiet for `QUIET_SECONDS` (at
+most `OPENING_SECONDS`): on a small server the browser and the kernels share the cores, and a kernel
+starting then slowed the page's first paint, its widgets and its first slider moves. Voilà 0.5's pool is
 reached through `course.upstream` (its manager's `_pools`, `_initialize`, `fill_if_needed` and
 `get_rendered_notebook`); tests/test_cohort_recovery.py holds the pools to their job, tests/test_upstream.py
 Voilà to what they assume.
@@ -30,7 +31,8 @@ HEARTBEAT_JOIN_SECONDS = 1.0
 PAGE_SLOTS_PER_CORE = 4  # learners' kernels starting at once, a core (`--start-slots` overrides)
 REFILL_CHECK_SECONDS = 1.0
 POOL_DELAY_SECONDS = 10.0  # no pool kernel starts this soon after the server does
-OPENING_SECONDS = 10.0  # a page served from a pool holds refills until its script connects, or this long
+OPENING_SECONDS = 10.0  # a page served from a pool holds refills until it has connected and gone quiet, or this long
+QUIET_SECONDS = 1.0  # ... quiet: nothing sent to its kernel for this long
 
 
 class Gate:
@@ -38,7 +40,7 @@ class Gate:
     pool refills, at most `refill_slots` (default one a core, never more than `slots`), only while no page is
     starting and nobody waits in line (`waiting`, set by the page handler), and none in the first
     `refill_delay` seconds (a restart: learners' pages come first), nor while a page served from a pool
-    has not yet connected to its kernel (`page_served`). Remembers how long a page's kernel
+    has yet to connect to its kernel and go quiet (`page_served`). Remembers how long a page's kernel
     takes to start, and wakes whoever waits for a change (a start done: a slot free, a pool kernel ready)."""
 
     def __init__(self, slots: int | None = None, refill_slots: int | None = None, refill_delay: float = 0):
@@ -83,12 +85,20 @@ class Gate:
             pass
 
     def page_served(self, kernel_id: str) -> None:
-        """A pool kernel's page is on its way: refills wait until it has connected (`page_settled`), at most
-        `OPENING_SECONDS`, so that a kernel starting does not take the cores its browser lays it out with."""
-        self.opening[kernel_id] = time.monotonic() + OPENING_SECONDS
+        """A pool kernel's page is on its way: refills wait until it has connected and then sent its kernel
+        nothing for `QUIET_SECONDS` (`page_busy`), at most `OPENING_SECONDS` after now, so that a kernel
+        starting does not take the cores the learner's browser lays the page out and first uses it with."""
+        ends = time.monotonic() + OPENING_SECONDS
+        self.opening[kernel_id] = (ends, ends)
 
-    def page_settled(self, kernel_id: str) -> None:
-        """The page of `kernel_id` has connected to it, or the kernel has ended."""
+    def page_busy(self, kernel_id: str) -> None:
+        """The page of `kernel_id` has connected to it, or sent it a message."""
+        if kernel_id in self.opening:
+            ends, _ = self.opening[kernel_id]
+            self.opening[kernel_id] = (ends, min(ends, time.monotonic() + QUIET_SECONDS))
+
+    def kernel_ended(self, kernel_id: str) -> None:
+        """`kernel_id` has ended: its page holds nothing any longer."""
         if self.opening.pop(kernel_id, None) is not None:
             self.notify()
 
@@ -96,7 +106,7 @@ class Gate:
         """Whether a refill may start now; one `asked` for then waits for pages being laid out (`opening`) at
         most `OPENING_SECONDS` in all, so that a learner asking for page after page cannot hold pools empty."""
         now = time.monotonic()
-        self.opening = {kernel: until for kernel, until in self.opening.items() if until > now}
+        self.opening = {kernel: hold for kernel, hold in self.opening.items() if hold[1] > now}
         opening = self.opening and (asked is None or now < asked + OPENING_SECONDS)
         return (not self.pages and not self.waiting() and not opening and self.refills < self.refill_slots
                 and now >= self.refills_from)
@@ -105,7 +115,8 @@ class Gate:
         """Run `start()` (a pool kernel's start-up) once no page is starting or waiting and a slot is free."""
         asked = time.monotonic()
         while not self.refill_may_start(asked):
-            await self.changed(REFILL_CHECK_SECONDS)  # a learner giving up waiting notifies no one
+            holds = [until - time.monotonic() for _, until in self.opening.values()]
+            await self.changed(min([REFILL_CHECK_SECONDS, *holds]))  # a learner giving up waiting notifies no one
         self.refills += 1
         try:
             return await start()
@@ -203,5 +214,5 @@ class PooledKernelManager(AsyncMappingKernelManager):
 
     async def shutdown_kernel(self, kernel_id, *args, **kwargs):
         connections.end(kernel_id)  # its pages hear it at once, whatever ended it
-        self.gate.page_settled(kernel_id)
+        self.gate.kernel_ended(kernel_id)
         return await super().shutdown_kernel(kernel_id, *args, **kwargs)
