@@ -103,8 +103,9 @@ class Gate:
             self.notify()
 
     def refill_may_start(self, asked: float | None = None) -> bool:
-        """Whether a refill may start now; one `asked` for then waits for pages being laid out (`opening`) at
-        most `OPENING_SECONDS` in all, so that a learner asking for page after page cannot hold pools empty."""
+        """Whether a refill may start now; one `asked` for then waits for pages just served (`opening`) at
+        most `OPENING_SECONDS` in all, so that pages fetched one after another cannot hold pools empty that
+        way. Pages starting kernels of their own (`pages`) hold refills for as long as any is starting."""
         now = time.monotonic()
         self.opening = {kernel: hold for kernel, hold in self.opening.items() if hold[1] > now}
         opening = self.opening and (asked is None or now < asked + OPENING_SECONDS)
