@@ -2,6 +2,7 @@
 nobody who left hold it up, and the start-up gate lets pool refills wait for learners. No server here, and
 no clock but a fake one: each rule is checked on its own."""
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -136,7 +137,7 @@ def test_a_page_served_from_a_pool_holds_refills_until_it_connects_and_goes_quie
 
 def test_pages_served_one_after_another_hold_a_refill_for_ten_seconds_in_all(monkeypatch):
     """A learner (or a script) asking for a module page every few seconds, never connecting, cannot keep the
-    pools from refilling: a refill waits for pages being laid out at most OPENING_SECONDS in all."""
+    pools from refilling: a refill waits for pages being laid out at most REFILL_HOLD_SECONDS in all."""
     now = [500.0]
     monkeypatch.setattr(pools.time, "monotonic", lambda: now[0])
     gate = pools.Gate(slots=4)
@@ -144,11 +145,61 @@ def test_pages_served_one_after_another_hold_a_refill_for_ten_seconds_in_all(mon
     for page in range(4):
         gate.page_served(f"k{page}")
         assert not gate.refill_may_start(asked)
-        now[0] += pools.OPENING_SECONDS / 4 - 0.01
+        now[0] += pools.REFILL_HOLD_SECONDS / 4 - 0.01
     now[0] += 0.04
     gate.page_served("k4")
     assert gate.refill_may_start(asked)  # waited its ten seconds
     assert not gate.refill_may_start()  # a refill asked for now still waits for k4's page
+
+
+def test_pages_starting_kernels_one_after_another_hold_a_refill_for_ten_seconds_in_all_but_a_line_holds_it(
+        monkeypatch):
+    """Two learners reloading module pages in a loop, each starting a kernel of its own while the pools are
+    empty, kept every pool from refilling for as long as they went on (an attacker's trial: no refill in
+    40 s). A refill waits for such pages REFILL_HOLD_SECONDS in all; learners in line still hold it."""
+    now = [500.0]
+    monkeypatch.setattr(pools.time, "monotonic", lambda: now[0])
+    gate = pools.Gate(slots=4)
+    waiting = [0]
+    gate.waiting = lambda: waiting[0]
+    asked = now[0]
+    starts = [gate.page_started()]
+    for _ in range(4):  # the pages overlap: one always starting
+        now[0] += pools.REFILL_HOLD_SECONDS / 4 - 0.01
+        starts.append(gate.page_started())
+        gate.page_done(starts.pop(0))
+        assert gate.pages == 1 and not gate.refill_may_start(asked)
+    now[0] += 0.04
+    assert gate.refill_may_start(asked)  # waited its ten seconds
+    assert not gate.refill_may_start()  # a refill asked for now still waits for the page starting
+    waiting[0] = 1
+    now[0] += 60
+    assert not gate.refill_may_start(asked)  # a learner waits in line for a start-up slot: no refill
+
+
+def test_a_refill_goes_ahead_while_pages_keep_starting_once_it_has_waited_its_hold(monkeypatch):
+    """The gate's own loop, not only its rule: a refill asked for while a page is starting, and another
+    always starting after it, starts once it has waited REFILL_HOLD_SECONDS (here 0.3 s)."""
+    monkeypatch.setattr(pools, "REFILL_HOLD_SECONDS", 0.3)
+
+    async def run():
+        gate = pools.Gate(slots=4, refill_slots=1)
+        page = gate.page_started()
+        asked = time.monotonic()
+
+        async def start():
+            return time.monotonic()
+
+        refill = asyncio.ensure_future(gate.refill(start))
+        for _ in range(3):  # pages keep starting: every 0.1 s one ends and another starts
+            await asyncio.sleep(0.1)
+            page, done = gate.page_started(), page
+            gate.page_done(done)
+        started = await asyncio.wait_for(refill, 5)
+        assert gate.pages == 1 and started >= asked + 0.3
+
+    with ThreadPoolExecutor(1) as thread:  # its own event loop (see above)
+        thread.submit(asyncio.run, run()).result()
 
 
 def test_a_page_has_several_start_slots_a_core_and_refills_one_a_core(monkeypatch):

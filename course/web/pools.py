@@ -3,12 +3,14 @@ its page, one that dies on the way is dropped and replaced, never handed out, an
 at a time, after learners' pages.
 
 Learners' pages start their kernels a few per core at once (`PAGE_SLOTS_PER_CORE`): much of a start-up is
-waiting on the kernel, not CPU. Pool refills start at most one per core, and only while no learner's page
-is starting a kernel and nobody is waiting in line for one, and none in the server's first
-`POOL_DELAY_SECONDS`: after a restart, the learners coming back are served first. Nor does one start while
+waiting on the kernel, not CPU. Pool refills start at most one per core, only while nobody is waiting in
+line for a start-up slot, and none in the server's first `POOL_DELAY_SECONDS`: after a restart, the learners
+coming back are served first. Nor does one start while a learner's page is starting a kernel of its own, or
 a page just served from a pool has yet to connect to its kernel and then go quiet for `QUIET_SECONDS` (at
 most `OPENING_SECONDS`): on a small server the browser and the kernels share the cores, and a kernel
-starting then slowed the page's first paint, its widgets and its first slider moves. Voilà 0.5's pool is
+starting then slowed the page's first paint, its widgets and its first slider moves. Such pages hold a
+refill `REFILL_HOLD_SECONDS` at most, so that pages opened one after another (a learner reloading in a loop)
+cannot keep the pools empty for everyone. Voilà 0.5's pool is
 reached through `course.upstream` (its manager's `_pools`, `_initialize`, `fill_if_needed` and
 `get_rendered_notebook`); tests/test_cohort_recovery.py holds the pools to their job, tests/test_upstream.py
 Voilà to what they assume.
@@ -33,14 +35,15 @@ REFILL_CHECK_SECONDS = 1.0
 POOL_DELAY_SECONDS = 10.0  # no pool kernel starts this soon after the server does
 OPENING_SECONDS = 10.0  # a page served from a pool holds refills until it has connected and gone quiet, or this long
 QUIET_SECONDS = 1.0  # ... quiet: nothing sent to its kernel for this long
+REFILL_HOLD_SECONDS = 10.0  # learners' pages, starting or opening, hold one refill back this long at most
 
 
 class Gate:
     """Kernels starting at once: at most `slots` learners' pages (default `PAGE_SLOTS_PER_CORE` a core), and
-    pool refills, at most `refill_slots` (default one a core, never more than `slots`), only while no page is
-    starting and nobody waits in line (`waiting`, set by the page handler), and none in the first
-    `refill_delay` seconds (a restart: learners' pages come first), nor while a page served from a pool
-    has yet to connect to its kernel and go quiet (`page_served`). Remembers how long a page's kernel
+    pool refills, at most `refill_slots` (default one a core, never more than `slots`), only while nobody
+    waits in line (`waiting`, set by the page handler), and none in the first `refill_delay` seconds (a
+    restart: learners' pages come first), nor, for `REFILL_HOLD_SECONDS` at most, while a page is starting
+    or a page served from a pool has yet to connect to its kernel and go quiet (`page_served`). Remembers how long a page's kernel
     takes to start, and wakes whoever waits for a change (a start done: a slot free, a pool kernel ready)."""
 
     def __init__(self, slots: int | None = None, refill_slots: int | None = None, refill_delay: float = 0):
@@ -103,17 +106,16 @@ class Gate:
             self.notify()
 
     def refill_may_start(self, asked: float | None = None) -> bool:
-        """Whether a refill may start now; one `asked` for then waits for pages just served (`opening`) at
-        most `OPENING_SECONDS` in all, so that pages fetched one after another cannot hold pools empty that
-        way. Pages starting kernels of their own (`pages`) hold refills for as long as any is starting."""
+        """Whether a refill may start now; one `asked` for then waits for pages starting kernels of their own
+        (`pages`) and pages just served (`opening`) at most `REFILL_HOLD_SECONDS` in all, so that pages
+        opened one after another cannot hold pools empty. Learners in line hold it for as long as any waits."""
         now = time.monotonic()
         self.opening = {kernel: hold for kernel, hold in self.opening.items() if hold[1] > now}
-        opening = self.opening and (asked is None or now < asked + OPENING_SECONDS)
-        return (not self.pages and not self.waiting() and not opening and self.refills < self.refill_slots
-                and now >= self.refills_from)
+        held = (self.pages or self.opening) and (asked is None or now < asked + REFILL_HOLD_SECONDS)
+        return not held and not self.waiting() and self.refills < self.refill_slots and now >= self.refills_from
 
     async def refill(self, start):
-        """Run `start()` (a pool kernel's start-up) once no page is starting or waiting and a slot is free."""
+        """Run `start()` (a pool kernel's start-up) once `refill_may_start` (as asked for now)."""
         asked = time.monotonic()
         while not self.refill_may_start(asked):
             holds = [until - time.monotonic() for _, until in self.opening.values()]
