@@ -305,8 +305,9 @@ def main(argv=None) -> None:
     serve.add_argument("--start-slots", type=int, default=0, metavar="N",
                        help="most learners' kernels starting at once; past it a learner waits in line (default: "
                             "4 per CPU core: much of a start-up is waiting, not CPU). Pool kernels start at most "
-                            "one per core, only while no learner's page is starting or waiting, and not in the "
-                            "server's first 10 s (after a restart, returning learners come first)")
+                            "one per core, only while nobody waits in line, not in the server's first 10 s "
+                            "(after a restart, returning learners come first), and, for 10 s at most, not "
+                            "while a learner's page starts a kernel or lays out one just served from a pool)")
     serve.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
                        help="shut down kernels idle this long, e.g. of pages left open (default 600; 0: never)")
     serve.add_argument("--cull-unattended", type=int, default=60, metavar="SECONDS",

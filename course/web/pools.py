@@ -43,8 +43,9 @@ class Gate:
     pool refills, at most `refill_slots` (default one a core, never more than `slots`), only while nobody
     waits in line (`waiting`, set by the page handler), and none in the first `refill_delay` seconds (a
     restart: learners' pages come first), nor, for `REFILL_HOLD_SECONDS` at most, while a page is starting
-    or a page served from a pool has yet to connect to its kernel and go quiet (`page_served`). Remembers how long a page's kernel
-    takes to start, and wakes whoever waits for a change (a start done: a slot free, a pool kernel ready)."""
+    or a page served from a pool has yet to connect to its kernel and go quiet (`page_served`). Remembers
+    how long a page's kernel takes to start, and wakes whoever waits for a change (a start done: a slot free,
+    a pool kernel ready)."""
 
     def __init__(self, slots: int | None = None, refill_slots: int | None = None, refill_delay: float = 0):
         cores = os.cpu_count() or 1
@@ -108,11 +109,12 @@ class Gate:
     def refill_may_start(self, asked: float | None = None) -> bool:
         """Whether a refill may start now; one `asked` for then waits for pages starting kernels of their own
         (`pages`) and pages just served (`opening`) at most `REFILL_HOLD_SECONDS` in all, so that pages
-        opened one after another cannot hold pools empty. Learners in line hold it for as long as any waits."""
+        opened one after another cannot hold pools empty. Learners in line hold it as long as any waits."""
         now = time.monotonic()
         self.opening = {kernel: hold for kernel, hold in self.opening.items() if hold[1] > now}
         held = (self.pages or self.opening) and (asked is None or now < asked + REFILL_HOLD_SECONDS)
-        return not held and not self.waiting() and self.refills < self.refill_slots and now >= self.refills_from
+        return (not held and not self.waiting() and self.refills < self.refill_slots
+                and now >= self.refills_from)
 
     async def refill(self, start):
         """Run `start()` (a pool kernel's start-up) once `refill_may_start` (as asked for now)."""
