@@ -10,7 +10,7 @@ a page just served from a pool has yet to connect to its kernel and then go quie
 most `OPENING_SECONDS`): on a small server the browser and the kernels share the cores, and a kernel
 starting then slowed the page's first paint, its widgets and its first slider moves. Such pages hold a
 refill `REFILL_HOLD_SECONDS` at most, so that pages opened one after another (a learner reloading in a loop)
-cannot keep the pools empty for everyone. Voilà 0.5's pool is
+cannot hold every refill back. Voilà 0.5's pool is
 reached through `course.upstream` (its manager's `_pools`, `_initialize`, `fill_if_needed` and
 `get_rendered_notebook`); tests/test_cohort_recovery.py holds the pools to their job, tests/test_upstream.py
 Voilà to what they assume.
@@ -109,7 +109,7 @@ class Gate:
     def refill_may_start(self, asked: float | None = None) -> bool:
         """Whether a refill may start now; one `asked` for then waits for pages starting kernels of their own
         (`pages`) and pages just served (`opening`) at most `REFILL_HOLD_SECONDS` in all, so that pages
-        opened one after another cannot hold pools empty. Learners in line hold it as long as any waits."""
+        opened one after another cannot hold it back for good. Learners in line hold it while any waits."""
         now = time.monotonic()
         self.opening = {kernel: hold for kernel, hold in self.opening.items() if hold[1] > now}
         held = (self.pages or self.opening) and (asked is None or now < asked + REFILL_HOLD_SECONDS)
