@@ -178,6 +178,38 @@ def test_a_module_page_as_sent_shows_its_first_chart_and_control_and_links_no_st
         assert re.search(r'alt="[^"]*\w[^"]*"', image), image[:300]
 
 
+@pytest.mark.parametrize("name", [nb.name for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))])
+def test_a_module_page_as_sent_carries_every_output_but_its_widgets_rendered(server, name):
+    """Every output that is not a widget (a study's method and findings, a check's question, a note) is in the
+    page as sent, as nbconvert renders it; only widgets go to the page's script. Before, Voilà's lab template
+    sent every output as JSON for the script to render: Module 3's evidence and questions came only once its
+    0.9 MB script had run, and pushed its first chart down the page."""
+    status, page = _get(server, f"/voila/render/{name}")
+    assert status == 200
+    body = page[page.index("<body"):page.index("</main>")]
+    sent = re.findall(r'<script type="application/vnd.voila.cell-output\+json">(.*?)</script>', body, re.S)
+    assert sent and all("application/vnd.jupyter.widget-view+json" in json.loads(s)["data"] for s in sent)
+    rendered = re.sub(r"<script.*?</script>", "", body, flags=re.S)
+    assert rendered.count('data-mime-type="text/html"') > 0
+    if name == "03-bias-in-tech-work.ipynb":
+        assert "How it was done" in rendered and "Best reply?" in rendered
+
+
+def test_a_module_page_shows_its_evidence_before_its_script_runs(server, browser):
+    """A learner reads the lesson's text around a chart (here a study's method and a check's question) as soon
+    as the page arrives, before, and without, the page's script."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.route("**/static/page.js*", lambda route: route.abort())
+        page.goto(f"http://127.0.0.1:{server}/voila/render/03-bias-in-tech-work.ipynb", wait_until="commit")
+        expect(page.locator(".allies-evidence").first).to_contain_text("How it was done", timeout=60_000)
+        expect(page.get_by_text("Best reply?").first).to_be_visible()
+        assert page.evaluate("document.body.dataset.alliesPage") is None  # no script has run
+    finally:
+        context.close()
+
+
 def test_a_module_pages_cells_come_without_a_script_each_and_its_head_without_unused_styles(server):
     """Nothing before a page's first chart that the browser must stop to run or read and then does not use:
     no script in each cell (Voilà's lab template calls voila_process from every cell, and each call gave the

@@ -134,40 +134,19 @@ function watchFirstViews() {
   });
 }
 
-/** One cell output, shown as JupyterLab shows it (the same classes, so the same styles). */
+/** A widget output (the page as sent carries every other output rendered), shown live on the kernel. */
 async function show(script, manager, loaded) {
-  const out = JSON.parse(script.textContent);
-  const data = out.data || {};
+  const model = JSON.parse(script.textContent).data[WIDGET].model_id;
   const node = document.createElement('div');
   node.className = 'jp-OutputArea-output';
   const first = script.previousElementSibling?.classList.contains('allies-first-view-host')
     ? script.previousElementSibling : null;
   node.hidden = first !== null;
   script.replaceWith(node);
-  if (data[WIDGET]) {
-    await loaded;
-    const view = await manager.create_view(await manager.get_model(data[WIDGET].model_id));
-    await manager.display_view(view, node);
-    if (first) await handOver(first, view, node);
-  } else if (data['text/html'] !== undefined) {
-    node.classList.add('jp-RenderedHTMLCommon', 'jp-RenderedHTML');
-    node.innerHTML = data['text/html'];  // the notebook's own output, made by the course on the server
-  } else if (data['image/png']) {
-    const img = document.createElement('img');
-    img.src = `data:image/png;base64,${data['image/png']}`;
-    img.alt = data['text/plain'] || '';
-    node.append(img);
-  } else {
-    const text = out.text ?? data['text/plain'] ?? (out.ename ? `${out.ename}: ${out.evalue}` : null);
-    if (text === null) {
-      node.remove();
-      return;
-    }
-    const pre = document.createElement('pre');
-    pre.textContent = text;
-    node.classList.add('jp-RenderedText');
-    node.append(pre);
-  }
+  await loaded;
+  const view = await manager.create_view(await manager.get_model(model));
+  await manager.display_view(view, node);
+  if (first) await handOver(first, view, node);
 }
 
 /** Shows `text` in the note at the top of the page (an ARIA alert); no text removes the note. */
