@@ -195,16 +195,29 @@ def test_a_module_page_as_sent_carries_every_output_but_its_widgets_rendered(ser
         assert "How it was done" in rendered and "Best reply?" in rendered
 
 
-def test_a_module_page_shows_its_evidence_before_its_script_runs(server, browser):
-    """A learner reads the lesson's text around a chart (here a study's method and a check's question) as soon
-    as the page arrives, before, and without, the page's script."""
+@pytest.mark.parametrize("name", [nb.name for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))])
+def test_a_module_page_shows_its_outputs_before_its_script_runs_each_inside_its_own_cell(server, browser, name):
+    """A learner reads the lesson's text around a chart (in Module 3, a study's method and a check's question)
+    as soon as the page arrives, before, and without, the page's script. The browser reads outputs as the
+    page's HTML now, so each must be whole, inert HTML: every cell stays its own block in the module's
+    column (an output left unclosed, or opening a comment or a text area, would swallow the cells after
+    it), and no output carries a script."""
     context = browser.new_context()
     try:
         page = context.new_page()
         page.route("**/static/page.js*", lambda route: route.abort())
-        page.goto(f"http://127.0.0.1:{server}/voila/render/03-bias-in-tech-work.ipynb", wait_until="commit")
-        expect(page.locator(".allies-evidence").first).to_contain_text("How it was done", timeout=60_000)
-        expect(page.get_by_text("Best reply?").first).to_be_visible()
+        response = page.goto(f"http://127.0.0.1:{server}/voila/render/{name}", wait_until="commit")
+        sent = response.text()
+        expect(page.locator("main.allies-module")).to_be_attached(timeout=60_000)
+        page.wait_for_function("document.readyState !== 'loading'")
+        cells = len(re.findall(r'<div cell-index="\d+">', sent))
+        assert page.evaluate("document.querySelectorAll('main.allies-module > div[cell-index]').length") == cells
+        assert page.evaluate("""[...document.querySelectorAll('[data-mime-type="text/html"]')].every((output) =>
+            output.parentElement.closest('[cell-index]').parentElement.matches('main.allies-module')
+            && !output.querySelector('script, textarea, style'))""")
+        if name == "03-bias-in-tech-work.ipynb":
+            expect(page.locator(".allies-evidence").first).to_contain_text("How it was done")
+            expect(page.get_by_text("Best reply?").first).to_be_visible()
         assert page.evaluate("document.body.dataset.alliesPage") is None  # no script has run
     finally:
         context.close()
