@@ -170,8 +170,9 @@ def test_a_module_page_as_sent_shows_its_first_chart_and_control_and_links_no_st
     body = body[body.index("<body"):]
     host, output = '<div class="allies-first-view-host">', '<script type="application/vnd.voila.cell-output+json">'
     views = [body[m.start():body.index(output, m.start())] for m in re.finditer(re.escape(host), body)]
-    label = re.search(r'<label for="([^"]+)">[^<]+</label> <select id="([^"]+)"', views[0])
-    assert label and label.group(1) == label.group(2), views[0][:500]
+    chooser = next(view for view in views if "<select" in view)  # an explorer's or a deck's
+    label = re.search(r'<label for="([^"]+)">[^<]+</label> <select id="([^"]+)"', chooser)
+    assert label and label.group(1) == label.group(2), chooser[:500]
     if name in EXPLORERS:
         image = re.search(r"<img [^>]*>", body).group(0)
         assert any(image in view for view in views), "the first chart is in a first view"
@@ -221,6 +222,69 @@ def test_a_module_page_shows_its_outputs_before_its_script_runs_each_inside_its_
         assert page.evaluate("document.body.dataset.alliesPage") is None  # no script has run
     finally:
         context.close()
+
+
+# Widgets whose shape is the learner's own saved work (their ratings, plan, review, chosen role, feedback): a
+# first view is made before the kernel may know whose page it is, so these come only with the live widget.
+LIVE_ONLY = ("allies-self-assessment", "allies-compare", "allies-plan", "allies-review", "allies-if-then",
+             "allies-role-practice", "allies-submit")
+# Shown first as a choice under native <select>s (their live controls are sliders and buttons of other sizes).
+CHOSEN_FIRST = ("allies-explorer", "allies-cards")
+FIRST_VIEWS = """() => [...document.querySelectorAll('script[type="application/vnd.voila.cell-output+json"]')]
+  .map((script) => {
+    const host = script.previousElementSibling?.matches('.allies-first-view-host') ? script.previousElementSibling
+      : null;
+    if (!script.nextElementSibling?.matches('i.test-output')) script.after(document.createElement('i'));
+    script.nextElementSibling.className = 'test-output';
+    return host && { height: host.getBoundingClientRect().height, inert: !host.querySelector('script') };
+  })"""
+LIVE_VIEWS = """() => [...document.querySelectorAll('i.test-output')].map((mark) => ({
+  height: mark.previousElementSibling.getBoundingClientRect().height,
+  kind: [...mark.previousElementSibling.querySelector('.jupyter-widgets').classList]
+    .filter((c) => c.startsWith('allies-') && !c.startsWith('allies-item-')) }))"""
+
+
+@pytest.mark.parametrize("name", [nb.name for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))])
+def test_a_module_page_shows_each_widget_first_in_the_space_it_will_take(server, browser, name):
+    """The page as sent shows every widget but those holding the learner's own work as a first view (its text,
+    and its controls disabled), so the lesson is whole before the page's script runs, and what is below a
+    widget does not move when the live widget takes its place: an answer box, a table, a figure, a calculator
+    or a game is as tall first as live (to 24 px, at 1280 and 320 px wide). Before, 1,600-5,100 px of each
+    page (its checks, reflection boxes, tables and figures) appeared only with the script, pushing the text
+    below them down the page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    held = []
+    try:
+        page = context.new_page()
+        page.route("**/static/page.js*", lambda route: held.append(route))
+        page.goto(f"http://127.0.0.1:{server}/voila/render/{name}", wait_until="commit")
+        expect(page.locator("main.allies-module")).to_be_attached(timeout=60_000)
+        page.wait_for_function("document.readyState === 'complete' && [...document.images].every((i) => i.complete)")
+        first = {}
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 800})
+            first[width] = page.evaluate(FIRST_VIEWS)
+        for route in held:
+            route.continue_()
+        page.unroute("**/static/page.js*")
+        expect(page.locator("body")).to_have_attribute("data-allies-page", "ready", timeout=60_000)
+        expect(page.locator(".allies-first-view-host")).to_have_count(0)
+        page.wait_for_function("[...document.images].every((i) => i.complete)")
+        live = {}
+        for width in (320, 1280):
+            page.set_viewport_size({"width": width, "height": 800})
+            live[width] = page.evaluate(LIVE_VIEWS)
+    finally:
+        context.close()
+    kinds = [view["kind"] for view in live[1280]]
+    assert len(kinds) == len(first[1280]) > 0
+    for kind, shown in zip(kinds, first[1280]):
+        assert (shown is None) == any(k in LIVE_ONLY for k in kind), (kind, shown)
+        assert shown is None or shown["inert"], kind
+    for width in (1280, 320):
+        for number, (shown, view) in enumerate(zip(first[width], live[width])):
+            if shown and not any(k in CHOSEN_FIRST for k in view["kind"]):
+                assert abs(view["height"] - shown["height"]) <= 24, (width, number, view, shown)
 
 
 def test_a_module_pages_cells_come_without_a_script_each_and_its_head_without_unused_styles(server):

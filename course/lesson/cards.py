@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
-from course.lesson import badges, data, markup, widgets
+from course.lesson import badges, data, first_views, markup
 from course.lesson.validation import escaped
 
 REQUIRED = ("card_id", "situation", "response", "feedback")
@@ -23,13 +23,13 @@ REQUIRED = ("card_id", "situation", "response", "feedback")
 STYLE = """<style>
 .allies-cards .allies-card-responses { width: 100%; }
 .allies-cards .allies-card-responses > div { display: flex; flex-direction: column; gap: 0.4rem; width: 100%; }
-.allies-cards .allies-card-responses .widget-toggle-button { white-space: normal; height: auto; width: 100%;
+.allies-cards .allies-card-responses :is(.widget-toggle-button, button) { white-space: normal; height: auto; width: 100%;
   text-align: left; line-height: 1.4; padding: 0.45rem 0.8rem; margin: 0; }
 .allies-cards .allies-card-deck .widget-toggle-button { width: auto; padding: 0 0.9rem; }
 .allies-cards .allies-card-situation { border-left: 4px solid #0072B2; padding: 0.2rem 0 0.2rem 0.8rem;
   margin: 0.4rem 0; }
 .allies-cards .allies-card-feedback { border-left: 4px solid #E69F00; padding: 0.2rem 0 0.2rem 0.8rem; }
-.allies-cards .allies-card > * { margin-bottom: 0.3rem; }
+.allies-cards :is(.allies-card, .allies-first-card) > * { margin-bottom: 0.3rem; }
 .allies-cards .allies-card-source { font-size: 0.85em; color: #4a4a4a; }
 </style>"""
 
@@ -170,7 +170,7 @@ class CardView(w.VBox):
         return self.feedback.children[index].value
 
 
-class Deck(w.VBox):
+class Deck(first_views.ShownFirst, w.VBox):
     """Several cards, one shown at a time; a row of buttons (one per card) switches between them."""
 
     def __init__(self, cards: list[Card], label: str = "Scene", say_first: str | None = None):
@@ -194,16 +194,15 @@ class Deck(w.VBox):
         super().__init__([w.HTML(STYLE), self.chooser, self.stack])
         self.add_class("allies-cards")
 
-    def _repr_mimebundle_(self, **kwargs):
-        """The widget, and its first view as plain HTML (`first_view`), as an Explorer has."""
-        return {**super()._repr_mimebundle_(**kwargs), "text/html": self.first_view()}
-
     def first_view(self) -> str:
-        """The chosen card's situation, under a <select> for the choice of card (none for a single card), as
-        the page shows them before the widget is live; the card's responses come with the widget."""
+        """The chosen card, under a <select> for the choice of card (none for a single card), as the page shows
+        them before the widget is live: its responses' buttons disabled, and its box for what the learner
+        would say first empty."""
         card = self.cards[self.chooser.index]
         chooser = [(self.children.index(self.chooser), self.chooser)] if len(self.cards) > 1 else []
-        return widgets.first_view(chooser, f'<div class="allies-cards">{STYLE}{card.situation.value}</div>')
+        shown = first_views.of(card, blank=True)
+        return first_views.with_selects(chooser, f'<div class="allies-cards">{STYLE}<div class="allies-first-card">'
+                                                 f"{shown}</div></div>")
 
 
 def deck(cards_or_table, label: str = "Scene", say_first: str | None = None) -> Deck:

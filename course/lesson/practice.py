@@ -56,6 +56,7 @@ class RolePractice(w.VBox):
                            lambda role: (True, f"{len(self.sets[role])} scenes for this role." if role else
                                          "Pick the role closest to yours; you can change it at any time."))
         super().__init__([chosen, self.shown])
+        self.add_class("allies-role-practice")
 
     def _picked(self, _change=None) -> None:
         role = self.picker.value

@@ -12,6 +12,7 @@ from IPython.display import HTML, display
 from traitlets import Unicode
 
 from course.lesson import keys, markup, validation
+from course.lesson.first_views import ShownFirst, of, with_selects
 from course.lesson.charts import Chart
 from course.lesson.context import in_voila, self_paced_site
 
@@ -62,7 +63,7 @@ def _reading(text: str) -> str:
     return f'<p aria-live="polite">{validation.linked(text)}</p>'
 
 
-class Explorer(w.VBox):
+class Explorer(ShownFirst, w.VBox):
     """Controls, the chart they drive and a one-line reading of it.
 
     Each combination of the controls' values has its own view, nested in Stacks, and each control is
@@ -119,46 +120,16 @@ class Explorer(w.VBox):
     def _view(chart: Chart, reading: str) -> str:
         return chart.html() + _reading(reading)
 
-    def _repr_mimebundle_(self, **kwargs):
-        """The widget, and its first view as plain HTML, which the course's web page shows at once, before the
-        widget is live (`frontend/src/page.js` hands what a learner picks there to the widget)."""
-        return {**super()._repr_mimebundle_(**kwargs), "text/html": self.first_view()}
-
     def first_view(self) -> str:
         """The chosen view, under a native, labelled <select> for each control."""
         chosen = tuple(control.index for control in self.controls)
         view = self._fill(chosen).value if None not in chosen else ""  # as the live widget: no view yet
-        return first_view(list(enumerate(self.controls)), view)
-
-
-def first_view(controls: list[tuple[int, w.ValueWidget]], view: str) -> str:
-    """A widget's first view, which the course's web page shows as it arrives, before the widget is live: a
-    native, labelled <select> for each (child number, control) of the widget, above `view` (HTML). The page
-    hands what a learner picks there to the widget's child of that number (`frontend/src/page.js`)."""
-    return ('<div class="allies-first-view">'
-            + "".join(_first_control(control, number) for number, control in controls)
-            + f'<div class="allies-first-view-chart">{view}</div></div>')
+        return with_selects(list(enumerate(self.controls)), view)
 
 
 def _values(control: w.ValueWidget) -> list:
     """A selection widget's option values, whether its options are plain values or (label, value) pairs."""
     return [option[1] if isinstance(option, tuple) else option for option in control.options]
-
-
-def _labels(control: w.ValueWidget) -> list[str]:
-    """A selection widget's option labels, as the widget shows them."""
-    return [str(option[0] if isinstance(option, tuple) else option) for option in control.options]
-
-
-def _first_control(control: w.ValueWidget, number: int) -> str:
-    """A control of an Explorer's first view: a <select> with the control's label, options and choice."""
-    name = f"allies-first-{control.model_id}"
-    options = "".join(f'<option value="{index}"{" selected" * (index == control.index)}>{html.escape(label)}'
-                      "</option>" for index, label in enumerate(_labels(control)))
-    if control.index is None:
-        options = '<option value="" selected>Choose…</option>' + options
-    return (f'<p class="allies-first-control"><label for="{name}">{html.escape(control.description)}</label> '
-            f'<select id="{name}" data-control="{number}">{options}</select></p>')
 
 
 def explorer(control: w.ValueWidget, draw: Draw, label: str) -> Explorer:
@@ -196,7 +167,7 @@ def dropdown(options) -> w.Dropdown:
     return w.Dropdown(options=list(options), layout=w.Layout(width="95%"))
 
 
-class AnswerBox(w.VBox):
+class AnswerBox(ShownFirst, w.VBox):
     """An answer input with two status lines: what the answer means now, and whether it is saved."""
 
     def __init__(self, item: str, field: w.ValueWidget, describe: Callable[[object], tuple[bool, str]],
@@ -210,6 +181,13 @@ class AnswerBox(w.VBox):
         self.add_class("allies-answer")
         self.add_class(f"allies-item-{item}")
         answers().bind(item, field, self.show_saved, typed=isinstance(field, w.Text | w.Textarea))
+
+    def first_view(self) -> str:
+        """The box as it is before anyone answers: no answer in it, whatever it holds now (a kernel started
+        for one learner has restored theirs), and a blank line where it will say whether the answer is saved."""
+        blank = self.field.trait_defaults("value")
+        return "".join(of(part, blank=True) for part in (
+            self.field, w.HTML(self.render(self.describe(blank)[1], True)), w.HTML("\u00a0")))
 
     def _describe(self, _change=None) -> None:
         ok, message = self.describe(self.field.value)
@@ -384,9 +362,23 @@ def _copy_of_answers(module: str) -> w.VBox:
 Details = list[tuple[str, str]]
 
 
+class Still(ShownFirst, w.HTML):
+    """HTML that a cell shows as a widget (another widget may change it), with itself as its first view."""
+
+    def first_view(self) -> str:
+        return of(self)
+
+
+class Column(ShownFirst, w.VBox):
+    """Widgets one under another, shown first as they are: for parts made of the course's own text only."""
+
+    def first_view(self) -> str:
+        return of(self)
+
+
 def figure(chart: Chart, reading: str) -> w.HTML:
     """A still chart with the sentence that reads it, for figures with nothing to choose."""
-    box = w.HTML(chart.html() + _reading(reading))
+    box = Still(chart.html() + _reading(reading))
     box.add_class("allies-figure")
     return box
 
@@ -415,9 +407,7 @@ def detail_explorer(control: w.ValueWidget, draw: Callable[[object], tuple[Chart
 
 def table(columns: list[str], rows: list[list[str]], caption: str) -> w.HTML:
     """A plain, screen-reader-friendly table; cells may hold links (`validation.linked`), all else escaped."""
-    box = w.HTML(markup.table(caption, columns, rows, cell=validation.linked))
-    box.add_class("allies-table")
-    return box
+    return Still(markup.table(caption, columns, rows, cell=validation.linked))
 
 
 def number_field(label: str, value: str = "", placeholder: str = "") -> w.Text:
@@ -429,10 +419,10 @@ def number_field(label: str, value: str = "", placeholder: str = "") -> w.Text:
     return field
 
 
-class Calculator(w.VBox):
+class Calculator(ShownFirst, w.VBox):
     """Number boxes and the chart they drive: `compute({name: text})` returns (chart, reading), or raises
     ValueError with a message for the learner, shown in place of a traceback while the last good chart
-    stays, marked as out of date."""
+    stays, marked as out of date. Its numbers are not kept, so its first view shows what it holds."""
 
     def __init__(self, fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tuple[Chart, str]],
                  note: str = ""):
@@ -459,6 +449,9 @@ class Calculator(w.VBox):
             return
         self.message.value = ""
         self.view.value = chart.html() + _reading(reading)
+
+    def first_view(self) -> str:
+        return of(self)
 
 
 def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tuple[Chart, str]],
@@ -494,8 +487,6 @@ def feedback_page(instance: str | None, learner: str | None, module: str) -> tup
 
 def feedback_html(page: str, about: dict) -> str:
     """The feedback page inside `<iframe sandbox srcdoc=…>`: no scripts, no same origin, no forms."""
-    import html
-
     score, most, when = about.get("score"), about.get("max_score"), about.get("submitted_at")
     said = ""
     if isinstance(when, str):

@@ -106,10 +106,11 @@ class KernelWidgetManager extends ManagerBase {
   }
 }
 
-/** Puts a live explorer (`view`) in the place of its first view (the HTML the page came with, shown until now),
- *  after handing it what the learner picked there; the keyboard focus moves to the same control. */
+/** Puts a live widget (`view`) in the place of its first view (the HTML the page came with, shown until now),
+ *  once drawn; an explorer is handed what the learner picked there, and the keyboard focus moves to the same
+ *  control (the first view's other controls are disabled). */
 async function handOver(first, view, node) {
-  const controls = view.model.get('children');
+  const controls = view.model.get('children') ?? [];
   const focused = first.contains(document.activeElement) ? document.activeElement.dataset.control : undefined;
   first.querySelectorAll('select[data-control]').forEach((select) => {
     const control = controls[Number(select.dataset.control)];
@@ -119,7 +120,7 @@ async function handOver(first, view, node) {
       control.save_changes();
     }
   });
-  const shown = await Promise.all(view.children_views.views);  // each control's view, once drawn
+  const shown = await Promise.all(view.children_views?.views ?? []);  // each child's view, once drawn
   node.hidden = false;
   first.remove();
   if (focused !== undefined) shown[Number(focused)]?.el.querySelector('select, input, button, [tabindex]')?.focus();

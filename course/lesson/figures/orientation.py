@@ -63,4 +63,4 @@ def evidence_badges():
                    f"{badges.badge('mossracusin2012', 'checked (findings)')}, and the diversity-and-profit "
                    f"reports in Module 2 carry {badges.badge('mckinsey2023', 'checked')}. Hover over a badge, or "
                    "listen to it with a screen reader, to hear what its kind of evidence means.</p>")
-    return w.VBox([explained, example])
+    return widgets.Column([explained, example])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as w
 from IPython.display import HTML
 
-from course.lesson import badges, charts, markup, widgets
+from course.lesson import badges, charts, first_views, markup, widgets
 from course.lesson.models import veil
 from course.lesson.data import sources, table
 from course.lesson.validation import escaped
@@ -112,10 +112,11 @@ def _one_in(p: float) -> str:
     return f"about 1 in {n:,}"
 
 
-class VeilGame(w.VBox):
+class VeilGame(first_views.ShownFirst, w.VBox):
     """Choose a rule of each kind, then draw who you will be: each draw takes the next seed of a fixed
     sequence (`course.lesson.models.veil.draw(seed + n)`), so the same clicks always show the same people. Redrawn in the
-    kernel: the model is cheap and each chart is cached on disk."""
+    kernel: the model is cheap and each chart is cached on disk. The rules chosen are not kept, so its first
+    view shows the game as it is."""
 
     def __init__(self, model: veil.Model | None = None, seed: int = 0):
         self.model = model or veil.model()
@@ -141,6 +142,9 @@ class VeilGame(w.VBox):
         super().__init__([w.HTML(STYLE), *self.controls.values(), w.HTML(_menu(self.model)), self.button,
                           self.status, self.view])
         self.add_class("allies-veil")
+
+    def first_view(self) -> str:
+        return f'<div class="allies-veil">{first_views.of(self)}</div>'  # (the game's own styles apply)
 
     def chosen(self) -> dict:
         return {rule: control.value for rule, control in self.controls.items()}
