@@ -129,3 +129,26 @@ def test_a_saved_reflection_a_notebook_cannot_hold_stops_submit_with_its_reason(
     assert not exchange.exists() or not any(exchange.rglob("*.ipynb"))
     with AnswerStore(store_path) as store:
         assert store.load("ana", "01-why-men-why-now") == {"m01-r1": text}  # nothing the learner wrote is lost
+
+
+def test_a_saved_choice_a_question_no_longer_offers_is_kept_and_said_not_shown(tmp_path):
+    """A choice saved under an earlier version of a question (its options since changed) neither breaks the
+    widget being built nor is lost: the widget starts unanswered, says why, and the store still holds it."""
+    import ipywidgets as w
+
+    from course.lesson import session
+    from course.store.answers import AnswerStore
+
+    store_path = tmp_path / "answers.sqlite3"
+    with AnswerStore(store_path) as store:
+        store.add_learner("ana", "Ana")
+        store.save("ana", "01-why-men-why-now", "m01-q1", "z")
+    current = session.Session(str(store_path), "ana")
+    current.ready.set()
+    picker, said = w.RadioButtons(options=[("(a) one", "a"), ("(b) two", "b")], value=None), []
+    current.bind("m01-q1", picker, lambda text, ok, saved=None: said.append((text, ok)), typed=False)
+    assert picker.value is None and said[-1] == (
+        "Your saved answer is not one of the choices here now, so it is not shown; it stays saved until you "
+        "answer again.", False)
+    with AnswerStore(store_path) as store:
+        assert store.load("ana", "01-why-men-why-now") == {"m01-q1": "z"}

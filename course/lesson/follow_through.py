@@ -307,6 +307,8 @@ class IfThenPlans(w.VBox):
 
     def __init__(self):
         self.pairs = []
+        self.preview = w.HTML()  # before the answers: each is handed its saved text as it is built
+        self.preview.add_class("allies-if-then-preview")
         parts = []
         for n in range(1, IF_THEN + 1):
             when = leading.FreeLine(placeholder="someone is talked over in the design review",
@@ -319,8 +321,6 @@ class IfThenPlans(w.VBox):
             parts += [widgets.AnswerBox(f"{PREFIX}-if{n}-when", when, check_cue),
                       widgets.AnswerBox(f"{PREFIX}-if{n}-then", then, check_action)]
             self.pairs.append((when, then))
-        self.preview = w.HTML()
-        self.preview.add_class("allies-if-then-preview")
         super().__init__([*parts, self.preview])
         self.add_class("allies-if-then")
         self.update()

@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from traitlets import TraitError
+
 from course import upstream
 from course.contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, instance_folder
 from course.paths import folder, module_of
@@ -111,6 +113,10 @@ class Session:
             binding.loading = True
             try:
                 binding.widget.value = shown
+            except (TraitError, ValueError):  # a choice this question no longer offers: kept, not shown
+                binding.show("Your saved answer is not one of the choices here now, so it is not shown; it "
+                             "stays saved until you answer again.", False)
+                return
             finally:
                 binding.loading = False
         binding.show("Saved answer restored." if shown == saved
