@@ -453,3 +453,25 @@ def test_both_notebooks_end_by_handing_in():
 
 def test_messages_about_learner_input_are_escaped():
     assert "<b>x</b>" not in self_assessment._questions_html({}, ["<b>x</b>"])
+
+
+@pytest.mark.parametrize("env, shown, hidden", [
+    ({}, ("On a cohort's website", "On the website, on your own", "In JupyterLab"), ()),
+    ({"VOILA_KERNEL_ID": "k", "ALLIES_SITE": "self-paced"}, ("On the website, on your own", "In JupyterLab"),
+     ("On a cohort's website", "under your sign-in", "Submit button")),
+    ({"VOILA_KERNEL_ID": "k", "ALLIES_SITE": "cohort"}, ("On a cohort's website", "In JupyterLab"),
+     ("On the website, on your own", "on your computer")),
+])
+def test_the_table_of_the_paths_shows_a_website_its_own_way_and_jupyterlabs(monkeypatch, env, shown, hidden):
+    """Module 0's table of the ways through the course: a learner on a website reads how it works there and
+    in JupyterLab, not on the other website (the self-paced site spoke of sign-ins and Submit)."""
+    import html
+
+    from course import contract
+    from course.lesson.figures import orientation
+
+    assert contract.SITE_ENV == "ALLIES_SITE" and {contract.SELF_PACED, contract.COHORT} == {"self-paced", "cohort"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    table = html.unescape(orientation.how_it_works().value)
+    assert all(text in table for text in shown) and not any(text in table for text in hidden)

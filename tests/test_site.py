@@ -548,6 +548,33 @@ def test_the_self_paced_site_speaks_to_a_learner_on_their_own(module_page):
     assert "<script" not in page and "Nothing in this file was sent anywhere" in page
 
 
+# What the lessons tell a learner in JupyterLab to do, which a website page must not show.
+JUPYTERLAB_STEPS = re.compile(r"run (the|this|each) cell|run it\b|Shift \+ Enter|fill in (the cell|both dicts)|"
+                              r"replace each None|save the notebook|next to this notebook", re.I)
+
+
+@pytest.mark.parametrize("name", [nb.name for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb"))])
+def test_no_module_page_tells_a_website_learner_to_run_cells(server, browser, name):
+    """A lesson says what to do on each path ("On the website…, In JupyterLab…"): on the website, only the
+    website's part shows. Before, Modules 0, 6 and 7 told web learners to replace each None, run the cell
+    and save the notebook."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.route("**/static/page.js*", lambda route: route.abort())
+        page.goto(f"http://127.0.0.1:{server}/voila/render/{name}", wait_until="commit")
+        expect(page.locator("main.allies-module .jp-MarkdownOutput").first).to_be_visible(timeout=60_000)
+        page.wait_for_function("document.readyState !== 'loading'")
+        text = page.evaluate("""[...document.querySelectorAll('main .jp-MarkdownOutput, main [data-mime-type="text/html"]')]
+            .map((part) => part.innerText).join('\\n')""")  # (Module 0's table of the paths has JupyterLab's column)
+    finally:
+        context.close()
+    assert "On the website" in text or name != "00-before-you-start.ipynb"
+    assert not JUPYTERLAB_STEPS.search(text), JUPYTERLAB_STEPS.search(text)
+    source = (ROOT / "modules" / name).read_text(encoding="utf-8")
+    assert "On the website" not in source or "allies-jupyterlab" in source
+
+
 def test_the_server_log_carries_no_warning_that_says_nothing(site_server, module_page):
     """One "Notebook … is not trusted" line per notebook opened told an operator nothing: the modules are
     stored without outputs."""

@@ -9,18 +9,22 @@ import ipywidgets as w
 from IPython.display import HTML
 
 from course.lesson import badges, cards, timing, widgets
+from course.lesson.context import in_voila, self_paced_site
 from course.paths import folder
 from course.lesson.validation import escaped
 
 PATHS = ("On a cohort's website", "On the website, on your own", "In JupyterLab")
 HOW = (
-    ("Open a module", "Pick it from the list of modules. There is no code to run.", "The same.",
+    ("Open a module", "Pick it from the list of modules. There is no code to run.",
+     "Pick it from the list of modules. There is no code to run.",
      "Open the notebook and run the cells in order with Shift + Enter."),
-    ("Explore a chart", "Click a slider or a button and use the arrow keys, Tab and Space.", "The same.",
+    ("Explore a chart", "Click a slider or a button and use the arrow keys, Tab and Space.",
+     "Click a slider or a button and use the arrow keys, Tab and Space.",
      "The same: the charts work the same way once the cell has run."),
-    ("Answer a knowledge check", "Choose an option with the radio buttons.", "The same.",
+    ("Answer a knowledge check", "Choose an option with the radio buttons.",
+     "Choose an option with the radio buttons.",
      'Replace None with the letter of your choice in quotes (answer = "b") and run the cell.'),
-    ("Write a reflection", "Type in the box under the prompt.", "The same.",
+    ("Write a reflection", "Type in the box under the prompt.", "Type in the box under the prompt.",
      "Double-click the text cell under the prompt, write, then run it to see it formatted."),
     ("Keep your work", "Answers save as you go, under your sign-in, and come back when you return.",
      "Answers save as you go, on your computer, and come back when you return.",
@@ -35,8 +39,11 @@ HOW = (
 
 
 def how_it_works():
-    """The two ways through the course, side by side."""
-    return widgets.table(["", *PATHS], [list(row) for row in HOW], "How the course works on each path")
+    """The ways through the course, side by side: on a website, its own way and JupyterLab's; in JupyterLab,
+    all three."""
+    shown = [0, 1, 2] if not in_voila() else [1, 2] if self_paced_site() else [0, 2]
+    return widgets.table(["", *(PATHS[i] for i in shown)], [[row[0], *(row[1 + i] for i in shown)] for row in HOW],
+                         "How the course works on each path")
 
 
 def modules() -> HTML:
