@@ -67,6 +67,7 @@ def test_module_page_is_titled_and_links_back(module_page):
     assert module_page.title() == release.title(folder("modules") / MODULE_1)
     assert module_page.get_attribute("html", "lang") == "en"
     expect(module_page.get_by_role("link", name="All modules")).to_be_visible()
+    expect(module_page.get_by_role("navigation", name="Course")).to_contain_text("Part 2 of 8")
     pager = module_page.get_by_role("navigation", name="Previous and next module")
     expect(pager.get_by_role("link", name=re.compile("^← Previous: Before you start"))).to_have_attribute(
         "href", "00-before-you-start.ipynb")

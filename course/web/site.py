@@ -60,8 +60,8 @@ FRONT_END = ["static/page.js", "static/page.css"]
 def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/", **_kwargs) -> dict:
     """Voilà's page_config_hook: give the index page (tree.html) the module list, and the front end's
     versioned URLs, so that the browser fetches (and caches) it while the learner picks a module; give
-    module pages the largest answer the store keeps, so that they refuse a larger one before sending it, and
-    the modules before and after them, for their previous and next links."""
+    module pages the largest answer the store keeps, so that they refuse a larger one before sending it, the
+    modules before and after them, for their previous and next links, and their place in the course."""
     page_config["alliesMaxAnswerBytes"] = MAX_VALUE_BYTES
     page_config["alliesSite"] = os.environ.get(contract.SITE_ENV, contract.COHORT)
     if notebook_path.endswith(".ipynb"):
@@ -70,6 +70,7 @@ def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/"
         if here is not None:
             page_config["alliesPrevious"] = listed[here - 1] if here else None
             page_config["alliesNext"] = listed[here + 1] if here + 1 < len(listed) else None
+            page_config["alliesPlace"] = {"number": here + 1, "of": len(listed)}
     else:
         # The folder the index lists, as the page's links need it: "" on the course's own sites (served from
         # modules/), "modules/" in a learner's own Jupyter server on JupyterHub (`course.web.hub`).
