@@ -199,6 +199,8 @@ def test_the_feedback_view_passes_axe_and_reflows_before_and_after_each_kind_of_
         document.set_content(feedback_for_ana.read_text(encoding="utf-8"))
         expect(document.get_by_text("m01-r1").first).to_be_attached()
         assert axe(document) == []
+        headings = document.evaluate("[...document.querySelectorAll('h1, h2, h3, h4')].map((h) => h.innerText)")
+        assert headings and not [h for h in headings if h.strip().endswith("¶")], headings
         assert overflowing(document) == []
     finally:
         document.close()

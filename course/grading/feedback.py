@@ -18,8 +18,10 @@ INSTANCE_FEEDBACK = "feedback"  # INSTANCE/feedback/<learner>/<module>.html (+ .
 # What the site adds to nbgrader's feedback page so it meets WCAG 2.1 AA: links told apart from text by an
 # underline and at 4.5:1 on its grey panels (white on a cell's blue heading), code comments at 4.5:1, and
 # code that wraps instead of running off a narrow window (1.4.10 reflow at 320 px), so that no code block is
-# a region that scrolls but cannot be reached by keyboard.
+# a region that scrolls but cannot be reached by keyboard; and no "¶" link after each heading (nbconvert's,
+# which ended every heading's name in "¶").
 FEEDBACK_STYLE = ("<style>a{color:#1f5a8f;text-decoration:underline}div.nbgrader_cell .panel-heading a{color:#fff}"
+                  ".anchor-link{display:none}"
                   ".highlight .c1,.highlight .c,.highlight .cm{color:#2f6262}"
                   "pre{white-space:pre-wrap;overflow-wrap:anywhere;overflow:visible}"
                   "img{max-width:100%;height:auto}</style>")
