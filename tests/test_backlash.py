@@ -259,6 +259,15 @@ def test_no_policy_draws_the_baseline_once_and_a_control_that_changes_nothing_sa
     assert baseline and all("No policy (baseline)" not in v for v in baseline), "the baseline drawn twice"
     leaving = [v for v in views if "People leaving each year" in v]
     assert leaving and all(backlash.SAME_FOR_BOTH in v for v in leaving)
+    # Promotion under "Who leaves": the same numbers, but the chart says which way it shows (it looked broken)
+    for policy in positive_sum.POLICIES:
+        bar, seats = (_chart(backlash._view(policy, way, backlash.SHOW[0])) for way in ("bar", "seats"))
+        assert bar != seats and "promoted against a bar" in bar and "promoted into fixed seats" in seats
+
+
+def _chart(view) -> str:
+    chart, _reading = view
+    return chart.html()
 
 
 def test_a_label_over_the_tallest_bar_has_room_below_the_title():

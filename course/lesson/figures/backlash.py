@@ -21,7 +21,7 @@ SHORT = {"none": "None", "transparent": "Criteria", "credit": "Credit", "flexibl
          "sponsorship": "Sponsors", "all": "All four"}
 PROMOTION_LABELS = {"bar": "Against a bar (a career ladder)", "seats": "Into fixed seats (set senior roles)"}
 SHOW = ("Who leaves", "Who is promoted", "Team output")
-SAME_FOR_BOTH = ("In this model, how people are promoted does not change who leaves, so this view is the same "
+SAME_FOR_BOTH = ("In this model, how people are promoted does not change who leaves: these numbers are the same "
                  "for both ways of promoting.")
 
 
@@ -267,17 +267,18 @@ def _draw_paired(groups, before, after, *, names, title, unit, ylim, source, yla
     ax.legend(frameon=False, loc="upper right", fontsize=9)
     listed = "; ".join(f"{g}: {names[0]} {b:.1f}{unit}, {names[1]} {a:.1f}{unit}"
                        for g, b, a in zip(groups, before, after))
-    return charts.Chart(charts._render(fig), f"Grouped bar chart, {title}. {listed}.", source)
+    return charts.Chart(charts._render(fig), f"Grouped bar chart, {' '.join(title.splitlines())}. {listed}.", source)
 
 
 _paired = charts.cached_by(__file__)(_draw_paired)
 
 
-def _leaving_view(label, base, run, years):
+def _leaving_view(label, base, run, years, promotion):
+    way = PROMOTION_LABELS[promotion].split(" (")[0].lower()  # the chart says which way of promoting it shows
     chart = _paired_chart(["Women", "Men", "Whole team"], base.leave_per_100, run.leave_per_100,
                           names=("No policy", label), unit="", ylim=25, ylabel="per 100 people",
                           source=_source_line(),
-                          title=f"People leaving each year, per 100 ({MODEL_NOTE})")
+                          title=f"People leaving each year, per 100 ({MODEL_NOTE}),\npromoted {way}")
     w, m, t = run.leave_per_100
     w0, m0, t0 = base.leave_per_100
     if run.policy == "none":
@@ -288,7 +289,7 @@ def _leaving_view(label, base, run, years):
            else "unfair treatment reaches some men as well")
     return chart, (f"With {label.lower()}, {w:.1f} in every 100 women leave each year (no policy: {w0:.1f}), "
                    f"{m:.1f} in every 100 men ({m0:.1f}) and {t:.1f} across the team ({t0:.1f}). Men leave less "
-                   f"too: {why}. Over {years} years, no policy in the model makes anyone more likely to leave. "
+                   f"too: {why}. Over {years} years, none of the policies makes anyone more likely to leave. "
                    f"{SAME_FOR_BOTH}")
 
 
@@ -349,7 +350,7 @@ def _view(policy: str, promotion: str, show: str):
     label = _labels()[policy]
     base, run = positive_sum.compare(policy, promotion, a)
     if show == SHOW[0]:
-        chart, reading = _leaving_view(label, base, run, a.years)
+        chart, reading = _leaving_view(label, base, run, a.years, promotion)
     elif show == SHOW[1]:
         chart, reading = _promotion_view(label, base, run, promotion)
     else:
