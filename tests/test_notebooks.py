@@ -80,3 +80,15 @@ def test_notebook_runs_top_to_bottom_in_a_fresh_kernel(path):
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
+
+
+@pytest.mark.parametrize("name, widget, says", [
+    ("01-why-men-why-now", "why_men.continuum()", "it is not kept (it clears when the page reloads)"),
+    ("05-behind-the-veil", "veil.game()", "The game keeps nothing: your rules and draws clear when the page reloads"),
+])
+def test_a_choice_the_course_does_not_keep_says_so_just_before_it(name, widget, says):
+    """Saved answers come back on a reload; a personal choice that is not saved (where am I today, the veil
+    game's rules) says so in the text right above it, where the learner makes it."""
+    cells = _nb(ROOT / "modules" / f"{name}.ipynb")["cells"]
+    at = next(i for i, cell in enumerate(cells) if widget in "".join(cell["source"]))
+    assert says in "".join(cells[at - 1]["source"])
