@@ -547,6 +547,7 @@ def test_the_self_paced_site_speaks_to_a_learner_on_their_own(module_page):
     page = base64.b64decode(link.get_attribute("href").split("base64,", 1)[1]).decode("utf-8")
     assert "What did the BCG comparison actually measure?" in page and "<dd>(c) " in page
     assert "<script" not in page and "Nothing in this file was sent anywhere" in page
+    assert re.search(r"Copied \d\d \w+ \d{4}, \d\d:\d\d [A-Z+-]", page), "when, with the server's zone"
 
 
 # What the lessons tell a learner in JupyterLab to do, which a website page must not show.

@@ -343,7 +343,7 @@ def _copy_of_answers(module: str) -> w.VBox:
     def make(_button):
         current = answers()
         current.flush()
-        when = datetime.datetime.now().astimezone().strftime("%d %B %Y, %H:%M")
+        when = datetime.datetime.now().astimezone().strftime("%d %B %Y, %H:%M %Z")  # the server's clock: zone named
         text = answers_copy.page(timing.title(notebook), read(notebook), current.saved(module), when)
         name = f"allies-in-tech-{module}-my-answers.html"
         link.value = f"<p>{keepsake.download_link(name, text, 'text/html', 'printable page')}</p>"
