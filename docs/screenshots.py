@@ -89,6 +89,7 @@ def shoot(base: str, browser) -> None:
     page = module(context, base, MODULE_4)
     citation = page.locator(".allies-explorer figcaption").first
     citation.scroll_into_view_if_needed()
+    citation.locator(".allies-cite summary").first.click()  # the short source, opened to the full reference
     save(page.locator(".allies-explorer").first.screenshot(), "citation")
     page.close()
 

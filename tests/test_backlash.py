@@ -270,6 +270,22 @@ def _chart(view) -> str:
     return chart.html()
 
 
+@pytest.mark.parametrize("title", ["Managers who are men, uncomfortable with a common work activity with a woman "
+                                   "(LeanIn.Org and SurveyMonkey, 2019)", "Promotions a year per 100 juniors, Women and Men, against a bar, with every "
+                                   "policy in place (illustrative model, not data)",
+                                   "People leaving each year, per 100 (illustrative model, not data),\n"
+                                   "promoted into fixed seats"])
+def test_a_long_chart_title_wraps_inside_the_figure(title):
+    """Module 4's first chart lost the end of its title ("… a common work activity with") off the figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig, ax = charts._figure(title)
+    FigureCanvasAgg(fig).draw()
+    box = ax._left_title.get_window_extent()  # (the title is set on the left)
+    assert box.width > 0
+    assert box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height and box.y0 >= ax.bbox.y1, (box, fig.bbox)
+
+
 def test_a_label_over_the_tallest_bar_has_room_below_the_title():
     assert charts.headroom(100, [96, 30]) >= 96 * 1.1 and charts.headroom(100, [40]) == 100
 

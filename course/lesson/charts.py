@@ -5,6 +5,7 @@ import base64
 import html
 import io
 import struct
+import textwrap
 from dataclasses import asdict, dataclass
 
 from course.lesson import cache, markup
@@ -75,13 +76,17 @@ def cached_by(code_file: str):
 cached = cached_by(__file__)
 
 
+TITLE_CHARACTERS = 66  # a title line this long fits the figure's width at its font size; longer ones wrap
+
+
 def _figure(title: str):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 3.4), dpi=100)
     fig.subplots_adjust(left=0.1, right=0.98, top=0.88, bottom=0.12)  # fixed: faster than a layout engine
     ax = fig.add_subplot()
-    ax.set_title(title, loc="left", fontsize=11)
+    wrapped = "\n".join(textwrap.fill(line, TITLE_CHARACTERS) for line in title.splitlines())
+    ax.set_title(wrapped, loc="left", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
     return fig, ax
 
