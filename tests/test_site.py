@@ -591,8 +591,14 @@ def test_the_index_gives_each_module_its_time_objectives_and_the_learners_progre
                                                                                              timeout=15_000)
     page = browser.new_page()
     try:
+        page.add_init_script("""window.__shifts = 0; new PerformanceObserver((list) => list.getEntries()
+            .forEach((e) => { window.__shifts += e.value; })).observe({type: 'layout-shift', buffered: true});""")
         page.goto(f"http://127.0.0.1:{server}/")
         expect(page.get_by_role("link", name=re.compile("^Continue where you left off: Module 1"))).to_be_visible()
+        page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        assert page.evaluate("window.__shifts") < 0.01, "the list moved down when the link to continue came"
+        assert page.locator("main [aria-live]").count() == 0  # progress is read once, not announced 8 times
+        assert "self-paced course" in page.inner_text("main")
         first = page.locator("li[data-module='01-why-men-why-now.ipynb']")
         expect(first.locator(".allies-progress")).to_have_text(re.compile(r"^\d of 6 answers saved$"))
         for module in site.modules():  # other tests in this file answer some modules' checks too
