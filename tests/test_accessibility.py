@@ -62,6 +62,26 @@ def test_nothing_on_a_module_page_overflows_a_320px_window(pages, name):
         region = regions.nth(i)
         assert region.get_attribute("tabindex") == "0" and region.get_attribute("role") == "region"
         assert region.get_attribute("aria-label")
+    assert broken_words(page) == [], "a table cell breaks a word across lines (Module 5 read 'Gend/er')"
+
+
+BROKEN_WORDS = """() => { const broken = [];
+  for (const cell of document.querySelectorAll('.allies-table :is(th, td)')) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.data.matchAll(/[^\\s\\-–—/]+/g)) {  // (a line may break after a hyphen or slash)
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        if (new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1) broken.push(match[0]);
+      }
+    }
+  }
+  return broken.slice(0, 5); }"""
+
+
+def broken_words(page) -> list[str]:
+    return page.evaluate(BROKEN_WORDS)
 
 
 def test_the_index_passes_axe_and_reflows(site, browser):
