@@ -201,6 +201,8 @@ def test_the_feedback_view_passes_axe_and_reflows_before_and_after_each_kind_of_
         assert axe(document) == []
         headings = document.evaluate("[...document.querySelectorAll('h1, h2, h3, h4')].map((h) => h.innerText)")
         assert headings and not [h for h in headings if h.strip().endswith("¶")], headings
+        text = document.inner_text("body")
+        assert "Test cell" not in text and "Student's answer" not in text and "Your answer" in text
         assert overflowing(document) == []
     finally:
         document.close()

@@ -21,19 +21,26 @@ INSTANCE_FEEDBACK = "feedback"  # INSTANCE/feedback/<learner>/<module>.html (+ .
 # a region that scrolls but cannot be reached by keyboard; and no "¶" link after each heading (nbconvert's,
 # which ended every heading's name in "¶").
 FEEDBACK_STYLE = ("<style>a{color:#1f5a8f;text-decoration:underline}div.nbgrader_cell .panel-heading a{color:#fff}"
-                  ".anchor-link{display:none}"
+                  ".anchor-link{display:none}h1{font-size:1.8em}"
                   ".highlight .c1,.highlight .c,.highlight .cm{color:#2f6262}"
                   "pre{white-space:pre-wrap;overflow-wrap:anywhere;overflow:visible}"
                   "img{max-width:100%;height:auto}</style>")
 
 
+# nbgrader's words for its parts, said to the learner who reads them (its feedback template's labels).
+LABELS = {">Test cell<": ">Check, marked automatically<", ">Written response<": ">Reflection, marked by a grader<",
+          ">Student's answer<": ">Your answer<"}
+
+
 def _for_the_site(page: str) -> bytes:
-    """nbgrader's feedback page for the cohort site: in English (`lang`), with FEEDBACK_STYLE, and without
-    its script elements (MathJax from a CDN, and the template's own): the site shows it in a sandbox that
-    runs no scripts, so they would only reach out."""
+    """nbgrader's feedback page for the cohort site: in English (`lang`), with FEEDBACK_STYLE, its labels in
+    the learner's words (LABELS), and without its script elements (MathJax from a CDN, and the template's
+    own): the site shows it in a sandbox that runs no scripts, so they would only reach out."""
     import re
 
     page = re.sub(r"<script\b.*?</script\s*>", "", page, flags=re.S | re.I)
+    for said, meant in LABELS.items():
+        page = page.replace(said, meant)
     page = re.sub(r"<html\b(?![^>]*\blang=)", '<html lang="en"', page, count=1, flags=re.I)
     return re.sub(r"</head\s*>", lambda m: FEEDBACK_STYLE + m.group(0), page, count=1, flags=re.I).encode("utf-8")
 
