@@ -206,3 +206,19 @@ def test_the_feedback_view_passes_axe_and_reflows_before_and_after_each_kind_of_
         assert overflowing(document) == []
     finally:
         document.close()
+
+
+def test_the_index_links_feedback_ready_to_the_feedback_at_the_modules_foot(cohort, signed_in, feedback_for_ana):
+    """"feedback ready" on the index was plain text: the learner had to open the module and scroll to its foot.
+    It is a link there now, and the page, once its widgets are live, goes to the feedback and focuses it."""
+    server, _ = cohort
+    page = signed_in.new_page()
+    try:
+        page.goto(server.url + "/")
+        line = page.locator(f'li[data-module="{MODULE_1}.ipynb"] .allies-progress')
+        line.get_by_role("link", name="feedback ready").click(timeout=SLOW)
+        expect(page.locator("body")).to_have_attribute("data-allies-page", "ready", timeout=SLOW)
+        expect(page.locator("#feedback")).to_be_focused()
+        expect(page.locator("#feedback")).to_be_in_viewport()
+    finally:
+        page.close()

@@ -493,7 +493,8 @@ def feedback_html(page: str, about: dict) -> str:
         said += f" on your submission of {when[:16].replace('T', ' ')} UTC"
     if isinstance(score, (int, float)) and isinstance(most, (int, float)):
         said += f": {score:g} of {most:g} points so far"
-    return (f'<p class="allies-feedback-head"><b>Your feedback</b>{validation.escaped(said)}</p>'
+    return (f'<p class="allies-feedback-head" id="feedback" tabindex="-1"><b>Your feedback</b>'
+            f"{validation.escaped(said)}</p>"
             '<iframe class="allies-feedback-page" sandbox="" referrerpolicy="no-referrer" '
             'title="Your feedback on this module" '
             f'srcdoc="{html.escape(page, quote=True)}"></iframe>')

@@ -414,6 +414,15 @@ function widgetStyles() {
   return loaded;
 }
 
+/** A link to a part the live widgets bring (the index's "feedback ready" goes to `#feedback`) arrives before
+ *  that part exists: once it does, the page goes there, and the keyboard focus with it. */
+function goToTarget() {
+  const target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (!target) return;
+  target.scrollIntoView();
+  target.focus({ preventScroll: true });
+}
+
 async function main() {
   watchFirstViews();
   const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
@@ -429,6 +438,7 @@ async function main() {
   const outputs = document.querySelectorAll('script[type="application/vnd.voila.cell-output+json"]');
   await Promise.all(Array.from(outputs, (script) => show(script, manager, loaded)));
   document.body.dataset.alliesPage = 'ready';
+  goToTarget();
 }
 
 main().catch((error) => {
