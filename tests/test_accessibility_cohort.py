@@ -222,3 +222,19 @@ def test_the_index_links_feedback_ready_to_the_feedback_at_the_modules_foot(coho
         expect(page.locator("#feedback")).to_be_in_viewport()
     finally:
         page.close()
+
+
+def test_the_cohort_servers_log_has_no_line_that_says_nothing(cohort, signed_in):
+    """An operator reads the log: it carried a blank "WARNING |" line each time a page's kernel connection
+    closed, and the debugger's four-line warning about frozen modules from every forked kernel."""
+    import time
+
+    server, _ = cohort
+    before = server.log.read_text().count("Kernel shutdown")
+    open_module(signed_in, server.url, f"{MODULE_1}.ipynb").close()  # its kernel is shut down as it closes
+    deadline = time.monotonic() + 60
+    while server.log.read_text().count("Kernel shutdown") <= before:
+        assert time.monotonic() < deadline, "the closed page's kernel was not shut down"
+        time.sleep(0.2)
+    log = server.log.read_text()
+    assert "Kernel started" in log and not re.search(r"WARNING \| *$", log, re.M) and "frozen modules" not in log

@@ -225,8 +225,10 @@ class CourseVoila(Voila):
         errors.for_unknown_addresses(settings)
         upstream.share_compiled_templates(VoilaExporter, TEMPLATE_CODE)
         # The modules are stored without outputs, so jupyter_server's "Notebook … is not trusted" (one line per
-        # notebook opened) says nothing about them: Voilà marks the outputs it makes trusted itself.
-        self.log.addFilter(lambda record: "is not trusted" not in record.getMessage())
+        # notebook opened) says nothing about them: Voilà marks the outputs it makes trusted itself. Nor does a
+        # warning with no words (jupyter_server logs one as a page's kernel connection closes).
+        self.log.addFilter(lambda record: "is not trusted" not in record.getMessage()
+                           and bool(record.getMessage().strip()))
         return settings
 
     def listen(self):
@@ -263,6 +265,9 @@ def environment(instance: Instance, learner: str | None = None,
     if check_feedback not in keys.MODES:
         raise ValueError(f"check_feedback must be one of {', '.join(keys.MODES)}, not {check_feedback!r}")
     os.environ[contract.FEEDBACK_ENV] = check_feedback
+    # Kernels import the debugger, which warns at start that Python's frozen modules may hide breakpoints:
+    # nobody debugs a learner's kernel, so the warning only fills the log.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     os.environ[contract.SITE_ENV] = kind
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DIR),
                                                                os.environ.get("JUPYTER_PATH")]))
