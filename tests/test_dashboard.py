@@ -577,6 +577,8 @@ def test_an_instructor_sees_the_dashboard_with_charts_tables_and_no_reflection_t
             expect(view.locator("table caption")).to_be_visible()
         expect(page.locator(".allies-most-missed")).to_contain_text("m01-q1")
         assert "CANARY" not in page.content()
+        # its header names the course only: its "All modules" link led back to the dashboard itself
+        expect(page.get_by_role("navigation", name="Course")).to_have_text("Allies in Tech")
 
         page.get_by_role("button", name="Save charts as PNG").click()
         expect(page.locator(".allies-view-self-assessment")).to_contain_text("at least 5 learners")
