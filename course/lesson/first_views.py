@@ -49,7 +49,8 @@ def _select(control: w.ValueWidget, number: int) -> str:
 
 def of(widget: w.Widget, blank: bool = False) -> str:
     """The first view of `widget` and what it holds, its controls disabled; `blank`: its fields as they are
-    before anyone answers (empty, nothing chosen), whatever they hold now."""
+    before anyone answers (empty, nothing chosen), whatever they hold now. An HTML part goes in as it is, so
+    only a widget whose HTML parts are the course's own text (never built from saved answers) may use it."""
     if widget.layout.display == "none":
         return ""
     if isinstance(widget, w.HTML):
