@@ -15,13 +15,14 @@ import ipywidgets as w
 
 
 class ShownFirst:
-    """A widget (mixed in before the ipywidgets class) that a cell's output carries with its first view."""
+    """A widget (mixed in before the ipywidgets class) that a cell's output carries with its first view: by
+    default the widget as it is (`of`), for a widget whose HTML parts are the course's own text."""
 
     def _repr_mimebundle_(self, **kwargs):
         return {**super()._repr_mimebundle_(**kwargs), "text/html": self.first_view()}
 
     def first_view(self) -> str:
-        raise NotImplementedError
+        return of(self)
 
 
 def labels(control: w.ValueWidget) -> list[str]:

@@ -365,15 +365,9 @@ Details = list[tuple[str, str]]
 class Still(ShownFirst, w.HTML):
     """HTML that a cell shows as a widget (another widget may change it), with itself as its first view."""
 
-    def first_view(self) -> str:
-        return of(self)
-
 
 class Column(ShownFirst, w.VBox):
     """Widgets one under another, shown first as they are: for parts made of the course's own text only."""
-
-    def first_view(self) -> str:
-        return of(self)
 
 
 def figure(chart: Chart, reading: str) -> w.HTML:
@@ -449,9 +443,6 @@ class Calculator(ShownFirst, w.VBox):
             return
         self.message.value = ""
         self.view.value = chart.html() + _reading(reading)
-
-    def first_view(self) -> str:
-        return of(self)
 
 
 def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tuple[Chart, str]],
