@@ -401,6 +401,52 @@ def test_page_runs_the_course_front_end_not_voilas_application(module_page):
     assert module_page.locator("script[type='application/vnd.voila.cell-output+json']").count() == 0
 
 
+SOCKETS = """(() => {
+  const Native = window.WebSocket;
+  window.__sockets = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) { super(...args); this.createdAt = performance.now(); window.__sockets.push(this); }
+  };
+})()"""
+
+
+def answers_a_check(page) -> None:
+    """The page's kernel answers: the first knowledge check's status changes when another option is picked."""
+    check = page.locator(".allies-answer", has=page.locator("input[type=radio]")).first
+    status = check.locator(":scope > .widget-html").first
+    before = status.inner_text()
+    check.locator("input[type=radio]:not(:checked)").first.check()
+    expect(status).not_to_have_text(before)
+
+
+def test_the_page_opens_its_kernels_socket_before_its_script_and_the_script_takes_it_over(server, browser):
+    """The page opens its kernel's websocket as soon as the page is whole, so it connects while the script
+    is fetched and run (voila_setup.macro.html.j2); the script's kernel connection takes that socket over
+    (page.js `kernelSockets`), and replaces it with a new one if it is lost."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(SOCKETS)
+    try:
+        page.goto(f"http://127.0.0.1:{server}/voila/render/{MODULE_1}")
+        expect(page.locator("body")).to_have_attribute("data-allies-page", "ready", timeout=45_000)
+        opened = page.evaluate("""() => ({
+          sockets: window.__sockets.length,
+          taken: window.__sockets[0] === window.alliesKernelSocket.socket,
+          open: window.__sockets[0].readyState === WebSocket.OPEN,
+          created: window.__sockets[0].createdAt,
+          script: performance.getEntriesByType('resource').find((r) => r.name.includes('/static/page.js')).startTime,
+        })""")
+        assert opened["sockets"] == 1 and opened["taken"] and opened["open"], opened
+        assert opened["created"] < opened["script"], opened
+        answers_a_check(page)
+        page.evaluate("window.__sockets[0].close(4000)")  # (not a clean close: the connection reconnects)
+        page.wait_for_function("window.__sockets.length === 2 && window.__sockets[1].readyState === WebSocket.OPEN")
+        expect(page.locator("#allies-connection")).to_have_count(0)
+        answers_a_check(page)
+    finally:
+        context.close()
+
+
 def test_the_front_end_is_cached_for_good_under_a_versioned_url(server):
     import urllib.request
 

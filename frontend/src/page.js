@@ -423,12 +423,33 @@ function goToTarget() {
   target.focus({ preventScroll: true });
 }
 
+/** The WebSocket class the kernel connection opens its sockets with: the first, to the page's kernel, is the
+ *  one the page opened as soon as it was whole (`early`, see voila_setup.macro.html.j2), if it is connecting
+ *  or open; any other (a reconnection) is new. */
+function kernelSockets(early) {
+  function KernelSocket(url, protocols) {
+    const socket = early?.socket;
+    early = null;
+    if (!socket || socket.readyState > WebSocket.OPEN
+        || new URL(url, location.href).pathname !== new URL(socket.url).pathname) {
+      socket?.close();
+      return new WebSocket(url, protocols);
+    }
+    // (the connection sets the socket's handlers once this returns: an open one is told it is open then)
+    if (socket.readyState === WebSocket.OPEN) queueMicrotask(() => socket.onopen?.(new Event('open')));
+    return socket;
+  }
+  return Object.assign(KernelSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+}
+
 async function main() {
   watchFirstViews();
   const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
+  const early = window.alliesKernelSocket;
   const kernel = new KernelConnection({
     model: { id: config.kernelId, name: 'python3' },
-    serverSettings: ServerConnection.makeSettings({ baseUrl: config.baseUrl }),
+    clientId: early?.clientId,
+    serverSettings: ServerConnection.makeSettings({ baseUrl: config.baseUrl, WebSocket: kernelSockets(early) }),
   });
   kernel.commsOverSubshells = 'disabled';  // Voilà passes widget messages only, not subshell requests
   watchConnection(kernel, new SaveWatch(config.alliesMaxAnswerBytes));
