@@ -6,8 +6,9 @@ import it without loading another side's stack (a learner kernel must never load
 """
 from __future__ import annotations
 
+import json
 import re
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 COURSE_ID = "allies-in-tech"  # nbgrader's CourseDirectory.course_id, and the exchange folder's name
 
@@ -62,6 +63,26 @@ PLAN_PREFIX = "m06-plan-"
 CHECK_IN_ITEM = PLAN_PREFIX + "check-in"  # the check-in date, as the learner typed it (ISO when it is a date)
 FOLLOW_UP_MODULE = "07-four-weeks-on"
 SCHEDULE_FILE = "schedule.json"  # in a cohort's instance folder: {module: {"opens", "due"}}, ISO 8601 UTC
+FEEDBACK_FOLDER = "feedback"  # in an instance folder: <learner>/<module>.html, and a .json about it
+
+
+def returned_feedback(instance: str | None, learner: str | None, module: str) -> tuple[str, dict] | None:
+    """(html, about) of `learner`'s feedback on `module` (a module's name, without .ipynb), as grading returns
+    it to the site's `instance` folder (course/grading/feedback.py); None if there is none yet, or if the
+    learner or module is no plain name."""
+    names = (learner or "", module)
+    if not instance or any(name in ("", ".", "..") or any(c in name for c in "/\\\0") for name in names):
+        return None
+    folder = Path(instance) / FEEDBACK_FOLDER / learner
+    try:
+        page = (folder / f"{module}.html").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    try:
+        about = json.loads((folder / f"{module}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        about = {}
+    return page, about if isinstance(about, dict) else {}
 
 
 def module_number(item: str) -> str:

@@ -22,18 +22,24 @@ def sign_in_page(browser, server):
     return page
 
 
+def signed_in_as(browser, server, learner, code, **options):
+    """A new browser context (with `options`), signed in as `learner` by the sign-in form."""
+    context = browser.new_context(**options)
+    page = context.new_page()
+    page.goto(server.url + "/login")
+    page.fill("#learner", learner)
+    page.fill("#code", code)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+    page.close()
+    return context
+
+
 @pytest.fixture(scope="module")
 def signed_in(cohort, browser):
     """A browser context signed in as Ana, by the sign-in form."""
     server, codes = cohort
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(server.url + "/login")
-    page.fill("#learner", "ana")
-    page.fill("#code", codes["ana"])
-    page.click("button[type=submit]")
-    page.wait_for_url(server.url + "/")
-    page.close()
+    context = signed_in_as(browser, server, "ana", codes["ana"])
     yield context
     context.close()
 
@@ -206,6 +212,55 @@ def test_the_feedback_view_passes_axe_and_reflows_before_and_after_each_kind_of_
         assert overflowing(document) == []
     finally:
         document.close()
+
+
+def test_on_a_phone_the_feedback_is_a_page_of_its_own_for_its_learner_alone(cohort, browser, feedback_for_ana):
+    """On a phone, the feedback frame was a 36rem box scrolled inside the page, and its cells' headings
+    overran nbgrader's 37 px. The head links to the feedback as a page of its own, sent as a sandbox that runs
+    nothing, to the learner it is for and nobody else; the head's time is the learner's own."""
+    server, codes = cohort
+    address = f"{server.url}/allies/feedback/{MODULE_1}"
+    phone = {"viewport": {"width": 360, "height": 740}, "timezone_id": "Asia/Kolkata", "locale": "en-GB"}
+    context = signed_in_as(browser, server, "ana", codes["ana"], **phone)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/voila/render/{MODULE_1}.ipynb", timeout=SLOW)
+        head = page.locator(".allies-feedback-head")
+        expect(head).to_contain_text("8 of 10 points", timeout=SLOW)
+        expect(head.locator("time")).to_contain_text("GMT+5:30")  # (the moment, said in India's time)
+        expect(page.locator(".allies-feedback iframe")).to_be_hidden()
+        with context.expect_page() as opened:
+            head.get_by_role("link", name="Read it on a page of its own").click()
+        own = opened.value
+        own.wait_for_load_state()
+        assert own.url == address and own.title() == "Your feedback: Module 1 — Why men, why now"
+        expect(own.get_by_text("Your score: 8 of 10 points")).to_be_visible()
+        response = context.request.get(address)
+        policy = response.headers["content-security-policy"]
+        assert response.ok and policy.startswith("sandbox;") and "script-src" not in policy, policy
+        assert response.text() == feedback_for_ana.read_text(encoding="utf-8")
+        assert "default-src 'none'" in policy and response.headers["cache-control"] == "no-store"
+        for other in (f"{address}x", f"{server.url}/allies/feedback/..%2Fana%2F{MODULE_1}",
+                      f"{server.url}/allies/feedback/%2E%2E"):
+            assert context.request.get(other).status == 404, other
+    finally:
+        context.close()
+    ben = signed_in_as(browser, server, "ben", codes["ben"])
+    try:  # Ana's feedback is hers alone
+        theirs, own = ben.request.get(address), server.instance / "feedback" / "ben" / f"{MODULE_1}.html"
+        if own.exists():  # Ben's own, if the hand-in of his walkthrough (same words as Ana's) was graded
+            assert theirs.status == 200 and theirs.text() == own.read_text(encoding="utf-8")
+        else:
+            assert theirs.status == 404
+        assert theirs.text() != feedback_for_ana.read_text(encoding="utf-8")
+    finally:
+        ben.close()
+    nobody = browser.new_context()
+    try:
+        response = nobody.request.get(address, max_redirects=0)
+        assert response.status in (302, 403) and "8 of 10" not in response.text()
+    finally:
+        nobody.close()
 
 
 def test_the_index_links_feedback_ready_to_the_feedback_at_the_modules_foot(cohort, signed_in, feedback_for_ana):

@@ -311,7 +311,7 @@ def test_feedback_for_the_cohort_site_is_one_private_file_per_learner(course, le
     assert about["score"] == expected(learner)["score"] and about["max_score"] == 10
     assert (folder / f"{MODULE}.html").stat().st_mode & 0o077 == 0
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
-    assert f"Score: {expected(learner)['score']:.1f} / 10.0" in text
+    assert f"Your score: {expected(learner)['score']:g} of 10 points" in text
     for leak in ("BEGIN HIDDEN TESTS", "assert letter(answer)"):
         assert leak not in page
     assert "<script" not in page.lower()  # shown without scripts, so nothing to fetch (nbgrader's MathJax from a CDN)
@@ -323,14 +323,15 @@ def test_the_export_has_one_row_per_learner_and_module(course):
 
 
 def test_the_site_shows_a_learner_only_their_own_feedback_in_a_sandboxed_iframe(course):
-    from course.lesson.widgets import feedback_html, feedback_page
+    from course.contract import returned_feedback
+    from course.lesson.widgets import feedback_html
 
     instance = str(course["instance"].root)
-    page, about = feedback_page(instance, "cohort-01", MODULE)
+    page, about = returned_feedback(instance, "cohort-01", MODULE)
     assert about["score"] == expected("cohort-01")["score"]
     for other in ("nobody", "../cohort-01", "cohort-01/../lab-01", ".."):
-        assert feedback_page(instance, other, MODULE) is None
-    shown = feedback_html(page, about)
+        assert returned_feedback(instance, other, MODULE) is None
+    shown = feedback_html(page, about, MODULE)
     outside, srcdoc = re.fullmatch(r'(.*<iframe [^>]*)srcdoc="([^"]*)"></iframe>', shown, re.DOTALL).groups()
     assert 'sandbox=""' in outside and "allow-" not in outside and "<script" not in outside
     assert html.unescape(srcdoc) == page  # the whole page, and only inside the sandboxed frame

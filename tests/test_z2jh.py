@@ -62,7 +62,7 @@ def test_the_learners_servers_get_what_the_hub_config_gives_them():
     assert single["extraEnv"][contract.EXCHANGE_ENV] == local[contract.EXCHANGE_ENV]
     mounts = {m["mountPath"] for m in single["storage"]["extraVolumeMounts"]}
     assert single["extraEnv"][contract.EXCHANGE_ENV] in mounts
-    # Returned feedback is read in the instance folder (course.lesson.widgets.feedback_page): one learner's only.
+    # Returned feedback is read in the instance folder (course.contract.returned_feedback): one learner's only.
     instance = Path(single["extraEnv"][contract.INSTANCE_ENV])
     assert str(instance / "feedback" / "{username}") in mounts
     assert values()["cull"]["enabled"] is True

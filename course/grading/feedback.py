@@ -7,12 +7,12 @@ import json
 import os
 from pathlib import Path
 
+from course.contract import FEEDBACK_FOLDER
 from course.grading import state as grading_state
 from course.grading.course_dir import Course, api, must_succeed, protect, write_private
 from course.lesson import submissions
 
 
-INSTANCE_FEEDBACK = "feedback"  # INSTANCE/feedback/<learner>/<module>.html (+ .json)
 
 
 # What the site adds to nbgrader's feedback page so it meets WCAG 2.1 AA: links told apart from text by an
@@ -20,7 +20,12 @@ INSTANCE_FEEDBACK = "feedback"  # INSTANCE/feedback/<learner>/<module>.html (+ .
 # code that wraps instead of running off a narrow window (1.4.10 reflow at 320 px), so that no code block is
 # a region that scrolls but cannot be reached by keyboard; and no "¶" link after each heading (nbconvert's,
 # which ended every heading's name in "¶").
-FEEDBACK_STYLE = ("<style>a{color:#1f5a8f;text-decoration:underline}div.nbgrader_cell .panel-heading a{color:#fff}"
+# A cell's heading is not held to nbgrader's 37 px, which its words overran once they wrapped on a phone; and
+# the page sets its width to the device's, so that, sent as a page of its own (course/web/feedback_page.py),
+# a phone shows it at its own width rather than a desktop's, scaled down.
+FEEDBACK_STYLE = ('<meta name="viewport" content="width=device-width, initial-scale=1">'
+                  "<style>a{color:#1f5a8f;text-decoration:underline}div.nbgrader_cell .panel-heading a{color:#fff}"
+                  "div.nbgrader_cell .panel-heading{height:auto;min-height:37px;display:flow-root}"
                   ".anchor-link{display:none}h1{font-size:1.8em}"
                   ".highlight .c1,.highlight .c,.highlight .cm{color:#2f6262}"
                   "pre{white-space:pre-wrap;overflow-wrap:anywhere;overflow:visible}"
@@ -32,15 +37,28 @@ LABELS = {">Test cell<": ">Check, marked automatically<", ">Written response<": 
           ">Student's answer<": ">Your answer<"}
 
 
+# nbgrader's head of the page, "<h4>01-why-men-why-now (Score: 8.0 / 10.0)</h4>": a file's name, and a
+# fourth-level heading before the page's first.
+SCORE_HEAD = r"<h4>[^<(]*\(Score: ([0-9.]+) / ([0-9.]+)\)</h4>"
+
+
 def _for_the_site(page: str) -> bytes:
-    """nbgrader's feedback page for the cohort site: in English (`lang`), with FEEDBACK_STYLE, its labels in
-    the learner's words (LABELS), and without its script elements (MathJax from a CDN, and the template's
-    own): the site shows it in a sandbox that runs no scripts, so they would only reach out."""
+    """nbgrader's feedback page for the cohort site: in English (`lang`), titled with the module's own title,
+    with FEEDBACK_STYLE, its labels and score in the learner's words (LABELS, SCORE_HEAD), and without its
+    script elements (MathJax from a CDN, and the template's own): the site shows it in a sandbox that runs no
+    scripts, so they would only reach out."""
+    import html
     import re
 
     page = re.sub(r"<script\b.*?</script\s*>", "", page, flags=re.S | re.I)
     for said, meant in LABELS.items():
         page = page.replace(said, meant)
+    page = re.sub(SCORE_HEAD, lambda m: f'<p class="h4">Your score: {float(m[1]):g} of {float(m[2]):g} points</p>',
+                  page, count=1)
+    if heading := re.search(r"<h1\b[^>]*>(.*?)</h1>", page, flags=re.S | re.I):
+        title = html.unescape(re.sub(r"<a\b.*?</a>|<[^>]+>", "", heading[1], flags=re.S)).strip()
+        page = re.sub(r"<title>.*?</title>", lambda _: f"<title>Your feedback: {html.escape(title)}</title>", page,
+                      count=1, flags=re.S | re.I)
     page = re.sub(r"<html\b(?![^>]*\blang=)", '<html lang="en"', page, count=1, flags=re.I)
     return re.sub(r"</head\s*>", lambda m: FEEDBACK_STYLE + m.group(0), page, count=1, flags=re.I).encode("utf-8")
 
@@ -101,7 +119,7 @@ def feedback(root: str | Path, modules: list[str] | None = None, log=print) -> d
                              "max_score": sub.max_score,
                              "submitted_at": sub.timestamp.isoformat() + "Z" if sub.timestamp else None,
                              "generated_at": dt.datetime.now(dt.timezone.utc).isoformat()}
-                    dest = course.instance / INSTANCE_FEEDBACK / learner
+                    dest = course.instance / FEEDBACK_FOLDER / learner
                     write_private(dest / f"{module}.html", _for_the_site(page.read_text(encoding="utf-8")),
                                    owner)
                     write_private(dest / f"{module}.json", json.dumps(about).encode(), owner)

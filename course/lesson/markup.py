@@ -2,6 +2,7 @@
 stylesheet (`components.css`: the site's template links it; in JupyterLab `style()` brings it)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from functools import lru_cache
 from typing import Callable
@@ -77,3 +78,10 @@ def table(caption: str, columns: list[str], rows: list[list[str]],
     return (f'<div class="allies-table-scroll" role="region" tabindex="0" aria-label="{escaped(caption)}">'
             f'<table class="allies-table"><caption>{escaped(caption)}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def moment(when: dt.datetime) -> str:
+    """A moment (aware, or naive in UTC) as HTML saying it in UTC, to the minute; the site's page script says it
+    in the reader's own time zone (`frontend/src/page.js` `localTimes`)."""
+    utc = (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+    return f'<time class="allies-utc" datetime="{utc:%Y-%m-%dT%H:%MZ}">{utc:%Y-%m-%d %H:%M} UTC</time>'

@@ -11,6 +11,7 @@ import ipywidgets as w
 from IPython.display import HTML, display
 from traitlets import Unicode
 
+from course.contract import returned_feedback
 from course.lesson import keys, markup, validation
 from course.lesson.first_views import ShownFirst, of, with_selects
 from course.lesson.charts import Chart
@@ -309,7 +310,7 @@ def submit_module(module: str):
         try:
             current = answers()
             current.submit(module)
-            if feedback_page(current.instance, current.learner, module):
+            if returned_feedback(current.instance, current.learner, module):
                 status.value = markup.status("Submitted and kept. Your facilitator has already returned feedback on "
                                        "this module, so this new submission is graded only if they allow it: "
                                        "ask them if you need it marked.")
@@ -454,38 +455,29 @@ def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tu
 # -- Feedback on the cohort site ---------------------------------------------------------------------------
 # `python -m course instructor feedback` writes INSTANCE/feedback/<learner>/<module>.html and a .json beside
 # it (course/grading/feedback.py). The hand-in step shows the signed-in learner's own page, and nobody else's, in a
-# sandboxed iframe that runs no scripts: the page is nbgrader's HTML and holds the learner's own text.
+# sandboxed iframe that runs no scripts: the page is nbgrader's HTML and holds the learner's own text. The site
+# also sends it as a page of its own, as sandboxed (course/web/feedback_page.py), which a phone shows whole.
 
-def feedback_page(instance: str | None, learner: str | None, module: str) -> tuple[str, dict] | None:
-    """(html, about) of `learner`'s returned feedback on `module`, from the site's `instance` folder; None if
-    there is none yet."""
-    import json
-    from pathlib import Path
-
-    if not (instance and learner) or learner in (".", "..") or any(c in learner for c in "/\\\0"):
-        return None
-    folder = Path(instance) / "feedback" / learner
-    try:
-        page = (folder / f"{module}.html").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    try:
-        about = json.loads((folder / f"{module}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        about = {}
-    return page, about if isinstance(about, dict) else {}
+FEEDBACK_ADDRESS = "../../allies/feedback/{module}"  # from a module page, /voila/render/<module>.ipynb
 
 
-def feedback_html(page: str, about: dict) -> str:
-    """The feedback page inside `<iframe sandbox srcdoc=…>`: no scripts, no same origin, no forms."""
+def feedback_html(page: str, about: dict, module: str) -> str:
+    """The feedback page inside `<iframe sandbox srcdoc=…>` (no scripts, no same origin, no forms), under a
+    head saying what it is on, with a link to the page on its own."""
+    import datetime as dt
+
     score, most, when = about.get("score"), about.get("max_score"), about.get("submitted_at")
     said = ""
-    if isinstance(when, str):
-        said += f" on your submission of {when[:16].replace('T', ' ')} UTC"
+    try:
+        said += f" on your submission of {markup.moment(dt.datetime.fromisoformat(when))}"
+    except (TypeError, ValueError):
+        pass
     if isinstance(score, (int, float)) and isinstance(most, (int, float)):
-        said += f": {score:g} of {most:g} points so far"
-    return (f'<p class="allies-feedback-head" id="feedback" tabindex="-1"><b>Your feedback</b>'
-            f"{validation.escaped(said)}</p>"
+        said += validation.escaped(f": {score:g} of {most:g} points so far")
+    address = html.escape(FEEDBACK_ADDRESS.format(module=module), quote=True)
+    return (f'<p class="allies-feedback-head" id="feedback" tabindex="-1"><b>Your feedback</b>{said}. '
+            f'<a href="{address}" target="_blank" rel="noopener">Read it on a page of its own</a> '
+            "(opens in a new tab).</p>"
             '<iframe class="allies-feedback-page" sandbox="" referrerpolicy="no-referrer" '
             'title="Your feedback on this module" '
             f'srcdoc="{html.escape(page, quote=True)}"></iframe>')
@@ -498,9 +490,9 @@ def feedback_view(module: str) -> w.HTML:
     current = answers()
 
     def show() -> None:
-        found = feedback_page(current.instance, current.learner, module)
+        found = returned_feedback(current.instance, current.learner, module)
         if found:
-            view.value = feedback_html(*found)
+            view.value = feedback_html(*found, module)
 
     if current.ready.is_set():
         show()

@@ -32,7 +32,7 @@ from course.lesson import keys
 from course.paths import folder
 from course.store import roles
 from course.store.answers import AnswerStore, LearnerExists, is_url
-from course.web import connections, errors, handins, kernels, progress, site
+from course.web import connections, errors, feedback_page, handins, kernels, progress, site
 
 # Module pages' kernels a learner's server runs at once: at kernels.KERNEL_MB each, with the server's own
 # 171 MiB (docs/capacity.md), within the 1 GiB a learner's pod may use (deploy/z2jh/values.yaml).
@@ -54,8 +54,8 @@ LEARNER_EXTENSIONS = {
 
 def store_of(cohort: str | Path, learner: str) -> Path:
     """The learner's own answer store in the cohort folder. It sits beside `feedback/`, where `python -m course
-    instructor feedback --instance`-style delivery puts each learner's returned feedback (`course.lesson.widgets
-    .feedback_page` looks beside the store)."""
+    instructor feedback --instance`-style delivery puts each learner's returned feedback
+    (`course.contract.returned_feedback` looks beside the store)."""
     if not learner or learner.startswith(".") or any(ch in learner for ch in "/\\+\x00"):
         raise ValueError(f"user name {learner!r} cannot name a learner's store or an nbgrader submission")
     return Path(cohort) / f"answers-{learner}.sqlite3"
@@ -164,8 +164,9 @@ def _load_jupyter_server_extension(server_app) -> None:
         prepare_store(learner, os.environ[contract.STORE_ENV])
     link_modules(Path(server_app.root_dir).expanduser())
     base_url = server_app.web_app.settings["base_url"]
-    server_app.web_app.add_handlers(".*$", [(url_path_join(base_url, "/allies/progress"),
-                                             progress.ProgressHandler), *handins.routes(base_url)])
+    server_app.web_app.add_handlers(".*$", [
+        (url_path_join(base_url, "/allies/progress"), progress.ProgressHandler),
+        (url_path_join(base_url, feedback_page.ROUTE), feedback_page.FeedbackHandler), *handins.routes(base_url)])
 
 
 async def _start_jupyter_server_extension(server_app) -> None:

@@ -83,12 +83,17 @@ def of(store: AnswerStore, learner: str, today: dt.date | None = None, *, instan
     return {"modules": found, "continue": latest[1] if latest else None, "waiting": waiting}
 
 
+def learner_asking(handler: JupyterHandler) -> str | None:
+    """Whose request `handler` serves: the self-paced site's one learner, or the signed-in one."""
+    return os.environ.get(LEARNER_ENV) or getattr(handler.current_user, "username", None)
+
+
 class ProgressHandler(JupyterHandler):
     """GET: the progress of the learner asking (the self-paced site's one learner, or the signed-in one)."""
 
     @web.authenticated
     def get(self):
-        learner = os.environ.get(LEARNER_ENV) or getattr(self.current_user, "username", None)
+        learner = learner_asking(self)
         instance = instance_folder(os.environ)
         if not learner or STORE_ENV not in os.environ or instance is None:
             raise web.HTTPError(404)

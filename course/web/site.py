@@ -24,7 +24,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import make_url
 
 from course import contract, upstream
-from course.web import errors, front_door, kernels, progress
+from course.web import errors, feedback_page, front_door, kernels, progress
 from course.lesson import keys, timing
 from course.grading import release
 from course.instance import Instance
@@ -240,13 +240,15 @@ class CourseVoila(Voila):
         """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do, its module
         pages saying when the site is full, its template files found or not (never a 500), and no sign-out
         on a site nobody signs in to (jupyter_server's sign-out page needs files the sites do not serve);
-        first, the learner's progress for the index page. Every route's errors are the course's page."""
+        first, the learner's progress for the index page and their returned feedback on a page of its own.
+        Every route's errors are the course's page."""
         routes = upstream.replace_handlers(super().init_handlers(), {
             VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler, TornadoVoilaHandler: kernels.PageHandler,
             TemplateStaticFileHandler: TemplateStaticFiles})
         if not self.identity_provider.auth_enabled:
             routes = [route for route in routes if route[1] is not self.identity_provider.logout_handler_class]
         return errors.everywhere([(url_path_join(self.server_url, "/allies/progress"), progress.ProgressHandler),
+                                  (url_path_join(self.server_url, feedback_page.ROUTE), feedback_page.FeedbackHandler),
                                   *routes])
 
 

@@ -215,6 +215,21 @@ function localTime(hms) {
   return at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
 
+/** A moment the kernel writes in UTC (`<time class="allies-utc">`, `course.lesson.markup.moment`: the feedback's
+ *  head, the dashboard's), said in the reader's own time zone, named; the element keeps the moment (datetime). */
+function localTimes() {
+  const say = () => document.querySelectorAll('time.allies-utc').forEach((time) => {
+    const at = new Date(time.dateTime);
+    time.classList.remove('allies-utc');
+    if (Number.isNaN(at.getTime())) return;
+    time.textContent = at.toLocaleString([], {
+      year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short',
+    });
+  });
+  say();
+  new MutationObserver(say).observe(document.body, { subtree: true, childList: true });
+}
+
 /** Keeps every answer's "Saved" line true. A text over the store's limit is refused here, before it is
  *  sent (a websocket message over 10 MiB would cut the page off its kernel), and the page counts its words
  *  in place of the kernel, which no longer hears of it; a box says "Saved" only while its text is the one
@@ -444,6 +459,7 @@ function kernelSockets(early) {
 
 async function main() {
   watchFirstViews();
+  localTimes();
   const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
   const early = window.alliesKernelSocket;
   const kernel = new KernelConnection({

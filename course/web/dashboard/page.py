@@ -122,7 +122,7 @@ def show(instance_dir: str | os.PathLike[str] | None = None):
     def update(_button=None):
         report = build(store_path)
         summary.value = (f"<p>{validation.escaped(people(report.learners))} on the roster "
-                         f"(instructors not counted); read {report.read_at:%Y-%m-%d %H:%M} UTC.</p>")
+                         f"(instructors not counted); read {markup.moment(report.read_at)}.</p>")
         body.children = _sections(report)
 
     def save(_button):
