@@ -185,7 +185,7 @@ def test_a_module_page_as_sent_carries_every_output_but_its_widgets_rendered(ser
     """Every output that is not a widget (a study's method and findings, a check's question, a note) is in the
     page as sent, as nbconvert renders it; only widgets go to the page's script. Before, Voilà's lab template
     sent every output as JSON for the script to render: Module 3's evidence and questions came only once its
-    0.9 MB script had run, and pushed its first chart down the page."""
+    script had run, and pushed its first chart down the page."""
     status, page = _get(server, f"/voila/render/{name}")
     assert status == 200
     body = page[page.index("<body"):page.index("</main>")]
@@ -293,7 +293,7 @@ def test_a_module_pages_cells_come_without_a_script_each_and_its_head_without_un
     """Nothing before a page's first chart that the browser must stop to run or read and then does not use:
     no script in each cell (Voilà's lab template calls voila_process from every cell, and each call gave the
     browser a break to lay out the page so far: Module 5's first chart is 26 cells down), no Pygments styles
-    (the pages show no code), no Voilà log script in the head, and the page's own 0.9 MB script neither
+    (the pages show no code), no Voilà log script in the head, and the page's own script neither
     preloaded nor fetched before the page is read (a modulepreload in the head had the browser take it in
     while it read the page, and the first chart came later on 3 of the 4 modules measured)."""
     status, page = _get(server, "/voila/render/05-behind-the-veil.ipynb")
