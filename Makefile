@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,hub]'
 	touch $@
 
-$(PAGE_JS): frontend/package-lock.json frontend/src/page.js | node
+$(PAGE_JS): frontend/package-lock.json frontend/package.json $(wildcard frontend/src/*.js) | node
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 # Node.js and npm build the front end (Debian's, if the machine has none).

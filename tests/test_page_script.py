@@ -22,15 +22,10 @@ def sanitizing(tmp_path_factory, browser):
     build = json.loads((FRONTEND / "package.json").read_text())["scripts"]["build"]
     aliases = re.findall(r"--alias:\S+", build)
     assert aliases, "the build no longer swaps any package: this test has nothing to check"
-    entry = FRONTEND / "src" / ".sanitize-check.js"
     out = tmp_path_factory.mktemp("sanitize") / "check.js"
-    entry.write_text(MANAGER, encoding="utf-8")
-    try:
-        subprocess.run([FRONTEND / "node_modules" / ".bin" / "esbuild", str(entry), "--bundle", *aliases,
-                        "--format=iife", "--loader:.svg=dataurl", "--log-level=warning", f"--outfile={out}"],
-                       cwd=FRONTEND, check=True)
-    finally:
-        entry.unlink()
+    subprocess.run([FRONTEND / "node_modules" / ".bin" / "esbuild", "--bundle", *aliases, "--format=iife",
+                    "--loader:.svg=dataurl", "--log-level=warning", f"--outfile={out}"],
+                   input=MANAGER, text=True, cwd=FRONTEND, check=True)  # (the entry, read from stdin, resolves here)
     context = browser.new_context()
     page = context.new_page()
     page.set_content("<!doctype html><title>check</title>")

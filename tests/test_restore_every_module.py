@@ -1,8 +1,10 @@
 """Every module comes back whole for a learner whose every answer is saved: each notebook run as the website
 runs it, in a kernel that knows the learner from the start (a kernel started for them, not from the pool), so
-each widget is handed its saved answer while the cell is still building it."""
+each widget is handed its saved answer while the cell is still building it; and the page as sent shows none
+of those answers (a widget's first view is as it is before anyone answers)."""
 import json
 import os
+import re
 
 import nbformat
 import pytest
@@ -37,8 +39,9 @@ print(json.dumps({item: str(b.widget.value) for item, b in session.current().bin
 """
 
 
-def _run(name: str, env: dict, last: str) -> dict:
-    """Run module `name` top to bottom as the website does, then `last`; returns what `last` printed."""
+def _run(name: str, env: dict, last: str) -> tuple[dict, list[str]]:
+    """Run module `name` top to bottom as the website does, then `last`; returns what `last` printed, and the
+    first views the widgets' outputs carry for the page as sent (their widgets' ids made alike)."""
     notebook = nbformat.read(ROOT / "modules" / f"{name}.ipynb", as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("import json\n" + last))
     old = {key: os.environ.get(key) for key in env}
@@ -50,7 +53,10 @@ def _run(name: str, env: dict, last: str) -> dict:
         for key, value in old.items():
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
     printed = [o["text"] for o in notebook.cells[-1].outputs if o.get("name") == "stdout"]
-    return json.loads("".join(printed))
+    first = [re.sub(r"allies-first-[0-9a-f]+", "allies-first-…", "".join(o["data"]["text/html"]))
+             for cell in notebook.cells[:-1] for o in cell.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {}) and "text/html" in o["data"]]
+    return json.loads("".join(printed)), first
 
 
 @pytest.mark.parametrize("name", release.module_names())
@@ -60,6 +66,8 @@ def test_a_module_comes_back_whole_with_every_answer_saved(tmp_path, name):
         answers.add_learner("ana", "Ana")
     env = {"VOILA_KERNEL_ID": "test", STORE_ENV: str(store), LEARNER_ENV: "ana",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    answered = _run(name, env, ANSWER_ALL)
+    answered, blank = _run(name, env, ANSWER_ALL)  # (its widgets shown first before anything was saved)
     assert answered, "the module binds no answer"
-    assert _run(name, env, SHOWN) == answered  # no cell failed, and every answer is back in its widget
+    shown, first = _run(name, env, SHOWN)
+    assert shown == answered  # no cell failed, and every answer is back in its widget
+    assert blank and first == blank  # and the page as sent shows none of them

@@ -55,7 +55,7 @@ def of(widget: w.Widget, blank: bool = False) -> str:
     if widget.layout.display == "none":
         return ""
     if isinstance(widget, w.HTML):
-        return f'<div class="allies-first-html">{widget.value}</div>'
+        return html_part(widget.value, widget._dom_classes)
     if isinstance(widget, w.Stack):
         index = widget.selected_index
         return "" if index is None else of(widget.children[index], blank)
@@ -68,9 +68,16 @@ def of(widget: w.Widget, blank: bool = False) -> str:
         return _toggles(widget, None if blank else widget.index)
     if isinstance(widget, w.Text | w.Textarea):
         return _field(widget, "" if blank else widget.value)
+    if isinstance(widget, w.Dropdown):
+        return _dropdown(widget, None if blank else widget.index)
     if isinstance(widget, w.Button):
         return f'<p class="allies-first-button"><button type="button" disabled>{html.escape(widget.description)}</button></p>'
     raise TypeError(f"no first view for {type(widget).__name__}")
+
+
+def html_part(value: str, classes: tuple[str, ...] = ()) -> str:
+    """The first view of an HTML part holding `value`, with the part's own `classes` (its styles apply)."""
+    return f'<div class="{html.escape(" ".join(("allies-first-html", *classes)))}">{value}</div>'
 
 
 def _radios(widget: w.RadioButtons, chosen: int | None) -> str:
@@ -96,6 +103,14 @@ def _field(widget: w.Text | w.Textarea, value: str) -> str:
            if isinstance(widget, w.Textarea) else f'<input type="text" {shared} value="{html.escape(value)}">')
     label = f'<label for="{name}">{html.escape(widget.description)}</label>'
     return f'<div class="allies-first-field"{_sized(widget)}>{label}{box}</div>'
+
+
+def _dropdown(widget: w.Dropdown, chosen: int | None) -> str:
+    name = f"allies-first-{widget.model_id}"
+    options = "".join(f'<option{" selected" * (index == chosen)}>{html.escape(label)}</option>'
+                      for index, label in enumerate(labels(widget)))
+    return (f'<div class="allies-first-field"{_sized(widget)}><label for="{name}">{html.escape(widget.description)}'
+            f'</label><select id="{name}" disabled>{options}</select></div>')
 
 
 def _sized(widget: w.DOMWidget) -> str:

@@ -161,9 +161,13 @@ def _free(value) -> tuple[bool, str]:
     return (True, "") if message == "Nothing written yet." else (ok, message)
 
 
-class CommitmentReview(w.VBox):
+class CommitmentReview(widgets.Column):
     """The website's review: for each commitment, the line from the learner's Module 6 plan (filled in once,
-    then theirs to edit) and a record of what happened, each field a saved answer (`ITEMS`)."""
+    then theirs to edit) and a record of what happened, each field a saved answer (`ITEMS`). Shown first
+    blank, with the notes it has before the page knows whose it is."""
+
+    LOOKING = ("Looking for your plan from Module 6: if none is saved, type what you committed to in each first "
+               "box.")
 
     def __init__(self):
         options = [("Choose the kind of action…", "")] + [(name, key) for key, name in _names().items()] + [
@@ -192,9 +196,10 @@ class CommitmentReview(w.VBox):
                 if key == "status":
                     field.observe(lambda _change: self._count(), names="value")
             self.records.append(fields)
-        self.message = w.HTML(_note("Looking for your plan from Module 6…"))
+        self.message = w.HTML(_note(self.LOOKING))
         self.summary = w.HTML(_note(tally([])))
-        super().__init__([self.message, *parts, self.summary])
+        super().__init__([self.message, *parts, self.summary],
+                         before={self.message: _note(self.LOOKING), self.summary: _note(tally([]))})
         self.add_class("allies-review")
         threading.Thread(target=self._load_plan, daemon=True).start()
 
@@ -302,8 +307,11 @@ def if_then_markdown(plans: list[str]) -> str:
     return "\n".join(["# My if-then plans", "", *lines, "", "*From the Allies in Tech course, Module 7.*", ""])
 
 
-class IfThenPlans(w.VBox):
-    """Two if-then plans on the website, each half a saved answer; a preview and a file to keep."""
+class IfThenPlans(widgets.Column):
+    """Two if-then plans on the website, each half a saved answer; a preview and a file to keep. Shown first
+    blank."""
+
+    NONE_YET = "Your plans appear here as you write them."
 
     def __init__(self):
         self.pairs = []
@@ -321,7 +329,7 @@ class IfThenPlans(w.VBox):
             parts += [widgets.AnswerBox(f"{PREFIX}-if{n}-when", when, check_cue),
                       widgets.AnswerBox(f"{PREFIX}-if{n}-then", then, check_action)]
             self.pairs.append((when, then))
-        super().__init__([*parts, self.preview])
+        super().__init__([*parts, self.preview], before={self.preview: _note(self.NONE_YET)})
         self.add_class("allies-if-then")
         self.update()
 
@@ -331,7 +339,7 @@ class IfThenPlans(w.VBox):
     def update(self) -> None:
         plans = self.plans()
         if not plans:
-            self.preview.value = _note("Your plans appear here as you write them.")
+            self.preview.value = _note(self.NONE_YET)
             return
         listed = "".join(f"<li>{escaped(p)}</li>" for p in plans)
         link = keepsake.download_link("my-if-then-plans.md", if_then_markdown(plans), "text/markdown", "Markdown")

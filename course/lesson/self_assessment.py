@@ -373,7 +373,7 @@ def _questionnaire(prefix: str):
         parts.append(w.HTML(f'<p class="allies-question"><b>{number}.</b> {escaped(question.statement)}</p>'))
         parts.append(AnswerBox(f"{prefix}-{question.key}", field, describe))
         fields[question.key] = field
-    box = w.VBox(parts)
+    box = widgets.Column(parts)
     box.add_class("allies-self-assessment")
     return box, fields
 
@@ -409,6 +409,9 @@ class Comparison:
     FOUND = "Your answers from “Before you start” are shown beside today's."
     MISSING = ("There are no saved answers from “Before you start” under your sign-in, so the chart shows "
                "today's answers only.")
+    LOOKING = ("Looking for your answers from “Before you start”: if none are saved, the chart shows today's "
+               "answers only.")
+    UNANSWERED = "Answer the questions above; your answers from the start of the course appear beside them."
 
     def __init__(self):
         import ipywidgets as w
@@ -421,14 +424,16 @@ class Comparison:
             self.rounds[prefix] = self.fields
             parts.append(self.box)
         self.before: dict[str, int] = {}
-        self.message = w.HTML(_note_p("Looking for your answers from “Before you start”…"))
+        self.message = w.HTML(_note_p(self.LOOKING))
         self.view = w.HTML()
         self.lock = threading.Lock()
         self.changed = threading.Event()
         for fields in self.rounds.values():
             for field in fields.values():
                 field.observe(lambda _change: self.changed.set(), names="value")
-        self.widget = w.VBox([*parts, self.message, self.view])
+        # (its first view: the questions, and the notes, as they are before the page knows whose it is)
+        self.widget = widgets.Column([*parts, self.message, self.view], before={
+            self.message: _note_p(self.LOOKING), self.view: _note_p(self.UNANSWERED)})
         self.widget.add_class("allies-compare")
         self.update()
         threading.Thread(target=self._load_before, daemon=True).start()
@@ -458,8 +463,7 @@ class Comparison:
     def update(self) -> None:
         now = _values(self.fields)
         with self.lock:
-            self.view.value = comparison_html(pair(self.before, now)) if now else _note_p(
-                "Answer the questions above; your answers from the start of the course appear beside them.")
+            self.view.value = comparison_html(pair(self.before, now)) if now else _note_p(self.UNANSWERED)
 
 
 class Revisit(Comparison):
@@ -469,12 +473,13 @@ class Revisit(Comparison):
     ROUNDS = ((THEN, "Then: before the course, as you see it today"), (PREFIX[FOLLOW_UP], "Now: today"))
     FOUND = "Your answers from “Before you start” are in the reading below the chart."
     MISSING = ("No answers from “Before you start” are saved here; the chart shows your two ratings from today.")
+    UNANSWERED = "Answer both rounds above to see them side by side."
 
     def update(self) -> None:
         then, now = (_values(self.rounds[prefix]) for prefix, _heading in self.ROUNDS)
         with self.lock:
             self.view.value = (comparison_html(pair(then, now), THEN_NOW, revisit_reading(self.before, then, now))
-                               if then or now else _note_p("Answer both rounds above to see them side by side."))
+                               if then or now else _note_p(self.UNANSWERED))
 
 
 def revisit(my_then=None, my_now=None, start=None):

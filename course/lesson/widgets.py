@@ -13,7 +13,7 @@ from traitlets import Unicode
 
 from course.contract import returned_feedback
 from course.lesson import keys, markup, validation
-from course.lesson.first_views import ShownFirst, of, with_selects
+from course.lesson.first_views import ShownFirst, html_part, of, with_selects
 from course.lesson.charts import Chart
 from course.lesson.context import in_voila, self_paced_site
 
@@ -187,8 +187,8 @@ class AnswerBox(ShownFirst, w.VBox):
         """The box as it is before anyone answers: no answer in it, whatever it holds now (a kernel started
         for one learner has restored theirs), and a blank line where it will say whether the answer is saved."""
         blank = self.field.trait_defaults("value")
-        return "".join(of(part, blank=True) for part in (
-            self.field, w.HTML(self.render(self.describe(blank)[1], True)), w.HTML("\u00a0")))
+        return (of(self.field, blank=True) + html_part(self.render(self.describe(blank)[1], True))
+                + html_part("\u00a0"))
 
     def _describe(self, _change=None) -> None:
         ok, message = self.describe(self.field.value)
@@ -368,7 +368,18 @@ class Still(ShownFirst, w.HTML):
 
 
 class Column(ShownFirst, w.VBox):
-    """Widgets one under another, shown first as they are: for parts made of the course's own text only."""
+    """Widgets one under another, shown first as they are before anyone answers: for parts made of the course's
+    own text, answer boxes and fields (shown first blank). A part that shows what the learner has done (a chart
+    of their answers, say) is shown first as `before` gives it: its HTML before they start."""
+
+    def __init__(self, children, before: dict[w.Widget, str] | None = None, **kwargs):
+        super().__init__(children, **kwargs)
+        self.before = before or {}
+
+    def first_view(self) -> str:
+        return "".join(html_part(self.before[child], child._dom_classes) if child in self.before
+                       else child.first_view() if isinstance(child, ShownFirst) else of(child, blank=True)
+                       for child in self.children)
 
 
 def figure(chart: Chart, reading: str) -> w.HTML:

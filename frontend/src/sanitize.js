@@ -1,5 +1,5 @@
 // sanitize-html as ipywidgets' manager calls it (`inline_sanitize`, for a description given as HTML), done by
-// DOMPurify: the same tags and attributes allowed, in a twelfth of the size (sanitize-html brings a CSS parser
+// DOMPurify: the same tags and attributes allowed, in an eighth of the size (sanitize-html brings a CSS parser
 // and an HTML parser with it; DOMPurify uses the browser's). The build puts this in its place (package.json).
 import DOMPurify from 'dompurify';
 

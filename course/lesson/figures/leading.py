@@ -213,9 +213,10 @@ def _text(value) -> tuple[bool, str]:
     return (True, "Write one concrete thing you will do.") if message == "Nothing written yet." else (ok, message)
 
 
-class PlanBuilder(w.VBox):
+class PlanBuilder(widgets.Column):
     """The website's step-by-step action plan: every field saved with the learner's answers (items
-    `m06-plan-…`), a preview, and links that download the plan as Markdown and as a printable page."""
+    `m06-plan-…`), a preview, and links that download the plan as Markdown and as a printable page. Shown
+    first blank: its fields empty, and the preview and links of a plan not yet begun."""
 
     def __init__(self):
         options = [("Choose one of the five actions…", "")] + [(a["action"], a["id"]) for a in actions()]
@@ -268,7 +269,8 @@ class PlanBuilder(w.VBox):
         self.links = w.HTML()
         self.preview.add_class("allies-plan-preview")
         self.links.add_class("allies-plan-links")
-        super().__init__([
+        preview, links = self.shown(plan_from_answers({}, dt.date.today().isoformat()))
+        super().__init__(before={self.preview: preview, self.links: links}, children=[
             boxes["name"],
             step("Step 1. Choose what you commit to", "One action is enough; two at most. Pick the one you "
                  "can start this month."),
@@ -293,11 +295,14 @@ class PlanBuilder(w.VBox):
         return plan_from_answers(values, dt.date.today().isoformat())
 
     def update(self) -> None:
-        plan = self.plan()
-        self.preview.value = f'<div class="allies-plan-box">{export.body_html(plan, level=3)}</div>'
-        self.links.value = (f'<p>{" · ".join(export.download_link(plan, fmt) for fmt in export.FORMATS)}</p>'
-                            if ready(plan) else
-                            '<p role="status">Choose an action and write a first step to download your plan.</p>')
+        self.preview.value, self.links.value = self.shown(self.plan())
+
+    @staticmethod
+    def shown(plan: dict) -> tuple[str, str]:
+        """The HTML of the preview and of the download links, for `plan`."""
+        return (f'<div class="allies-plan-box">{export.body_html(plan, level=3)}</div>',
+                f'<p>{" · ".join(export.download_link(plan, fmt) for fmt in export.FORMATS)}</p>' if ready(plan)
+                else '<p role="status">Choose an action and write a first step to download your plan.</p>')
 
 
 def action_plan(my_plan=None):

@@ -28,7 +28,7 @@ COMPARED = [
 ]
 STYLE = """<style>
 .allies-veil .widget-toggle-buttons { flex-wrap: wrap; height: auto; }
-.allies-veil .widget-toggle-buttons .widget-toggle-button { width: auto; margin: 0 0.3rem 0.3rem 0; }
+.allies-veil .widget-toggle-buttons .widget-toggle-button, .allies-veil .allies-first-toggles button { width: auto; margin: 0 0.3rem 0.3rem 0; }
 .allies-veil .allies-veil-draw { margin: 0.6rem 0 0.3rem; padding: 0 1.2rem; }
 .allies-veil figcaption { white-space: normal; overflow-wrap: anywhere; }
 .allies-veil .allies-veil-person { border-left: 4px solid #0072B2; padding: 0.2rem 0 0.2rem 0.8rem; }
