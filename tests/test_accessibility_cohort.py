@@ -243,9 +243,12 @@ def test_on_a_phone_the_feedback_is_a_page_of_its_own_for_its_learner_alone(coho
         assert response.ok and policy.startswith("sandbox;") and "script-src" not in policy, policy
         assert response.text() == feedback_for_ana.read_text(encoding="utf-8")
         assert "default-src 'none'" in policy and response.headers["cache-control"] == "no-store"
+        assert "base-uri 'none'" in policy and "frame-ancestors 'self'" in policy  # (found by the attacker review)
         for other in (f"{address}x", f"{server.url}/allies/feedback/..%2Fana%2F{MODULE_1}",
                       f"{server.url}/allies/feedback/%2E%2E"):
-            assert context.request.get(other).status == 404, other
+            refused = context.request.get(other)  # (the last reaches no feedback address: the client resolves "..")
+            assert refused.status == 404, other
+            assert "/allies/feedback/" not in refused.url or refused.headers.get("cache-control") == "no-store"
     finally:
         context.close()
     ben = signed_in_as(browser, server, "ben", codes["ben"])

@@ -230,3 +230,28 @@ def test_answer_widgets_keep_answers_with_whatever_they_are_given_and_say_when_n
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.stdout.strip() == "False"  # importing the widgets loads no session
     assert "nowhere to keep answers" in done.stderr
+
+
+def test_the_feedback_head_says_the_score_and_when_as_grading_wrote_them():
+    from course.lesson.widgets import feedback_html
+
+    head = feedback_html("<p>page</p>", {"score": 8, "max_score": 10, "submitted_at": "2026-12-01T10:00:00.5Z"},
+                         "01-why-men-why-now")
+    assert ('on your submission of <time class="allies-utc" datetime="2026-12-01T10:00Z">2026-12-01 10:00 UTC</time>'
+            ": 8 of 10 points so far.") in head
+    assert 'href="../../allies/feedback/01-why-men-why-now"' in head
+
+
+@pytest.mark.parametrize("about", [
+    {"score": 10**400, "max_score": 10}, {"score": float("nan"), "max_score": 10}, {"score": 8, "max_score": float("inf")},
+    {"score": True, "max_score": 10}, {"score": 8, "max_score": -1e308}, {"score": "8", "max_score": 10},
+    {"submitted_at": "0001-01-01T00:00:00+14:00"}, {"submitted_at": "9999-12-31T23:59:59-14:00"},
+    {"submitted_at": "<script>alert(1)</script>"}, {"submitted_at": 20261201}, {}])
+def test_the_feedback_head_leaves_out_what_grading_could_not_have_written(about):
+    """A feedback file's .json with numbers no score can be (10**400 failed the whole cell, and Submit with it)
+    or a moment no clock can show: the head says neither, and the page still shows the feedback."""
+    from course.lesson.widgets import feedback_html
+
+    head = feedback_html("<p>the feedback</p>", about, "01-why-men-why-now")
+    assert head.startswith('<p class="allies-feedback-head" id="feedback" tabindex="-1"><b>Your feedback</b>. ')
+    assert "&lt;p&gt;the feedback&lt;/p&gt;" in head and "<script" not in head

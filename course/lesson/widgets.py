@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import math
 import threading
 import zlib
 from typing import Callable, Protocol
@@ -472,18 +473,29 @@ def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tu
 FEEDBACK_ADDRESS = "../../allies/feedback/{module}"  # from a module page, /voila/render/<module>.ipynb
 
 
+def _points(value) -> float | None:
+    """Points as grading writes them: a finite number, not below zero (not a bool); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
 def feedback_html(page: str, about: dict, module: str) -> str:
     """The feedback page inside `<iframe sandbox srcdoc=…>` (no scripts, no same origin, no forms), under a
     head saying what it is on, with a link to the page on its own."""
     import datetime as dt
 
-    score, most, when = about.get("score"), about.get("max_score"), about.get("submitted_at")
+    score, most, when = _points(about.get("score")), _points(about.get("max_score")), about.get("submitted_at")
     said = ""
     try:
         said += f" on your submission of {markup.moment(dt.datetime.fromisoformat(when))}"
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # (not a date, or none a clock can show)
         pass
-    if isinstance(score, (int, float)) and isinstance(most, (int, float)):
+    if score is not None and most is not None:
         said += validation.escaped(f": {score:g} of {most:g} points so far")
     address = html.escape(FEEDBACK_ADDRESS.format(module=module), quote=True)
     return (f'<p class="allies-feedback-head" id="feedback" tabindex="-1"><b>Your feedback</b>{said}. '
@@ -501,9 +513,13 @@ def feedback_view(module: str) -> w.HTML:
     current = answers()
 
     def show() -> None:
-        found = returned_feedback(current.instance, current.learner, module)
-        if found:
-            view.value = feedback_html(*found, module)
+        try:
+            found = returned_feedback(current.instance, current.learner, module)
+            if found:
+                view.value = feedback_html(*found, module)
+        except Exception:  # a bug here must not take the module's Submit with it
+            view.value = markup.status("Your feedback on this module is back, but it could not be shown here. "
+                                       "Ask your facilitator for a copy.", False)
 
     if current.ready.is_set():
         show()

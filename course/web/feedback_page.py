@@ -14,7 +14,8 @@ from course.paths import folder
 from course.web.progress import learner_asking
 
 ROUTE = "/allies/feedback/([^/]+)"
-POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'"
+POLICY = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
+          "base-uri 'none'; frame-ancestors 'self'")
 
 
 class FeedbackHandler(JupyterHandler):
@@ -24,6 +25,10 @@ class FeedbackHandler(JupyterHandler):
     def content_security_policy(self) -> str:
         return POLICY
 
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Cache-Control", "no-store")  # (its 404 too, which says whether feedback is back)
+
     @web.authenticated
     def get(self, module: str):
         modules = {path.stem for path in folder("modules").glob("[0-9][0-9]-*.ipynb")}
@@ -31,7 +36,6 @@ class FeedbackHandler(JupyterHandler):
         if not found:
             raise web.HTTPError(404, "No feedback on this module has been returned to you yet.")
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
         self.set_header("Referrer-Policy", "no-referrer")
         self.set_header("X-Content-Type-Options", "nosniff")
         self.finish(found[0])
