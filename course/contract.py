@@ -26,6 +26,9 @@ SANDBOXED_ENV = "ALLIES_SANDBOXED"  # set in the grading sandbox
 SITE_ENV = "ALLIES_SITE"  # which website serves the page: one of SITES
 SELF_PACED, COHORT = "self-paced", "cohort"  # a learner's own copy on their computer; a facilitated cohort's
 SITES = (SELF_PACED, COHORT)
+# Set where a self-paced site's answers last only as long as its server: Binder deletes a session, and the
+# answers in it, once it is left unused (binder/start). The pages then say so, and how to keep a copy.
+KEPT_ENV, FOR_THE_SESSION = "ALLIES_KEPT", "session"
 # The hub's dashboard service (course/web/hub_dashboard.py): its server lets in only the people the hub gives
 # the service's access (the instructors' group), so a name in LEARNER_ENV there is an instructor's.
 HUB_INSTRUCTORS_ENV = "ALLIES_HUB_INSTRUCTORS_ONLY"

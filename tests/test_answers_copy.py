@@ -28,10 +28,13 @@ def test_a_letter_that_is_not_an_option_is_shown_as_not_answered():
 @pytest.mark.parametrize("env, says, never", [
     ({}, "Run each cell in order", "sign-in"),
     ({"VOILA_KERNEL_ID": "k", contract.SITE_ENV: contract.SELF_PACED}, "saved on this computer", "graders"),
+    ({"VOILA_KERNEL_ID": "k", contract.SITE_ENV: contract.SELF_PACED, contract.KEPT_ENV: contract.FOR_THE_SESSION},
+     "deleted with it when the session ends", "this computer"),
     ({"VOILA_KERNEL_ID": "k", contract.SITE_ENV: contract.COHORT}, "under your sign-in", "Shift + Enter"),
 ])
 def test_each_path_says_how_to_answer_in_its_own_words(monkeypatch, env, says, never):
-    for name in ("VOILA_KERNEL_ID", "VOILA_PREHEAT", "VOILA_APP_PORT", "VOILA_BASE_URL", contract.SITE_ENV):
+    for name in ("VOILA_KERNEL_ID", "VOILA_PREHEAT", "VOILA_APP_PORT", "VOILA_BASE_URL", contract.SITE_ENV,
+                 contract.KEPT_ENV):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

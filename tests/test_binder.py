@@ -1,5 +1,6 @@
 """Binder: binder/postBuild builds the page front end in a fresh copy of the repository, and a Jupyter server
-started through binder/start (as repo2docker starts it) opens on the course index with the course's template."""
+started through binder/start (as repo2docker starts it) opens on the course index with the course's template,
+its pages saying that answers last only as long as the session."""
 import os
 import shutil
 import subprocess
@@ -64,6 +65,13 @@ def test_postbuild_builds_the_page_and_the_server_opens_on_the_course_index(copy
         assert '/voila/render/modules/01-why-men-why-now.ipynb"' in index.text
         page = httpx.get(f"{url}/voila/templates/allies/{FRONT_END[0]}?token={token}", timeout=10)
         assert page.status_code == 200 and page.content == (static / FRONT_END[0]).read_bytes()
+        # A Binder session is deleted once left unused: the pages say the answers go with it, and how to keep them.
+        orientation = httpx.get(f"{url}/voila/render/modules/00-before-you-start.ipynb?token={token}", timeout=300)
+        assert orientation.status_code == 200
+        for said in ("deleted with it when the session ends", "for this Binder session only",
+                     "deleted when this Binder session ends"):
+            assert said in orientation.text, said
+        assert "on this computer" not in orientation.text and "on your computer" not in orientation.text
     finally:
         server.terminate()
         server.wait(30)

@@ -457,8 +457,12 @@ def test_messages_about_learner_input_are_escaped():
 
 @pytest.mark.parametrize("env, shown, hidden", [
     ({}, ("On a cohort's website", "On the website, on your own", "In JupyterLab"), ()),
-    ({"VOILA_KERNEL_ID": "k", "ALLIES_SITE": "self-paced"}, ("On the website, on your own", "In JupyterLab"),
-     ("On a cohort's website", "under your sign-in", "Submit button")),
+    ({"VOILA_KERNEL_ID": "k", "ALLIES_SITE": "self-paced"},
+     ("On the website, on your own", "In JupyterLab", "on your computer"),
+     ("On a cohort's website", "under your sign-in", "Submit button", "Binder")),
+    ({"VOILA_KERNEL_ID": "k", "ALLIES_SITE": "self-paced", "ALLIES_KEPT": "session"},  # (Binder)
+     ("On the website, on your own", "for this Binder session only", "download a copy"),
+     ("on your computer", "nothing is sent anywhere", "under your sign-in")),
     ({"VOILA_KERNEL_ID": "k", "ALLIES_SITE": "cohort"}, ("On a cohort's website", "In JupyterLab"),
      ("On the website, on your own", "on your computer")),
 ])
@@ -471,6 +475,8 @@ def test_the_table_of_the_paths_shows_a_website_its_own_way_and_jupyterlabs(monk
     from course.lesson.figures import orientation
 
     assert contract.SITE_ENV == "ALLIES_SITE" and {contract.SELF_PACED, contract.COHORT} == {"self-paced", "cohort"}
+    assert (contract.KEPT_ENV, contract.FOR_THE_SESSION) == ("ALLIES_KEPT", "session")
+    monkeypatch.delenv("ALLIES_KEPT", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     table = html.unescape(orientation.how_it_works().value)

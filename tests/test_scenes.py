@@ -157,9 +157,14 @@ def test_a_learner_practises_the_set_for_the_role_they_pick_and_both_come_back(a
         saved = store.load("ana", module)
     assert saved["m06-role"] == "Meeting chair" and item in saved
 
+    first = re.sub(r"allies-first-[0-9a-f]+", "", picker.first_view())
     again = leading.scenes()  # a reload: a new kernel builds the page again
     assert again.picker.value == "Meeting chair"
     assert again.decks["Meeting chair"].cards[1].said.value == "I'd say: \"That builds on Ana's idea — Ana, go on.\""
+    # The page as sent shows the roles with none chosen and no scene, whatever this learner picked.
+    assert re.sub(r"allies-first-[0-9a-f]+", "", again.first_view()) == first
+    assert "Meeting chair" in first and " checked" not in first and "That builds" not in first
+    assert "Scene" not in first and "Pick the role closest to yours" in first
     assert again.deck("Senior leader") is not again.deck("Meeting chair")
 
 

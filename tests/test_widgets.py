@@ -255,3 +255,35 @@ def test_the_feedback_head_leaves_out_what_grading_could_not_have_written(about)
     head = feedback_html("<p>the feedback</p>", about, "01-why-men-why-now")
     assert head.startswith('<p class="allies-feedback-head" id="feedback" tabindex="-1"><b>Your feedback</b>. ')
     assert "&lt;p&gt;the feedback&lt;/p&gt;" in head and "<script" not in head
+
+
+def test_submit_is_shown_first_without_the_feedback_a_learner_has_back(tmp_path, monkeypatch):
+    """On a cohort's site the page as sent shows Submit as it is before any feedback: a kernel started for a
+    learner whose feedback is back already holds it, and a first view never shows a learner's own work."""
+    import re
+    import threading
+
+    from course import contract
+
+    monkeypatch.setenv("VOILA_KERNEL_ID", "test")
+    monkeypatch.setenv(contract.SITE_ENV, contract.COHORT)
+    module = "01-why-men-why-now"
+
+    class Learner:
+        learner, instance, ready = "ana", str(tmp_path), threading.Event()
+
+    Learner.ready.set()
+    widgets.answer_with(Learner)
+
+    def views():
+        shown = widgets.submit_module(module)
+        return shown, re.sub(r"allies-first-[0-9a-f]+", "", shown.first_view())
+
+    _, before = views()
+    folder = tmp_path / contract.FEEDBACK_FOLDER / "ana"
+    folder.mkdir(parents=True)
+    (folder / f"{module}.html").write_text("<p>Ana's feedback: well argued.</p>", encoding="utf-8")
+    shown, after = views()
+    assert "Ana&#x27;s feedback" in shown.children[1].value  # the live widget shows it
+    assert after == before and "well argued" not in after and "<iframe" not in after
+    assert "<button" in after and "Submit this module for grading" in after

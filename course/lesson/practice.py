@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from course.lesson import cards, data, keepsake
 from course.lesson.validation import linked
+from course.lesson.widgets import AnswerBox, Column
 
 TABLE = "practice_scenes"
 STRONG = "Strong move"  # the verdict of the strongest option in each scene
@@ -36,14 +37,13 @@ def role_sets() -> dict[str, list[cards.Card]]:
     return {role: cards.cards_from_rows(rows) for role, rows in by_role.items()}
 
 
-class RolePractice(w.VBox):
+class RolePractice(Column):
     """A role picker and, below it, the practice deck for the role picked. Each deck is built the first time
     its role is picked (a learner does one set, so the page does not carry all of them); `say_first` is the
-    module's item prefix: the role is saved as `<prefix>-role`, each response as `<prefix>-say-<card id>`."""
+    module's item prefix: the role is saved as `<prefix>-role`, each response as `<prefix>-say-<card id>`.
+    Shown first as before anyone picks: the roles, none chosen, and no deck."""
 
     def __init__(self, say_first: str):
-        from course.lesson.widgets import AnswerBox
-
         self.say_first = say_first
         self.sets = role_sets()
         self.decks: dict[str, cards.Deck] = {}
@@ -55,7 +55,7 @@ class RolePractice(w.VBox):
         chosen = AnswerBox(f"{say_first}-role", self.picker,
                            lambda role: (True, f"{len(self.sets[role])} scenes for this role." if role else
                                          "Pick the role closest to yours; you can change it at any time."))
-        super().__init__([chosen, self.shown])
+        super().__init__([chosen, self.shown], before={self.shown: ""})
         self.add_class("allies-role-practice")
 
     def _picked(self, _change=None) -> None:

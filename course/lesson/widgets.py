@@ -16,7 +16,7 @@ from course.contract import returned_feedback
 from course.lesson import keys, markup, validation
 from course.lesson.first_views import ShownFirst, html_part, of, with_selects
 from course.lesson.charts import Chart
-from course.lesson.context import in_voila, self_paced_site
+from course.lesson.context import in_voila, kept_for_the_session, self_paced_site
 
 Draw = Callable[[object], tuple[Chart, str]]
 
@@ -277,6 +277,10 @@ HOW_TO_ANSWER = {
     "self-paced": "Use the buttons and text boxes. Your answers to the checks and reflections are saved on "
                   "this computer as you go, and come back when you return; the settings of charts and "
                   "calculators are not kept. Nothing is sent anywhere: your reflections are yours alone.",
+    "session": "Use the buttons and text boxes. This copy of the course runs on Binder for you alone: your "
+               "answers to the checks and reflections are saved there as you go, and deleted with it when the "
+               "session ends (Binder ends a session left unused for about ten minutes). To keep them, make a copy "
+               "of your answers at the end of each module. The settings of charts and calculators are not kept.",
     "cohort": "Use the buttons and text boxes. Your answers to the checks and reflections are saved under your "
               "sign-in as you go, and come back when you return; the settings of charts and calculators are "
               "not kept. Only you and your graders read your reflections.",
@@ -285,7 +289,8 @@ HOW_TO_ANSWER = {
 
 def how_to_answer() -> HTML:
     """How to answer, and where answers go, for the path this page is on."""
-    path = "jupyterlab" if not in_voila() else "self-paced" if self_paced_site() else "cohort"
+    path = ("jupyterlab" if not in_voila() else "session" if kept_for_the_session() else "self-paced"
+            if self_paced_site() else "cohort")
     style = markup.style() if path == "jupyterlab" else ""  # the site's template links the stylesheet
     return HTML(f'{style}<p class="allies-how"><strong>How to answer.</strong> '
                 f"{validation.escaped(HOW_TO_ANSWER[path])}</p>")
@@ -323,9 +328,18 @@ def submit_module(module: str):
             button.disabled = False
 
     button.on_click(submit)
-    box = w.VBox([button, status])
+    box = Column([button, status])
     box.add_class("allies-submit")
-    return w.VBox([box, feedback_view(module)])
+    feedback = feedback_view(module)
+    return Column([box, feedback], before={feedback: ""})  # (shown first as before any is returned)
+
+
+KEEP_A_COPY = {  # by whether the answers go with the session (Binder)
+    False: "This is your own copy of the course: there is nothing to hand in, and nothing is sent anywhere. To "
+           "keep your answers outside this site, make a copy and download it.",
+    True: "There is nothing to hand in. Your answers here are deleted when this Binder session ends: to keep "
+          "them, make a copy and download it now.",
+}
 
 
 def _copy_of_answers(module: str) -> w.VBox:
@@ -339,8 +353,7 @@ def _copy_of_answers(module: str) -> w.VBox:
     notebook = folder("modules") / f"{module}.ipynb"
     button = w.Button(description="Make a copy of my answers", button_style="primary",
                       layout=w.Layout(width="auto"))
-    link = w.HTML(markup.status("This is your own copy of the course: there is nothing to hand in, and nothing is sent "
-                          "anywhere. To keep your answers outside this site, make a copy and download it."))
+    link = w.HTML(markup.status(KEEP_A_COPY[kept_for_the_session()]))
 
     def make(_button):
         current = answers()
@@ -351,7 +364,7 @@ def _copy_of_answers(module: str) -> w.VBox:
         link.value = f"<p>{keepsake.download_link(name, text, 'text/html', 'printable page')}</p>"
 
     button.on_click(make)
-    box = w.VBox([button, link])
+    box = Column([button, link])
     box.add_class("allies-submit")
     return box
 

@@ -349,6 +349,10 @@ class PageHandler(TornadoVoilaHandler):
         notebook = self.path_kwargs.get("path") or next(iter(self.path_args), "")
         if any(unicodedata.category(char) == "Cc" for char in notebook):  # no file is named so (NUL: a 500)
             raise HTTPError(400)
+        # The page's script sends this cookie's token back when it shuts its kernel down on closing (page.js
+        # `shutDownOnClose`). On a site with no sign-in nothing else set it: every close was refused (403),
+        # and each page left its kernel running until the idle cull.
+        self.xsrf_token  # noqa: B018 (reading it sets the cookie)
         real = canonical(self.contents_manager.root_dir, notebook)
         if real is not None and real != notebook:
             query = f"?{self.request.query}" if self.request.query else ""

@@ -9,7 +9,7 @@ import ipywidgets as w
 from IPython.display import HTML
 
 from course.lesson import badges, cards, timing, widgets
-from course.lesson.context import in_voila, self_paced_site
+from course.lesson.context import in_voila, kept_for_the_session, self_paced_site
 from course.paths import folder
 from course.lesson.validation import escaped
 
@@ -38,12 +38,22 @@ HOW = (
 )
 
 
+# The website on your own, where its answers go with the session (Binder), in place of HOW's words.
+FOR_THE_SESSION = {
+    "Keep your work": "Answers save as you go, for this Binder session only: it deletes them when it ends, so "
+                      "download a copy at the end of each module to keep them.",
+    "Who sees what": "Only you: this Binder session is yours alone.",
+}
+
+
 def how_it_works():
     """The ways through the course, side by side: on a website, its own way and JupyterLab's; in JupyterLab,
     all three."""
     shown = [0, 1, 2] if not in_voila() else [1, 2] if self_paced_site() else [0, 2]
-    return widgets.table(["", *(PATHS[i] for i in shown)], [[row[0], *(row[1 + i] for i in shown)] for row in HOW],
-                         "How the course works on each path")
+    rows = [[row[0], *(row[1 + i] for i in shown)] for row in HOW]
+    if kept_for_the_session():
+        rows = [[row[0], FOR_THE_SESSION.get(row[0], row[1]), *row[2:]] for row in rows]
+    return widgets.table(["", *(PATHS[i] for i in shown)], rows, "How the course works on each path")
 
 
 def modules() -> HTML:
