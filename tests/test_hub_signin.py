@@ -268,7 +268,17 @@ def test_small_cohort_signs_up_and_an_admin_approves_each(native_hub, browser):
         page = with_password(contexts[LEARNER], hub, LEARNER, PASSWORDS[LEARNER])
         expect(page.locator("#login-main")).to_contain_text("has not been authorized by an administrator yet")
         assert not signed_in(contexts[LEARNER], hub)
+        # Only the admins' own page approves or discards: a link (a GET) is refused, and so is a POST from any
+        # other page (no _xsrf token). NativeAuthenticator approved on a GET, so any page an admin opened could.
+        for change in ("authorize", "discard"):
+            assert status_of(contexts[ADMIN], f"{hub.url}/hub/{change}/{LEARNER}")[0] == 405, change
+            forged = contexts[ADMIN].request.post(f"{hub.url}/hub/{change}/{LEARNER}", max_redirects=0,
+                                                  fail_on_status_code=False, headers={"Origin": "https://elsewhere.example"})
+            assert forged.status == 403 and "&#39;_xsrf&#39; argument missing" in forged.text(), (change, forged.status)
+        page = with_password(contexts[LEARNER], hub, LEARNER, PASSWORDS[LEARNER])
+        expect(page.locator("#login-main")).to_contain_text("has not been authorized by an administrator yet")
         admin.reload()  # the new sign-up is listed
+        expect(admin.locator("tr", has_text=LEARNER).get_by_role("button", name="Discard", exact=True)).to_be_visible()
         admin.locator("tr", has_text=LEARNER).get_by_role("button", name="Authorize", exact=True).click()
         expect(admin.locator("tr", has_text=LEARNER).get_by_role("button", name="Unauthorize", exact=True)).to_be_visible()
 
@@ -282,8 +292,15 @@ def test_small_cohort_signs_up_and_an_admin_approves_each(native_hub, browser):
         expect(page.locator("li[data-module]")).to_have_count(len(list((ROOT / "modules").glob("0*.ipynb"))))
         # Nobody else's server, and not the admin's pages: the list of sign-ups, an approval.
         for url in [f"/user/{ADMIN}/voila/tree/modules", f"/user/{ADMIN}/api/contents", "/hub/authorize",
-                    f"/hub/authorize/{STRANGER}", f"/hub/change-password/{ADMIN}"]:
+                    f"/hub/change-password/{ADMIN}"]:
             assert status_of(contexts[LEARNER], hub.url + url)[0] == 403, url
+        home = contexts[LEARNER].request.get(f"{hub.url}/hub/home").text()
+        token = re.search(r'xsrf_token: "([^"]+)"', home).group(1)  # the learner's own, as the hub's pages send it
+        for change in ("authorize", "discard"):  # with the learner's own, valid token: still not theirs to do
+            said = contexts[LEARNER].request.post(f"{hub.url}/hub/{change}/{STRANGER}", max_redirects=0,
+                                                  fail_on_status_code=False, headers={"X-XSRFToken": token})
+            assert said.status == 403 and "argument missing" not in said.text(), change  # (refused as a learner)
+            assert "does not match" not in said.text(), change
 
         # Someone else signs up: with a roster, someone not on it is refused and never reaches the admin's list.
         said = sign_up(contexts[STRANGER], hub, STRANGER)

@@ -180,8 +180,11 @@ elif auth == "native":
     # only its names may sign up (course/web/hub_signup.py).
     import nativeauthenticator
 
+    from course.web import hub_signup
+
     c.JupyterHub.authenticator_class = "course.web.hub_signup.CohortAuthenticator"
-    c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
+    c.JupyterHub.template_paths = [str(hub_signup.TEMPLATES),  # (its page of sign-ups: changes by POST)
+                                   str(Path(nativeauthenticator.__file__).parent / "templates")]
     c.Authenticator.admin_users = names(os.environ.get("ALLIES_HUB_ADMINS", ""))
     c.Authenticator.allow_all = not rostered  # whoever an admin approved, or the roster's approved people
     c.NativeAuthenticator.minimum_password_length = 12
