@@ -413,6 +413,21 @@ SOCKETS = """(() => {
 })()"""
 
 
+def test_the_site_answers_only_requests_for_this_computers_own_names(server):
+    """A site nobody signs in to answers only for 127.0.0.1 and localhost: a web page whose own name is pointed at
+    127.0.0.1 (DNS rebinding) reaches neither its pages nor a kernel's socket, so it cannot run code in a kernel.
+    Voilà had turned jupyter_server's Host check off, and such a page got the module pages (200)."""
+    status, page = _get(server, f"/voila/render/{MODULE_1}", {"Host": f"localhost:{server}"})
+    assert status == 200
+    kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', page).group(1)
+    socket = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": f"http://evil.example:{server}"}
+    for path, extra in [("/", {}), (f"/voila/render/{MODULE_1}", {}), ("/allies/progress", {}),
+                        (f"/api/kernels/{kernel}/channels", socket)]:
+        assert _get(server, path, {"Host": f"evil.example:{server}", **extra})[0] == 403, path
+    assert _get(server, "/", {"Host": f"127.0.0.1:{server}"})[0] == 200
+
+
 def test_a_page_that_closes_shuts_its_kernel_down_on_a_site_with_no_sign_in(site_server, browser):
     """A page going away asks the server to shut its kernel down, with the _xsrf cookie's token; the page sets
     that cookie, since on this site no sign-in does. Before, every close was refused (403) and each page's

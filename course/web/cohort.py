@@ -200,6 +200,7 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
     core); `fork_kernels`: kernels are forked from a warm process (`course.web.forks`), where this machine
     allows it."""
     c = site.config(port, open_browser=False)
+    site.hosted(c)
     site.cull(c, cull_idle)
     c.OwnedKernelManager.start_slots = start_slots
     c.OwnedKernelManager.unattended_seconds = cull_unattended

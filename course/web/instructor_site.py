@@ -79,6 +79,7 @@ def dashboard(port: int):
     if links := site.links_out(root):
         raise SystemExit(f"Not serving {root}: these links lead outside it: {', '.join(links)}")
     c = site.config(port, open_browser=False)
+    site.hosted(c)
     c.Voila.root_dir = str(root)
     c.Voila.notebook_path = str(root / NOTEBOOK)  # "/" is the dashboard; nothing else renders
     c.VoilaConfiguration.http_header_envs = [HEADER]

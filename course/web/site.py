@@ -111,10 +111,19 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     # picked beforehand: two kernels starting at once can no longer race for a port (one died of it).
     c.KernelManager.transport = "ipc"
     c.Voila.kernel_websocket_connection_class = "course.web.connections.EndableConnection"
-    c.Voila.tornado_settings = {"serve_traceback": False}
+    # Only requests for this computer's own names (127.0.0.1, localhost): Voilà turns jupyter_server's Host check
+    # off, and a site with no sign-in was then open to any web page that points its own name at 127.0.0.1
+    # (DNS rebinding), which could run code in a kernel. The sites with a sign-in, served under their own
+    # names, turn it back on (`hosted`).
+    c.Voila.tornado_settings = {"serve_traceback": False, "allow_remote_access": False}
     # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
     cull(c, 600)
     return c
+
+
+def hosted(c: Config) -> None:
+    """For a site with a sign-in that a proxy serves under the cohort's own name: any Host header."""
+    c.Voila.tornado_settings["allow_remote_access"] = True
 
 
 def pages(c: Config) -> None:
