@@ -275,9 +275,9 @@ def test_strangers_on_the_request_info_socket_cannot_cut_a_kernel_off():
     from voila.request_info_handler import RequestInfoSocketHandler
     from websockets.sync.client import connect
 
-    from course.web import cohort
+    from course.web import site
 
-    cohort.adapt_voila()  # as the server process does before it serves
+    site.adapt_voila()  # as the server process does before it serves
     waiters, cache = RequestInfoSocketHandler._waiters, RequestInfoSocketHandler._cache
 
     def until(condition, what: str, seconds: float = 30) -> None:

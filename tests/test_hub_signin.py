@@ -316,3 +316,24 @@ def test_small_cohort_signs_up_and_an_admin_approves_each(native_hub, browser):
     finally:
         for context in contexts.values():
             context.close()
+
+
+def test_the_sign_ups_page_names_each_sign_up_exactly_in_its_forms():
+    """A sign-up named `alice?x`, `alice#x` or `%61lice` (allowed without a roster) must not approve, discard or
+    re-password `alice`: each name goes into its forms' addresses URL-encoded, and into the page escaped."""
+    import jinja2
+
+    from course.web import hub_signup
+
+    env = jinja2.Environment(autoescape=True, loader=jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader(hub_signup.TEMPLATES),
+        jinja2.DictLoader({"page.html": "{% block main %}{% endblock %}"})]))
+    users = [type("Info", (), {"username": name, "is_authorized": approved, "has_2fa": False, "email": ""})
+             for name, approved in (("alice?x", False), ("alice#x", True), ("%61lice", False), ('"><b>x', False))]
+    page = env.get_template("authorization-area.html").render(users=users, base_url="/hub/", xsrf="t", ask_email=False)
+    actions = re.findall(r'(?:action|href)="([^"]+)"', page)
+    assert set(actions) == {f"/hub/{what}/{quoted}" for quoted in ("alice%3Fx", "alice%23x", "%2561lice", "%22%3E%3Cb%3Ex")
+                            for what in ("change-password",)} | {
+        "/hub/discard/alice%3Fx", "/hub/authorize/alice%3Fx", "/hub/authorize/alice%23x", "/hub/authorize/%2561lice",
+        "/hub/discard/%2561lice", "/hub/authorize/%22%3E%3Cb%3Ex", "/hub/discard/%22%3E%3Cb%3Ex"}
+    assert "<b>x" not in page and page.count('name="_xsrf" value="t"') == 7

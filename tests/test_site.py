@@ -415,15 +415,17 @@ SOCKETS = """(() => {
 
 def test_the_site_answers_only_requests_for_this_computers_own_names(server):
     """A site nobody signs in to answers only for 127.0.0.1 and localhost: a web page whose own name is pointed at
-    127.0.0.1 (DNS rebinding) reaches neither its pages nor a kernel's socket, so it cannot run code in a kernel.
-    Voilà had turned jupyter_server's Host check off, and such a page got the module pages (200)."""
+    127.0.0.1 (DNS rebinding) reaches neither its pages nor a kernel's socket, so it cannot run code in a kernel,
+    nor the socket where a preheated kernel learns its request (whose waiters it could unhook). Voilà had
+    turned jupyter_server's Host check off, and such a page got the module pages (200). (Its script and
+    styles, the same for everyone, are served to any name.)"""
     status, page = _get(server, f"/voila/render/{MODULE_1}", {"Host": f"localhost:{server}"})
     assert status == 200
     kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', page).group(1)
     socket = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": f"http://evil.example:{server}"}
     for path, extra in [("/", {}), (f"/voila/render/{MODULE_1}", {}), ("/allies/progress", {}),
-                        (f"/api/kernels/{kernel}/channels", socket)]:
+                        (f"/api/kernels/{kernel}/channels", socket), (f"/voila/query/{kernel}", socket)]:
         assert _get(server, path, {"Host": f"evil.example:{server}", **extra})[0] == 403, path
     assert _get(server, "/", {"Host": f"127.0.0.1:{server}"})[0] == 200
 

@@ -19,7 +19,6 @@ from jupyter_server.auth.login import LoginFormHandler
 from jupyter_server.auth.logout import LogoutHandler
 from tornado.escape import url_escape, xhtml_escape
 from traitlets import Unicode
-from voila.request_info_handler import RequestInfoSocketHandler
 
 from course.lesson import keys
 from course.web import chart_cache, connections, forks, kernels, signin, site
@@ -178,13 +177,6 @@ class RosterIdentityProvider(IdentityProvider):
         return user
 
 
-def adapt_voila() -> None:
-    """What this server process changes in Voilà (`course.upstream`): its request-info socket hands a
-    preheated kernel's request over once, lets no stranger unhook a waiting kernel, and records the kernel's
-    learner as it is handed out (tests/test_cohort_security.py and tests/test_upstream.py)."""
-    upstream.patch_request_info_socket(RequestInfoSocketHandler, kernels.handed_over)
-
-
 def config(instance: Instance, port: int, pool_size: int, behind_https: bool = False, hsts: int = 0,
            max_kernels: int = 0, cull_idle: int = 600, cull_unattended: int = kernels.UNATTENDED_SECONDS,
            start_slots: int = 0, fork_kernels: bool = True, keep_free_mb: int = 0,
@@ -235,7 +227,7 @@ def serve(instance_dir: str, port: int = 8866, pool_size: int = 2,
     and explanation (`after-answering`, or `after-grading`: never before the module is graded), `store_url`
     puts the answer store on PostgreSQL (`course.instance`), and `options` are as for `config`."""
     upstream.check_versions()
-    adapt_voila()
+    site.adapt_voila()
     instance = Instance(instance_dir, store_url=store_url)
     AnswerStore(instance.store).close()
     # No learner: each kernel learns its learner from the signed-in request. Every kernel inherits the mode.

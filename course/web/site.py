@@ -12,12 +12,15 @@ from pathlib import Path
 
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.log import app_log
 from traitlets import Bool
 from traitlets.config import Config
 from voila.app import Voila
 from voila.exporter import VoilaExporter, VoilaMarkdownRenderer
+from voila.request_info_handler import RequestInfoSocketHandler
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.static_file_handler import TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
@@ -155,6 +158,25 @@ class HeadingRenderer(VoilaMarkdownRenderer):
         return self.ANCHOR.sub("", super().heading(text, level, **attrs))
 
 
+def adapt_voila() -> None:
+    """What this server process changes in Voilà (`course.upstream`): its request-info socket hands a
+    preheated kernel's request over once, lets no stranger unhook a waiting kernel, and records the kernel's
+    learner as it is handed out (tests/test_cohort_security.py and tests/test_upstream.py)."""
+    upstream.patch_request_info_socket(RequestInfoSocketHandler, kernels.handed_over)
+
+
+class RequestInfoSocket(RequestInfoSocketHandler):
+    """Voilà's socket where a preheated kernel learns which request claimed it, asking jupyter_server's Host
+    check first as every page does (a plain tornado socket, it did not: on the self-paced site a page under
+    another name, pointed at 127.0.0.1, could open it). The kernels connect to 127.0.0.1."""
+
+    log = app_log  # (for check_host)
+
+    def prepare(self):
+        if not JupyterHandler.check_host(self):
+            raise web.HTTPError(403)
+
+
 class TemplateStaticFiles(TemplateStaticFileHandler):
     """Voilà's route for its templates' static files, where an address that is not
     `<template>/static/<file>` once normalised is not found (404): Voilà's own handler fails an `assert` or an
@@ -247,13 +269,17 @@ class CourseVoila(Voila):
 
     def init_handlers(self) -> list:
         """Voilà's routes, with its shutdown route asking the authorizer as the kernel routes do, its module
-        pages saying when the site is full, its template files found or not (never a 500), and no sign-out
+        pages saying when the site is full, its template files found or not (never a 500), its preheated
+        kernels' request socket asking the Host check, and no sign-out
         on a site nobody signs in to (jupyter_server's sign-out page needs files the sites do not serve);
         first, the learner's progress for the index page and their returned feedback on a page of its own.
         Every route's errors are the course's page."""
-        routes = upstream.replace_handlers(super().init_handlers(), {
-            VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler, TornadoVoilaHandler: kernels.PageHandler,
-            TemplateStaticFileHandler: TemplateStaticFiles})
+        routes = super().init_handlers()
+        replacements = {VoilaShutdownKernelHandler: kernels.ShutdownKernelHandler,
+                        TornadoVoilaHandler: kernels.PageHandler, TemplateStaticFileHandler: TemplateStaticFiles}
+        if any(route[1] is RequestInfoSocketHandler for route in routes):  # (with preheated kernels only)
+            replacements[RequestInfoSocketHandler] = RequestInfoSocket
+        routes = upstream.replace_handlers(routes, replacements)
         if not self.identity_provider.auth_enabled:
             routes = [route for route in routes if route[1] is not self.identity_provider.logout_handler_class]
         return errors.everywhere([(url_path_join(self.server_url, "/allies/progress"), progress.ProgressHandler),
@@ -297,6 +323,7 @@ def serve(port: int = 8866, open_browser: bool = True, instance_dir: str | None 
     from course.store.answers import AnswerStore, LearnerExists
 
     upstream.check_versions()
+    adapt_voila()
     instance = Instance(instance_dir) if instance_dir else Instance()
     with AnswerStore(instance.store) as store:
         try:
