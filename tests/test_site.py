@@ -1,6 +1,7 @@
 """The course website (`python -m course serve`): modules/ only, usable from the keyboard, nothing off-site."""
 import asyncio
 import base64
+import contextlib
 import json
 import re
 import shutil
@@ -404,11 +405,29 @@ def test_page_runs_the_course_front_end_not_voilas_application(module_page):
     assert module_page.locator("script[type='application/vnd.voila.cell-output+json']").count() == 0
 
 
-SOCKETS = """(() => {
+SOCKETS = r"""(() => {
   const Native = window.WebSocket;
   window.__sockets = [];
   window.WebSocket = class extends Native {
-    constructor(...args) { super(...args); this.createdAt = performance.now(); window.__sockets.push(this); }
+    constructor(...args) {
+      super(...args);
+      Object.assign(this, { createdAt: performance.now(), deaf: false, lostIdle: false, mute: false });
+      window.__sockets.push(this);
+    }
+
+    // A socket made deaf drops what it receives, as a failing network does, and notes a lost "idle" status.
+    set onmessage(handler) {
+      super.onmessage = handler && ((event) => {
+        if (!this.deaf) return handler(event);
+        const text = typeof event.data === 'string' ? event.data : new TextDecoder().decode(event.data);
+        this.lostIdle ||= /"execution_state":\s*"idle"/.test(text);
+      });
+    }
+
+    get onmessage() { return super.onmessage; }
+
+    // A socket made mute drops what is sent on it.
+    send(data) { if (!this.mute) super.send(data); }
   };
 })()"""
 
@@ -451,25 +470,45 @@ def test_a_page_that_closes_shuts_its_kernel_down_on_a_site_with_no_sign_in(site
         context.close()
 
 
+def first_check(page):
+    """The page's first knowledge check, and its status line."""
+    check = page.locator(".allies-answer", has=page.locator("input[type=radio]")).first
+    return check, check.locator(":scope > .widget-html").first
+
+
 def answers_a_check(page) -> None:
     """The page's kernel answers: the first knowledge check's status changes when another option is picked."""
-    check = page.locator(".allies-answer", has=page.locator("input[type=radio]")).first
-    status = check.locator(":scope > .widget-html").first
+    check, status = first_check(page)
     before = status.inner_text()
     check.locator("input[type=radio]:not(:checked)").first.check()
     expect(status).not_to_have_text(before, timeout=30_000)  # (after a reconnection, on a busy machine)
 
 
-def test_the_page_opens_its_kernels_socket_before_its_script_and_the_script_takes_it_over(server, browser):
-    """The page opens its kernel's websocket as soon as the page is whole, so it connects while the script
-    is fetched and run (voila_setup.macro.html.j2); the script's kernel connection takes that socket over
-    (page.js `kernelSockets`), and replaces it with a new one if it is lost (without a word to the learner)."""
+@contextlib.contextmanager
+def module_1_watched(browser, server):
+    """Module 1 in a new browser context, its sockets watched (`SOCKETS`), once the page is ready."""
     context = browser.new_context()
     page = context.new_page()
     page.add_init_script(SOCKETS)
     try:
         page.goto(f"http://127.0.0.1:{server}/voila/render/{MODULE_1}")
         expect(page.locator("body")).to_have_attribute("data-allies-page", "ready", timeout=45_000)
+        yield page
+    finally:
+        context.close()
+
+
+def drop_socket(page) -> None:
+    """Closes the page's socket as a network failure would (not cleanly), and waits for its reconnection."""
+    page.evaluate("window.__sockets[0].close(4000)")
+    page.wait_for_function("window.__sockets.length === 2 && window.__sockets[1].readyState === WebSocket.OPEN")
+
+
+def test_the_page_opens_its_kernels_socket_before_its_script_and_the_script_takes_it_over(server, browser):
+    """The page opens its kernel's websocket as soon as the page is whole, so it connects while the script
+    is fetched and run (voila_setup.macro.html.j2); the script's kernel connection takes that socket over
+    (page.js `kernelSockets`), and replaces it with a new one if it is lost (without a word to the learner)."""
+    with module_1_watched(browser, server) as page:
         opened = page.evaluate("""() => ({
           sockets: window.__sockets.length,
           taken: window.__sockets[0] === window.alliesKernelSocket.socket,
@@ -480,30 +519,39 @@ def test_the_page_opens_its_kernels_socket_before_its_script_and_the_script_take
         assert opened["sockets"] == 1 and opened["taken"] and opened["open"], opened
         assert opened["created"] < opened["script"], opened
         answers_a_check(page)
-        page.evaluate("window.__sockets[0].close(4000)")  # (not a clean close: the connection reconnects)
-        page.wait_for_function("window.__sockets.length === 2 && window.__sockets[1].readyState === WebSocket.OPEN")
+        drop_socket(page)
         expect(page.locator("#allies-connection")).to_have_count(0)
-    finally:
-        context.close()
 
 
-@pytest.mark.xfail(strict=False, reason="open bug, found 2026-12-02: after a dropped socket, a page whose kernel was "
-                   "started for it (not taken from the pool) sometimes gets no answer from its kernel at all (1 in 4 "
-                   "tries on the site with no pool; see the closing note of 2026-12-02), and says nothing of it")
-def test_a_kernel_still_answers_after_its_pages_socket_is_dropped_and_replaced(server, browser):
-    """A page whose socket drops reconnects, and its kernel answers as before: an answer picked then is saved."""
-    context = browser.new_context()
-    page = context.new_page()
-    page.add_init_script(SOCKETS)
-    try:
-        page.goto(f"http://127.0.0.1:{server}/voila/render/{MODULE_1}")
-        expect(page.locator("body")).to_have_attribute("data-allies-page", "ready", timeout=45_000)
+def test_a_page_whose_socket_dropped_with_its_kernels_answers_in_flight_catches_up_once_reconnected(server, browser):
+    """What was in flight when a page's socket dropped is lost with it. Once the page has reconnected, it shows
+    what its kernel said meanwhile, and its controls still reach the kernel: ipywidgets holds a control's next
+    change back until the kernel's "idle" for the last one, which was lost (page.js `resume`)."""
+    with module_1_watched(browser, server) as page:
+        check, status = first_check(page)
+        before = status.inner_text()
+        page.evaluate("window.__sockets[0].deaf = true")
+        check.locator("input[type=radio]:not(:checked)").first.check()
+        page.wait_for_function("window.__sockets[0].lostIdle")  # the kernel has answered, and the page not heard
+        assert status.inner_text() == before
+        drop_socket(page)
+        expect(status).not_to_have_text(before, timeout=30_000)
         answers_a_check(page)
-        page.evaluate("window.__sockets[0].close(4000)")
-        page.wait_for_function("window.__sockets.length === 2 && window.__sockets[1].readyState === WebSocket.OPEN")
-        answers_a_check(page)
-    finally:
-        context.close()
+
+
+def test_a_pick_lost_with_the_pages_socket_is_sent_again_once_reconnected(server, browser):
+    """A learner's pick sent as the page's socket dropped, so that the kernel never heard of it, is sent again
+    once the page has reconnected (page.js `resume`): it is saved, and the page still shows it picked."""
+    with module_1_watched(browser, server) as page:
+        check, status = first_check(page)
+        before = status.inner_text()
+        page.evaluate("window.__sockets[0].mute = true")
+        value = check.locator("input[type=radio]:not(:checked)").first.get_attribute("value")
+        picked = check.locator(f"input[type=radio][value='{value}']")
+        picked.check()
+        drop_socket(page)
+        expect(status).not_to_have_text(before, timeout=30_000)
+        expect(picked).to_be_checked()
 
 
 def test_the_front_end_is_cached_for_good_under_a_versioned_url(server):

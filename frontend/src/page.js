@@ -104,6 +104,21 @@ class KernelWidgetManager extends ManagerBase {
   load() {
     return this._loadFromKernel();
   }
+
+  /** Catches up after the page's socket dropped, taking with it whatever was in flight: a change the kernel
+   *  never heard, or its answer. ipywidgets holds a control's next change back until the kernel's "idle" for
+   *  the last one, so a lost "idle" would leave the control silent for good. Each widget sends again the
+   *  changes the kernel has not confirmed, or that were held back; then all take the kernel's state. */
+  async resume() {
+    for (const model of await Promise.all(Object.values(this._models))) {
+      const unconfirmed = new Set([...model._expectedEchoMsgIds.keys(), ...Object.keys(model._msg_buffer ?? {})]);
+      Object.assign(model, { _pending_msgs: 0, _msg_buffer: null, _msg_buffer_callbacks: null });
+      model._expectedEchoMsgIds.clear();
+      const again = Object.fromEntries([...unconfirmed].map((name) => [name, model.get(name)]));
+      if (unconfirmed.size) model.save(again, { patch: true });
+    }
+    await this._loadFromKernel();
+  }
 }
 
 /** Puts a live widget (`view`) in the place of its first view (the HTML the page came with, shown until now),
@@ -396,6 +411,16 @@ function watchConnection(kernel, saves) {
   });
 }
 
+/** Has the widgets catch up (`resume`) each time the page connects to its kernel again after losing it. */
+function resumeOnReconnection(kernel, manager) {
+  let state = 'first';
+  kernel.connectionStatusChanged.connect((_, status) => {
+    if (status === 'connected' && state === 'lost') manager.resume().catch(console.error);
+    if (status === 'connected') state = 'connected';
+    else if (state === 'connected') state = 'lost';
+  });
+}
+
 /** The value of the `_xsrf` cookie, which the server wants back in a header with every POST. */
 function xsrfToken() {
   const found = document.cookie.split('; ').find((c) => c.startsWith('_xsrf='));
@@ -471,6 +496,7 @@ async function main() {
   watchConnection(kernel, new SaveWatch(config.alliesMaxAnswerBytes));
   shutDownOnClose(config);
   const manager = new KernelWidgetManager(kernel);
+  resumeOnReconnection(kernel, manager);
   const loaded = Promise.all([manager.load(), widgetStyles()]);
   const outputs = document.querySelectorAll('script[type="application/vnd.voila.cell-output+json"]');
   await Promise.all(Array.from(outputs, (script) => show(script, manager, loaded)));
