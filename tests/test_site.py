@@ -452,12 +452,15 @@ def test_the_site_answers_only_requests_for_this_computers_own_names(server):
 def test_a_page_that_closes_shuts_its_kernel_down_on_a_site_with_no_sign_in(site_server, browser):
     """A page going away asks the server to shut its kernel down, with the _xsrf cookie's token; the page sets
     that cookie, since on this site no sign-in does. Before, every close was refused (403) and each page's
-    kernel (60-90 MB) ran on until the idle cull: 50 of 50 in one run of this file."""
+    kernel (60-90 MB) ran on until the idle cull: 50 of 50 in one run of this file. Its cookies are SameSite=Lax,
+    as on the cohort site: no other site's page can make the browser send them along."""
     context = browser.new_context()
     try:
         page = context.new_page()
-        page.goto(f"http://127.0.0.1:{site_server.port}/voila/render/{MODULE_1}")
+        response = page.goto(f"http://127.0.0.1:{site_server.port}/voila/render/{MODULE_1}")
         expect(page.locator("body")).to_have_attribute("data-allies-page", "ready", timeout=45_000)
+        cookies = response.header_value("set-cookie").lower().replace(" ", "").splitlines()
+        assert cookies and all("samesite=lax" in cookie for cookie in cookies), cookies
         assert any(cookie["name"] == "_xsrf" for cookie in context.cookies())
         kernel = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
         page.goto(f"http://127.0.0.1:{site_server.port}/")

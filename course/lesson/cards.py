@@ -18,21 +18,6 @@ from course.lesson.validation import escaped
 
 REQUIRED = ("card_id", "situation", "response", "feedback")
 
-# Long responses wrap inside their buttons and stack one per line, so every word stays readable. A picked
-# response looks as a pressed button does on every page (allies.css).
-STYLE = """<style>
-.allies-cards .allies-card-responses { width: 100%; }
-.allies-cards .allies-card-responses > div { display: flex; flex-direction: column; gap: 0.4rem; width: 100%; }
-.allies-cards .allies-card-responses :is(.widget-toggle-button, button) { white-space: normal; height: auto; width: 100%;
-  text-align: left; line-height: 1.4; padding: 0.45rem 0.8rem; margin: 0; }
-.allies-cards .allies-card-deck .widget-toggle-button { width: auto; padding: 0 0.9rem; }
-.allies-cards .allies-card-situation { border-left: 4px solid #0072B2; padding: 0.2rem 0 0.2rem 0.8rem;
-  margin: 0.4rem 0; }
-.allies-cards .allies-card-feedback { border-left: 4px solid #E69F00; padding: 0.2rem 0 0.2rem 0.8rem; }
-.allies-cards :is(.allies-card, .allies-first-card) > * { margin-bottom: 0.3rem; }
-.allies-cards .allies-card-source { font-size: 0.85em; color: #4a4a4a; }
-</style>"""
-
 
 @dataclass(frozen=True)
 class Response:
@@ -191,7 +176,7 @@ class Deck(first_views.ShownFirst, w.VBox):
             self.chooser.layout.display = "none"
         self.stack = w.Stack(self.cards, selected_index=0)
         w.jslink((self.chooser, "index"), (self.stack, "selected_index"))
-        super().__init__([w.HTML(STYLE), self.chooser, self.stack])
+        super().__init__([self.chooser, self.stack])
         self.add_class("allies-cards")
 
     def first_view(self) -> str:
@@ -201,7 +186,7 @@ class Deck(first_views.ShownFirst, w.VBox):
         card = self.cards[self.chooser.index]
         chooser = [(self.children.index(self.chooser), self.chooser)] if len(self.cards) > 1 else []
         shown = first_views.of(card, blank=True)
-        return first_views.with_selects(chooser, f'<div class="allies-cards">{STYLE}<div class="allies-first-card">'
+        return first_views.with_selects(chooser, f'<div class="allies-cards"><div class="allies-first-card">'
                                                  f"{shown}</div></div>")
 
 

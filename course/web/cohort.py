@@ -207,7 +207,7 @@ def config(instance: Instance, port: int, pool_size: int, behind_https: bool = F
     c.RosterIdentityProvider.cookie_options = {"samesite": "Lax"}
     c.RosterIdentityProvider.secure_cookie = behind_https or None  # None: Secure when the request is HTTPS
     c.CourseVoila.behind_https = behind_https
-    c.Voila.tornado_settings["xsrf_cookie_kwargs"] = {"samesite": "Lax", "secure": behind_https}
+    c.Voila.tornado_settings["xsrf_cookie_kwargs"]["secure"] = behind_https  # (SameSite=Lax: site.config)
     c.Voila.tornado_settings.update(connections.pings(ping_timeout))
     if hsts:
         c.Voila.tornado_settings["headers"] = {"Strict-Transport-Security": f"max-age={hsts}"}

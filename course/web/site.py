@@ -118,7 +118,9 @@ def config(port: int = 8866, open_browser: bool = True) -> Config:
     # off, and a site with no sign-in was then open to any web page that points its own name at 127.0.0.1
     # (DNS rebinding), which could run code in a kernel. The sites with a sign-in, served under their own
     # names, turn it back on (`hosted`).
-    c.Voila.tornado_settings = {"serve_traceback": False, "allow_remote_access": False}
+    c.Voila.tornado_settings = {"serve_traceback": False, "allow_remote_access": False,
+                                "xsrf_cookie_kwargs": {"samesite": "Lax"}}
+    c.IdentityProvider.cookie_options = {"samesite": "Lax"}  # (the sites with a sign-in set their own the same)
     # A closing page shuts its kernel down (frontend/); kernels of pages that could not are culled.
     cull(c, 600)
     return c

@@ -26,14 +26,6 @@ COMPARED = [
     ("Mid-level", "Woman", "Black", "Ongoing care"),
     ("Senior leader", "Woman", "Another background", "None this year"),
 ]
-STYLE = """<style>
-.allies-veil .widget-toggle-buttons { flex-wrap: wrap; height: auto; }
-.allies-veil .widget-toggle-buttons .widget-toggle-button, .allies-veil .allies-first-toggles button { width: auto; margin: 0 0.3rem 0.3rem 0; }
-.allies-veil .allies-veil-draw { margin: 0.6rem 0 0.3rem; padding: 0 1.2rem; }
-.allies-veil figcaption { white-space: normal; overflow-wrap: anywhere; }
-.allies-veil .allies-veil-person { border-left: 4px solid #0072B2; padding: 0.2rem 0 0.2rem 0.8rem; }
-.allies-veil details { margin: 0.3rem 0 0.6rem; }
-</style>"""
 
 
 def _short_cite(source_ids) -> str:
@@ -139,12 +131,12 @@ class VeilGame(first_views.ShownFirst, w.VBox):
         self.button.on_click(self.draw)
         self.status = w.HTML(markup.status("Choose an option for each rule, then press the button.", tag="p"))
         self.view = w.HTML()
-        super().__init__([w.HTML(STYLE), *self.controls.values(), w.HTML(_menu(self.model)), self.button,
+        super().__init__([*self.controls.values(), w.HTML(_menu(self.model)), self.button,
                           self.status, self.view])
         self.add_class("allies-veil")
 
     def first_view(self) -> str:
-        return f'<div class="allies-veil">{first_views.of(self)}</div>'  # (the game's own styles apply)
+        return f'<div class="allies-veil">{first_views.of(self)}</div>'  # (the game's styles apply: components.css)
 
     def chosen(self) -> dict:
         return {rule: control.value for rule, control in self.controls.items()}
