@@ -314,35 +314,66 @@ def test_strangers_on_the_request_info_socket_cannot_cut_a_kernel_off():
 
 
 # -- 3. no code execution from the browser ---------------------------------------------------------
-SEND = """async ([kernelId, code]) => {
+# The page's kernel from the browser console: a second socket of the learner's own, messages sent by hand.
+# `idle(id)` waits for the kernel to finish with message `id`: the kernel handles one shell message at a time
+# and publishes what that message caused before its 'idle', so whatever `id` made the kernel do has arrived.
+BY_HAND = """async ([kernelId, forged]) => {
   const ws = new WebSocket(`ws://${location.host}/api/kernels/${kernelId}/channels?session_id=${crypto.randomUUID()}`);
   const got = [];
-  ws.onmessage = (event) => { const m = JSON.parse(event.data);
-                              got.push([m.header.msg_type, m.parent_header.msg_id || null, m.channel]); };
+  ws.onmessage = (event) => { if (typeof event.data === 'string') got.push(JSON.parse(event.data)); };
   await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = () => fail(new Error('websocket refused')); });
   const session = crypto.randomUUID();
-  const send = (type, content) => { const id = crypto.randomUUID();
+  const send = (type, content, metadata = {}) => { const id = crypto.randomUUID();
     ws.send(JSON.stringify({channel: 'shell', header: {msg_id: id, msg_type: type, session, username: 'ben',
-      version: '5.3', date: new Date().toISOString()}, parent_header: {}, metadata: {}, content, buffers: []}));
+      version: '5.3', date: new Date().toISOString()}, parent_header: {}, metadata, content, buffers: []}));
     return id; };
-  const execute = send('execute_request', {code, silent: false, store_history: false, user_expressions: {},
-                                           allow_stdin: false, stop_on_error: true});
-  const info = send('kernel_info_request', {});
-  await new Promise(r => setTimeout(r, 4000));
+  const idle = (id) => new Promise((ok, fail) => { const start = Date.now(); (function check() {
+    if (got.some(m => m.header.msg_type === 'status' && m.content.execution_state === 'idle'
+                      && m.parent_header.msg_id === id)) ok();
+    else if (Date.now() - start > 30000) fail(new Error(`the kernel never finished with ${id}`));
+    else setTimeout(check, 50); })(); });
+  const sent = await (FORGED)(send, forged);
+  await idle(sent.last);
   ws.close();
-  return {execute, info, got};
+  return {sent, got: got.map(m => [m.header.msg_type, m.parent_header.msg_id || null, m.content.comm_id || null,
+                                   (m.content.data || {}).method || null])};
 }"""
+
+
+def by_hand(page, forged: str, argument) -> dict:
+    """Send the kernel behind `page` what the JS function `forged(send, argument)` sends (it returns the ids it
+    sent, `last` among them); returns those ids and what came back once the kernel was done with `last`."""
+    return page.evaluate(BY_HAND.replace("(FORGED)", f"({forged})"), [kernel_id(page), argument])
+
+
+EXECUTE = """(send, code) => ({execute: send('execute_request', {code, silent: false, store_history: false,
+                                   user_expressions: {}, allow_stdin: false, stop_on_error: true}),
+                              last: send('kernel_info_request', {})})"""
 
 
 def test_the_page_cannot_run_code_in_its_kernel(ben_page, tmp_path):
     marker = tmp_path / "pwned"
-    code = f"open({str(marker)!r}, 'w').write('ran')"
-    result = ben_page.evaluate(SEND, [kernel_id(ben_page), code])
-    replies = {(msg_type, parent) for msg_type, parent, _ in result["got"]}
-    assert ("kernel_info_reply", result["info"]) in replies, result["got"]  # the socket works…
-    assert not any(parent == result["execute"] for _, parent in replies), result["got"]  # …execute is dropped
-    time.sleep(1)
+    result = by_hand(ben_page, EXECUTE, f"open({str(marker)!r}, 'w').write('ran')")
+    parents = {parent for _, parent, _, _ in result["got"]}
+    assert result["sent"]["last"] in parents, result["got"]  # the socket works…
+    assert result["sent"]["execute"] not in parents, result["got"]  # …execute is dropped
     assert not marker.exists()
+
+
+# A widget the page asks the kernel to build (ipywidgets' `jupyter.widget` target), then asks for its state.
+WIDGET = """(send, value) => { const comm_id = crypto.randomUUID();
+  send('comm_open', {comm_id, target_name: 'jupyter.widget', data: {buffer_paths: [], state: {
+    _model_name: 'TextModel', _model_module: '@jupyter-widgets/controls', _model_module_version: '2.0.0',
+    _view_name: 'TextView', _view_module: '@jupyter-widgets/controls', _view_module_version: '2.0.0', value}}},
+    {version: '2.1.0'});
+  return {comm_id, last: send('comm_msg', {comm_id, data: {method: 'request_state'}})}; }"""
+
+
+def test_the_page_cannot_make_the_kernel_build_and_keep_widgets(ben_page):
+    """Each would stay in the kernel's memory, as large and as many as the learner liked."""
+    result = by_hand(ben_page, WIDGET, "x" * 100_000)
+    forged = [(kind, method) for kind, _, comm, method in result["got"] if comm == result["sent"]["comm_id"]]
+    assert forged == [("comm_close", None)], result["got"]  # refused at once; before: ('comm_msg', 'update')
 
 
 # -- 4. nothing outside modules/ -------------------------------------------------------------------

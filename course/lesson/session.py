@@ -14,6 +14,8 @@ from typing import Callable
 from traitlets import TraitError
 
 from course import upstream
+from course.lesson import comm_targets
+from course.lesson.context import in_voila
 from course.contract import COURSE_ID, EXCHANGE_ENV, LEARNER_ENV, STORE_ENV, instance_folder
 from course.paths import folder, module_of
 
@@ -193,5 +195,7 @@ def current() -> Session:
     if _current is None:
         _current = Session(os.environ.get(STORE_ENV) or None, instance=instance_folder(os.environ))
         _current.start()
+        if in_voila():  # a web page, where the learner's browser is not to be trusted
+            comm_targets.refuse_page_made_widgets()
     return _current
 
