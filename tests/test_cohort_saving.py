@@ -120,3 +120,24 @@ def test_a_lost_connection_turns_unsaved_answers_into_not_saved_yet(site_, page)
     held.close()
     expect(page.locator("#allies-connection")).to_be_visible(timeout=30_000)
     expect(saved_line(page, "m01-r2")).to_have_text(re.compile("Not saved yet: .*lost its connection"))
+
+
+WATCH = """box => { window.said = [];
+  new MutationObserver(() => window.said.push(box.querySelector('.allies-saved').textContent))
+    .observe(box, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def test_a_choice_the_server_saves_at_once_is_never_said_to_be_slow(site_, page):
+    """A click on a choice fires no input event: every click once said "Not saved yet: … not confirmed for a
+    few seconds" within 130 ms, the slow clock counting from no edit at all (outside trial, 2026-12-03)."""
+    server, _ = site_
+    page.goto(f"{server.url}/voila/render/00-before-you-start.ipynb")
+    answer = page.locator(".allies-self-assessment .allies-answer").first
+    expect(answer.locator(".allies-saved")).to_have_text(re.compile("save as you go|restored"), timeout=SLOW)
+    answer.evaluate(WATCH)
+    for choice in (1, 2, 0):
+        page.evaluate("window.said.length = 0")
+        answer.locator(".widget-toggle-button").nth(choice).click()
+        page.wait_for_function("window.said.some(s => s.startsWith('Saved at'))", timeout=20_000)
+        said = page.evaluate("window.said")
+        assert not [s for s in said if s.startswith("Not saved")], said

@@ -256,7 +256,8 @@ class SaveWatch {
   constructor(maxBytes) {
     this.maxBytes = maxBytes;
     this.connected = true;
-    this.edited = new Map();  // answer box -> when its value was last sent to the kernel
+    this.edited = new Map();  // answer box -> when its text was last typed (a textarea's input or change)
+    this.unsavedSince = new Map();  // answer box -> when the page first saw it unsaved since it was last saved
     this.tooLarge = new Map();  // answer box -> { bytes, words } of the text refused
     this.fingerprints = new Map();  // answer box -> [text, its fingerprint]
     for (const type of ['input', 'change']) {
@@ -345,7 +346,12 @@ class SaveWatch {
       const saved = line.dataset.saved;
       unsaved = saved ? saved !== this.fingerprintOf(box, field.value) : field.value !== '';
     }
-    const waiting = Date.now() - (this.edited.get(box) ?? 0) > SaveWatch.SLOW_MS;
+    // Slow: unconfirmed for SLOW_MS since the last edit, or since the page saw the answer unsaved (a click on a
+    // choice fires no input event: counted from the last edit alone, each click was "slow" at once).
+    if (!unsaved) this.unsavedSince.delete(box);
+    else if (!this.unsavedSince.has(box)) this.unsavedSince.set(box, Date.now());
+    const since = Math.max(this.edited.get(box) ?? 0, this.unsavedSince.get(box) ?? 0);
+    const waiting = Date.now() - since > SaveWatch.SLOW_MS;
     let say = null;
     const over = this.tooLarge.get(box);
     if (over) {
@@ -355,7 +361,8 @@ class SaveWatch {
       say = 'Not saved yet: this page has lost its connection to the course server.';
     } else if (unsaved && waiting) {
       say = 'Not saved yet: the course server has not confirmed this answer for a few seconds. Keep this ' +
-        'page open, and keep a copy of your text until this says "Saved".';
+        (field ? 'page open, and keep a copy of your text until this says "Saved".'
+          : 'page open until this says "Saved".');
     } else if (unsaved) {
       say = 'Saving…';
     }
