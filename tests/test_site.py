@@ -707,6 +707,9 @@ def test_the_self_paced_site_speaks_to_a_learner_on_their_own(module_page):
     assert re.search(r"Copied \d\d \w+ \d{4}, \d\d:\d\d [A-Z+-]", page), "when, with the server's zone"
 
 
+# What only a cohort's learner is told, which the learner's own copy of the website must not say (Module 6 once
+# spoke of answers "under your sign-in", every reflection box of "your graders").
+COHORT_WORDS = re.compile(r"graders?\b|sign-in|facilitator|in JupyterLab", re.I)
 # What the lessons tell a learner in JupyterLab to do, which a website page must not show.
 JUPYTERLAB_STEPS = re.compile(r"run (the|this|each) cell|run it\b|Shift \+ Enter|fill in (the cell|both dicts)|"
                               r"replace each None|save the notebook|next to this notebook", re.I)
@@ -716,7 +719,7 @@ JUPYTERLAB_STEPS = re.compile(r"run (the|this|each) cell|run it\b|Shift \+ Enter
 def test_no_module_page_tells_a_website_learner_to_run_cells(server, browser, name):
     """A lesson says what to do on each path ("On the website…, In JupyterLab…"): on the website, only the
     website's part shows. Before, Modules 0, 6 and 7 told web learners to replace each None, run the cell
-    and save the notebook."""
+    and save the notebook. Nor does a page on the self-paced site speak to a cohort's learner."""
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -726,10 +729,14 @@ def test_no_module_page_tells_a_website_learner_to_run_cells(server, browser, na
         page.wait_for_function("document.readyState !== 'loading'")
         text = page.evaluate("""[...document.querySelectorAll('main .jp-MarkdownOutput, main [data-mime-type="text/html"]')]
             .map((part) => part.innerText).join('\\n')""")  # (Module 0's table of the paths has JupyterLab's column)
+        placeholders = page.eval_on_selector_all("main [placeholder]", "els => els.map((el) => el.placeholder)")
     finally:
         context.close()
     assert "On the website" in text or name != "00-before-you-start.ipynb"
     assert not JUPYTERLAB_STEPS.search(text), JUPYTERLAB_STEPS.search(text)
+    if name != "00-before-you-start.ipynb":  # (the Orientation sets out both ways to take the course)
+        said = COHORT_WORDS.search(text + "\n".join(placeholders))
+        assert not said, said
     source = (ROOT / "modules" / name).read_text(encoding="utf-8")
     assert "On the website" not in source or "allies-jupyterlab" in source
 

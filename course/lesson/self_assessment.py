@@ -407,8 +407,7 @@ class Comparison:
 
     ROUNDS = ((PREFIX[CLOSING], ""),)  # (item prefix, heading) of each round of the questions on the page
     FOUND = "Your answers from “Before you start” are shown beside today's."
-    MISSING = ("There are no saved answers from “Before you start” under your sign-in, so the chart shows "
-               "today's answers only.")
+    MISSING = "You have no saved answers from “Before you start”, so the chart shows today's answers only."
     LOOKING = ("Looking for your answers from “Before you start”: if none are saved, the chart shows today's "
                "answers only.")
     UNANSWERED = "Answer the questions above; your answers from the start of the course appear beside them."

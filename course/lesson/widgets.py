@@ -263,7 +263,7 @@ def reflection(item: str):
         display(HTML(markup.status("Write your reflection in the cell below (double-click it to edit). "
                              "Only you and your graders see it.")))
         return None
-    field = FreeText(placeholder="Write here. Only you and your graders see this.",
+    field = FreeText(placeholder=PLACEHOLDER[site_path()],
                      description="Your reflection", rows=8, layout=w.Layout(width="100%"))
     field.style.description_width = "initial"
     return AnswerBox(item, field, validation.reflection)
@@ -287,10 +287,21 @@ HOW_TO_ANSWER = {
 }
 
 
+# A reflection box's placeholder on each website: who will read what is written there.
+PLACEHOLDER = {"self-paced": "Write here. Only you see this: it stays on this computer.",
+               "session": "Write here. Only you see this.",
+               "cohort": "Write here. Only you and your graders see this."}
+
+
+def site_path() -> str:
+    """Which way this page takes the course: a HOW_TO_ANSWER key."""
+    return ("jupyterlab" if not in_voila() else "session" if kept_for_the_session() else "self-paced"
+            if self_paced_site() else "cohort")
+
+
 def how_to_answer() -> HTML:
     """How to answer, and where answers go, for the path this page is on."""
-    path = ("jupyterlab" if not in_voila() else "session" if kept_for_the_session() else "self-paced"
-            if self_paced_site() else "cohort")
+    path = site_path()
     style = markup.style() if path == "jupyterlab" else ""  # the site's template links the stylesheet
     return HTML(f'{style}<p class="allies-how"><strong>How to answer.</strong> '
                 f"{validation.escaped(HOW_TO_ANSWER[path])}</p>")
