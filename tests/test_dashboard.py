@@ -255,8 +255,9 @@ def test_every_chart_has_alt_text_that_reads_its_numbers(small_groups_shown, coh
     assert "Most missed: m01-q1" in charts["knowledge-checks"].alt
     assert "s1 Where I am today: of 2 who answered both, 1 higher, 0 the same, 1 lower" in charts["self-assessment"].alt
     assert "m01-r1, Reflection 1 — Who was in the room?: 2 of 4 wrote" in charts["reflection-words"].alt
-    for chart in charts.values():
-        assert chart.png.startswith(b"\x89PNG") and 'alt="' in chart.html()
+    read = f'<time class="allies-utc" datetime="{report.read_at:%Y-%m-%dT%H:%MZ}">'  # said in the reader's zone,
+    for chart in charts.values():                                                    # as the page's head says it
+        assert chart.png.startswith(b"\x89PNG") and 'alt="' in chart.html() and read in chart.html()
 
 
 def test_export_writes_each_chart_as_png_with_its_alt_text(small_groups_shown, cohort_dir, solutions, monkeypatch):

@@ -50,7 +50,7 @@ class Chart:
             f'<figure class="allies-chart">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}" '
             f'width="{width}" height="{height}" style="max-width:100%;height:auto">'
-            f'<figcaption>Source: {markup.cited(self.source)}</figcaption>'
+            f'<figcaption>Source: {markup.moments(markup.cited(self.source))}</figcaption>'
             f"</figure>"
         )
 

@@ -85,3 +85,11 @@ def moment(when: dt.datetime) -> str:
     in the reader's own time zone (`frontend/src/page.js` `localTimes`)."""
     utc = (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
     return f'<time class="allies-utc" datetime="{utc:%Y-%m-%dT%H:%MZ}">{utc:%Y-%m-%d %H:%M} UTC</time>'
+
+
+UTC_STAMP = re.compile(r"\b(\d{4}-\d\d-\d\d) (\d\d:\d\d) UTC\b")
+
+
+def moments(text: str) -> str:
+    """HTML with each "YYYY-MM-DD HH:MM UTC" in it a `moment`, which the page says in the reader's time zone."""
+    return UTC_STAMP.sub(lambda m: moment(dt.datetime.fromisoformat(f"{m[1]}T{m[2]}+00:00")), text)
