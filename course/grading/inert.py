@@ -19,13 +19,21 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 SAFE_OUTPUTS = ("stream", "error")
+_OPEN = '<div class="allies-learner-text tex2jax_ignore" style="white-space: pre-wrap">'
 
 
 def inert_markdown(text: str) -> str:
     """Markdown that renders exactly `text`, as text: one HTML block (no blank line ends it early) whose
     content is escaped, with line breaks kept by `pre-wrap` and MathJax told to leave it alone."""
     body = html.escape(text, quote=True).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "&#10;")
-    return f'<div class="allies-learner-text tex2jax_ignore" style="white-space: pre-wrap">{body}</div>'
+    return f'{_OPEN}{body}</div>'
+
+
+def learner_text(markdown: str) -> str:
+    """The text `inert_markdown` made `markdown` of (`markdown` itself, if it is not such a block)."""
+    if markdown.startswith(_OPEN) and markdown.endswith("</div>"):
+        return html.unescape(markdown[len(_OPEN):-len("</div>")])
+    return markdown
 
 
 class InertLearnerText(NbGraderPreprocessor):

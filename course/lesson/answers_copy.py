@@ -21,7 +21,8 @@ h2 { margin-top: 2rem; } dt { font-weight: 600; margin-top: 1rem; } dd { margin:
 NOT_ANSWERED = "Not answered"
 
 
-def _text(value: str | None) -> str:
+def text_html(value: str | None) -> str:
+    """A learner's answer as escaped HTML, its line breaks kept; NOT_ANSWERED if it is blank."""
     if not value or not value.strip():
         return f'<span class="empty">{NOT_ANSWERED}</span>'
     return "<br>".join(html.escape(line, quote=True) for line in value.splitlines())
@@ -42,9 +43,9 @@ def _entries(release_nb: dict, saved: dict[str, str]) -> tuple[list[tuple[str, s
         if kinds[grade_id] == "code":
             question, options = check_question(source)
             chosen = f"({answer}) {options[answer]}" if answer in options else None
-            checks.append((question, _text(chosen)))
+            checks.append((question, text_html(chosen)))
         else:
-            reflections.append((heading, _text(answer)))
+            reflections.append((heading, text_html(answer)))
     return checks, reflections
 
 
@@ -56,7 +57,7 @@ def _self_assessment(saved: dict[str, str]) -> list[tuple[str, str]]:
         question = by_key.get(f"s{match.group(2)}") if match else None
         if question:
             number, _ = self_assessment.parse(question, value)
-            rows.append((question.statement, _text(question.choices[number - 1] if number else None)))
+            rows.append((question.statement, text_html(question.choices[number - 1] if number else None)))
     return rows
 
 

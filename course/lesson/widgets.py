@@ -491,7 +491,7 @@ def calculator(fields: dict[str, w.Text], compute: Callable[[dict[str, str]], tu
 # -- Feedback on the cohort site ---------------------------------------------------------------------------
 # `python -m course instructor feedback` writes INSTANCE/feedback/<learner>/<module>.html and a .json beside
 # it (course/grading/feedback.py). The hand-in step shows the signed-in learner's own page, and nobody else's, in a
-# sandboxed iframe that runs no scripts: the page is nbgrader's HTML and holds the learner's own text. The site
+# sandboxed iframe that runs no scripts: the page holds the learner's own text and the grader's. The site
 # also sends it as a page of its own, as sandboxed (course/web/feedback_page.py), which a phone shows whole.
 
 FEEDBACK_ADDRESS = "../../allies/feedback/{module}"  # from a module page, /voila/render/<module>.ipynb

@@ -1,7 +1,8 @@
 """A learner's returned feedback as a page of its own, `/allies/feedback/<module>`, which a phone shows whole
 (the module page shows it in a frame too). Sent to the signed-in learner only, and only their own; it is
-nbgrader's HTML and holds the learner's own text, so it is sent as a sandbox that runs nothing: no scripts,
-no forms, no requests, nothing from elsewhere, only its own styles and images."""
+the course's page of the grading (`course.grading.feedback_view`) and holds the learner's own text, so it is
+sent as a sandbox that runs nothing: no scripts, no forms, no requests, nothing from elsewhere, only its own
+styles and images."""
 from __future__ import annotations
 
 import os
