@@ -152,6 +152,8 @@ def test_the_slider_is_named_reads_its_year_and_its_handle_is_seen(pages):
         assert handle.get_attribute("aria-valuetext") == readout.inner_text()
         assert re.fullmatch(r"20\d\d", readout.inner_text()), readout.inner_text()
     assert readout.inner_text() == "2024"
+    # The readout is not a second, unnamed stop that takes typing (ipywidgets' is, and ignores what is typed).
+    assert readout.evaluate("el => !el.isContentEditable && el.tabIndex < 0 && el.ariaHidden === 'true'")
     colours = slider.evaluate("""el => { const c = (q) => [...el.querySelectorAll(q)].map(
         e => getComputedStyle(e).backgroundColor);
         return {handle: c('.noUi-handle')[0], around: [...c('.noUi-connects'), ...c('.noUi-connect')]}; }""")

@@ -38,8 +38,17 @@ function grouped(View, part, role, mark) {
 
 /** ipywidgets' controls, with what assistive technology needs and the stock views leave out. */
 const ACCESSIBLE = {
-  /** A slider named by its label, whose value is read out as shown ("2025"), not as its index ("7"). */
+  /** A slider named by its label, whose value is read out as shown ("2025"), not as its index ("7"). Its
+   *  readout shows the value and no more: ipywidgets makes it an editable field, reached by Tab, unnamed, that
+   *  takes nothing typed into it (a selection slider has no handler for it). */
   SelectionSliderView: class extends controls.SelectionSliderView {
+    update(options) {
+      const result = super.update(options);
+      this.readout.contentEditable = 'false';
+      this.readout.setAttribute('aria-hidden', 'true');  // (the handle says the same, as its value)
+      return result;
+    }
+
     createSlider() {
       super.createSlider();
       const handle = this.$slider.querySelector('.noUi-handle');
