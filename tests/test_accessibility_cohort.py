@@ -6,6 +6,7 @@ import re
 
 import pytest
 from accessibility import MODULES, SLOW, axe, interact, open_module, overflowing
+from conftest import ROOT
 from playwright.sync_api import expect
 
 from course.store.answers import AnswerStore
@@ -44,6 +45,13 @@ def signed_in(cohort, browser):
     context.close()
 
 
+def course_colour(name: str) -> str:
+    """A colour the course's stylesheet names (`--allies-link: #0a4f9e;`), as the browser computes it."""
+    css = (ROOT / "course" / "jupyter" / "voila" / "templates" / "allies" / "static" / "allies.css").read_text()
+    hex_ = re.search(rf"{name}:\s*#([0-9a-f]{{6}})", css)[1]
+    return "rgb({}, {}, {})".format(*(int(hex_[i:i + 2], 16) for i in (0, 2, 4)))
+
+
 def test_the_sign_in_page_passes_axe_and_reflows(cohort, browser):
     server, _ = cohort
     page = sign_in_page(browser, server)
@@ -58,6 +66,11 @@ def test_the_sign_in_page_passes_axe_and_reflows(cohort, browser):
         expect(page.locator(".error")).to_be_visible()
         assert axe(page) == [], "with its error message"
         assert overflowing(page) == []
+        # The course's one button style and focus ring (allies.css), not colours of its own (outside trial).
+        page.focus("#code")
+        seen = page.evaluate("""() => [getComputedStyle(document.querySelector('button[type=submit]')).backgroundColor,
+                                       getComputedStyle(document.activeElement).outlineColor]""")
+        assert seen == [course_colour("--allies-link"), course_colour("--allies-focus")]
     finally:
         page.context.close()
 

@@ -29,13 +29,17 @@ from course.store.answers import AnswerStore, Learner
 HEADER = "X-Allies-Learner"
 
 
+# The sign-in and sign-out pages' styles: the course's text, link blue for the button and focus ring (allies.css).
+STYLE = ("body{font:17px/1.5 system-ui,sans-serif;color:#1f1f1f;max-width:30rem;margin:3rem auto;padding:0 1rem}"
+         "label{display:block;margin-top:1rem;font-weight:600}"
+         "input{font:inherit;width:100%;padding:.4rem;border:1px solid #555}"
+         "button{margin-top:1.2rem;font:inherit;padding:.5rem 1.2rem;background:#0a4f9e;color:#fff;border:0}"
+         ":focus{outline:3px solid #b34700;outline-offset:2px}.error{color:#8a1c1c;font-weight:600}")
+
 LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} — Allies in Tech</title>
 <link rel="icon" href="data:;base64,=">
-<style>body{{font:17px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:30rem;margin:3rem auto;padding:0 1rem}}
-label{{display:block;margin-top:1rem;font-weight:600}}input{{font:inherit;width:100%;padding:.4rem;border:1px solid #555}}
-button{{margin-top:1.2rem;font:inherit;padding:.5rem 1.2rem;background:#0b5394;color:#fff;border:0}}
-:focus{{outline:3px solid #e66100;outline-offset:2px}}.error{{color:#8a1c1c;font-weight:600}}</style></head>
+<style>{style}</style></head>
 <body><main><h1>{heading}</h1><p>{intro}</p>
 {message}<form method="post" action="{action}">{xsrf}
 <label for="learner">{who} id</label><input id="learner" name="learner" autocomplete="username" required>
@@ -52,8 +56,8 @@ class CourseLoginHandler(LoginFormHandler):
     def _render(self, message=None):
         error = f'<p class="error" role="alert">{xhtml_escape(message["error"])}</p>' if message else ""
         action = f"{self.base_url}login?next={url_escape(self.get_argument('next', default=self.base_url))}"
-        self.write(LOGIN_PAGE.format(message=error, action=xhtml_escape(action), xsrf=self.xsrf_form_html(),
-                                     **self.page))
+        self.write(LOGIN_PAGE.format(style=STYLE, message=error, action=xhtml_escape(action),
+                                     xsrf=self.xsrf_form_html(), **self.page))
 
     def refusal(self, person: Learner | None) -> tuple[int, str] | None:
         """Why `person` (None: the id and code do not match) may not sign in here, as (status, message)."""
@@ -85,9 +89,7 @@ class CourseLoginHandler(LoginFormHandler):
 
 SIGN_OUT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign out — Allies in Tech</title>
-<style>body{{font:17px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:30rem;margin:3rem auto;padding:0 1rem}}
-button{{font:inherit;padding:.5rem 1.2rem;background:#0b5394;color:#fff;border:0}}
-:focus{{outline:3px solid #e66100;outline-offset:2px}}</style></head>
+<style>{style}</style></head>
 <body><main><h1>Sign out?</h1><p>Your answers are saved. Signing out ends your session on every device.</p>
 <form method="post" action="{action}">{xsrf}<button type="submit">Sign out</button></form>
 <p><a href="{home}">Back to the modules</a></p></main></body></html>"""
@@ -103,8 +105,8 @@ class CourseLogoutHandler(LogoutHandler):
     def get(self):
         if not self.current_user:
             return self.redirect(f"{self.base_url}login")
-        self.write(SIGN_OUT_PAGE.format(action=xhtml_escape(f"{self.base_url}logout"), xsrf=self.xsrf_form_html(),
-                                        home=xhtml_escape(self.base_url)))
+        self.write(SIGN_OUT_PAGE.format(style=STYLE, action=xhtml_escape(f"{self.base_url}logout"),
+                                        xsrf=self.xsrf_form_html(), home=xhtml_escape(self.base_url)))
 
     @allow_unauthenticated
     def post(self):
