@@ -47,3 +47,21 @@ def test_the_page_says_what_was_chosen_and_written_the_points_why_and_the_grader
     for code in ("knowledge_check", "answer =", "Traceback", "AssertionError", "m01-q", "allies-learner-text"):
         assert code not in shown, code
     assert "<script" not in shown.replace("&lt;script", "") and "default-src 'none'" in shown
+
+
+def test_a_letter_is_read_as_grading_reads_it_and_a_changed_cell_says_why_it_scored_nothing():
+    """"B" and "(c)" score as b and c, so the page says so (it once said "Not answered"); a letter that is no
+    option is shown as written; a check whose answer cell was changed scored 0 for that, which its comment
+    says, not "Not the best answer" (outside trial)."""
+    nb = graded({"m01-q1": "B", "m01-q2": "(c)", "m01-q3": "a", "m01-q4": "z"}, {})
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "m01-q3":
+            cell["source"] = "".join(cell["source"]).replace("answer = 'a'", "answer = 'a'; import os")
+    changed = "This check scored 0 because its answer cell held more than the answer line."
+    marks = {"m01-q1-check": Mark(1, 1), "m01-q2-check": Mark(1, 1), "m01-q3-check": Mark(0, 1, changed),
+             "m01-q4-check": Mark(0, 1), "m01-r1": Mark(None, 3), "m01-r2": Mark(None, 3)}
+    shown = page("Module 1", nb, RELEASE, marks, 2, 10)
+    assert shown.count("<dd>Right.</dd>") == 2 and "<dd>(b) More women lead" in shown and "<dd>(c) " in shown
+    assert "<dd>z (not one of the options)</dd>" in shown
+    assert f"<dt>Why</dt><dd>{changed}</dd>" in shown and shown.count("Not the best answer") == 1  # q4 only
+    assert "Your score: 2 of 10 points so far" in shown  # reflections not graded yet

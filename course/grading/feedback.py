@@ -23,7 +23,8 @@ def _for_the_site(course: Course, gb, module: str, learner: str) -> bytes:
     submitted = gb.find_submission_notebook(module, module, learner)
     comments = {c.name: c.manual_comment or c.auto_comment or "" for c in submitted.comments}
     marks = {g.name: feedback_view.Mark(None if g.needs_manual_grade else g.score, g.max_score,
-                                        comments.get(g.name, "")) for g in submitted.grades}
+                                        comments.get(g.name) or comments.get(g.name.removesuffix("-check"), ""))
+             for g in submitted.grades}  # (a check's comment is on its answer cell, m01-q1, not its test's)
     page = feedback_view.page(timing.title(release), json.loads(graded.read_text(encoding="utf-8")),
                               json.loads(release.read_text(encoding="utf-8")), marks, submitted.score,
                               submitted.max_score)

@@ -17,6 +17,7 @@ from course.grading.inert import learner_text
 from course.lesson import keepsake
 from course.lesson.answers_copy import text_html
 from course.lesson.submissions import answer_cells, cell_source, check_question
+from course.lesson.validation import letter
 
 STYLE = """
 body { font: 17px/1.55 system-ui, sans-serif; color: #1f1f1f; max-width: 42rem; margin: 1.5rem auto; padding: 0 1rem;
@@ -47,7 +48,8 @@ def _points(mark: Mark | None) -> str:
 
 
 def _chosen(source: str) -> str | None:
-    """The letter a knowledge-check cell's `answer = '…'` line holds (None: left as released, or unreadable)."""
+    """The letter a knowledge-check cell's `answer = '…'` line holds, as grading reads it ("B" and "(b)" are
+    "b"; None: left as released, or unreadable)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -55,7 +57,7 @@ def _chosen(source: str) -> str | None:
     for node in tree.body:
         if (isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == ["answer"]
                 and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
-            return node.value.value
+            return letter(node.value.value)
     return None
 
 
@@ -70,16 +72,20 @@ def _why_missed(test_cell: dict | None) -> str:
 def _check(heading: str, cell: dict, test: dict | None, mark: Mark | None) -> str:
     source = cell_source(cell)
     question, options = check_question(source)
-    letter = None if CODE_STUB in source.split("\n") else _chosen(source)
-    chosen = f"({letter}) {options[letter]}" if letter in options else None
-    right = mark is not None and mark.score is not None and mark.score >= mark.max_score
-    why = _why_missed(test)
-    verdict = ("" if chosen is None or mark is None or mark.score is None
+    chosen = None if CODE_STUB in source.split("\n") else _chosen(source)
+    shown = f"({chosen}) {options[chosen]}" if chosen in options else (
+        None if chosen is None else f"{chosen} (not one of the options)")
+    graded = mark is not None and mark.score is not None
+    right = graded and mark.score >= mark.max_score
+    # Why it missed: the grader's word on the cell if there is one (a changed answer cell, say), else the check's.
+    comment = mark.comment if mark and mark.comment != NO_RESPONSE else ""
+    why = "" if right else (comment.strip() or _why_missed(test))
+    verdict = ("" if shown is None or not graded or (comment.strip() and not right)
                else "<dt>Result</dt><dd>Right.</dd>" if right else "<dt>Result</dt><dd>Not the best answer.</dd>")
     return (f"<section><h2>{html.escape(heading or 'Knowledge check')}</h2>"
             f'<p class="question">{html.escape(question)}</p>'
-            f"<dl><dt>Your answer</dt><dd>{text_html(chosen)}</dd>{verdict}{_points(mark)}"
-            + (f"<dt>Why</dt><dd>{text_html(why)}</dd>" if why and not right else "") + "</dl></section>")
+            f"<dl><dt>Your answer</dt><dd>{text_html(shown)}</dd>{verdict}{_points(mark)}"
+            + (f"<dt>Why</dt><dd>{text_html(why)}</dd>" if why else "") + "</dl></section>")
 
 
 def _reflection(heading: str, cell: dict, released: str, mark: Mark | None) -> str:
@@ -94,7 +100,8 @@ def _reflection(heading: str, cell: dict, released: str, mark: Mark | None) -> s
 def page(title: str, graded_nb: dict, release_nb: dict, marks: dict[str, Mark], score: float,
          max_score: float) -> str:
     """The feedback page on the module `title`: `graded_nb` is the learner's autograded notebook, `release_nb`
-    the notebook as released (what an unanswered cell holds), `marks` each graded cell's by its grade id."""
+    the notebook as released (what an unanswered cell holds), `marks` each graded cell's by its grade id (a
+    check's by its test cell's, with the comment on its answer cell)."""
     kinds, released = answer_cells(graded_nb), {
         cell["metadata"]["nbgrader"]["grade_id"]: cell_source(cell) for cell in release_nb["cells"]
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution")}
@@ -113,7 +120,9 @@ def page(title: str, graded_nb: dict, release_nb: dict, marks: dict[str, Mark], 
             parts.append(_check(heading, cell, tests.get(check), marks.get(check)))
         else:
             parts.append(_reflection(heading, cell, released.get(grade_id, ""), marks.get(grade_id)))
+    pending = any(mark.score is None for mark in marks.values())
     body = (f"<h1>Your feedback: {html.escape(title)}</h1>"
-            f'<p class="score">Your score: {score:g} of {max_score:g} points</p>' + "".join(parts))
+            f'<p class="score">Your score: {score:g} of {max_score:g} points{" so far" if pending else ""}</p>'
+            + "".join(parts))
     return keepsake.page(f"Your feedback: {title}", body, STYLE,
                          "From your facilitator, through the Allies in Tech course. Only you and your graders see it.")
