@@ -557,6 +557,19 @@ def test_a_pick_lost_with_the_pages_socket_is_sent_again_once_reconnected(server
         expect(picked).to_be_checked()
 
 
+def test_a_pick_the_kernel_never_hears_of_is_not_left_saying_saved(server, browser):
+    """A choice whose message never reached the kernel (a stalled kernel, a socket that dropped it) left the
+    last "Saved" standing for good, since only the kernel's own "Saving…" marked a choice unsaved (outside
+    trial): the page now counts a choice unsaved from the click until the kernel answers it."""
+    with module_1_watched(browser, server) as page:
+        check, _ = first_check(page)
+        saved = check.locator(".allies-saved")
+        page.evaluate("window.__sockets[0].mute = true")
+        check.locator("input[type=radio]:not(:checked)").first.check()
+        expect(saved).to_have_text("Saving…")
+        expect(saved).to_have_text(re.compile("^Not saved yet: the course server has not confirmed"), timeout=15_000)
+
+
 def test_the_front_end_is_cached_for_good_under_a_versioned_url(server):
     import urllib.request
 

@@ -269,7 +269,10 @@ class SaveWatch {
     this.unsavedSince = new Map();  // answer box -> when the page first saw it unsaved since it was last saved
     this.tooLarge = new Map();  // answer box -> { bytes, words } of the text refused
     this.fingerprints = new Map();  // answer box -> [text, its fingerprint]
-    for (const type of ['input', 'change']) {
+    // A choice box -> its status line when a choice was made there, until the kernel replaces that line: a
+    // choice the kernel never heard of (a stalled kernel, a lost socket) left the old "Saved" standing.
+    this.chosen = new Map();
+    for (const type of ['input', 'change', 'click']) {
       document.addEventListener(type, (event) => this.edit(event), true);
     }
     new MutationObserver(() => this.refreshAll()).observe(document.body, {
@@ -291,6 +294,13 @@ class SaveWatch {
   edit(event) {
     const box = event.target.closest?.('.allies-answer');
     if (!box) return;
+    // A choice: a click on a button not yet pressed, or a radio's or a list's change (each sends a new value).
+    const choice = event.type === 'click'
+      ? event.target.closest('.widget-toggle-button:not(.mod-active):not(:disabled)')
+      : event.type === 'change' && event.target.matches('input[type=radio], select');
+    const shown = choice && box.querySelector('.allies-saved [role=status]');
+    if (shown) this.chosen.set(box, shown);
+    if (event.type === 'click') return;
     const bytes = event.target.tagName === 'TEXTAREA' ? this.size(event.target.value) : 0;
     if (bytes > this.maxBytes) {
       event.stopImmediatePropagation();  // ipywidgets never hears of it, so nothing is sent
@@ -350,7 +360,8 @@ class SaveWatch {
       return;  // the kernel is saying something is wrong (it could not save, say): leave its words
     }
     const field = box.querySelector('textarea');
-    let unsaved = ours || shown.textContent.startsWith('Saving');
+    if (this.chosen.has(box) && this.chosen.get(box) !== shown) this.chosen.delete(box);  // the kernel answered
+    let unsaved = ours || shown.textContent.startsWith('Saving') || this.chosen.has(box);
     if (field && !this.tooLarge.has(box)) {  // a text over the limit is never sent: no need to fingerprint it
       const saved = line.dataset.saved;
       unsaved = saved ? saved !== this.fingerprintOf(box, field.value) : field.value !== '';
