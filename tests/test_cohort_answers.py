@@ -336,7 +336,8 @@ def test_an_over_long_reflection_is_kept_whole_and_the_page_says_so(cohort, brow
 
         page.locator(".allies-submit button").click()
         expect(page.locator(".allies-submit")).to_contain_text(
-            "Not submitted: Reflection m01-r1: Your reflection is 1,000,000 characters", timeout=20_000)
+            "Not submitted: Reflection 1 — Who was in the room?: Your reflection is 1,000,000 characters",
+            timeout=20_000)
         assert inbound(server, "verbose") == []
 
         page.reload()

@@ -16,7 +16,7 @@ from course.contract import CODE_STUB
 from course.grading.inert import learner_text
 from course.lesson import keepsake
 from course.lesson.answers_copy import text_html
-from course.lesson.submissions import answer_cells, cell_source, check_question
+from course.lesson.submissions import answer_cells, cell_source, check_question, headings
 from course.lesson.validation import letter
 
 STYLE = """
@@ -107,19 +107,16 @@ def page(title: str, graded_nb: dict, release_nb: dict, marks: dict[str, Mark], 
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution")}
     tests = {cell["metadata"]["nbgrader"]["grade_id"]: cell for cell in graded_nb["cells"]
              if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and cell["cell_type"] == "code"}
-    parts, heading = [], ""
+    parts, named = [], headings(graded_nb)
     for cell in graded_nb["cells"]:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        source = cell_source(cell)
-        if cell["cell_type"] == "markdown" and source.startswith("### ") and grade_id not in kinds:
-            heading = source.splitlines()[0][4:].strip()
         if grade_id not in kinds:
             continue
         if kinds[grade_id] == "code":
             check = f"{grade_id}-check"
-            parts.append(_check(heading, cell, tests.get(check), marks.get(check)))
+            parts.append(_check(named[grade_id], cell, tests.get(check), marks.get(check)))
         else:
-            parts.append(_reflection(heading, cell, released.get(grade_id, ""), marks.get(grade_id)))
+            parts.append(_reflection(named[grade_id], cell, released.get(grade_id, ""), marks.get(grade_id)))
     pending = any(mark.score is None for mark in marks.values())
     body = (f"<h1>Your feedback: {html.escape(title)}</h1>"
             f'<p class="score">Your score: {score:g} of {max_score:g} points{" so far" if pending else ""}</p>'

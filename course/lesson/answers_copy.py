@@ -11,7 +11,7 @@ import html
 
 from course.lesson import keepsake, self_assessment
 from course.contract import SELF_ID
-from course.lesson.submissions import answer_cells, cell_source, check_question
+from course.lesson.submissions import answer_cells, cell_source, check_question, headings
 
 STYLE = """
 body { font: 17px/1.55 system-ui, sans-serif; color: #1f1f1f; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; }
@@ -30,22 +30,19 @@ def text_html(value: str | None) -> str:
 
 def _entries(release_nb: dict, saved: dict[str, str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(question, answer HTML) for the checks and for the reflections, in the notebook's order."""
-    kinds = answer_cells(release_nb)
-    checks, reflections, heading = [], [], ""
+    kinds, named = answer_cells(release_nb), headings(release_nb)
+    checks, reflections = [], []
     for cell in release_nb["cells"]:
-        source = cell_source(cell)
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if cell["cell_type"] == "markdown" and source.startswith("### ") and grade_id not in kinds:
-            heading = source.splitlines()[0][4:].strip()
         if grade_id not in kinds:
             continue
         answer = saved.get(grade_id)
         if kinds[grade_id] == "code":
-            question, options = check_question(source)
+            question, options = check_question(cell_source(cell))
             chosen = f"({answer}) {options[answer]}" if answer in options else None
             checks.append((question, text_html(chosen)))
         else:
-            reflections.append((heading, text_html(answer)))
+            reflections.append((named[grade_id], text_html(answer)))
     return checks, reflections
 
 

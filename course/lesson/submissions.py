@@ -30,6 +30,20 @@ def answer_cells(nb: dict) -> dict[str, str]:
             if cell.get("metadata", {}).get("nbgrader", {}).get("solution")}
 
 
+def headings(nb: dict) -> dict[str, str]:
+    """Each answer cell's grade_id -> the last `### ` heading above it ('' if none): how a learner knows it
+    ("Reflection 1 — Who was in the room?", "Check your understanding 2")."""
+    kinds, found, heading = answer_cells(nb), {}, ""
+    for cell in nb["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        source = cell_source(cell)
+        if cell["cell_type"] == "markdown" and source.startswith("### ") and grade_id not in kinds:
+            heading = source.splitlines()[0][4:].strip()
+        if grade_id in kinds:
+            found[grade_id] = heading
+    return found
+
+
 def check_question(source: str) -> tuple[str, dict[str, str]]:
     """The question and the options of a knowledge-check cell, read from its `knowledge_check(...)` call."""
     tail = source.split("### END SOLUTION")[-1]
@@ -102,14 +116,14 @@ def problems(release_nb: dict, answers: dict[str, str]) -> list[str]:
     """What stops these answers from being handed in, in words a learner can act on."""
     from course.lesson.validation import reflection
 
-    found = []
+    found, named = [], headings(release_nb)
     for grade_id, kind in answer_cells(release_nb).items():
         text = answers.get(grade_id)
         if kind != "markdown" or text is None:
             continue
         ok, message = reflection(text)
         if not ok and text.strip():
-            found.append(f"Reflection {grade_id}: {message}")
+            found.append(f"{named[grade_id] or 'A reflection'}: {message}")
     return found
 
 
