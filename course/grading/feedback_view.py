@@ -24,7 +24,7 @@ body { font: 17px/1.55 system-ui, sans-serif; color: #1f1f1f; max-width: 42rem; 
   overflow-wrap: break-word; }
 h1 { font-size: 1.6rem; line-height: 1.25; } h2 { font-size: 1.2rem; margin: 2rem 0 0.4rem; }
 .score { font-size: 1.15rem; font-weight: 600; } .question { margin: 0.2rem 0; }
-dt { font-weight: 600; margin-top: 0.7rem; } dd { margin: 0.2rem 0 0 0; }
+dt { font-weight: 600; margin-top: 0.7rem; } dd { margin: 0.2rem 0 0 0; white-space: pre-wrap; }
 .empty { font-style: italic; color: #4a4a4a; } footer { margin: 2rem 0; font-size: 0.9rem; color: #4a4a4a; }
 """.strip()
 NOT_GRADED = "not graded yet"
