@@ -601,8 +601,11 @@ def test_acknowledged_saves_survive_kill_9(db):
             assert line.endswith(b"\n"), child.stderr.read().decode()
             seen.append(line)
         os.kill(child.pid, signal.SIGKILL)  # mid-burst: it is still saving
-        out, _ = child.communicate()
-        assert child.returncode == -signal.SIGKILL
+        # Read the rest through the same buffered reader: communicate() reads the raw pipe and would skip
+        # whatever readline() had already buffered, leaving a cut line.
+        out = child.stdout.read()
+        child.stderr.read()
+        assert child.wait() == -signal.SIGKILL
         # Only complete lines were acknowledged; a line cut by the kill was not.
         text = b"".join(seen).decode() + out.decode()
         for line in text[: text.rfind("\n") + 1].splitlines():
