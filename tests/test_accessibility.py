@@ -219,8 +219,9 @@ CHART_SIZES = """() => [...document.querySelectorAll('.allies-chart img')].filte
 
 
 def test_charts_have_twice_their_shown_pixels_and_fit_the_column_at_320px(pages):
-    """Sharp on a 2× screen: each chart's PNG has twice the pixels of the size it is shown at; in a 320 px
-    window it shrinks to the column, keeping its shape and its alt text."""
+    """Sharp on a 2× screen: each chart's PNG has twice the pixels of the size it is shown at; in a 1280 px
+    window it fills the column (it was 640 px in a 764 px column); in a 320 px window it shrinks to the
+    column, keeping its shape and its alt text."""
     page = pages(MODULE_1)
     wide = page.evaluate(CHART_SIZES)
     assert wide, "Module 1 shows charts"
@@ -228,6 +229,8 @@ def test_charts_have_twice_their_shown_pixels_and_fit_the_column_at_320px(pages)
         assert chart["pixels"] == [2 * chart["size"][0], 2 * chart["size"][1]], chart
         assert chart["shown"] == pytest.approx(chart["size"], abs=1), chart
         assert chart["alt"].startswith(("Bar chart", "Line chart", "Grouped bar chart")), chart["alt"]
+        left, right = chart["column"]
+        assert right - left - 16 <= chart["shown"][0] <= right - left + 1, chart
     assert overflowing(page) == []
     for chart in page.evaluate(CHART_SIZES):
         left, right = chart["column"]

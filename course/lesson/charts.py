@@ -76,13 +76,16 @@ def cached_by(code_file: str):
 cached = cached_by(__file__)
 
 
-TITLE_CHARACTERS = 66  # a title line this long fits the figure's width at its font size; longer ones wrap
+# A chart is as wide as the module page's column (764 CSS px inside an explorer, at 100 px an inch), so that
+# it fills the column instead of leaving a band beside it; narrower windows shrink it (`Chart.html`).
+WIDTH_INCHES = 7.6
+TITLE_CHARACTERS = 78  # a title line this long fits the figure's width at its font size; longer ones wrap
 
 
 def _figure(title: str):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 3.4), dpi=100)
+    fig = Figure(figsize=(WIDTH_INCHES, 3.6), dpi=100)
     fig.subplots_adjust(left=0.1, right=0.98, top=0.88, bottom=0.12)  # fixed: faster than a layout engine
     ax = fig.add_subplot()
     wrapped = "\n".join(textwrap.fill(line, TITLE_CHARACTERS) for line in title.splitlines())

@@ -295,7 +295,7 @@ def chart(shorts: tuple, before: tuple, after: tuple, source: str, names: tuple 
     from matplotlib.figure import Figure
 
     title = f"How often you do each ally behaviour: {names[0].lower()} and {names[1].lower()}"
-    fig = Figure(figsize=(7.2, 4.0), dpi=100)
+    fig = Figure(figsize=(charts.WIDTH_INCHES, 4.0), dpi=100)
     fig.subplots_adjust(left=0.13, right=0.98, top=0.86, bottom=0.22)
     ax = fig.add_subplot()
     ax.set_title(title, loc="left", fontsize=11)

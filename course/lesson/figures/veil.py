@@ -44,7 +44,7 @@ def scores_chart(categories, series: dict, *, title: str, source: str, reference
 
     rows = len(categories) * len(series)
     legend = 0.35 if len(series) > 1 else 0.0
-    fig = Figure(figsize=(6.4, 1.3 + legend + 0.38 * rows + 0.25 * len(categories)), dpi=100)
+    fig = Figure(figsize=(charts.WIDTH_INCHES, 1.3 + legend + 0.38 * rows + 0.25 * len(categories)), dpi=100)
     ax = fig.add_subplot()
     fig.subplots_adjust(left=0.33, right=0.97, top=1 - 0.55 / fig.get_figheight(),
                         bottom=(0.6 + legend) / fig.get_figheight())
