@@ -16,6 +16,7 @@ CODE = """\
 import ipywidgets as w
 import matplotlib.pyplot as plt
 from IPython.display import display
+from course.lesson.charts import WIDTH_INCHES
 from course.lesson.data import table
 
 rows = table("women_ceos_fortune500")
@@ -28,7 +29,7 @@ out = w.Output()
 def draw(change=None):
     with out:
         out.clear_output(wait=True)
-        fig, ax = plt.subplots(figsize=(6.4, 3.4))
+        fig, ax = plt.subplots(figsize=(WIDTH_INCHES, 3.6))  # the course's chart size
         ax.plot(years, shares, marker="o")
         ax.plot([year.value], [shares[years.index(year.value)]], "o", markersize=10)
         ax.set_ylim(0, 50)

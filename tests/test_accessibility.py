@@ -218,7 +218,18 @@ CHART_SIZES = """() => [...document.querySelectorAll('.allies-chart img')].filte
 })"""
 
 
-def test_charts_have_twice_their_shown_pixels_and_fit_the_column_at_320px(pages):
+@pytest.mark.parametrize("module", ["05-behind-the-veil.ipynb", MODULE_6])
+def test_every_kind_of_chart_fills_the_column(pages, module):
+    """The veil game's chart (Module 5) and the self-assessment's (Module 6) are drawn apart from the lesson
+    charts' `charts._figure`, and fill the column too."""
+    wide = pages(module).evaluate(CHART_SIZES)
+    assert wide, f"{module} shows a chart"
+    for chart in wide:
+        left, right = chart["column"]
+        assert right - left - 16 <= chart["shown"][0] <= right - left + 1, chart
+
+
+def test_charts_have_twice_their_shown_pixels_and_fill_the_column(pages):
     """Sharp on a 2× screen: each chart's PNG has twice the pixels of the size it is shown at; in a 1280 px
     window it fills the column (it was 640 px in a 764 px column); in a 320 px window it shrinks to the
     column, keeping its shape and its alt text."""
