@@ -9,7 +9,8 @@ import pytest
 from conftest import start_cohort
 from playwright.sync_api import expect
 
-from course.store.answers import AnswerStore
+from course.contract import COURSE_ID
+from course.store.answers import MAX_LEARNER_BYTES, MAX_SUBMISSIONS, MAX_VALUE_BYTES, ROW_BYTES, AnswerStore
 
 MODULE = "01-why-men-why-now"
 PAGE = f"/voila/render/{MODULE}.ipynb"
@@ -94,6 +95,31 @@ def test_a_paste_over_the_limit_is_refused_in_the_page_and_nothing_said_saved_is
     expect(counted(page, "m01-r1")).to_have_text("7 words.")  # the kernel's count again
     assert stored(server, "m01-r1") == "A shorter answer, typed after the paste."
     assert page.locator("#allies-connection").count() == 0  # the page never lost its kernel
+
+
+def test_a_learner_at_their_limits_is_told_so_and_nothing_is_said_saved_or_handed_in(site_, page):
+    """At the store's limit per learner, typing says why nothing is saved (and not "try again"); at the
+    hand-in limit, Submit says so and writes no file into the exchange."""
+    server, _ = site_
+    fits = MAX_LEARNER_BYTES // (MAX_VALUE_BYTES + ROW_BYTES)
+    left = MAX_LEARNER_BYTES - fits * (MAX_VALUE_BYTES + ROW_BYTES) - ROW_BYTES
+    with AnswerStore(server.instance / "answers.sqlite3") as store:  # Ana's earlier saves leave her 10 bytes
+        for _ in range(fits):
+            store.save("ana", MODULE, "m01-r9", "x" * MAX_VALUE_BYTES)
+        store.save("ana", MODULE, "m01-r8", "x" * (left - 10))
+        for n in range(MAX_SUBMISSIONS):
+            store.record_submission("ana", MODULE, f"/elsewhere/{n}")
+    page.locator(".allies-submit button").click()
+    expect(page.locator(".allies-submit")).to_contain_text(
+        f"Not submitted: you have handed in this module {MAX_SUBMISSIONS} times, the most this site keeps.",
+        timeout=SLOW)
+    assert not list((server.instance / "exchange" / COURSE_ID / "inbound").glob(f"ana+{MODULE}+*"))
+    box(page, "m01-r1").locator("textarea").fill("An answer past the limit.")
+    expect(saved_line(page, "m01-r1")).to_have_text(
+        re.compile(r"^Not saved: your saved answers, every version of them, have reached the 64 MiB one learner can "
+                   r"keep on this site, so nothing new was saved\. Copy your text somewhere safe and tell your "
+                   r"facilitator\.$"), timeout=20_000)
+    assert stored(server, "m01-r1") is None
 
 
 def test_a_save_the_server_does_not_confirm_says_not_saved_yet(site_, page):

@@ -25,8 +25,9 @@ from hypothesis import strategies as st
 
 from conftest import ROOT, STORE_BACKENDS, store_location
 from course.store import answers
-from course.store.answers import (MAX_VALUE_BYTES, AnswerStore, Learner, LearnerExists, StoreBusy, Submission,
-                                  TooLarge, UnknownLearner, is_url)
+from course.store.answers import (MAX_LEARNER_BYTES, MAX_SUBMISSIONS, MAX_VALUE_BYTES, ROW_BYTES, AnswerStore,
+                                  Learner, LearnerExists, OverLimit, StoreBusy, Submission, TooLarge, UnknownLearner,
+                                  is_url)
 
 WORKER = Path(__file__).parent / "helpers" / "store_worker.py"
 sys.path.insert(0, str(WORKER.parent))
@@ -340,6 +341,53 @@ def test_over_cap_values_are_refused_and_nothing_is_saved(store):
     assert store.history("ana", "m01", "reflection") == []
     with pytest.raises(TypeError, match="must be a str"):
         store.save("ana", "m01", "reflection", b"bytes")  # type: ignore[arg-type]
+
+
+def test_a_learner_can_keep_up_to_their_limit_and_not_a_byte_more(store):
+    big = "x" * MAX_VALUE_BYTES
+    fits = MAX_LEARNER_BYTES // (MAX_VALUE_BYTES + ROW_BYTES)
+    for n in range(fits):
+        store.save("ana", "m06", "m06-r1", big)
+    left = MAX_LEARNER_BYTES - fits * (MAX_VALUE_BYTES + ROW_BYTES)
+    store.save("ana", "m06", "m06-r2", "y" * (left - ROW_BYTES))  # exactly the limit
+    for value in ("", big):
+        with pytest.raises(OverLimit, match=r"reached the 64 MiB one learner can keep on this site, so nothing new "
+                                            r"was saved. Copy your text somewhere safe and tell your facilitator."):
+            store.save("ana", "m06", "m06-r1", value)
+    assert len(store.history("ana", "m06", "m06-r1")) == fits  # nothing was added, and nothing was taken away
+    assert store.load("ana", "m06")["m06-r2"] == "y" * (left - ROW_BYTES)
+    store.save("ben", "m06", "m06-r1", big)  # another learner's limit is their own
+    assert store.load("ben", "m06") == {"m06-r1": big}
+
+
+def test_a_learner_can_hand_in_each_module_up_to_the_limit(store):
+    for n in range(MAX_SUBMISSIONS):
+        store.check_can_submit("ana", "m01")
+        store.record_submission("ana", "m01", f"/exchange/ana+m01+{n}")
+    for attempt in (lambda: store.check_can_submit("ana", "m01"),
+                    lambda: store.record_submission("ana", "m01", "/exchange/one-more")):
+        with pytest.raises(OverLimit, match=f"handed in this module {MAX_SUBMISSIONS} times, the most this site "
+                                            "keeps. Your latest hand-in is the one that is graded"):
+            attempt()
+    assert len(store.submissions("ana", "m01")) == MAX_SUBMISSIONS
+    store.record_submission("ana", "m02", "/exchange/ana+m02")  # each module has its own count
+    store.record_submission("ben", "m01", "/exchange/ben+m01")  # and each learner
+
+
+def test_a_store_made_before_the_limits_counts_what_each_learner_kept(db, monkeypatch):
+    with monkeypatch.context() as old:  # the code as it was before schema version 4
+        old.setattr(answers, "SCHEMA_VERSION", 3)
+        old.setattr(answers, "_SQLITE_MIGRATIONS", answers._SQLITE_MIGRATIONS[:3])
+        old.setattr(answers, "_POSTGRES_MIGRATIONS", answers._POSTGRES_MIGRATIONS[:3])
+        with AnswerStore(db) as before:
+            before.add_learner("ana", "Ana")
+            for _ in range(MAX_LEARNER_BYTES // MAX_VALUE_BYTES - 1):
+                before.save("ana", "m06", "m06-r1", "x" * MAX_VALUE_BYTES)
+    with AnswerStore(db) as after:  # migrated on open: what Ana already keeps counts
+        used = (MAX_LEARNER_BYTES // MAX_VALUE_BYTES - 1) * (MAX_VALUE_BYTES + ROW_BYTES)
+        after.save("ana", "m06", "m06-r2", "y" * (MAX_LEARNER_BYTES - used - ROW_BYTES))
+        with pytest.raises(OverLimit):
+            after.save("ana", "m06", "m06-r2", "")
 
 
 # -- aggregate reads ---------------------------------------------------------------------------------

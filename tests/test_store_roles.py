@@ -4,7 +4,7 @@ import psycopg
 import pytest
 
 from course.store import roles
-from course.store.answers import CURRENT, AnswerStore, UnknownLearner
+from course.store.answers import CURRENT, MAX_LEARNER_BYTES, MAX_VALUE_BYTES, AnswerStore, OverLimit, UnknownLearner
 
 
 @pytest.fixture
@@ -72,6 +72,21 @@ def test_a_learners_url_cannot_change_others_or_the_store(store, attempt):
         assert owner.load("ben", "m01") == {"m01-r1": "Ben's private reflection."}
         assert owner.load("ana", "m01") == {"m01-r1": "Ana's answer."}
         assert [p.learner_id for p in owner.learners()] == ["ana", "ben"]
+
+
+def test_a_learners_own_sql_is_held_to_their_storage_limit(store):
+    ana = roles.learner_url(store, "ana")
+    big = b"x" * MAX_VALUE_BYTES
+    with psycopg.connect(ana, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded, match="learner storage limit"):
+            for n in range(1, MAX_LEARNER_BYTES // MAX_VALUE_BYTES + 2):  # straight into the table, no store code
+                conn.execute("INSERT INTO answers VALUES ('ana', 'm01', 'm01-r9', %s, %s, '2026-01-01')", (n, big))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE learners SET stored_bytes = 0")
+    with AnswerStore(ana) as mine, pytest.raises(OverLimit):
+        mine.save("ana", "m01", "m01-r1", "z" * MAX_VALUE_BYTES)  # less than that is left
+    with AnswerStore(store) as owner:
+        owner.save("ben", "m01", "m01-r1", "Ben is not held to Ana's limit.")
 
 
 def test_a_new_url_locks_out_the_old_one_and_a_wrong_password_is_refused(store):

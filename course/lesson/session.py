@@ -144,8 +144,13 @@ class Session:
         value = binding.widget.value
         if value is None:
             return True
+        from course.store.answers import OverLimit
+
         try:
             saved = self._store().save(self.learner, module_of(binding.item), binding.item, str(value))
+        except OverLimit as exc:  # trying again will not help
+            binding.show(f"Not saved: {exc}", False)
+            return False
         except Exception as exc:
             binding.show(f"Not saved: {exc}. Your text is still here; keep this page open and try again.",
                          False)
@@ -174,6 +179,7 @@ class Session:
         if not self.flush():
             raise OSError("Some answers could not be saved, so nothing was submitted.")
         store = self._store()
+        store.check_can_submit(self.learner, module)
         release_nb = submissions.read(folder("modules") / f"{module}.ipynb")
         cells = submissions.answer_cells(release_nb)
         answers = {k: v for k, v in store.load(self.learner, module).items() if k in cells}

@@ -318,8 +318,8 @@ def submit_module(module: str):
         return _copy_of_answers(module)
     button = w.Button(description="Submit this module for grading", button_style="primary",
                       layout=w.Layout(width="auto"))
-    status = w.HTML(markup.status("This sends your answers to your facilitator for grading. You can submit as often "
-                            "as you like; your latest submission is graded."))
+    status = w.HTML(markup.status("This sends your answers to your facilitator for grading. You can submit again "
+                            "after changing an answer; your latest submission is graded."))
 
     def submit(_button):
         button.disabled = True

@@ -36,11 +36,20 @@ from pathlib import Path
 from typing import TypeVar
 
 __all__ = ["AnswerStore", "CURRENT", "Saved", "Revision", "Learner", "Submission", "TooLarge", "UnknownLearner",
-           "LearnerExists", "StoreBusy", "MAX_VALUE_BYTES", "ROLES", "SIGNED_OUT", "NEW_CODE", "WITHDRAWN"]
+           "LearnerExists", "StoreBusy", "OverLimit", "MAX_VALUE_BYTES", "MAX_LEARNER_BYTES", "MAX_SUBMISSIONS", "ROLES", "SIGNED_OUT", "NEW_CODE", "WITHDRAWN"]
 
 MAX_VALUE_BYTES = 2 * 1024 * 1024  # per answer, UTF-8 encoded
 MAX_ID_CHARS = 100
 MAX_NAME_CHARS = 200
+# What one learner may keep, enforced by the database itself (triggers), so that it holds for a learner's own
+# SQL on JupyterHub too: every saved version of every answer counts, each as its bytes plus ROW_BYTES for the
+# row; and at most MAX_SUBMISSIONS hand-ins of each module. Far above real use (a 20,000-character reflection
+# saved 1,000 times is 20 MB), they stop one learner filling the disk that every learner's answers are on.
+# Changing them takes a new migration.
+MAX_LEARNER_BYTES = 64 * 1024 * 1024
+ROW_BYTES = 256
+MAX_SUBMISSIONS = 50
+_OVER_QUOTA, _OVER_SUBMISSIONS = "allies: learner storage limit", "allies: hand-in limit"
 ROLES = ("learner", "instructor")
 SIGNED_OUT, NEW_CODE, WITHDRAWN = "signed-out", "new-code", "withdrawn"  # why a learner's sessions ended
 BUSY_TIMEOUT_MS = 5_000  # SQLite's own wait for the write lock, per attempt
@@ -60,6 +69,10 @@ T = TypeVar("T")
 
 class TooLarge(ValueError):
     """An answer over MAX_VALUE_BYTES (UTF-8 encoded); nothing was saved."""
+
+
+class OverLimit(ValueError):
+    """The learner has used what one learner may keep (MAX_LEARNER_BYTES, MAX_SUBMISSIONS); nothing was saved."""
 
 
 class UnknownLearner(LookupError):
@@ -143,6 +156,23 @@ _SQLITE_MIGRATIONS: list[list[str]] = [
     ["ALTER TABLE learners ADD COLUMN session INTEGER NOT NULL DEFAULT 0"],
     # Why their last session ended (SIGNED_OUT, NEW_CODE or WITHDRAWN; '' if none has), for its pages to say.
     ["ALTER TABLE learners ADD COLUMN session_ended TEXT NOT NULL DEFAULT ''"],
+    # What each learner keeps (MAX_LEARNER_BYTES, MAX_SUBMISSIONS), counted and enforced by triggers.
+    [
+        "ALTER TABLE learners ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0",
+        f"""UPDATE learners SET stored_bytes = (SELECT COALESCE(SUM(length(value) + {ROW_BYTES}), 0)
+                                                 FROM answers WHERE answers.learner = learners.id)""",
+        f"""CREATE TRIGGER answers_within_limit BEFORE INSERT ON answers
+            WHEN (SELECT stored_bytes FROM learners WHERE id = NEW.learner) + length(NEW.value) + {ROW_BYTES}
+                 > {MAX_LEARNER_BYTES}
+            BEGIN SELECT RAISE(ABORT, '{_OVER_QUOTA}'); END""",
+        f"""CREATE TRIGGER answers_counted AFTER INSERT ON answers BEGIN
+              UPDATE learners SET stored_bytes = stored_bytes + length(NEW.value) + {ROW_BYTES}
+              WHERE id = NEW.learner; END""",
+        f"""CREATE TRIGGER submissions_within_limit BEFORE INSERT ON submissions
+            WHEN (SELECT COUNT(*) FROM submissions WHERE learner = NEW.learner AND module = NEW.module)
+                 >= {MAX_SUBMISSIONS}
+            BEGIN SELECT RAISE(ABORT, '{_OVER_SUBMISSIONS}'); END""",
+    ],
 ]
 # The same tables on PostgreSQL; times stay fixed-width ISO text, as on SQLite, so both sort them alike.
 _POSTGRES_MIGRATIONS: list[list[str]] = [
@@ -181,6 +211,38 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
     ],
     ["ALTER TABLE learners ADD COLUMN session INTEGER NOT NULL DEFAULT 0"],
     ["ALTER TABLE learners ADD COLUMN session_ended TEXT NOT NULL DEFAULT ''"],
+    # SECURITY DEFINER: a learner's own role (course/store/roles.py) may not update the roster, but its
+    # inserts are counted there; the check and the count are one UPDATE, so concurrent saves cannot both pass.
+    [
+        "ALTER TABLE learners ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0",
+        f"""UPDATE learners SET stored_bytes = (SELECT COALESCE(SUM(octet_length(value) + {ROW_BYTES}), 0)
+                                                 FROM answers WHERE answers.learner = learners.id)""",
+        f"""CREATE FUNCTION allies_count_answer() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+            SET search_path FROM CURRENT AS $$
+            BEGIN
+              UPDATE learners SET stored_bytes = stored_bytes + octet_length(NEW.value) + {ROW_BYTES}
+              WHERE id = NEW.learner AND stored_bytes + octet_length(NEW.value) + {ROW_BYTES} <= {MAX_LEARNER_BYTES};
+              IF NOT FOUND AND EXISTS (SELECT 1 FROM learners WHERE id = NEW.learner) THEN
+                RAISE EXCEPTION '{_OVER_QUOTA}' USING ERRCODE = 'program_limit_exceeded';
+              END IF;
+              RETURN NEW;
+            END $$""",
+        "CREATE TRIGGER answers_within_limit BEFORE INSERT ON answers FOR EACH ROW "
+        "EXECUTE FUNCTION allies_count_answer()",
+        f"""CREATE FUNCTION allies_count_submission() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+            SET search_path FROM CURRENT AS $$
+            BEGIN
+              PERFORM 1 FROM learners WHERE id = NEW.learner FOR UPDATE;  -- one hand-in at a time per learner
+              IF (SELECT COUNT(*) FROM submissions WHERE learner = NEW.learner AND module = NEW.module)
+                 >= {MAX_SUBMISSIONS} THEN
+                RAISE EXCEPTION '{_OVER_SUBMISSIONS}' USING ERRCODE = 'program_limit_exceeded';
+              END IF;
+              RETURN NEW;
+            END $$""",
+        "CREATE TRIGGER submissions_within_limit BEFORE INSERT ON submissions FOR EACH ROW "
+        "EXECUTE FUNCTION allies_count_submission()",
+        "REVOKE ALL ON FUNCTION allies_count_answer(), allies_count_submission() FROM PUBLIC",
+    ],
 ]
 assert len(_SQLITE_MIGRATIONS) == len(_POSTGRES_MIGRATIONS)
 SCHEMA_VERSION = len(_SQLITE_MIGRATIONS)
@@ -362,6 +424,26 @@ class _SQLite:
         return work(conn)
 
 
+@contextlib.contextmanager
+def _limits():
+    """Turn the database's refusal of an insert over a learner's limits into OverLimit, with what to do."""
+    try:
+        yield
+    except Exception as error:
+        if _OVER_QUOTA in str(error):
+            raise OverLimit(f"your saved answers, every version of them, have reached the {MAX_LEARNER_BYTES // 2**20} MiB "
+                            "one learner can keep on this site, so nothing new was saved. Copy your text somewhere "
+                            "safe and tell your facilitator.") from None
+        if _OVER_SUBMISSIONS in str(error):
+            raise _too_many_submissions() from None
+        raise
+
+
+def _too_many_submissions() -> OverLimit:
+    return OverLimit(f"you have handed in this module {MAX_SUBMISSIONS} times, the most this site keeps. Your "
+                     "latest hand-in is the one that is graded; tell your facilitator if you need another.")
+
+
 def _check_version(version: int) -> None:
     if version > SCHEMA_VERSION:
         raise RuntimeError(f"answer store {version=} is newer than this code knows ({SCHEMA_VERSION}); "
@@ -472,6 +554,8 @@ class _Postgres:
             for step in _SQLITE_MIGRATIONS:
                 for statement in step:
                     memory.execute(statement)
+            for trigger in ("answers_within_limit", "submissions_within_limit"):  # the copy is read, not added to
+                memory.execute(f"DROP TRIGGER {trigger}")
             memory.executemany(
                 "INSERT INTO learners (id, display_name, role, code_kdf, code_salt, code_hash, created_at, session) "
                 "VALUES (?, ?, ?, '', x'', x'', ?, ?)",
@@ -525,8 +609,9 @@ class AnswerStore:
                                (learner, module, item)).fetchone()
             revision = row[0] + 1 if row else 1
             now = _now()
-            conn.execute("INSERT INTO answers (learner, module, item, revision, value, saved_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (learner, module, item, revision, data, _stamp(now)))
+            with _limits():
+                conn.execute("INSERT INTO answers (learner, module, item, revision, value, saved_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (learner, module, item, revision, data, _stamp(now)))
             conn.execute("INSERT INTO latest (learner, module, item, revision) VALUES (?, ?, ?, ?) "
                          "ON CONFLICT (learner, module, item) DO UPDATE SET revision = excluded.revision",
                          (learner, module, item, revision))
@@ -608,11 +693,18 @@ class AnswerStore:
 
         def write(conn) -> Submission:
             self._require_learner(conn, learner)
-            conn.execute("INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (learner, module, data, _stamp(submitted_at), _stamp(_now())))
+            with _limits():
+                conn.execute("INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
+                             "VALUES (?, ?, ?, ?, ?)", (learner, module, data, _stamp(submitted_at), _stamp(_now())))
             return Submission(path_text, submitted_at)
 
         return self._run(write, lock=learner)
+
+    def check_can_submit(self, learner: str, module: str) -> None:
+        """Raise OverLimit if the learner has handed in `module` MAX_SUBMISSIONS times (check before writing
+        the hand-in's file; record_submission refuses one more in any case)."""
+        if len(self.submissions(learner, module)) >= MAX_SUBMISSIONS:
+            raise _too_many_submissions()
 
     def submissions(self, learner: str, module: str) -> list[Submission]:
         """Every recorded submission of `module` by the learner, oldest first."""
