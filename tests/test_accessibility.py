@@ -63,6 +63,38 @@ def test_nothing_on_a_module_page_overflows_a_320px_window(pages, name):
         assert region.get_attribute("tabindex") == "0" and region.get_attribute("role") == "region"
         assert region.get_attribute("aria-label")
     assert broken_words(page) == [], "a word broken across lines (Module 5's table read 'Gend/er', its labels 'ignor/ance')"
+    assert page.evaluate(SEPARATORS_LEADING) == [], "a source line's line begins with the '|' between citations"
+    assert page.evaluate(CUT_PLACEHOLDERS) == [], "a one-line box's hint is cut off"
+    assert page.evaluate(TALL_ROWS) == [], "table rows over 8 lines tall (Module 4's were 21: prose squeezed to a word a line)"
+
+
+# Table rows taller than 8 lines of their text: each as its first cell's text.
+TALL_ROWS = """() => [...document.querySelectorAll('.allies-table tbody tr')].filter((row) => {
+    const line = parseFloat(getComputedStyle(row.cells[0]).lineHeight);
+    return row.getBoundingClientRect().height > 8 * line + 16; }).map((row) => row.cells[0].textContent)"""
+
+
+# One-line boxes whose placeholder is wider than the box (a textarea's wraps; an input's is cut off).
+CUT_PLACEHOLDERS = """() => { const pen = document.createElement('canvas').getContext('2d');
+    return [...document.querySelectorAll('input[placeholder]')].filter((box) => box.offsetParent).filter((box) => {
+      const style = getComputedStyle(box);
+      pen.font = style.font;
+      const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return pen.measureText(box.placeholder).width > room; }).map((box) => box.placeholder); }"""
+
+
+SEPARATORS_LEADING = r"""() => [...document.querySelectorAll('.allies-source')].filter((line) => {
+    const left = line.getBoundingClientRect().left, walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.data.matchAll(/\|/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + 1);
+        const rect = range.getBoundingClientRect();
+        if (rect.width && rect.left - left < 4) return true;
+      }
+    }
+    return false; }).map((line) => line.textContent.slice(0, 80))"""
 
 
 BROKEN_WORDS = """() => { const broken = [];
@@ -85,6 +117,16 @@ BROKEN_WORDS = """() => { const broken = [];
 
 def broken_words(page) -> list[str]:
     return page.evaluate(BROKEN_WORDS)
+
+
+def test_labels_beside_controls_read_from_the_left(pages):
+    """A label that wraps beside its control lines up on the left, as the page's first view has it (the
+    widgets' own style set them right-aligned: a wrapped label's lines were ragged on the left)."""
+    page = pages(MODULE_6)
+    aligns = page.evaluate("""() => [...document.querySelectorAll('.widget-inline-hbox > .widget-label')]
+        .filter((label) => label.offsetParent && label.textContent.trim())
+        .map((label) => getComputedStyle(label).textAlign)""")
+    assert aligns and set(aligns) <= {"left", "start"}, aligns
 
 
 def test_the_index_passes_axe_and_reflows(site, browser):

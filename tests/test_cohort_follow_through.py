@@ -104,7 +104,7 @@ def test_the_module_6_plan_comes_back_in_module_7_after_a_restart_and_the_review
         saved(page, "m07-c1-status")
         expect(page.locator(".allies-review")).to_contain_text("So far: 1 partly.")
         fill(page, "m07-c1-situation", "textarea", "Tuesday guild call; Priya was there")
-        fill(page, "m07-c1-obstacle", "input", "I waited for a moment in person")
+        fill(page, "m07-c1-obstacle", "textarea", "I waited for a moment in person")
         fill(page, "m07-c1-commitment", "input", "Put Priya forward for the platform talk")
         assert {k: v for k, v in stored(server, "ana", M7).items() if k.startswith("m07-c1-")} == {
             "m07-c1-commitment": "Put Priya forward for the platform talk", "m07-c1-action": "sponsor",

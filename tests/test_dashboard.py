@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import zipfile
 
 import nbformat
 import pytest
@@ -581,10 +582,20 @@ def test_an_instructor_sees_the_dashboard_with_charts_tables_and_no_reflection_t
         # its header names the course only: its "All modules" link led back to the dashboard itself
         expect(page.get_by_role("navigation", name="Course")).to_have_text("Allies in Tech")
 
-        page.get_by_role("button", name="Save charts as PNG").click()
+        folder = server.instance.root / "dashboard"
+        kept = sorted(folder.iterdir()) if folder.exists() else []  # (an earlier test's export_png)
+        page.get_by_role("button", name="Download the charts").click()
         expect(page.locator(".allies-view-self-assessment")).to_contain_text("at least 5 learners")
-        expect(page.locator(".allies-dashboard")).to_contain_text("Saved 3 charts", timeout=SLOW)
-        assert (server.instance.root / "dashboard" / "knowledge-checks.png").read_bytes().startswith(b"\x89PNG")
+        expect(page.locator(".allies-dashboard")).to_contain_text(
+            "3 charts, each with its alt text: completion, knowledge-checks, reflection-words.", timeout=SLOW)
+        with page.expect_download() as download:  # the instructor's browser saves it; the server keeps nothing
+            page.get_by_role("link", name=re.compile(r"^Download allies-dashboard-\d{4}-\d\d-\d\d\.zip \(ZIP\)$")).click()
+        with zipfile.ZipFile(download.value.path()) as archive:
+            assert archive.read("knowledge-checks.png").startswith(b"\x89PNG")
+            assert archive.read("completion.alt.txt").decode("utf-8").startswith("Horizontal bar chart")
+            assert "CANARY" not in "".join(archive.read(name).decode("latin-1") for name in archive.namelist())
+        assert str(server.instance.root) not in page.locator(".allies-dashboard").inner_text()
+        assert (sorted(folder.iterdir()) if folder.exists() else []) == kept
     finally:
         context.close()
 
@@ -614,7 +625,7 @@ def test_the_facilitator_guide_plans_a_session_for_every_module_and_uses_the_das
     for module in dashboard.course_spec():
         title = module.title.split("—", 1)[-1].strip() if module.number != "00" else "Before you start"
         assert any(title in heading for heading in headings), title
-    for words in ("Most missed", "Save charts as PNG", "python -m course instructor dashboard", "five"):
+    for words in ("Most missed", "Download the charts", "python -m course instructor dashboard", "five"):
         assert words in text
     for heading, _, _ in dashboard.VIEWS.values():  # every view the page shows, by the name it shows
         assert f"**{heading}**" in text, heading
@@ -646,7 +657,7 @@ def test_an_instructor_taken_off_the_role_is_signed_out_at_the_next_request(inst
 
 
 def test_the_dashboard_passes_axe_and_reflows_before_and_after_saving_charts(instructor_server, browser):
-    """WCAG 2.1 AA: axe-core finds nothing on the dashboard once drawn, nor after Save charts as PNG; at
+    """WCAG 2.1 AA: axe-core finds nothing on the dashboard once drawn, nor after Download the charts; at
     320 px nothing overflows but its tables, each in a named region that scrolls on its own."""
     from accessibility import axe, overflowing
 
@@ -659,8 +670,8 @@ def test_the_dashboard_passes_axe_and_reflows_before_and_after_saving_charts(ins
         assert axe(page) == []
         assert overflowing(page) == []
         page.set_viewport_size({"width": 1280, "height": 900})
-        page.get_by_role("button", name="Save charts as PNG").click()
-        expect(page.locator(".allies-dashboard")).to_contain_text("Saved 3 charts", timeout=SLOW)
+        page.get_by_role("button", name="Download the charts").click()
+        expect(page.locator(".allies-dashboard")).to_contain_text("3 charts, each with its alt text", timeout=SLOW)
         assert axe(page) == []
         assert overflowing(page) == []
     finally:

@@ -57,7 +57,7 @@ def cite(rows) -> list[Source]:
 
 
 def citation_line(rows) -> str:
-    """The citations behind `rows` on one line, for a chart's caption."""
+    """The citations behind `rows` on one line, for a chart's caption (`markup.cited` shows it)."""
     return " | ".join(source.citation() for source in cite(rows))
 
 

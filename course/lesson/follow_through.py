@@ -183,7 +183,7 @@ class CommitmentReview(widgets.Column):
                 "situation": widgets.FreeText(placeholder=PLACEHOLDERS["situation"], rows=2),
                 "did": widgets.FreeText(placeholder=PLACEHOLDERS["did"], rows=2),
                 "followed": widgets.FreeText(placeholder=PLACEHOLDERS["followed"], rows=2),
-                "obstacle": leading.FreeLine(placeholder=PLACEHOLDERS["obstacle"]),
+                "obstacle": widgets.FreeText(placeholder=PLACEHOLDERS["obstacle"], rows=2),
             }
             parts.append(w.HTML(markup.subheading(f"Commitment {n}")))
             for key, field in fields.items():
@@ -319,9 +319,9 @@ class IfThenPlans(widgets.Column):
         self.preview.add_class("allies-if-then-preview")
         parts = []
         for n in range(1, IF_THEN + 1):
-            when = leading.FreeLine(placeholder="someone is talked over in the design review",
+            when = leading.FreeLine(placeholder="someone is talked over",
                                     description=f"Plan {n}: When", layout=w.Layout(width="min(46rem, 100%)"))
-            then = leading.FreeLine(placeholder="say I'd like to hear the end of her point",
+            then = leading.FreeLine(placeholder="ask to hear her finish",
                                     description="I will", layout=w.Layout(width="min(46rem, 100%)"))
             for field in (when, then):
                 field.style.description_width = "8rem"

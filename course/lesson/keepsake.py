@@ -1,5 +1,5 @@
-"""Files a learner keeps from the website: a standalone page that runs nothing, offered as a download whose
-learner text travels only inside a base64 `data:` URI."""
+"""Files kept from the website: a standalone page that runs nothing, offered as a download whose content
+(a learner's text, the dashboard's charts) travels only inside a base64 `data:` URI."""
 from __future__ import annotations
 
 import base64
@@ -18,13 +18,14 @@ def page(title: str, body: str, style: str, footer: str) -> str:
             f"{body}\n</main>\n<footer>{html.escape(footer)}</footer>\n</body>\n</html>\n")
 
 
-def data_uri(text: str, mime: str) -> str:
-    """`text` as a base64 `data:` URI (UTF-8)."""
-    payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
-    return f"data:{mime};charset=utf-8;base64,{payload}"
+def data_uri(content: str | bytes, mime: str) -> str:
+    """`content` as a base64 `data:` URI (text as UTF-8)."""
+    if isinstance(content, str):
+        return f"data:{mime};charset=utf-8;base64,{base64.b64encode(content.encode('utf-8')).decode('ascii')}"
+    return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
 
 
-def download_link(name: str, text: str, mime: str, label: str) -> str:
-    """An `<a download>` that saves `text` as the file `name`; `label` says what kind of file it is."""
-    return (f'<a class="allies-download" download="{html.escape(name)}" href="{data_uri(text, mime)}">'
+def download_link(name: str, content: str | bytes, mime: str, label: str) -> str:
+    """An `<a download>` that saves `content` as the file `name`; `label` says what kind of file it is."""
+    return (f'<a class="allies-download" download="{html.escape(name)}" href="{data_uri(content, mime)}">'
             f"Download {html.escape(name)} ({html.escape(label)})</a>")

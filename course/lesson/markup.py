@@ -21,6 +21,9 @@ def style() -> str:
     return f"<style>{STYLESHEET.read_text(encoding='utf-8')}</style>"
 
 
+SEPARATOR = " | "  # between citations on one line (`data.citation_line`)
+
+
 @lru_cache(maxsize=1)
 def _citations() -> tuple[re.Pattern, dict[str, data.Source]]:
     known = {source.citation(): source for source in data.sources().values()}
@@ -35,9 +38,13 @@ def cited(text: str) -> str:
     for match in pattern.finditer(text):
         source = known[match.group()]
         out.append(linked(text[at:match.start()]))
-        out.append(f'<details class="allies-cite"><summary>{escaped(source.cite_as)}</summary>'
-                   f'<span class="allies-cite-full">{linked(match.group())}</span></details>')
+        cite = (f'<details class="allies-cite"><summary>{escaped(source.cite_as)}</summary>'
+                f'<span class="allies-cite-full">{linked(match.group())}</span></details>')
         at = match.end()
+        if text.startswith(SEPARATOR, at) and pattern.match(text, at + len(SEPARATOR)):
+            # The separator stays with the citation before it: a narrow line breaks after "|", not before it.
+            cite, at = f'<span class="allies-cite-then">{cite}\u00a0|</span> ', at + len(SEPARATOR)
+        out.append(cite)
     return "".join(out) + linked(text[at:])
 
 
@@ -63,14 +70,20 @@ def status(text: str, ok: bool = True, tag: str = "span") -> str:
     return f'<{tag} role="status" class="{kind}">{escaped(text)}</{tag}>'
 
 
+PROSE_CHARACTERS = 60  # a table cell longer than this is prose (`table`)
+
+
 def table(caption: str, columns: list[str], rows: list[list[str]],
           cell: Callable[[str], str] = escaped, keep_short_together: bool = False) -> str:
     """An accessible table (a caption, header cells with scope; each cell made HTML by `cell`, escaped by
     default) in a region named by its caption that scrolls sideways, reached with Tab, when the page is
-    narrower than the table (WCAG 1.4.10). `keep_short_together`: figures stay on one line, prose wraps."""
+    narrower than the table (WCAG 1.4.10). `keep_short_together`: figures stay on one line, prose wraps. A
+    cell of prose keeps a readable width, so a narrow window scrolls the table rather than stretching its rows."""
     def td(tag: str, value: str, extra: str = "") -> str:
-        short = ' class="allies-nowrap"' if keep_short_together and len(value) <= 24 else ""
-        return f"<{tag}{extra}{short}>{cell(value) if tag == 'td' else escaped(value)}</{tag}>"
+        kind = ("allies-nowrap" if keep_short_together and len(value) <= 24 else
+                "allies-prose" if len(value) > PROSE_CHARACTERS else "")
+        attributes = extra + (f' class="{kind}"' if kind else "")
+        return f"<{tag}{attributes}>{cell(value) if tag == 'td' else escaped(value)}</{tag}>"
 
     head = "".join(f'<th scope="col">{escaped(c)}</th>' for c in columns)
     body = "".join("<tr>" + td("th", r[0], ' scope="row"') + "".join(td("td", v) for v in r[1:]) + "</tr>"

@@ -237,15 +237,15 @@ class PlanBuilder(widgets.Column):
             return widgets.FreeText(placeholder=placeholder, rows=3, layout=w.Layout(width="min(44rem, 100%)"))
 
         self.fields = {
-            "name": line("Your name as you would like it on the plan (optional)"),
+            "name": line("Your name (optional)"),
             "action1": w.Dropdown(options=options, value="", layout=w.Layout(width="min(44rem, 100%)")),
             "step1": area("Your first step, concrete enough that a colleague could see you do it"),
-            "by1": line("By when? A date, such as 2026-03-14"),
+            "by1": line("A date, such as 2026-03-14"),
             "action2": w.Dropdown(options=options, value="", layout=w.Layout(width="min(44rem, 100%)")),
             "step2": area("A first step for the second action (optional)"),
             "by2": line("By when?"),
-            "partner": line("A name or a role: someone who will ask you how it went"),
-            "check_in": line("When will you check in with them? A date"),
+            "partner": line("Who will ask how it went?"),
+            "check_in": line("A date to check in"),
         }
         describe = {"name": _optional("Optional."), "action1": action_describe(True), "step1": _text,
                     "by1": _when, "action2": action_describe(False), "step2": _optional("Optional."),

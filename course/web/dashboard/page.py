@@ -1,14 +1,14 @@
 """The dashboard page an instructor sees: the views (a chart or a sentence saying why there is none, and a
-table each), the most-missed checks, and Refresh and Save-as-PNG buttons. On the website it shows nothing
+table each), the most-missed checks, a Refresh button, and a button that offers the charts as one ZIP file to download. On the website it shows nothing
 unless the server says an instructor signed in."""
 from __future__ import annotations
 
+import datetime as dt
 import os
-from pathlib import Path
 
-from course.lesson import markup, validation
+from course.lesson import keepsake, markup, validation
 from course.web.dashboard.drawing import VIEWS, draw
-from course.web.dashboard.export import EXPORT_FOLDER, export_png
+from course.web.dashboard.export import chart_files, charts_zip
 from course.web.dashboard.formatting import pct, returned, table_html, tables
 from course.web.dashboard.report import Report, people
 
@@ -92,23 +92,24 @@ def _sections(report: Report) -> list:
 
 
 def show(instance_dir: str | os.PathLike[str] | None = None):
-    """The dashboard for a notebook to show: the views, a Refresh button and a PNG export button.
+    """The dashboard for a notebook to show: the views, a Refresh button and a button that offers the charts
+    (PNG files, each with its alt text) as one ZIP file to download.
 
-    The cohort is the instance folder given, or the answer store and instance folder the instructor site
-    hands the kernel (ALLIES_STORE, ALLIES_INSTANCE). On the website it shows nothing unless the server says
+    The cohort is the instance folder given, or the answer store the instructor site hands the kernel
+    (ALLIES_STORE). On the website it shows nothing unless the server says
     an instructor signed in."""
     import ipywidgets as w
 
     from course.lesson.context import in_voila
-    from course.contract import STORE_ENV, instance_folder
+    from course.contract import STORE_ENV
     from course.web.dashboard import build
 
     if instance_dir is not None:
         from course.instance import Instance
 
-        store_path, instance = str(Instance(instance_dir).store), Path(instance_dir)
+        store_path = str(Instance(instance_dir).store)
     else:
-        store_path, instance = os.environ.get(STORE_ENV, ""), Path(instance_folder(os.environ) or ".")
+        store_path = os.environ.get(STORE_ENV, "")
     if not store_path:
         return _note("No cohort given: run this on the instructor site (python -m course instructor dashboard "
                      "--instance DIR), or call dashboard.show('/path/to/instance').", False)
@@ -117,7 +118,7 @@ def show(instance_dir: str | os.PathLike[str] | None = None):
 
     summary, body, status = w.HTML(), w.VBox(), w.HTML()
     refresh = w.Button(description="Refresh", icon="", layout=w.Layout(width="auto"))
-    export = w.Button(description="Save charts as PNG", layout=w.Layout(width="auto"))
+    export = w.Button(description="Download the charts", layout=w.Layout(width="auto"))
 
     def update(_button=None):
         report = build(store_path)
@@ -128,10 +129,15 @@ def show(instance_dir: str | os.PathLike[str] | None = None):
     def save(_button):
         export.disabled = True
         try:
-            paths = export_png(instance)
-            status.value = (_note(f"Saved {len(paths)} charts to {instance / EXPORT_FOLDER}: "
-                                  + ", ".join(p.name for p in paths) + ".").value if paths
-                            else _note("Nothing to save: the roster has no learners yet.").value)
+            files = chart_files(store_path)
+            charts = sorted(name.removesuffix(".png") for name in files if name.endswith(".png"))
+            if charts:
+                name = f"allies-dashboard-{dt.date.today().isoformat()}.zip"
+                link = keepsake.download_link(name, charts_zip(files), "application/zip", "ZIP")
+                status.value = (_note(f"{len(charts)} charts, each with its alt text: {', '.join(charts)}.").value
+                                + f"<p>{link}</p>")
+            else:
+                status.value = _note("Nothing to save: the roster has no learners yet.").value
         except Exception as exc:  # said plainly on the page, never a traceback
             status.value = _note(f"Not saved: {exc}", False).value
         finally:
