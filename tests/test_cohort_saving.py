@@ -101,14 +101,15 @@ def test_a_learner_at_their_limits_is_told_so_and_nothing_is_said_saved_or_hande
     """At the store's limit per learner, typing says why nothing is saved (and not "try again"); at the
     hand-in limit, Submit says so and writes no file into the exchange."""
     server, _ = site_
-    fits = MAX_LEARNER_BYTES // (MAX_VALUE_BYTES + ROW_BYTES)
-    left = MAX_LEARNER_BYTES - fits * (MAX_VALUE_BYTES + ROW_BYTES) - ROW_BYTES
-    with AnswerStore(server.instance / "answers.sqlite3") as store:  # Ana's earlier saves leave her 10 bytes
+    handed_in = MAX_SUBMISSIONS * (len("/elsewhere/00") + ROW_BYTES)
+    fits = (MAX_LEARNER_BYTES - handed_in) // (MAX_VALUE_BYTES + ROW_BYTES)
+    left = MAX_LEARNER_BYTES - handed_in - fits * (MAX_VALUE_BYTES + ROW_BYTES) - ROW_BYTES
+    with AnswerStore(server.instance / "answers.sqlite3") as store:  # Ana's earlier work leaves her 10 bytes
+        for n in range(MAX_SUBMISSIONS):
+            store.record_submission("ana", MODULE, f"/elsewhere/{n:02d}")
         for _ in range(fits):
             store.save("ana", MODULE, "m01-r9", "x" * MAX_VALUE_BYTES)
         store.save("ana", MODULE, "m01-r8", "x" * (left - 10))
-        for n in range(MAX_SUBMISSIONS):
-            store.record_submission("ana", MODULE, f"/elsewhere/{n}")
     page.locator(".allies-submit button").click()
     expect(page.locator(".allies-submit")).to_contain_text(
         f"Not submitted: you have handed in this module {MAX_SUBMISSIONS} times, the most this site keeps.",
@@ -117,9 +118,15 @@ def test_a_learner_at_their_limits_is_told_so_and_nothing_is_said_saved_or_hande
     box(page, "m01-r1").locator("textarea").fill("An answer past the limit.")
     expect(saved_line(page, "m01-r1")).to_have_text(
         re.compile(r"^Not saved: your saved answers, every version of them, have reached the 64 MiB one learner can "
-                   r"keep on this site, so nothing new was saved\. Copy your text somewhere safe and tell your "
-                   r"facilitator\.$"), timeout=20_000)
+                   r"keep on this site, so nothing new was saved\. Your text is still on this page: copy it "
+                   r"somewhere safe, and tell your facilitator\.$"), timeout=20_000)
     assert stored(server, "m01-r1") is None
+    for _ in range(2):  # the box's text is not saved, so it is not handed in: each time, it is tried again
+        page.locator(".allies-submit .widget-html-content").evaluate("el => { el.textContent = '' }")
+        page.locator(".allies-submit button").click()
+        expect(page.locator(".allies-submit")).to_contain_text(
+            "Not submitted: Some answers could not be saved, so nothing was submitted.", timeout=SLOW)
+    assert not list((server.instance / "exchange" / COURSE_ID / "inbound").glob(f"ana+{MODULE}+*"))
 
 
 def test_a_save_the_server_does_not_confirm_says_not_saved_yet(site_, page):

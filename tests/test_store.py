@@ -352,7 +352,8 @@ def test_a_learner_can_keep_up_to_their_limit_and_not_a_byte_more(store):
     store.save("ana", "m06", "m06-r2", "y" * (left - ROW_BYTES))  # exactly the limit
     for value in ("", big):
         with pytest.raises(OverLimit, match=r"reached the 64 MiB one learner can keep on this site, so nothing new "
-                                            r"was saved. Copy your text somewhere safe and tell your facilitator."):
+                                            r"was saved. Your text is still on this page: copy it somewhere safe, "
+                                            r"and tell your facilitator.$"):
             store.save("ana", "m06", "m06-r1", value)
     assert len(store.history("ana", "m06", "m06-r1")) == fits  # nothing was added, and nothing was taken away
     assert store.load("ana", "m06")["m06-r2"] == "y" * (left - ROW_BYTES)
@@ -383,11 +384,30 @@ def test_a_store_made_before_the_limits_counts_what_each_learner_kept(db, monkey
             before.add_learner("ana", "Ana")
             for _ in range(MAX_LEARNER_BYTES // MAX_VALUE_BYTES - 1):
                 before.save("ana", "m06", "m06-r1", "x" * MAX_VALUE_BYTES)
+            for n in range(MAX_SUBMISSIONS + 1):  # more hand-ins than the limit allows, made before it
+                before.record_submission("ana", "m06", f"/exchange/{n:03d}")
     with AnswerStore(db) as after:  # migrated on open: what Ana already keeps counts
-        used = (MAX_LEARNER_BYTES // MAX_VALUE_BYTES - 1) * (MAX_VALUE_BYTES + ROW_BYTES)
+        used = ((MAX_LEARNER_BYTES // MAX_VALUE_BYTES - 1) * (MAX_VALUE_BYTES + ROW_BYTES)
+                + (MAX_SUBMISSIONS + 1) * (len("/exchange/000") + ROW_BYTES))
         after.save("ana", "m06", "m06-r2", "y" * (MAX_LEARNER_BYTES - used - ROW_BYTES))
         with pytest.raises(OverLimit):
             after.save("ana", "m06", "m06-r2", "")
+        with pytest.raises(OverLimit):
+            after.record_submission("ana", "m06", "/exchange/one-more")
+        # the dashboard's snapshot (on PostgreSQL a copy with the limits' tables) holds what was there before
+        assert after.read(lambda conn: conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]) \
+            == MAX_SUBMISSIONS + 1
+
+
+def test_hand_ins_count_towards_the_limit(store):
+    left = MAX_LEARNER_BYTES - (MAX_LEARNER_BYTES // (MAX_VALUE_BYTES + ROW_BYTES)) * (MAX_VALUE_BYTES + ROW_BYTES)
+    for _ in range(MAX_LEARNER_BYTES // (MAX_VALUE_BYTES + ROW_BYTES)):
+        store.save("ana", "m06", "m06-r1", "x" * MAX_VALUE_BYTES)
+    store.save("ana", "m06", "m06-r2", "y" * (left - 2 * ROW_BYTES - len("/exchange/a")))
+    store.record_submission("ana", "m06", "/exchange/a")  # exactly the limit
+    with pytest.raises(OverLimit, match="reached the 64 MiB"):
+        store.record_submission("ana", "m06", "/exchange/b")
+    assert [s.path for s in store.submissions("ana", "m06")] == ["/exchange/a"]
 
 
 # -- aggregate reads ---------------------------------------------------------------------------------

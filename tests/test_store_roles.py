@@ -81,12 +81,64 @@ def test_a_learners_own_sql_is_held_to_their_storage_limit(store):
         with pytest.raises(psycopg.errors.ProgramLimitExceeded, match="learner storage limit"):
             for n in range(1, MAX_LEARNER_BYTES // MAX_VALUE_BYTES + 2):  # straight into the table, no store code
                 conn.execute("INSERT INTO answers VALUES ('ana', 'm01', 'm01-r9', %s, %s, '2026-01-01')", (n, big))
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("UPDATE learners SET stored_bytes = 0")
+        for attempt in ("UPDATE learner_usage SET stored_bytes = 0", "DELETE FROM learner_usage",
+                        "SELECT * FROM learner_usage"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attempt)
     with AnswerStore(ana) as mine, pytest.raises(OverLimit):
         mine.save("ana", "m01", "m01-r1", "z" * MAX_VALUE_BYTES)  # less than that is left
     with AnswerStore(store) as owner:
         owner.save("ben", "m01", "m01-r1", "Ben is not held to Ana's limit.")
+
+
+def test_a_learners_temporary_tables_cannot_stand_in_for_the_stores(store):
+    """PostgreSQL looks in the session's own temporary tables first: the functions that name the learner and
+    count what they keep must not (their search_path ends with pg_temp)."""
+    ana = roles.learner_url(store, "ana")
+    with psycopg.connect(ana, autocommit=True) as conn:
+        for table in ("allies_learner_roles (role TEXT, learner TEXT)", "learners (id TEXT, stored_bytes BIGINT)",
+                      "learner_usage (learner TEXT PRIMARY KEY, stored_bytes BIGINT)",
+                      "submissions (learner TEXT, module TEXT)"):
+            conn.execute(f"CREATE TEMP TABLE {table}")
+        conn.execute("INSERT INTO allies_learner_roles VALUES (session_user, 'ben')")
+        conn.execute("INSERT INTO learner_usage VALUES ('ana', -1000000000000)")  # a count that never fills
+        assert conn.execute("SELECT allies_learner()").fetchone()[0] == "ana"
+        assert conn.execute("SELECT count(*) FROM answers WHERE learner = 'ben'").fetchone()[0] == 0
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded, match="learner storage limit"):
+            for n in range(1, MAX_LEARNER_BYTES // MAX_VALUE_BYTES + 2):
+                conn.execute("INSERT INTO answers VALUES ('ana', 'm01', 'm01-r9', %s, %s, '2026-01-01')",
+                             (n, b"x" * MAX_VALUE_BYTES))
+    with AnswerStore(store) as owner:
+        assert owner.load("ben", "m01") == {"m01-r1": "Ben's private reflection."}
+
+
+@pytest.mark.parametrize("attempt", [
+    "INSERT INTO answers VALUES ('ana', 'm01', 'm01-r1', 7, 'x', repeat('9', 100000))",
+    "INSERT INTO answers VALUES ('ana', repeat('m', 5000), 'm01-r1', 7, 'x', '2026-01-01')",
+    "INSERT INTO answers VALUES ('ana', 'm01', 'bad id!', 7, 'x', '2026-01-01')",
+    "INSERT INTO answers VALUES ('ana', 'm01', 'm01-r1', 7, convert_to(repeat('x', 2097153), 'UTF8'), '2026-01-01')",
+    "INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
+    "VALUES ('ana', 'm01', convert_to(repeat('p', 5000), 'UTF8'), '2026-01-01', '2026-01-01')",
+    "INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
+    "VALUES ('ana', 'm01', 'p', repeat('9', 100000), '2026-01-01')",
+    "INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
+    "VALUES ('ana', repeat('m', 500), 'p', '2026-01-01', '2026-01-01')",
+])
+def test_a_learners_own_sql_cannot_store_what_the_count_leaves_out(store, attempt):
+    ana = roles.learner_url(store, "ana")
+    with psycopg.connect(ana, autocommit=True) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(attempt)
+
+
+def test_a_learners_hand_ins_are_counted_one_at_a_time(store):
+    """A count from an old snapshot would miss hand-ins another connection has just added: a hand-in is
+    recorded at READ COMMITTED only, after the learner's other hand-ins."""
+    ana = roles.learner_url(store, "ana")
+    with psycopg.connect(ana) as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        with pytest.raises(psycopg.errors.RaiseException, match="READ COMMITTED"):
+            conn.execute("INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
+                         "VALUES ('ana', 'm01', 'p', '2026-01-01', '2026-01-01')")
 
 
 def test_a_new_url_locks_out_the_old_one_and_a_wrong_password_is_refused(store):

@@ -7,6 +7,7 @@ is rendered before anyone asks for it, so the id arrives later; widgets are fill
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -32,6 +33,7 @@ class Binding:
     delay: float = SAVE_DELAY  # 0: save each change at once
     pending: threading.Timer | None = None
     loading: bool = False
+    unsaved: bool = False  # its last save failed: submitting saves it again first
 
 
 @dataclass
@@ -149,23 +151,27 @@ class Session:
         try:
             saved = self._store().save(self.learner, module_of(binding.item), binding.item, str(value))
         except OverLimit as exc:  # trying again will not help
+            binding.unsaved = True
             binding.show(f"Not saved: {exc}", False)
             return False
         except Exception as exc:
+            binding.unsaved = True
             binding.show(f"Not saved: {exc}. Your text is still here; keep this page open and try again.",
                          False)
             return False
+        binding.unsaved = False
         binding.show(f"Saved at {saved.saved_at:%H:%M:%S} UTC.", True, str(value))
         return True
 
     def flush(self) -> bool:
-        """Save every pending change now (before submitting)."""
+        """Save every pending change now, and try again every save that failed (before submitting)."""
         ok = True
         for binding in list(self.bindings.values()):
             with self.lock:
                 pending, binding.pending = binding.pending, None
             if pending:
                 pending.cancel()
+            if pending or binding.unsaved:
                 ok = self.save(binding) and ok
         return ok
 
@@ -173,6 +179,7 @@ class Session:
         """Hand in `module`: the release notebook with this learner's saved answers, into nbgrader's
         exchange inbound, exactly as `nbgrader submit` would leave it. Returns the notebook's path."""
         from course.lesson import submissions
+        from course.store.answers import OverLimit
 
         if not (self.store_path and self.learner):
             raise PermissionError("Sign in to submit.")
@@ -188,7 +195,11 @@ class Session:
             raise ValueError(" ".join(problems))
         path = submissions.to_exchange(os.environ.get(EXCHANGE_ENV) or str(folder("instance") / "exchange"),
                                        COURSE_ID, self.learner, module, submissions.fill(release_nb, answers))
-        store.record_submission(self.learner, module, str(path), submissions.now())
+        try:
+            store.record_submission(self.learner, module, str(path), submissions.now())
+        except OverLimit:  # (another tab handed in meanwhile): a hand-in not recorded is not left to collect
+            shutil.rmtree(path.parent, ignore_errors=True)
+            raise
         return path
 
 

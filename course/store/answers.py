@@ -41,15 +41,23 @@ __all__ = ["AnswerStore", "CURRENT", "Saved", "Revision", "Learner", "Submission
 MAX_VALUE_BYTES = 2 * 1024 * 1024  # per answer, UTF-8 encoded
 MAX_ID_CHARS = 100
 MAX_NAME_CHARS = 200
-# What one learner may keep, enforced by the database itself (triggers), so that it holds for a learner's own
-# SQL on JupyterHub too: every saved version of every answer counts, each as its bytes plus ROW_BYTES for the
-# row; and at most MAX_SUBMISSIONS hand-ins of each module. Far above real use (a 20,000-character reflection
+# What one learner may keep, enforced by the database itself (triggers), so that on PostgreSQL it holds for a
+# learner's own SQL on JupyterHub too: every saved version of every answer and every hand-in's record counts,
+# each as its bytes plus ROW_BYTES for the row; and at most MAX_SUBMISSIONS hand-ins of each module. Far above real use (a 20,000-character reflection
 # saved 1,000 times is 20 MB), they stop one learner filling the disk that every learner's answers are on.
 # Changing them takes a new migration.
 MAX_LEARNER_BYTES = 64 * 1024 * 1024
 ROW_BYTES = 256
 MAX_SUBMISSIONS = 50
 _OVER_QUOTA, _OVER_SUBMISSIONS = "allies: learner storage limit", "allies: hand-in limit"
+STAMP_BYTES = 40  # a time stamp as the store writes it (`_stamp`) is 32
+MAX_PATH_BYTES = 4096  # a hand-in's path
+_ID_SQL = "^[A-Za-z0-9._@-]{1,%d}$" % MAX_ID_CHARS  # `_ID`, as PostgreSQL's CHECK reads it
+# Migration 4 counts what each learner already keeps (`length`: the back end's byte length of a BLOB).
+_COUNT_WHAT_IS_KEPT = (
+    "INSERT INTO learner_usage (learner, stored_bytes) SELECT learner, SUM(bytes) FROM ("
+    "SELECT learner, {length}(value) + %d AS bytes FROM answers UNION ALL "
+    "SELECT learner, {length}(path) + %d FROM submissions) AS kept GROUP BY learner" % (ROW_BYTES, ROW_BYTES))
 ROLES = ("learner", "instructor")
 SIGNED_OUT, NEW_CODE, WITHDRAWN = "signed-out", "new-code", "withdrawn"  # why a learner's sessions ended
 BUSY_TIMEOUT_MS = 5_000  # SQLite's own wait for the write lock, per attempt
@@ -156,22 +164,32 @@ _SQLITE_MIGRATIONS: list[list[str]] = [
     ["ALTER TABLE learners ADD COLUMN session INTEGER NOT NULL DEFAULT 0"],
     # Why their last session ended (SIGNED_OUT, NEW_CODE or WITHDRAWN; '' if none has), for its pages to say.
     ["ALTER TABLE learners ADD COLUMN session_ended TEXT NOT NULL DEFAULT ''"],
-    # What each learner keeps (MAX_LEARNER_BYTES, MAX_SUBMISSIONS), counted and enforced by triggers.
+    # What each learner keeps (MAX_LEARNER_BYTES, MAX_SUBMISSIONS), counted in its own table by triggers.
     [
-        "ALTER TABLE learners ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0",
-        f"""UPDATE learners SET stored_bytes = (SELECT COALESCE(SUM(length(value) + {ROW_BYTES}), 0)
-                                                 FROM answers WHERE answers.learner = learners.id)""",
+        """CREATE TABLE learner_usage (
+               learner TEXT PRIMARY KEY NOT NULL REFERENCES learners(id),
+               stored_bytes INTEGER NOT NULL) WITHOUT ROWID""",
+        _COUNT_WHAT_IS_KEPT.format(length="length"),
         f"""CREATE TRIGGER answers_within_limit BEFORE INSERT ON answers
-            WHEN (SELECT stored_bytes FROM learners WHERE id = NEW.learner) + length(NEW.value) + {ROW_BYTES}
-                 > {MAX_LEARNER_BYTES}
+            WHEN COALESCE((SELECT stored_bytes FROM learner_usage WHERE learner = NEW.learner), 0)
+                 + length(NEW.value) + {ROW_BYTES} > {MAX_LEARNER_BYTES}
             BEGIN SELECT RAISE(ABORT, '{_OVER_QUOTA}'); END""",
         f"""CREATE TRIGGER answers_counted AFTER INSERT ON answers BEGIN
-              UPDATE learners SET stored_bytes = stored_bytes + length(NEW.value) + {ROW_BYTES}
-              WHERE id = NEW.learner; END""",
+              INSERT OR IGNORE INTO learner_usage (learner, stored_bytes) VALUES (NEW.learner, 0);
+              UPDATE learner_usage SET stored_bytes = stored_bytes + length(NEW.value) + {ROW_BYTES}
+              WHERE learner = NEW.learner; END""",
         f"""CREATE TRIGGER submissions_within_limit BEFORE INSERT ON submissions
             WHEN (SELECT COUNT(*) FROM submissions WHERE learner = NEW.learner AND module = NEW.module)
                  >= {MAX_SUBMISSIONS}
             BEGIN SELECT RAISE(ABORT, '{_OVER_SUBMISSIONS}'); END""",
+        f"""CREATE TRIGGER submissions_within_bytes BEFORE INSERT ON submissions
+            WHEN COALESCE((SELECT stored_bytes FROM learner_usage WHERE learner = NEW.learner), 0)
+                 + length(NEW.path) + {ROW_BYTES} > {MAX_LEARNER_BYTES}
+            BEGIN SELECT RAISE(ABORT, '{_OVER_QUOTA}'); END""",
+        f"""CREATE TRIGGER submissions_counted AFTER INSERT ON submissions BEGIN
+              INSERT OR IGNORE INTO learner_usage (learner, stored_bytes) VALUES (NEW.learner, 0);
+              UPDATE learner_usage SET stored_bytes = stored_bytes + length(NEW.path) + {ROW_BYTES}
+              WHERE learner = NEW.learner; END""",
     ],
 ]
 # The same tables on PostgreSQL; times stay fixed-width ISO text, as on SQLite, so both sort them alike.
@@ -211,37 +229,62 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
     ],
     ["ALTER TABLE learners ADD COLUMN session INTEGER NOT NULL DEFAULT 0"],
     ["ALTER TABLE learners ADD COLUMN session_ended TEXT NOT NULL DEFAULT ''"],
-    # SECURITY DEFINER: a learner's own role (course/store/roles.py) may not update the roster, but its
-    # inserts are counted there; the check and the count are one UPDATE, so concurrent saves cannot both pass.
+    # The learner's own role (course/store/roles.py) has no right to learner_usage: the triggers, SECURITY
+    # DEFINER, count for it. They run AFTER INSERT, so after row-level security has passed the row, and only for
+    # rows really added. Their search_path is this schema, then pg_temp: a learner's temporary table cannot
+    # stand in for a store table. Each check and count is one statement on the learner's usage row, which
+    # also queues one learner's hand-ins; every column a learner can fill is bounded (CHECK).
     [
-        "ALTER TABLE learners ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0",
-        f"""UPDATE learners SET stored_bytes = (SELECT COALESCE(SUM(octet_length(value) + {ROW_BYTES}), 0)
-                                                 FROM answers WHERE answers.learner = learners.id)""",
-        f"""CREATE FUNCTION allies_count_answer() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-            SET search_path FROM CURRENT AS $$
+        """CREATE TABLE learner_usage (
+               learner TEXT COLLATE "C" PRIMARY KEY REFERENCES learners(id),
+               stored_bytes BIGINT NOT NULL)""",
+        _COUNT_WHAT_IS_KEPT.format(length="octet_length"),
+        f"""ALTER TABLE answers ADD CONSTRAINT answers_bounded CHECK (
+               octet_length(value) <= {MAX_VALUE_BYTES} AND octet_length(saved_at) <= {STAMP_BYTES}
+               AND module ~ '{_ID_SQL}' AND item ~ '{_ID_SQL}') NOT VALID""",
+        f"""ALTER TABLE submissions ADD CONSTRAINT submissions_bounded CHECK (
+               octet_length(path) <= {MAX_PATH_BYTES} AND octet_length(submitted_at) <= {STAMP_BYTES}
+               AND octet_length(recorded_at) <= {STAMP_BYTES} AND module ~ '{_ID_SQL}') NOT VALID""",
+        f"""CREATE FUNCTION allies_count(who TEXT, added BIGINT) RETURNS VOID LANGUAGE plpgsql AS $$
             BEGIN
-              UPDATE learners SET stored_bytes = stored_bytes + octet_length(NEW.value) + {ROW_BYTES}
-              WHERE id = NEW.learner AND stored_bytes + octet_length(NEW.value) + {ROW_BYTES} <= {MAX_LEARNER_BYTES};
-              IF NOT FOUND AND EXISTS (SELECT 1 FROM learners WHERE id = NEW.learner) THEN
+              INSERT INTO learner_usage AS kept (learner, stored_bytes) VALUES (who, added + {ROW_BYTES})
+              ON CONFLICT ON CONSTRAINT learner_usage_pkey
+              DO UPDATE SET stored_bytes = kept.stored_bytes + excluded.stored_bytes
+              WHERE kept.stored_bytes + excluded.stored_bytes <= {MAX_LEARNER_BYTES};
+              IF NOT FOUND THEN
                 RAISE EXCEPTION '{_OVER_QUOTA}' USING ERRCODE = 'program_limit_exceeded';
               END IF;
-              RETURN NEW;
             END $$""",
-        "CREATE TRIGGER answers_within_limit BEFORE INSERT ON answers FOR EACH ROW "
-        "EXECUTE FUNCTION allies_count_answer()",
-        f"""CREATE FUNCTION allies_count_submission() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-            SET search_path FROM CURRENT AS $$
+        """CREATE FUNCTION allies_count_answer() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
             BEGIN
-              PERFORM 1 FROM learners WHERE id = NEW.learner FOR UPDATE;  -- one hand-in at a time per learner
+              PERFORM allies_count(NEW.learner, octet_length(NEW.value));
+              RETURN NULL;
+            END $$""",
+        f"""CREATE FUNCTION allies_count_submission() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+            BEGIN
+              IF current_setting('transaction_isolation') <> 'read committed' THEN  -- (a count from an old
+                RAISE EXCEPTION 'allies: record hand-ins at READ COMMITTED';          --  snapshot would miss some)
+              END IF;
+              PERFORM allies_count(NEW.learner, octet_length(NEW.path));  -- (and waits for their other hand-ins)
               IF (SELECT COUNT(*) FROM submissions WHERE learner = NEW.learner AND module = NEW.module)
-                 >= {MAX_SUBMISSIONS} THEN
+                 > {MAX_SUBMISSIONS} THEN
                 RAISE EXCEPTION '{_OVER_SUBMISSIONS}' USING ERRCODE = 'program_limit_exceeded';
               END IF;
-              RETURN NEW;
+              RETURN NULL;
             END $$""",
-        "CREATE TRIGGER submissions_within_limit BEFORE INSERT ON submissions FOR EACH ROW "
+        """DO $$ BEGIN
+             EXECUTE 'ALTER FUNCTION allies_count(TEXT, BIGINT) SET search_path = '
+                     || quote_ident(current_schema()) || ', pg_temp';
+             EXECUTE 'ALTER FUNCTION allies_count_answer() SET search_path = '
+                     || quote_ident(current_schema()) || ', pg_temp';
+             EXECUTE 'ALTER FUNCTION allies_count_submission() SET search_path = '
+                     || quote_ident(current_schema()) || ', pg_temp';
+           END $$""",
+        "CREATE TRIGGER answers_counted AFTER INSERT ON answers FOR EACH ROW EXECUTE FUNCTION allies_count_answer()",
+        "CREATE TRIGGER submissions_counted AFTER INSERT ON submissions FOR EACH ROW "
         "EXECUTE FUNCTION allies_count_submission()",
-        "REVOKE ALL ON FUNCTION allies_count_answer(), allies_count_submission() FROM PUBLIC",
+        "REVOKE ALL ON FUNCTION allies_count(TEXT, BIGINT), allies_count_answer(), allies_count_submission() "
+        "FROM PUBLIC",
     ],
 ]
 assert len(_SQLITE_MIGRATIONS) == len(_POSTGRES_MIGRATIONS)
@@ -432,8 +475,8 @@ def _limits():
     except Exception as error:
         if _OVER_QUOTA in str(error):
             raise OverLimit(f"your saved answers, every version of them, have reached the {MAX_LEARNER_BYTES // 2**20} MiB "
-                            "one learner can keep on this site, so nothing new was saved. Copy your text somewhere "
-                            "safe and tell your facilitator.") from None
+                            "one learner can keep on this site, so nothing new was saved. Your text is still on "
+                            "this page: copy it somewhere safe, and tell your facilitator.") from None
         if _OVER_SUBMISSIONS in str(error):
             raise _too_many_submissions() from None
         raise
@@ -554,8 +597,8 @@ class _Postgres:
             for step in _SQLITE_MIGRATIONS:
                 for statement in step:
                     memory.execute(statement)
-            for trigger in ("answers_within_limit", "submissions_within_limit"):  # the copy is read, not added to
-                memory.execute(f"DROP TRIGGER {trigger}")
+            for (trigger,) in memory.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+                memory.execute(f'DROP TRIGGER "{trigger}"')  # the limits': the copy is read, not added to
             memory.executemany(
                 "INSERT INTO learners (id, display_name, role, code_kdf, code_salt, code_hash, created_at, session) "
                 "VALUES (?, ?, ?, '', x'', x'', ?, ?)",

@@ -118,10 +118,13 @@ def _secure(conn, sql) -> None:
     learner is the one `allies_learner()` names for the role connected."""
     conn.execute(f"CREATE TABLE IF NOT EXISTS {ROLE_TABLE} (role TEXT PRIMARY KEY, "
                  'learner TEXT COLLATE "C" NOT NULL UNIQUE REFERENCES learners(id))')
-    # SECURITY DEFINER: learners' roles get no right to read the table of roles, only this answer.
-    conn.execute(f"""CREATE OR REPLACE FUNCTION allies_learner() RETURNS TEXT LANGUAGE sql STABLE
-                     SECURITY DEFINER SET search_path FROM CURRENT
-                     AS $$ SELECT learner FROM {ROLE_TABLE} WHERE role = session_user $$""")
+    # SECURITY DEFINER: learners' roles get no right to read the table of roles, only this answer. Its
+    # search_path ends with pg_temp, so that no temporary table a learner makes can stand in for the table.
+    schema = conn.execute("SELECT current_schema()").fetchone()[0]
+    conn.execute(sql.SQL("""CREATE OR REPLACE FUNCTION allies_learner() RETURNS TEXT LANGUAGE sql STABLE
+                            SECURITY DEFINER SET search_path = {}, pg_temp
+                            AS $$ SELECT learner FROM {} WHERE role = session_user $$""").format(
+        sql.Identifier(schema), sql.Identifier(ROLE_TABLE)))
     conn.execute("REVOKE ALL ON FUNCTION allies_learner() FROM PUBLIC")
     for table, (column, _) in OWN_ROWS.items():
         conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(sql.Identifier(table)))
