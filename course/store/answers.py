@@ -123,6 +123,18 @@ class Submission:
     submitted_at: dt.datetime
 
 
+def _sqlite_counted(table: str, column: str) -> list[str]:
+    """SQLite triggers that refuse a row of `table` past its learner's MAX_LEARNER_BYTES, and count it."""
+    cost = f"length(NEW.{column}) + {ROW_BYTES}"
+    return [f"""CREATE TRIGGER {table}_within_bytes BEFORE INSERT ON {table}
+                WHEN COALESCE((SELECT stored_bytes FROM learner_usage WHERE learner = NEW.learner), 0) + {cost}
+                     > {MAX_LEARNER_BYTES}
+                BEGIN SELECT RAISE(ABORT, '{_OVER_QUOTA}'); END""",
+            f"""CREATE TRIGGER {table}_counted AFTER INSERT ON {table} BEGIN
+                  INSERT OR IGNORE INTO learner_usage (learner, stored_bytes) VALUES (NEW.learner, 0);
+                  UPDATE learner_usage SET stored_bytes = stored_bytes + {cost} WHERE learner = NEW.learner; END"""]
+
+
 # Schema migrations: MIGRATIONS[back end][n] takes schema version n to n + 1, the same steps on both back ends.
 # Append only; never edit a shipped one. Text columns compare code point by code point on both ("C").
 _SQLITE_MIGRATIONS: list[list[str]] = [
@@ -170,26 +182,12 @@ _SQLITE_MIGRATIONS: list[list[str]] = [
                learner TEXT PRIMARY KEY NOT NULL REFERENCES learners(id),
                stored_bytes INTEGER NOT NULL) WITHOUT ROWID""",
         _COUNT_WHAT_IS_KEPT.format(length="length"),
-        f"""CREATE TRIGGER answers_within_limit BEFORE INSERT ON answers
-            WHEN COALESCE((SELECT stored_bytes FROM learner_usage WHERE learner = NEW.learner), 0)
-                 + length(NEW.value) + {ROW_BYTES} > {MAX_LEARNER_BYTES}
-            BEGIN SELECT RAISE(ABORT, '{_OVER_QUOTA}'); END""",
-        f"""CREATE TRIGGER answers_counted AFTER INSERT ON answers BEGIN
-              INSERT OR IGNORE INTO learner_usage (learner, stored_bytes) VALUES (NEW.learner, 0);
-              UPDATE learner_usage SET stored_bytes = stored_bytes + length(NEW.value) + {ROW_BYTES}
-              WHERE learner = NEW.learner; END""",
+        *_sqlite_counted("answers", "value"),
         f"""CREATE TRIGGER submissions_within_limit BEFORE INSERT ON submissions
             WHEN (SELECT COUNT(*) FROM submissions WHERE learner = NEW.learner AND module = NEW.module)
                  >= {MAX_SUBMISSIONS}
             BEGIN SELECT RAISE(ABORT, '{_OVER_SUBMISSIONS}'); END""",
-        f"""CREATE TRIGGER submissions_within_bytes BEFORE INSERT ON submissions
-            WHEN COALESCE((SELECT stored_bytes FROM learner_usage WHERE learner = NEW.learner), 0)
-                 + length(NEW.path) + {ROW_BYTES} > {MAX_LEARNER_BYTES}
-            BEGIN SELECT RAISE(ABORT, '{_OVER_QUOTA}'); END""",
-        f"""CREATE TRIGGER submissions_counted AFTER INSERT ON submissions BEGIN
-              INSERT OR IGNORE INTO learner_usage (learner, stored_bytes) VALUES (NEW.learner, 0);
-              UPDATE learner_usage SET stored_bytes = stored_bytes + length(NEW.path) + {ROW_BYTES}
-              WHERE learner = NEW.learner; END""",
+        *_sqlite_counted("submissions", "path"),
     ],
 ]
 # The same tables on PostgreSQL; times stay fixed-width ISO text, as on SQLite, so both sort them alike.
