@@ -119,6 +119,15 @@ def broken_words(page) -> list[str]:
     return page.evaluate(BROKEN_WORDS)
 
 
+@pytest.mark.parametrize("name", ["04-backlash-and-zero-sum.ipynb", "05-behind-the-veil.ipynb"])
+def test_tables_fit_the_column_in_a_wide_window(pages, name):
+    """Only a narrow window makes a table scroll (prose cells keep 18 em there, `components.css`)."""
+    page = pages(name)
+    widths = page.evaluate("""() => [...document.querySelectorAll('.allies-table-scroll')].filter((r) => r.offsetParent)
+        .map((r) => [r.scrollWidth, r.clientWidth])""")
+    assert widths and all(scroll <= client for scroll, client in widths), widths
+
+
 def test_labels_beside_controls_read_from_the_left(pages):
     """A label that wraps beside its control lines up on the left, as the page's first view has it (the
     widgets' own style set them right-aligned: a wrapped label's lines were ragged on the left)."""
