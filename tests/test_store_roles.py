@@ -63,11 +63,15 @@ def test_a_learners_url_cannot_change_others_or_the_store(store, attempt):
     with AnswerStore(ana) as mine:
         mine.save("ana", "m01", "m01-r1", "Ana's answer.")
     with psycopg.connect(ana) as conn:
-        try:
-            changed = conn.execute(attempt).rowcount
-        except psycopg.Error:
-            changed = 0  # refused outright
-        assert changed in (0, -1), attempt
+        if attempt.split()[0] in ("DROP", "ALTER", "CREATE", "SET", "SELECT"):  # refused outright, or it worked
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attempt)
+        else:
+            try:
+                changed = conn.execute(attempt).rowcount
+            except psycopg.Error:
+                changed = 0  # refused outright
+            assert changed == 0, attempt
     with AnswerStore(store) as owner:
         assert owner.load("ben", "m01") == {"m01-r1": "Ben's private reflection."}
         assert owner.load("ana", "m01") == {"m01-r1": "Ana's answer."}
@@ -91,10 +95,32 @@ def test_a_learners_own_sql_is_held_to_their_storage_limit(store):
         owner.save("ben", "m01", "m01-r1", "Ben is not held to Ana's limit.")
 
 
-def test_a_learners_temporary_tables_cannot_stand_in_for_the_stores(store):
-    """PostgreSQL looks in the session's own temporary tables first: the functions that name the learner and
-    count what they keep must not (their search_path ends with pg_temp)."""
+def _grant(owner_url: str, learner_url: str, right: str) -> None:
+    """As the owner, give the learner's role `right` ("TEMPORARY ON DATABASE", "CREATE ON SCHEMA")."""
+    with psycopg.connect(learner_url) as conn:
+        role, database, schema = conn.execute("SELECT session_user, current_database(), current_schema()").fetchone()
+    target = database if right.endswith("DATABASE") else schema
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(f'GRANT {right} "{target}" TO "{role}"')
+
+
+def test_a_learner_can_make_no_temporary_table_nor_anything_in_the_stores_schema(store):
+    with psycopg.connect(store, autocommit=True) as conn:  # as PostgreSQL up to 14 had it for `public`
+        schema = conn.execute("SELECT current_schema()").fetchone()[0]
+        conn.execute(f'GRANT CREATE ON SCHEMA "{schema}" TO PUBLIC')
     ana = roles.learner_url(store, "ana")
+    with psycopg.connect(ana, autocommit=True) as conn:
+        for attempt in ("CREATE TEMP TABLE learner_usage (learner TEXT, stored_bytes BIGINT)",
+                        "CREATE FUNCTION allies_count(who TEXT, added INTEGER) RETURNS VOID LANGUAGE sql AS ''"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attempt)
+
+
+def test_a_learners_temporary_tables_cannot_stand_in_for_the_stores(store):
+    """Were a learner given temporary tables: PostgreSQL looks in them first, and the functions that name the
+    learner and count what they keep must not (their search_path ends with pg_temp)."""
+    ana = roles.learner_url(store, "ana")
+    _grant(store, ana, "TEMPORARY ON DATABASE")
     with psycopg.connect(ana, autocommit=True) as conn:
         for table in ("allies_learner_roles (role TEXT, learner TEXT)", "learners (id TEXT, stored_bytes BIGINT)",
                       "learner_usage (learner TEXT PRIMARY KEY, stored_bytes BIGINT)",
@@ -110,6 +136,21 @@ def test_a_learners_temporary_tables_cannot_stand_in_for_the_stores(store):
                              (n, b"x" * MAX_VALUE_BYTES))
     with AnswerStore(store) as owner:
         assert owner.load("ben", "m01") == {"m01-r1": "Ben's private reflection."}
+
+
+def test_a_learners_own_function_is_not_called_in_place_of_the_count(store):
+    """Were a learner given CREATE in the store's schema: the count is called with its exact types, so an
+    overload of theirs that PostgreSQL would prefer (no cast needed) is never chosen."""
+    ana = roles.learner_url(store, "ana")
+    _grant(store, ana, "CREATE ON SCHEMA")
+    with psycopg.connect(ana, autocommit=True) as conn:
+        for types in ("TEXT, INTEGER", "TEXT, BIGINT"):
+            try:
+                conn.execute(f"CREATE FUNCTION allies_count(who {types.split(', ')[0]}, added {types.split(', ')[1]}) "
+                             "RETURNS VOID LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'planted'; END $$")
+            except psycopg.errors.DuplicateFunction:  # (the store's own, which they cannot replace)
+                pass
+        conn.execute("INSERT INTO answers VALUES ('ana', 'm01', 'm01-r9', 1, 'x', '2026-01-01')")  # not 'planted'
 
 
 @pytest.mark.parametrize("attempt", [

@@ -179,7 +179,6 @@ class Session:
         """Hand in `module`: the release notebook with this learner's saved answers, into nbgrader's
         exchange inbound, exactly as `nbgrader submit` would leave it. Returns the notebook's path."""
         from course.lesson import submissions
-        from course.store.answers import OverLimit
 
         if not (self.store_path and self.learner):
             raise PermissionError("Sign in to submit.")
@@ -197,8 +196,8 @@ class Session:
                                        COURSE_ID, self.learner, module, submissions.fill(release_nb, answers))
         try:
             store.record_submission(self.learner, module, str(path), submissions.now())
-        except OverLimit:  # (another tab handed in meanwhile): a hand-in not recorded is not left to collect
-            shutil.rmtree(path.parent, ignore_errors=True)
+        except BaseException:  # (over the limit: another tab handed in meanwhile; or the store failed)
+            shutil.rmtree(path.parent, ignore_errors=True)  # a hand-in not recorded is not left to collect
             raise
         return path
 

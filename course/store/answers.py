@@ -47,7 +47,7 @@ MAX_NAME_CHARS = 200
 # saved 1,000 times is 20 MB), they stop one learner filling the disk that every learner's answers are on.
 # Changing them takes a new migration.
 MAX_LEARNER_BYTES = 64 * 1024 * 1024
-ROW_BYTES = 256
+ROW_BYTES = 1024  # a row's ids, times, tuple header and index entries, with room to spare
 MAX_SUBMISSIONS = 50
 _OVER_QUOTA, _OVER_SUBMISSIONS = "allies: learner storage limit", "allies: hand-in limit"
 STAMP_BYTES = 40  # a time stamp as the store writes it (`_stamp`) is 32
@@ -246,7 +246,7 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
         f"""CREATE FUNCTION allies_count(who TEXT, added BIGINT) RETURNS VOID LANGUAGE plpgsql AS $$
             BEGIN
               INSERT INTO learner_usage AS kept (learner, stored_bytes) VALUES (who, added + {ROW_BYTES})
-              ON CONFLICT ON CONSTRAINT learner_usage_pkey
+              ON CONFLICT (learner)
               DO UPDATE SET stored_bytes = kept.stored_bytes + excluded.stored_bytes
               WHERE kept.stored_bytes + excluded.stored_bytes <= {MAX_LEARNER_BYTES};
               IF NOT FOUND THEN
@@ -255,7 +255,7 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
             END $$""",
         """CREATE FUNCTION allies_count_answer() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
             BEGIN
-              PERFORM allies_count(NEW.learner, octet_length(NEW.value));
+              PERFORM allies_count(NEW.learner, octet_length(NEW.value)::BIGINT);  -- (the exact type: no overload)
               RETURN NULL;
             END $$""",
         f"""CREATE FUNCTION allies_count_submission() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
@@ -263,7 +263,7 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
               IF current_setting('transaction_isolation') <> 'read committed' THEN  -- (a count from an old
                 RAISE EXCEPTION 'allies: record hand-ins at READ COMMITTED';          --  snapshot would miss some)
               END IF;
-              PERFORM allies_count(NEW.learner, octet_length(NEW.path));  -- (and waits for their other hand-ins)
+              PERFORM allies_count(NEW.learner, octet_length(NEW.path)::BIGINT);  -- (and waits for their other hand-ins)
               IF (SELECT COUNT(*) FROM submissions WHERE learner = NEW.learner AND module = NEW.module)
                  > {MAX_SUBMISSIONS} THEN
                 RAISE EXCEPTION '{_OVER_SUBMISSIONS}' USING ERRCODE = 'program_limit_exceeded';

@@ -115,12 +115,17 @@ def _url(owner_url: str, role: str, password: str) -> str:
 
 def _secure(conn, sql) -> None:
     """Row-level security on every table a learner's role reaches (idempotent): a row is theirs when its
-    learner is the one `allies_learner()` names for the role connected."""
+    learner is the one `allies_learner()` names for the role connected. No role but the owner may create
+    anything in the store's schema (PostgreSQL up to 14 lets everyone create in `public`), nor temporary
+    tables in its database: a learner's function or table could otherwise stand in for the store's inside
+    the functions that run as the owner, and temporary tables would fill the disk past their limit."""
+    database, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
+    conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
     conn.execute(f"CREATE TABLE IF NOT EXISTS {ROLE_TABLE} (role TEXT PRIMARY KEY, "
                  'learner TEXT COLLATE "C" NOT NULL UNIQUE REFERENCES learners(id))')
     # SECURITY DEFINER: learners' roles get no right to read the table of roles, only this answer. Its
-    # search_path ends with pg_temp, so that no temporary table a learner makes can stand in for the table.
-    schema = conn.execute("SELECT current_schema()").fetchone()[0]
+    # search_path ends with pg_temp, so that no temporary table can stand in for the table.
     conn.execute(sql.SQL("""CREATE OR REPLACE FUNCTION allies_learner() RETURNS TEXT LANGUAGE sql STABLE
                             SECURITY DEFINER SET search_path = {}, pg_temp
                             AS $$ SELECT learner FROM {} WHERE role = session_user $$""").format(
