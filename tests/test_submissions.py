@@ -152,3 +152,52 @@ def test_a_saved_choice_a_question_no_longer_offers_is_kept_and_said_not_shown(t
         "answer again.", False)
     with AnswerStore(store_path) as store:
         assert store.load("ana", "01-why-men-why-now") == {"m01-q1": "z"}
+
+
+def test_a_slow_save_of_older_text_never_lands_after_a_newer_one(tmp_path, monkeypatch):
+    """A save that read "A" and waits for the store, then Submit's save of "AB": the store ends with "AB"
+    (each box saves one at a time, from reading its value to the store's answer)."""
+    import threading
+
+    import ipywidgets as w
+
+    from course.lesson import session
+    from course.store.answers import AnswerStore
+
+    store_path = tmp_path / "answers.sqlite3"
+    with AnswerStore(store_path) as store:
+        store.add_learner("ana", "Ana")
+    current = session.Session(str(store_path), "ana")
+    current.ready.set()
+    box = w.Textarea()
+    current.bind("m01-r1", box, lambda text, ok, saved=None: None)
+    binding = current.bindings["m01-r1"]
+    waiting, go = threading.Event(), threading.Event()
+    real = AnswerStore.save
+
+    def slow(self, learner, module, item, value):
+        if value == "A":  # the store is busy for this save
+            waiting.set()
+            go.wait(30)
+        return real(self, learner, module, item, value)
+
+    monkeypatch.setattr(AnswerStore, "save", slow)
+
+    def type_(text):
+        binding.loading = True  # (no autosave timer: the two saves below are the only ones)
+        box.value = text
+        binding.loading = False
+
+    type_("A")
+    older = threading.Thread(target=current.save, args=(binding,))
+    older.start()
+    assert waiting.wait(30)
+    type_("AB")
+    newer = threading.Thread(target=current.save, args=(binding,))
+    newer.start()
+    newer.join(2)  # without one save at a time, "AB" is saved now, before "A"
+    go.set()
+    older.join(30)
+    newer.join(30)
+    with AnswerStore(store_path) as store:
+        assert store.load("ana", "01-why-men-why-now") == {"m01-r1": "AB"}

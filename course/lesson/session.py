@@ -34,6 +34,7 @@ class Binding:
     pending: threading.Timer | None = None
     loading: bool = False
     unsaved: bool = False  # its last save failed: submitting saves it again first
+    saving: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one save of it at a time
 
 
 @dataclass
@@ -142,7 +143,13 @@ class Session:
         binding.show("Saving…", True)
 
     def save(self, binding: Binding) -> bool:
-        """Write the widget's current value to the store; say on the page whether it worked."""
+        """Write the widget's current value to the store; say on the page whether it worked. One save of a box
+        at a time, from reading its value to the store's answer: an older value read by a slower save never
+        lands after a newer one (Submit's own save, say)."""
+        with binding.saving:
+            return self._save(binding)
+
+    def _save(self, binding: Binding) -> bool:
         value = binding.widget.value
         if value is None:
             return True
