@@ -116,7 +116,7 @@ def fill(path: Path, learners: int, spec: list, seed: int = 14) -> dict[str, int
                          " VALUES (?, ?, ?, 'scrypt:16384:8:1', x'00', x'00', '2026-11-01')", people)
         conn.executemany("INSERT INTO answers (learner, module, item, revision, value, saved_at) "
                          "VALUES (?, ?, ?, ?, ?, ?)", answers)
-        conn.executemany("INSERT INTO latest (learner, module, item, revision) VALUES (?, ?, ?, ?)", latest)
+        # (`latest` is filled by the schema's own trigger, as each answer is inserted)
         conn.executemany("INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
                          "VALUES (?, ?, ?, ?, ?)", submissions)
     conn.close()

@@ -117,10 +117,11 @@ Other processes on this shared machine used on average (cores, per section): {bu
 
 ## Save latency, same run
 
-A save is `AnswerStore.save`: check the learner, append a revision, move the latest pointer, commit; it
-returns once the commit is durable. SQLite: WAL with synchronous=FULL, the file on this machine's disk.
+A save is `AnswerStore.save`: check the learner, append a revision (triggers count it and move the latest
+pointer), commit; it returns once the commit is durable. SQLite: WAL with synchronous=FULL, the file on this machine's disk.
 PostgreSQL: a throwaway cluster of Debian's server on this machine, over a unix socket, fsync and
-synchronous_commit on (defaults); the store takes a per-learner advisory lock in each write. Times in ms;
+synchronous_commit on (defaults); a write takes no lock of its own (two saves of one item at once meet on
+its unique key, and the later runs again). Times in ms;
 one writer alternates {ROUNDS} rounds between the back ends ({one['sqlite']['n']:,} saves each).
 
 | | SQLite median | SQLite p99 | PostgreSQL median | PostgreSQL p99 | PostgreSQL / SQLite (median) |
@@ -128,7 +129,7 @@ one writer alternates {ROUNDS} rounds between the back ends ({one['sqlite']['n']
 {rows}
 
 One writer: a save on PostgreSQL takes **{ratio:.1f}×** as long as on SQLite here (median); with eight
-writer processes at once (half their saves to one shared learner, so they queue on one lock), {many_ratio:.1f}×.
+writer processes at once (half their saves to one item they all share, so they wait on one another), {many_ratio:.1f}×.
 The slowest p99 above is {slowest:.0f} ms, against the page's 0.6 s pause in typing before an autosave. The
 reason to choose PostgreSQL is not speed on one machine: it is one store for servers on several machines
 (a hub's single-user servers), which a SQLite file cannot be.

@@ -634,7 +634,7 @@ def test_the_facilitator_guide_plans_a_session_for_every_module_and_uses_the_das
 def _change_roster(location, sql: str) -> None:
     """A change the store's API does not offer, made in SQL on either back end (the same SQL serves both)."""
     with AnswerStore(location) as store:
-        store._run(lambda conn: conn.execute(sql), lock="jo")
+        store._run(lambda conn: conn.execute(sql), write=True)
 
 
 def test_an_instructor_taken_off_the_role_is_signed_out_at_the_next_request(instructor_server, browser):

@@ -4,6 +4,7 @@ on both back ends: a SQLite file, and a database on a real PostgreSQL server the
 (tests/helpers/postgres.py)."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import itertools
@@ -375,11 +376,18 @@ def test_a_learner_can_hand_in_each_module_up_to_the_limit(store):
     store.record_submission("ben", "m01", "/exchange/ben+m01")  # and each learner
 
 
+@contextlib.contextmanager
+def _tables_as_at(monkeypatch, version: int):
+    """A store opened meanwhile gets its tables as they were at schema `version`."""
+    with monkeypatch.context() as old:
+        old.setattr(answers, "SCHEMA_VERSION", version)
+        old.setattr(answers, "_SQLITE_MIGRATIONS", answers._SQLITE_MIGRATIONS[:version])
+        old.setattr(answers, "_POSTGRES_MIGRATIONS", answers._POSTGRES_MIGRATIONS[:version])
+        yield
+
+
 def test_a_store_made_before_the_limits_counts_what_each_learner_kept(db, monkeypatch):
-    with monkeypatch.context() as old:  # the code as it was before schema version 4
-        old.setattr(answers, "SCHEMA_VERSION", 3)
-        old.setattr(answers, "_SQLITE_MIGRATIONS", answers._SQLITE_MIGRATIONS[:3])
-        old.setattr(answers, "_POSTGRES_MIGRATIONS", answers._POSTGRES_MIGRATIONS[:3])
+    with _tables_as_at(monkeypatch, 3):
         with AnswerStore(db) as before:
             before.add_learner("ana", "Ana")
             for _ in range(MAX_LEARNER_BYTES // MAX_VALUE_BYTES - 1):
@@ -397,6 +405,33 @@ def test_a_store_made_before_the_limits_counts_what_each_learner_kept(db, monkey
         # the dashboard's snapshot (on PostgreSQL a copy with the limits' tables) holds what was there before
         assert after.read(lambda conn: conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]) \
             == MAX_SUBMISSIONS + 1
+
+
+def _insert_answer(store, revision: int, value: bytes) -> None:
+    """Straight into the table, as a learner's own SQL may on PostgreSQL (the store's save() is not used)."""
+    store._run(lambda conn: conn.execute(
+        "INSERT INTO answers (learner, module, item, revision, value, saved_at) VALUES ('ana', 'm01', 'kc1', ?, ?, ?)",
+        (revision, value, answers._stamp(answers._now()))), write=True)
+
+
+def test_latest_is_each_items_highest_revision_however_it_was_added(db, monkeypatch):
+    """`latest` is kept by the database, from the answers added (a learner's role needs no right to change it),
+    and a store made before that has it set to each item's highest revision when it is migrated."""
+    with _tables_as_at(monkeypatch, 4):
+        with AnswerStore(db) as before:
+            before.add_learner("ana", "Ana")
+            _insert_answer(before, 1, b"first")
+            _insert_answer(before, 2, b"second")
+            before._run(lambda conn: conn.execute(  # left pointing at the first (a learner could, with UPDATE)
+                "INSERT INTO latest VALUES ('ana', 'm01', 'kc1', 1)"), write=True)
+    with AnswerStore(db) as after:
+        assert after.load("ana", "m01") == {"kc1": "second"}
+        _insert_answer(after, 7, b"seventh")
+        assert after.load("ana", "m01") == {"kc1": "seventh"}
+        _insert_answer(after, 5, b"fifth, added later")  # (not the highest: latest stays)
+        assert after.load("ana", "m01") == {"kc1": "seventh"}
+        assert after.save("ana", "m01", "kc1", "saved").revision == 8
+        assert after.load("ana", "m01") == {"kc1": "saved"}
 
 
 def test_hand_ins_count_towards_the_limit(store):
@@ -506,7 +541,7 @@ def test_each_thread_gets_its_own_connection(store):
 SET_ROLE = """import sys
 from course.store.answers import AnswerStore
 with AnswerStore(sys.argv[1]) as store:
-    store._run(lambda c: c.execute("UPDATE learners SET role = ? WHERE id = 'ana'", (sys.argv[2],)), lock="ana")
+    store._run(lambda c: c.execute("UPDATE learners SET role = ? WHERE id = 'ana'", (sys.argv[2],)), write=True)
 """
 
 

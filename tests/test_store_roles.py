@@ -1,9 +1,12 @@
 """A learner's own role on a shared PostgreSQL store (course/store/roles.py) opens their answers and nothing
 else, whatever SQL the learner runs with it: a real PostgreSQL server, with passwords checked."""
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+
 import psycopg
 import pytest
 
-from course.store import roles
+from course.store import answers, roles
 from course.store.answers import CURRENT, MAX_LEARNER_BYTES, MAX_VALUE_BYTES, AnswerStore, OverLimit, UnknownLearner
 
 
@@ -180,6 +183,82 @@ def test_a_learners_hand_ins_are_counted_one_at_a_time(store):
         with pytest.raises(psycopg.errors.RaiseException, match="READ COMMITTED"):
             conn.execute("INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
                          "VALUES ('ana', 'm01', 'p', '2026-01-01', '2026-01-01')")
+
+
+# The advisory locks the store took before schema version 5, (space, key of a learner id or "" for the schema),
+# which PostgreSQL lets every role take.
+_OLD_SPACE = 0x416C6C79
+
+
+def _old_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest(), "big", signed=True)
+
+
+@pytest.mark.parametrize("attempt", [
+    "UPDATE latest SET revision = revision",
+    "INSERT INTO latest VALUES ('ana', 'm01', 'm01-r1', 1)",
+    "LOCK TABLE latest IN ACCESS EXCLUSIVE MODE",
+    "LOCK TABLE answers IN SHARE MODE",
+    "LOCK TABLE allies_schema IN SHARE ROW EXCLUSIVE MODE",
+])
+def test_a_learners_role_can_take_no_lock_that_holds_up_others(store, attempt):
+    ana = roles.learner_url(store, "ana")
+    with psycopg.connect(ana, autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with conn.transaction():
+            conn.execute(attempt)
+
+
+def test_what_a_learners_role_may_lock_and_hold_stalls_no_one_else(store):
+    """Ana's role holds, in a transaction left open, every advisory lock the store once took and each table
+    lock her rights allow; the cohort goes on: Ben saves and hands in, a store opens, a learner is added and
+    given their role, the reader's role is made. (Before schema version 5 Ben's save waited on his advisory lock,
+    and every store open on the schema's, until StoreBusy.)"""
+    ana = roles.learner_url(store, "ana")
+    roles.reader_url(store)
+    with psycopg.connect(ana) as holder:  # (not autocommit: one transaction, never ended)
+        for name in ("ben", "ana", "cy", ""):
+            holder.execute("SELECT pg_advisory_lock(%s, %s)", (_OLD_SPACE, _old_key(name)))
+        holder.execute("SELECT pg_advisory_lock(%s, %s)", answers._CREATE_LOCK)
+        holder.execute("LOCK TABLE answers, submissions IN ROW EXCLUSIVE MODE")
+        holder.execute("LOCK TABLE learners, latest, allies_schema IN ACCESS SHARE MODE")
+        holder.execute("SELECT count(*) FROM answers")
+
+        def the_cohort() -> str:
+            with AnswerStore(store) as owner:
+                owner.save("ben", "m01", "m01-r1", "Ben, while Ana holds what she can.")
+                owner.record_submission("ben", "m01", "/exchange/ben+m01-2")
+                owner.add_learner("cy", "Cy")
+                owner.reset_code("ben")
+            with AnswerStore(roles.learner_url(store, "cy")) as cy:
+                cy.save("cy", "m01", "m01-r1", "Cy's first answer.")
+            roles.reader_url(store)
+            with AnswerStore(store) as owner:
+                return owner.load("ben", "m01")["m01-r1"]
+
+        pool = ThreadPoolExecutor(1)
+        try:
+            assert pool.submit(the_cohort).result(timeout=45) == "Ben, while Ana holds what she can."
+        finally:
+            holder.close()  # (a stalled cohort then goes on, and the test ends)
+            pool.shutdown()
+
+
+def test_a_learners_role_made_before_schema_5_loses_its_right_to_change_latest(store):
+    ana = roles.learner_url(store, "ana")
+    with psycopg.connect(ana) as conn:
+        role = conn.execute("SELECT session_user").fetchone()[0]
+    with psycopg.connect(store, autocommit=True) as conn:  # as the store was at version 4
+        conn.execute(f'GRANT INSERT, UPDATE ON latest TO "{role}"')
+        conn.execute("DROP TRIGGER answers_latest ON answers")
+        conn.execute("DROP FUNCTION allies_latest()")
+        conn.execute("UPDATE allies_schema SET version = 4")
+    AnswerStore(store).close()  # migrated
+    with psycopg.connect(store) as conn:
+        assert conn.execute("SELECT has_table_privilege(%s, 'latest', 'UPDATE'), "
+                            "has_table_privilege(%s, 'latest', 'INSERT')", (role, role)).fetchone() == (False, False)
+    with AnswerStore(ana) as mine:
+        assert mine.save("ana", "m01", "m01-r1", "Saved through the trigger.").revision == 1
+        assert mine.load("ana", "m01") == {"m01-r1": "Saved through the trigger."}
 
 
 def test_a_new_url_locks_out_the_old_one_and_a_wrong_password_is_refused(store):

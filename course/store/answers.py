@@ -7,9 +7,10 @@ the roster with hashed access codes, and submission times. One interface, two ba
   is locked" that still gets through is retried here, so callers never see it.
 - PostgreSQL, when the location is a `postgresql://` URL (psycopg 3, imported only then): for a cohort
   served from more than one machine. A save returns once the server has committed it, and the server
-  syncs its log on commit (its default, synchronous_commit=on with fsync=on). Writes for one learner
-  queue on a transaction-level advisory lock, so revisions stay 1, 2, 3, ... without gaps; a lock wait
-  past BUSY_TIMEOUT_MS is retried here like SQLite's.
+  syncs its log on commit (its default, synchronous_commit=on with fsync=on). Writes take no lock of their
+  own (a learner's own SQL could hold any lock the store took, and stall others): two saves of one item at
+  once meet on its revision's unique key, and the later is run again, so revisions stay 1, 2, 3, ... without
+  gaps; a row lock waited for past BUSY_TIMEOUT_MS is retried here like SQLite's lock.
 
 Any number of threads and processes may use one store at once: each thread has its own connection.
 Values are kept exactly, code point for code point (NUL, lone surrogates, bidi controls included):
@@ -53,6 +54,11 @@ _OVER_QUOTA, _OVER_SUBMISSIONS = "allies: learner storage limit", "allies: hand-
 STAMP_BYTES = 40  # a time stamp as the store writes it (`_stamp`) is 32
 MAX_PATH_BYTES = 4096  # a hand-in's path
 _ID_SQL = "^[A-Za-z0-9._@-]{1,%d}$" % MAX_ID_CHARS  # `_ID`, as PostgreSQL's CHECK reads it
+# Migration 5 sets each item's latest revision to its highest.
+_LATEST_FROM_ANSWERS = (
+    "INSERT INTO latest (learner, module, item, revision) SELECT learner, module, item, MAX(revision) "
+    "FROM answers WHERE true GROUP BY learner, module, item "
+    "ON CONFLICT (learner, module, item) DO UPDATE SET revision = excluded.revision")
 # Migration 4 counts what each learner already keeps (`length`: the back end's byte length of a BLOB).
 _COUNT_WHAT_IS_KEPT = (
     "INSERT INTO learner_usage (learner, stored_bytes) SELECT learner, SUM(bytes) FROM ("
@@ -189,6 +195,16 @@ _SQLITE_MIGRATIONS: list[list[str]] = [
             BEGIN SELECT RAISE(ABORT, '{_OVER_SUBMISSIONS}'); END""",
         *_sqlite_counted("submissions", "path"),
     ],
+    # `latest` is kept by a trigger on answers, not by save(): on PostgreSQL, so that a learner's role needs no
+    # right to change it. It is first set to each item's highest revision, whatever a learner's SQL made of it.
+    [
+        _LATEST_FROM_ANSWERS,
+        """CREATE TRIGGER answers_latest AFTER INSERT ON answers BEGIN
+             INSERT INTO latest (learner, module, item, revision)
+             VALUES (NEW.learner, NEW.module, NEW.item, NEW.revision)
+             ON CONFLICT (learner, module, item) DO UPDATE SET revision = excluded.revision
+             WHERE excluded.revision > latest.revision; END""",
+    ],
 ]
 # The same tables on PostgreSQL; times stay fixed-width ISO text, as on SQLite, so both sort them alike.
 _POSTGRES_MIGRATIONS: list[list[str]] = [
@@ -283,6 +299,29 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
         "EXECUTE FUNCTION allies_count_submission()",
         "REVOKE ALL ON FUNCTION allies_count(TEXT, BIGINT), allies_count_answer(), allies_count_submission() "
         "FROM PUBLIC",
+    ],
+    # A learner's role (course/store/roles.py) keeps only SELECT on `latest`: with UPDATE it could also
+    # `LOCK TABLE latest` and stall every other learner's save.
+    [
+        _LATEST_FROM_ANSWERS,
+        """CREATE FUNCTION allies_latest() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+            BEGIN
+              INSERT INTO latest AS kept (learner, module, item, revision)
+              VALUES (NEW.learner, NEW.module, NEW.item, NEW.revision)
+              ON CONFLICT (learner, module, item) DO UPDATE SET revision = excluded.revision
+              WHERE excluded.revision > kept.revision;
+              RETURN NULL;
+            END $$""",
+        """DO $$ DECLARE learner_role RECORD; BEGIN
+             EXECUTE 'ALTER FUNCTION allies_latest() SET search_path = ' || quote_ident(current_schema()) || ', pg_temp';
+             IF to_regclass('allies_learner_roles') IS NOT NULL THEN  -- (made by roles.py once a learner has a role)
+               FOR learner_role IN SELECT role FROM allies_learner_roles JOIN pg_roles ON rolname = role LOOP
+                 EXECUTE format('REVOKE INSERT, UPDATE ON latest FROM %I', learner_role.role);
+               END LOOP;
+             END IF;
+           END $$""",
+        "CREATE TRIGGER answers_latest AFTER INSERT ON answers FOR EACH ROW EXECUTE FUNCTION allies_latest()",
+        "REVOKE ALL ON FUNCTION allies_latest() FROM PUBLIC",
     ],
 ]
 assert len(_SQLITE_MIGRATIONS) == len(_POSTGRES_MIGRATIONS)
@@ -389,8 +428,6 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 class _SQLite:
     """The embedded back end: one file; one writer at a time (BEGIN IMMEDIATE), readers never wait."""
 
-    migration_lock = None  # migrate() reads first and takes the write lock only when there is work
-
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         self.where = str(self.path)
@@ -418,8 +455,8 @@ class _SQLite:
         return conn
 
     @staticmethod
-    def begin(conn: sqlite3.Connection, lock: str | None) -> None:
-        conn.execute("BEGIN" if lock is None else "BEGIN IMMEDIATE")
+    def begin(conn: sqlite3.Connection, write: bool) -> None:
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
     @staticmethod
     def busy(error: BaseException) -> bool:
@@ -445,6 +482,7 @@ class _SQLite:
 
     @staticmethod
     def migrate(conn: sqlite3.Connection) -> None:
+        """In a read: see the tables current (the usual case), or take the write lock and create or upgrade them."""
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version == SCHEMA_VERSION:
             return
@@ -491,12 +529,8 @@ def _check_version(version: int) -> None:
                            "upgrade the course package")
 
 
-# PostgreSQL's advisory locks taken here are (this number, a hash of what is locked), apart from other users'.
-_LOCK_SPACE = 0x416C6C79  # "Ally"
-
-
-def _lock_key(name: str) -> int:
-    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest(), "big", signed=True)
+# The advisory lock (a pair of numbers) that creating the tables on PostgreSQL takes: "Ally", "new".
+_CREATE_LOCK = (0x416C6C79, 0x6E6577)
 
 
 class _PostgresConnection:
@@ -517,11 +551,8 @@ class _PostgresConnection:
 
 
 class _Postgres:
-    """The server back end: a PostgreSQL database. Writes lock what they change (one learner's rows, or the
-    schema) with a transaction-level advisory lock, as SQLite's BEGIN IMMEDIATE locks the file; reads see
-    one snapshot (REPEATABLE READ) and never wait."""
-
-    migration_lock = ""
+    """The server back end: a PostgreSQL database. Writes run at READ COMMITTED and lock only the rows they
+    change; reads see one snapshot (REPEATABLE READ) and never wait."""
 
     def __init__(self, url: str) -> None:
         import psycopg  # only a store on PostgreSQL loads psycopg: a learner's kernel on SQLite never does
@@ -531,7 +562,9 @@ class _Postgres:
         parts = urllib.parse.urlsplit(url)
         self.where = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"  # no password in messages
         self._psycopg = psycopg
-        self._busy = (errors.LockNotAvailable, errors.SerializationFailure, errors.DeadlockDetected)
+        # (UniqueViolation: another save of the item took the revision first; run again, it takes the next)
+        self._busy = (errors.LockNotAvailable, errors.SerializationFailure, errors.DeadlockDetected,
+                      errors.UniqueViolation)
 
     def connect(self) -> _PostgresConnection:
         raw = self._psycopg.connect(self.url, autocommit=True)
@@ -543,12 +576,8 @@ class _Postgres:
         return _PostgresConnection(raw)
 
     @staticmethod
-    def begin(conn: _PostgresConnection, lock: str | None) -> None:
-        if lock is None:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        else:
-            conn.execute("BEGIN")
-            conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (_LOCK_SPACE, _lock_key(lock)))
+    def begin(conn: _PostgresConnection, write: bool) -> None:
+        conn.execute("BEGIN ISOLATION LEVEL " + ("READ COMMITTED" if write else "REPEATABLE READ READ ONLY"))
 
     def busy(self, error: BaseException) -> bool:
         return isinstance(error, self._busy)
@@ -566,12 +595,20 @@ class _Postgres:
 
     @staticmethod
     def migrate(conn: _PostgresConnection) -> None:
-        """Under the schema's lock: create or upgrade the tables, or (the usual case) see them current."""
-        row = None
-        if conn.execute("SELECT to_regclass('allies_schema') IS NOT NULL").fetchone()[0]:
-            row = conn.execute("SELECT version FROM allies_schema").fetchone()
-        else:  # a new database; a role that may only read and write rows never gets here
-            conn.execute("CREATE TABLE allies_schema (version INTEGER NOT NULL)")
+        """In a read: see the tables current (the usual case: it takes no lock, so none a learner's role holds
+        can stall it), or lock them and create or upgrade them. The lock is the version table's, in a mode
+        that a role that may only read it cannot take; for a new database, an advisory lock."""
+        if _Postgres._version(conn) == SCHEMA_VERSION:
+            return
+        conn.execute("COMMIT")
+        conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        if _Postgres._version(conn) is None:  # a new database (no learner's role gets this far)
+            conn.execute("SELECT pg_advisory_xact_lock(?, ?)", _CREATE_LOCK)
+            conn.execute("CREATE TABLE IF NOT EXISTS allies_schema (version INTEGER NOT NULL)")  # (made meanwhile?)
+        conn.execute("LOCK TABLE allies_schema IN SHARE ROW EXCLUSIVE MODE")
+        row = conn.execute("SELECT version FROM allies_schema").fetchone()  # (again: upgraded meanwhile?)
+        if row is None:
+            conn.execute("INSERT INTO allies_schema (version) VALUES (0)")
         version = row[0] if row else 0
         if version == SCHEMA_VERSION:
             return
@@ -579,10 +616,15 @@ class _Postgres:
         for step in _POSTGRES_MIGRATIONS[version:]:
             for statement in step:
                 conn.execute(statement)
-        if row is None:
-            conn.execute("INSERT INTO allies_schema (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif version != SCHEMA_VERSION:
-            conn.execute("UPDATE allies_schema SET version = ?", (SCHEMA_VERSION,))
+        conn.execute("UPDATE allies_schema SET version = ?", (SCHEMA_VERSION,))
+
+    @staticmethod
+    def _version(conn: _PostgresConnection) -> int | None:
+        """The tables' schema version (0 for none), or None if the version's table is not there yet."""
+        if not conn.execute("SELECT to_regclass('allies_schema') IS NOT NULL").fetchone()[0]:
+            return None
+        row = conn.execute("SELECT version FROM allies_schema").fetchone()
+        return row[0] if row else 0
 
     @staticmethod
     def snapshot(conn: _PostgresConnection, work: Callable[[sqlite3.Connection], T],
@@ -633,7 +675,7 @@ class AnswerStore:
         self._connections: list[tuple[threading.Thread, object]] = []
         self._pid = os.getpid()
         self._closed = False
-        self._run(self._backend.migrate, lock=self._backend.migration_lock)
+        self._run(self._backend.migrate)
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -644,21 +686,18 @@ class AnswerStore:
         check_id("item id", item)
         data = _encode(value, f"answer {learner}/{module}/{item}")
 
-        def write(conn) -> Saved:
+        def write(conn) -> Saved:  # (a trigger moves `latest` on)
             self._require_learner(conn, learner)
-            row = conn.execute("SELECT revision FROM latest WHERE learner = ? AND module = ? AND item = ?",
-                               (learner, module, item)).fetchone()
-            revision = row[0] + 1 if row else 1
+            (revision,) = conn.execute(
+                "SELECT COALESCE(MAX(revision), 0) + 1 FROM answers WHERE learner = ? AND module = ? AND item = ?",
+                (learner, module, item)).fetchone()
             now = _now()
             with _limits():
                 conn.execute("INSERT INTO answers (learner, module, item, revision, value, saved_at) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (learner, module, item, revision, data, _stamp(now)))
-            conn.execute("INSERT INTO latest (learner, module, item, revision) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (learner, module, item) DO UPDATE SET revision = excluded.revision",
-                         (learner, module, item, revision))
             return Saved(revision, now)
 
-        return self._run(write, lock=learner)
+        return self._run(write, write=True)
 
     def load(self, learner: str, module: str) -> dict[str, str]:
         """The latest value of each item the learner has saved in `module` ({} if none)."""
@@ -739,7 +778,7 @@ class AnswerStore:
                              "VALUES (?, ?, ?, ?, ?)", (learner, module, data, _stamp(submitted_at), _stamp(_now())))
             return Submission(path_text, submitted_at)
 
-        return self._run(write, lock=learner)
+        return self._run(write, write=True)
 
     def check_can_submit(self, learner: str, module: str) -> None:
         """Raise OverLimit if the learner has handed in `module` MAX_SUBMISSIONS times (check before writing
@@ -775,7 +814,7 @@ class AnswerStore:
                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (learner_id, display_name, role, _KDF, salt, digest, _stamp(_now())))
 
-        self._run(write, lock=learner_id)
+        self._run(write, write=True)
         return code
 
     def reset_code(self, learner_id: str) -> str:
@@ -794,7 +833,7 @@ class AnswerStore:
         """End every session the learner has (each sign-in cookie names the session it belongs to): they
         signed out."""
         check_id("learner id", learner_id)
-        self._run(lambda conn: self._next_session(conn, learner_id, SIGNED_OUT), lock=learner_id)
+        self._run(lambda conn: self._next_session(conn, learner_id, SIGNED_OUT), write=True)
 
     def session(self, learner_id: str) -> int | None:
         """The learner's current session number, or None if they are not on the roster."""
@@ -823,7 +862,7 @@ class AnswerStore:
             conn.execute("UPDATE learners SET code_kdf = ?, code_salt = ?, code_hash = ? WHERE id = ?",
                          (_KDF, salt, digest, learner_id))
 
-        self._run(write, lock=learner_id)
+        self._run(write, write=True)
 
     def _next_session(self, conn, learner_id: str, why: str) -> None:
         self._require_learner(conn, learner_id)
@@ -908,16 +947,16 @@ class AnswerStore:
         self._local.conn = None
         conn.close()
 
-    def _run(self, work: Callable, *, lock: str | None = None) -> T:
-        """Run `work(connection)` in one transaction: a read, or a write that holds `lock` (the learner it
-        changes), retrying while the store is locked for longer than BUSY_TIMEOUT_MS."""
+    def _run(self, work: Callable, *, write: bool = False) -> T:
+        """Run `work(connection)` in one transaction, a read or a `write`, retrying while what it needs is
+        locked for longer than BUSY_TIMEOUT_MS (or, on PostgreSQL, another write took a revision first)."""
         deadline = time.monotonic() + RETRY_FOR_SECONDS
         pause = 0.002
         while True:
             conn, begun = None, False
             try:
                 conn = self._conn()
-                self._backend.begin(conn, lock)
+                self._backend.begin(conn, write)
                 begun = True
                 result = work(conn)
                 conn.execute("COMMIT")

@@ -10,18 +10,21 @@ may only read (`reader_url`).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import urllib.parse
 
-from course.store.answers import AnswerStore, is_url
+from course.store.answers import BUSY_TIMEOUT_MS, AnswerStore, StoreBusy, is_url
 
 ROLE_TABLE = "allies_learner_roles"
-# Each store table, the column that names its learner, and what a learner's role may do with its own rows.
+# Each store table, the column that names its learner, and what a learner's role may do with its own rows. No
+# UPDATE or DELETE anywhere: with either, a role may `LOCK TABLE` and stall every learner (a trigger keeps
+# `latest`). The store itself takes no lock a learner's role could take and hold (course/store/answers.py).
 OWN_ROWS = {
     "learners": ("id", "SELECT"),
     "answers": ("learner", "SELECT, INSERT"),
-    "latest": ("learner", "SELECT, INSERT, UPDATE"),
+    "latest": ("learner", "SELECT"),
     "submissions": ("learner", "SELECT, INSERT"),
 }
 
@@ -39,20 +42,20 @@ def learner_url(owner_url: str, learner: str) -> str:
     """A store URL for `learner` alone: their role (made now if new), with a new password each call, so a
     server started earlier loses its way in; the learner is put on the store's roster if not there yet."""
     _check_postgres(owner_url, "learner roles need")
-    import psycopg
     from psycopg import sql
 
     with AnswerStore(owner_url) as store:  # creates or migrates the tables first
         if learner not in {person.learner_id for person in store.learners()}:
             store.add_learner(learner, learner)
     password = secrets.token_urlsafe(24)
-    with psycopg.connect(owner_url, autocommit=True) as conn, conn.transaction():
+    with _owner(owner_url) as conn:
         database, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
         role = role_of(learner, f"{database}.{schema}")
         _secure(conn, sql)
         _login_role(conn, sql, role, password, schema)
         conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION allies_learner() TO {}").format(sql.Identifier(role)))
-        for table, (_, rights) in OWN_ROWS.items():
+        for table, (_, rights) in OWN_ROWS.items():  # (what a role made by an earlier version had, taken back)
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), sql.Identifier(role)))
             conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(rights), sql.Identifier(table),
                                                                  sql.Identifier(role)))
         conn.execute(f"INSERT INTO {ROLE_TABLE} (role, learner) VALUES (%s, %s) ON CONFLICT (role) DO NOTHING",
@@ -70,11 +73,10 @@ def reader_url(owner_url: str) -> str:
     the store, a new password each call; it reads no access code and no table of roles."""
     _check_postgres(owner_url, "a reader's role needs")
     AnswerStore(owner_url).close()  # creates or migrates the tables first
-    import psycopg
     from psycopg import sql
 
     password = secrets.token_urlsafe(24)
-    with psycopg.connect(owner_url, autocommit=True) as conn, conn.transaction():
+    with _owner(owner_url) as conn:
         database, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
         role = "allies_reader_" + hashlib.sha256(f"{database}.{schema}".encode("utf-8")).hexdigest()[:24]
         _secure(conn, sql)
@@ -84,10 +86,34 @@ def reader_url(owner_url: str) -> str:
                 else sql.SQL("SELECT")
             conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), sql.Identifier(role)))
             conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(rights, sql.Identifier(table), sql.Identifier(role)))
-            conn.execute(sql.SQL("DROP POLICY IF EXISTS allies_read_all ON {}").format(sql.Identifier(table)))
-            conn.execute(sql.SQL("CREATE POLICY allies_read_all ON {} FOR SELECT TO {} USING (true)").format(
-                sql.Identifier(table), sql.Identifier(role)))
+            if _lacks_policy(conn, table, "allies_read_all"):
+                conn.execute(sql.SQL("DROP POLICY IF EXISTS allies_read_all ON {}").format(sql.Identifier(table)))
+                conn.execute(sql.SQL("CREATE POLICY allies_read_all ON {} FOR SELECT TO {} USING (true)").format(
+                    sql.Identifier(table), sql.Identifier(role)))
     return _url(owner_url, role, password)
+
+
+@contextlib.contextmanager
+def _owner(owner_url: str):
+    """A transaction as the store's owner that waits BUSY_TIMEOUT_MS at most for a lock, then raises StoreBusy.
+    (A learner's role can hold a lock on its tables for as long as it likes: waiting for it, a change to them
+    would queue every other learner's reads and writes behind it.)"""
+    import psycopg
+
+    try:
+        with psycopg.connect(owner_url, autocommit=True) as conn, conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = {BUSY_TIMEOUT_MS:d}")
+            yield conn
+    except psycopg.errors.LockNotAvailable as error:
+        raise StoreBusy("the answer store's tables stayed locked (a session left open?); nothing was changed, "
+                        "try again") from error
+
+
+def _lacks_policy(conn, table: str, policy: str) -> bool:
+    """Whether `table` (in the current schema) has no policy `policy`, or row-level security off."""
+    return not conn.execute(
+        "SELECT c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s) "
+        "FROM pg_class c WHERE c.oid = to_regclass(quote_ident(%s))", (policy, table)).fetchone()[0]
 
 
 def _check_postgres(owner_url: str, what: str) -> None:
@@ -131,7 +157,9 @@ def _secure(conn, sql) -> None:
                             AS $$ SELECT learner FROM {} WHERE role = session_user $$""").format(
         sql.Identifier(schema), sql.Identifier(ROLE_TABLE)))
     conn.execute("REVOKE ALL ON FUNCTION allies_learner() FROM PUBLIC")
-    for table, (column, _) in OWN_ROWS.items():
+    for table, (column, _) in OWN_ROWS.items():  # (in place already, the usual case: no table is locked)
+        if not _lacks_policy(conn, table, "allies_own_rows"):
+            continue
         conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(sql.Identifier(table)))
         conn.execute(sql.SQL("DROP POLICY IF EXISTS allies_own_rows ON {}").format(sql.Identifier(table)))
         conn.execute(sql.SQL("CREATE POLICY allies_own_rows ON {} USING ({} = allies_learner()) "
