@@ -75,7 +75,8 @@ def over_limit(words: str) -> str:
 
 def test_a_paste_over_the_limit_is_refused_in_the_page_and_nothing_said_saved_is_lost(site_, page):
     """Over the limit, the page goes on counting words (the kernel, which hears nothing more, cannot), and
-    says beside the count that the answer is not saved until it is shorter."""
+    says beside the count that the answer is not saved until it is shorter; Submit says so too, and hands in
+    nothing (the kernel would hand in the older saved text)."""
     server, _ = site_
     textarea = box(page, "m01-r1").locator("textarea")
     textarea.fill("A first answer.")
@@ -90,6 +91,15 @@ def test_a_paste_over_the_limit_is_refused_in_the_page_and_nothing_said_saved_is
     expect(saved_line(page, "m01-r1")).to_have_text(re.compile(r"Not saved: .* at most 2 MiB"))
     expect(counted(page, "m01-r1")).to_have_text(over_limit("3,145,733"))
     assert_saved_means_stored(server, page, "m01-r1")
+    submit = page.locator(".allies-submit button")
+    submit.click()  # the older saved text would be handed in: the page keeps the click from the kernel
+    expect(page.locator(".allies-submit [role=status]")).to_have_text(re.compile(
+        r"^Not yet: an answer on this page is over the limit of 2 MiB, so it is not saved.*Shorten it first"))
+    expect(textarea).to_be_focused()
+    submit.focus()
+    page.keyboard.press("Enter")  # from the keyboard, too
+    expect(textarea).to_be_focused()
+    assert not list((server.instance / "exchange" / COURSE_ID / "inbound").glob(f"ana+{MODULE}+*"))
     textarea.fill("A shorter answer, typed after the paste.")
     expect(saved_line(page, "m01-r1")).to_have_text(re.compile("Saved at"), timeout=20_000)
     expect(counted(page, "m01-r1")).to_have_text("7 words.")  # the kernel's count again

@@ -292,6 +292,7 @@ class SaveWatch {
   }
 
   edit(event) {
+    if (event.type === 'click' && this.holdLastStep(event)) return;
     const box = event.target.closest?.('.allies-answer');
     if (!box) return;
     // A choice: a click on a button not yet pressed, or a radio's or a list's change (each sends a new value).
@@ -310,6 +311,26 @@ class SaveWatch {
       this.edited.set(box, Date.now());
     }
     this.refresh(box);
+  }
+
+  /** A click on a module's last step (Submit, or the copy of one's answers) while an answer on the page is
+   *  over the limit: that answer is not saved, so the kernel would hand in (or copy) its older saved text. The
+   *  page keeps the click from the kernel, says why under the button, and takes the learner to the answer. */
+  holdLastStep(event) {
+    const button = event.target.closest?.('.allies-submit button');
+    const over = [...this.tooLarge.keys()].find((box) => box.isConnected);
+    if (!button || !over) return false;
+    event.stopImmediatePropagation();
+    event.preventDefault();
+    const line = button.closest('.allies-submit').querySelector('[role=status]');
+    if (line) {
+      line.textContent = `Not yet: an answer on this page is over the limit of ${inWords(this.maxBytes)}, so ` +
+        'it is not saved, and its older saved text would be used instead. Shorten it first: it is the box ' +
+        'that says "Not saved".';
+      line.classList.add('allies-problem');
+    }
+    over.querySelector('textarea')?.focus();
+    return true;
   }
 
   fingerprintOf(box, text) {
