@@ -145,7 +145,7 @@ def everything_shown(report) -> str:
     parts = [repr(report), repr(dashboard.tables(report))]
     parts += [chart.alt + chart.source + chart.html() for chart in charts.values()]
     parts += [chart.png.decode("latin-1") for chart in charts.values()]
-    parts += [widget_text(section) for section in dashboard.page._sections(report)]
+    parts += [widget_text(section) for section in dashboard.page._sections(report, charts)]
     return "\n".join(parts)
 
 

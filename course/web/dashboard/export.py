@@ -9,14 +9,10 @@ from pathlib import Path
 EXPORT_FOLDER = "dashboard"  # INSTANCE/dashboard/<name>.png
 
 
-def chart_files(store: str | os.PathLike[str]) -> dict[str, bytes]:
-    """Each chart of the cohort in `store` as `<name>.png`, with its alt text and source as `<name>.alt.txt`;
-    none without learners."""
-    from course.web.dashboard import build
-    from course.web.dashboard.drawing import draw
-
+def chart_files(drawn: dict) -> dict[str, bytes]:
+    """Each chart `draw` drew (by view name) as `<name>.png`, with its alt text and source as `<name>.alt.txt`."""
     files = {}
-    for name, chart in draw(build(store)).items():
+    for name, chart in drawn.items():
         files[f"{name}.png"] = chart.png
         files[f"{name}.alt.txt"] = f"{chart.alt}\nSource: {chart.source}\n".encode("utf-8")
     return files
@@ -26,12 +22,14 @@ def export_png(instance_dir: str | os.PathLike[str], out_dir: str | os.PathLike[
     """Write every chart as `<name>.png`, with its alt text beside it as `<name>.alt.txt`, into `out_dir`
     (INSTANCE/dashboard by default, private to its owner). Returns the PNG paths; none without learners."""
     from course.instance import Instance
+    from course.web.dashboard import build
+    from course.web.dashboard.drawing import draw
 
     instance = Instance(instance_dir)
     out = Path(out_dir) if out_dir else instance.root / EXPORT_FOLDER
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     written = []
-    for name, content in chart_files(instance.store).items():
+    for name, content in chart_files(draw(build(instance.store))).items():
         (out / name).write_bytes(content)
         written.append(out / name)
     return [path for path in written if path.suffix == ".png"]

@@ -1,6 +1,6 @@
 """The dashboard page an instructor sees: the views (a chart or a sentence saying why there is none, and a
-table each), the most-missed checks, a Refresh button, and a button that offers the charts as one ZIP file to download. On the website it shows nothing
-unless the server says an instructor signed in."""
+table each), the most-missed checks, a Refresh button, and a button that offers the charts shown as one ZIP
+file to download. On the website it shows nothing unless the server says an instructor signed in."""
 from __future__ import annotations
 
 import datetime as dt
@@ -58,7 +58,8 @@ def _note(text: str, ok: bool = True):
     return w.HTML(markup.status(text, ok, tag="p"))
 
 
-def _sections(report: Report) -> list:
+def _sections(report: Report, drawn: dict) -> list:
+    """The page's parts for `report`, with the charts `draw` drew of it."""
     import ipywidgets as w
 
     if report.empty:
@@ -66,7 +67,6 @@ def _sections(report: Report) -> list:
                        "<p>This cohort's roster has no learners, so there is nothing to count. Add them with "
                        "<code>python -m course cohort add-learners roster.csv --instance …</code>; the "
                        "dashboard fills in as they answer. Instructors are never counted.</p></div>")]
-    drawn = draw(report)
     out = []
     missed = [row for row in report.most_missed(3) if row.wrong]
     if missed:
@@ -120,16 +120,20 @@ def show(instance_dir: str | os.PathLike[str] | None = None):
     refresh = w.Button(description="Refresh", icon="", layout=w.Layout(width="auto"))
     export = w.Button(description="Download the charts", layout=w.Layout(width="auto"))
 
+    shown = {}  # the charts on the page now, by view: what "Download the charts" offers
+
     def update(_button=None):
         report = build(store_path)
         summary.value = (f"<p>{validation.escaped(people(report.learners))} on the roster "
                          f"(instructors not counted); read {markup.moment(report.read_at)}.</p>")
-        body.children = _sections(report)
+        shown.clear()
+        shown.update(draw(report))
+        body.children = _sections(report, shown)
 
     def save(_button):
         export.disabled = True
         try:
-            files = chart_files(store_path)
+            files = chart_files(shown)
             charts = sorted(name.removesuffix(".png") for name in files if name.endswith(".png"))
             if charts:
                 name = f"allies-dashboard-{dt.date.today().isoformat()}.zip"
