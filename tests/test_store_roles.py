@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from course.store import answers, roles
+from course.store import roles
 from course.store.answers import CURRENT, MAX_LEARNER_BYTES, MAX_VALUE_BYTES, AnswerStore, OverLimit, UnknownLearner
 
 
@@ -218,8 +218,10 @@ def test_what_a_learners_role_may_lock_and_hold_stalls_no_one_else(store):
     with psycopg.connect(ana) as holder:  # (not autocommit: one transaction, never ended)
         for name in ("ben", "ana", "cy", ""):
             holder.execute("SELECT pg_advisory_lock(%s, %s)", (_OLD_SPACE, _old_key(name)))
-        holder.execute("SELECT pg_advisory_lock(%s, %s)", answers._CREATE_LOCK)
-        holder.execute("LOCK TABLE answers, submissions IN ROW EXCLUSIVE MODE")
+        holder.execute("SELECT pg_advisory_lock(%s, %s)", (_OLD_SPACE, 0x6E6577))  # (a new store's, for a while)
+        holder.execute("LOCK TABLE answers IN ROW EXCLUSIVE MODE")
+        holder.execute("INSERT INTO submissions (learner, module, path, submitted_at, recorded_at) "
+                       "VALUES ('ana', 'm01', '/exchange/ana+m01', 't', 't')")  # (as a hand-in does; never ended)
         holder.execute("LOCK TABLE learners, latest, allies_schema IN ACCESS SHARE MODE")
         holder.execute("SELECT count(*) FROM answers")
 
@@ -243,19 +245,34 @@ def test_what_a_learners_role_may_lock_and_hold_stalls_no_one_else(store):
             pool.shutdown()
 
 
-def test_a_learners_role_made_before_schema_5_loses_its_right_to_change_latest(store):
+def test_a_learner_cannot_take_the_row_ids_the_next_hand_ins_are_due(store):
+    """With INSERT on the whole table, `OVERRIDING SYSTEM VALUE` let Ana fill the ids the hand-ins' sequence
+    would give next: every other hand-in then failed on the key, for a minute, then for good."""
+    ana = roles.learner_url(store, "ana")
+    with psycopg.connect(ana, autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("INSERT INTO submissions (rowid, learner, module, path, submitted_at, recorded_at) "
+                     "OVERRIDING SYSTEM VALUE VALUES (1000, 'ana', 'm01', '', 't', 't')")
+    with AnswerStore(ana) as mine:
+        mine.record_submission("ana", "m01", "/exchange/ana+m01")
+        assert [s.path for s in mine.submissions("ana", "m01")] == ["/exchange/ana+m01"]
+
+
+def test_a_learners_role_made_before_schema_5_loses_its_rights_to_latest_and_row_ids(store):
     ana = roles.learner_url(store, "ana")
     with psycopg.connect(ana) as conn:
         role = conn.execute("SELECT session_user").fetchone()[0]
     with psycopg.connect(store, autocommit=True) as conn:  # as the store was at version 4
         conn.execute(f'GRANT INSERT, UPDATE ON latest TO "{role}"')
+        conn.execute(f'GRANT INSERT ON submissions TO "{role}"')
         conn.execute("DROP TRIGGER answers_latest ON answers")
         conn.execute("DROP FUNCTION allies_latest()")
         conn.execute("UPDATE allies_schema SET version = 4")
     AnswerStore(store).close()  # migrated
     with psycopg.connect(store) as conn:
         assert conn.execute("SELECT has_table_privilege(%s, 'latest', 'UPDATE'), "
-                            "has_table_privilege(%s, 'latest', 'INSERT')", (role, role)).fetchone() == (False, False)
+                            "has_table_privilege(%s, 'latest', 'INSERT'), "
+                            "has_column_privilege(%s, 'submissions', 'rowid', 'INSERT')",
+                            (role, role, role)).fetchone() == (False, False, False)
     with AnswerStore(ana) as mine:
         assert mine.save("ana", "m01", "m01-r1", "Saved through the trigger.").revision == 1
         assert mine.load("ana", "m01") == {"m01-r1": "Saved through the trigger."}

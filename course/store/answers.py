@@ -301,7 +301,7 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
         "FROM PUBLIC",
     ],
     # A learner's role (course/store/roles.py) keeps only SELECT on `latest`: with UPDATE it could also
-    # `LOCK TABLE latest` and stall every other learner's save.
+    # `LOCK TABLE latest` and stall every other learner's save. Nor may it set a hand-in's row id.
     [
         _LATEST_FROM_ANSWERS,
         """CREATE FUNCTION allies_latest() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
@@ -317,6 +317,9 @@ _POSTGRES_MIGRATIONS: list[list[str]] = [
              IF to_regclass('allies_learner_roles') IS NOT NULL THEN  -- (made by roles.py once a learner has a role)
                FOR learner_role IN SELECT role FROM allies_learner_roles JOIN pg_roles ON rolname = role LOOP
                  EXECUTE format('REVOKE INSERT, UPDATE ON latest FROM %I', learner_role.role);
+                 EXECUTE format('REVOKE INSERT ON submissions FROM %I', learner_role.role);
+                 EXECUTE format('GRANT INSERT (learner, module, path, submitted_at, recorded_at) ON submissions '
+                                'TO %I', learner_role.role);
                END LOOP;
              END IF;
            END $$""",
@@ -529,8 +532,6 @@ def _check_version(version: int) -> None:
                            "upgrade the course package")
 
 
-# The advisory lock (a pair of numbers) that creating the tables on PostgreSQL takes: "Ally", "new".
-_CREATE_LOCK = (0x416C6C79, 0x6E6577)
 
 
 class _PostgresConnection:
@@ -597,14 +598,13 @@ class _Postgres:
     def migrate(conn: _PostgresConnection) -> None:
         """In a read: see the tables current (the usual case: it takes no lock, so none a learner's role holds
         can stall it), or lock them and create or upgrade them. The lock is the version table's, in a mode
-        that a role that may only read it cannot take; for a new database, an advisory lock."""
+        that a role that may only read it cannot take (no advisory lock: any role may take those)."""
         if _Postgres._version(conn) == SCHEMA_VERSION:
             return
         conn.execute("COMMIT")
         conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-        if _Postgres._version(conn) is None:  # a new database (no learner's role gets this far)
-            conn.execute("SELECT pg_advisory_xact_lock(?, ?)", _CREATE_LOCK)
-            conn.execute("CREATE TABLE IF NOT EXISTS allies_schema (version INTEGER NOT NULL)")  # (made meanwhile?)
+        # (a new database: two processes creating it at once meet on a unique key; the later runs again)
+        conn.execute("CREATE TABLE IF NOT EXISTS allies_schema (version INTEGER NOT NULL)")
         conn.execute("LOCK TABLE allies_schema IN SHARE ROW EXCLUSIVE MODE")
         row = conn.execute("SELECT version FROM allies_schema").fetchone()  # (again: upgraded meanwhile?)
         if row is None:
