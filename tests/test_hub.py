@@ -15,6 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from conftest import ROOT
 from playwright.sync_api import expect
@@ -24,6 +25,7 @@ from test_cohort_answers import CHECKS, MODULE, REFLECTIONS, RIGHT, answer_all, 
 from bench.hubs import PASSWORD, Hub, instructor
 from course import contract
 from course.contract import COURSE_ID
+from course.store import watch
 from course.store.answers import AnswerStore
 from course.web import hub as course_hub
 
@@ -211,6 +213,12 @@ def test_three_learners_and_an_instructor_on_the_hub(hub, browser):
                 held = kernel.environ()
                 assert not [name for name, value in held.items() if token in value or name.startswith("JUPYTERHUB_")]
                 assert held[contract.STORE_ENV].startswith("postgresql://allies_reader_")
+            # The store's watch, which ends learners' sessions that stall the others, runs as the owner.
+            watcher = hub.service_of("store-watch")
+            assert watcher and watcher.environ()["ALLIES_HUB_STORE_URL"] == hub.store_url
+            with psycopg.connect(hub.store_url) as conn:
+                assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                                    (watch.NAME,)).fetchone()[0] == 1
         else:
             assert status_of(contexts[INSTRUCTOR], dashboard)[0] == 404
     finally:

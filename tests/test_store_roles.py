@@ -1,12 +1,14 @@
 """A learner's own role on a shared PostgreSQL store (course/store/roles.py) opens their answers and nothing
 else, whatever SQL the learner runs with it: a real PostgreSQL server, with passwords checked."""
 import hashlib
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
 
-from course.store import roles
+from course.store import roles, watch
 from course.store.answers import CURRENT, MAX_LEARNER_BYTES, MAX_VALUE_BYTES, AnswerStore, OverLimit, UnknownLearner
 
 
@@ -243,6 +245,64 @@ def test_what_a_learners_role_may_lock_and_hold_stalls_no_one_else(store):
         finally:
             holder.close()  # (a stalled cohort then goes on, and the test ends)
             pool.shutdown()
+
+
+def _waiting_on_a_lock(owner_url: str, learner_url: str, deadline: float = 30) -> None:
+    with psycopg.connect(learner_url) as conn:
+        role = conn.execute("SELECT session_user").fetchone()[0]
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        end = time.monotonic() + deadline
+        while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND wait_event_type = "
+                               "'Lock'", (role,)).fetchone()[0]:
+            assert time.monotonic() < end, "the learner's statement never waited on its lock"
+            time.sleep(0.05)
+
+
+def test_a_learner_queued_for_a_lock_she_will_be_refused_is_ended_and_the_cohort_goes_on(store):
+    """`CREATE RULE` on answers waits in the table's lock queue behind Ana's own open transaction (it is
+    refused only once it has the lock), and every other use of the table queues behind it: Ben's saves failed
+    after a minute. The hub's watch (course/store/watch.py) ends her stalling sessions, and not Cy's, whose
+    saves wait in the same queue."""
+    ana, cy = roles.learner_url(store, "ana"), roles.learner_url(store, "cy")
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch.watch, args=(store, stop), daemon=True)
+    watcher.start()
+    holder, queued = psycopg.connect(ana), psycopg.connect(ana, autocommit=True)
+    pool = ThreadPoolExecutor(3)
+    try:
+        holder.execute("SELECT 1 FROM answers LIMIT 1")  # (a read lock, its transaction left open)
+        rule = pool.submit(queued.execute, "CREATE RULE stall AS ON INSERT TO answers DO NOTHING")
+        _waiting_on_a_lock(store, ana)
+
+        def save(url: str, learner: str) -> str:
+            with AnswerStore(url) as s:
+                s.save(learner, "m01", "m01-r1", f"{learner}, while Ana's rule waits.")
+                return s.load(learner, "m01")["m01-r1"]
+
+        ben, cy_saved = pool.submit(save, store, "ben"), pool.submit(save, cy, "cy")
+        assert ben.result(timeout=40) == "ben, while Ana's rule waits."
+        assert cy_saved.result(timeout=40) == "cy, while Ana's rule waits."
+        with pytest.raises(psycopg.OperationalError):  # ended by the watch
+            rule.result(timeout=10)
+        with pytest.raises(psycopg.OperationalError):
+            holder.execute("SELECT 1")
+    finally:
+        stop.set()
+        for conn in (holder, queued):
+            conn.close()
+        pool.shutdown()
+        watcher.join(10)
+
+
+def test_a_learners_temporary_files_are_bounded_and_she_cannot_lift_the_bound(store):
+    """A sort of her own making spilled 265 MB to disk in 3 s, on the disk every learner's answers are on."""
+    ana = roles.learner_url(store, "ana")
+    with psycopg.connect(ana, autocommit=True) as conn:
+        assert conn.execute("SHOW temp_file_limit").fetchone()[0] == roles.TEMP_FILE_LIMIT
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SET temp_file_limit = -1")
+        with pytest.raises(psycopg.errors.ConfigurationLimitExceeded, match="temp_file_limit"):
+            conn.execute("SELECT md5(g::text) FROM generate_series(1, 3000000) g ORDER BY 1").fetchone()
 
 
 def test_a_learner_cannot_take_the_row_ids_the_next_hand_ins_are_due(store):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import secrets
 import urllib.parse
 
@@ -31,6 +32,11 @@ OWN_ROWS = {
 
 
 CONNECTIONS = 20  # at most, a learner's role: a server and its kernels use a few
+# Temporary files one session of a learner's role may write (a sort or a hash of their own making spills to
+# them): unbounded, one query wrote 265 MB in 3 s, on the disk every learner's answers are on. A setting only a
+# superuser, or a role granted SET on it (PostgreSQL 15+), may set for a role; the learner cannot change it.
+TEMP_FILE_LIMIT = "64MB"
+log = logging.getLogger("allies.store.roles")
 
 
 def role_of(learner: str, store: str) -> str:
@@ -54,6 +60,7 @@ def learner_url(owner_url: str, learner: str) -> str:
         role = role_of(learner, f"{database}.{schema}")
         _secure(conn, sql)
         _login_role(conn, sql, role, password, schema)
+        _limit_temporary_files(conn, sql, role)
         conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION allies_learner() TO {}").format(sql.Identifier(role)))
         for table, (_, rights) in OWN_ROWS.items():  # (what a role made by an earlier version had, taken back)
             conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), sql.Identifier(role)))
@@ -130,6 +137,19 @@ def _login_role(conn, sql, role: str, password: str, schema: str) -> None:
         sql.Literal(password)))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
     conn.execute(sql.SQL("GRANT SELECT ON allies_schema TO {}").format(sql.Identifier(role)))
+
+
+def _limit_temporary_files(conn, sql, role: str) -> None:
+    """TEMP_FILE_LIMIT for `role`, if the owner may set it (else a warning says what to grant)."""
+    import psycopg
+
+    try:
+        with conn.transaction():  # (a savepoint: if refused, the rest goes on)
+            conn.execute(sql.SQL("ALTER ROLE {} SET temp_file_limit = {}").format(sql.Identifier(role),
+                                                                                 sql.Literal(TEMP_FILE_LIMIT)))
+    except psycopg.errors.InsufficientPrivilege:
+        log.warning("the store's owner may not limit learners' temporary files: as a superuser, GRANT SET ON "
+                    "PARAMETER temp_file_limit TO the owner (PostgreSQL 15 and later)")
 
 
 def _url(owner_url: str, role: str, password: str) -> str:

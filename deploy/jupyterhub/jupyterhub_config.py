@@ -126,6 +126,11 @@ if os.environ.get("ALLIES_HUB_STORE_URL"):
                          contract.INSTANCE_ENV: str(COHORT)}})
     c.JupyterHub.load_roles.append(
         {"name": "cohort-dashboard", "groups": [INSTRUCTORS_GROUP], "scopes": ["access:services!service=dashboard"]})
+    # Each learner's server reaches the store with a PostgreSQL login of its own, with which the learner may run
+    # any SQL: the store's watch (course/store/watch.py) ends a learner's session that stalls the others.
+    c.JupyterHub.services.append(
+        {"name": "store-watch", "command": [sys.executable, "-m", "course.store.watch"],
+         "environment": {"ALLIES_HUB_STORE_URL": os.environ["ALLIES_HUB_STORE_URL"]}})
 
 # -- sign-in: one of three set-ups (README) ---------------------------------------------------------------
 auth = os.environ.get("ALLIES_HUB_AUTH", "native")
