@@ -247,32 +247,34 @@ def test_what_a_learners_role_may_lock_and_hold_stalls_no_one_else(store):
             pool.shutdown()
 
 
-def _waiting_on_a_lock(owner_url: str, learner_url: str, deadline: float = 30) -> None:
-    with psycopg.connect(learner_url) as conn:
-        role = conn.execute("SELECT session_user").fetchone()[0]
-    with psycopg.connect(owner_url, autocommit=True) as conn:
-        end = time.monotonic() + deadline
-        while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND wait_event_type = "
-                               "'Lock'", (role,)).fetchone()[0]:
-            assert time.monotonic() < end, "the learner's statement never waited on its lock"
-            time.sleep(0.05)
-
-
-def test_a_learner_queued_for_a_lock_she_will_be_refused_is_ended_and_the_cohort_goes_on(store):
-    """`CREATE RULE` on answers waits in the table's lock queue behind Ana's own open transaction (it is
-    refused only once it has the lock), and every other use of the table queues behind it: Ben's saves failed
-    after a minute. The hub's watch (course/store/watch.py) ends her stalling sessions, and not Cy's, whose
-    saves wait in the same queue."""
+@pytest.mark.parametrize("hold, queue", [
+    # on a store table, behind her own open transaction: every save and hand-in queued behind it
+    ("SELECT 1 FROM answers LIMIT 1", "CREATE RULE stall AS ON INSERT TO answers DO NOTHING"),
+    # on the server's roles: every new connection, to any database, queued behind it
+    ("LOCK TABLE pg_catalog.pg_roles IN ACCESS SHARE MODE",
+     "CREATE RULE stall AS ON INSERT TO pg_catalog.pg_authid DO NOTHING"),
+])
+def test_a_learner_queued_for_a_lock_she_will_be_refused_is_ended_and_the_cohort_goes_on(store, hold, queue):
+    """`CREATE RULE` waits in the table's lock queue behind Ana's own open transaction (it is refused only once
+    it has the lock), and what others do with the table queues behind it: Ben's saves failed after a minute.
+    The hub's watch (course/store/watch.py) ends her stalling sessions, and not Cy's, which wait in the same
+    queue."""
     ana, cy = roles.learner_url(store, "ana"), roles.learner_url(store, "cy")
     stop = threading.Event()
     watcher = threading.Thread(target=watch.watch, args=(store, stop), daemon=True)
     watcher.start()
     holder, queued = psycopg.connect(ana), psycopg.connect(ana, autocommit=True)
+    looking = psycopg.connect(store, autocommit=True)  # (opened first: new connections may queue too)
+    ana_role = holder.execute("SELECT oid FROM pg_roles WHERE rolname = session_user").fetchone()[0]
     pool = ThreadPoolExecutor(3)
     try:
-        holder.execute("SELECT 1 FROM answers LIMIT 1")  # (a read lock, its transaction left open)
-        rule = pool.submit(queued.execute, "CREATE RULE stall AS ON INSERT TO answers DO NOTHING")
-        _waiting_on_a_lock(store, ana)
+        holder.execute(hold)  # (its transaction left open)
+        rule = pool.submit(queued.execute, queue)
+        end = time.monotonic() + 30
+        while not looking.execute("SELECT count(*) FROM pg_stat_get_activity(NULL) WHERE usesysid = %s AND "
+                                  "wait_event_type = 'Lock'", (ana_role,)).fetchone()[0]:
+            assert time.monotonic() < end, "Ana's statement never waited on its lock"
+            time.sleep(0.05)
 
         def save(url: str, learner: str) -> str:
             with AnswerStore(url) as s:
@@ -288,7 +290,7 @@ def test_a_learner_queued_for_a_lock_she_will_be_refused_is_ended_and_the_cohort
             holder.execute("SELECT 1")
     finally:
         stop.set()
-        for conn in (holder, queued):
+        for conn in (holder, queued, looking):
             conn.close()
         pool.shutdown()
         watcher.join(10)

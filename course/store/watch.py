@@ -15,6 +15,7 @@ another. To end other roles' sessions the owner must be a superuser or hold `pg_
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -37,16 +38,15 @@ _END_STALLING = """
 
 
 def learner_roles(conn) -> list[int] | None:
-    """The object ids of the store's learners' roles; None if the catalogue is locked just now."""
+    """The object ids of the store's learners' roles, each also looked up as ending its session will (so that,
+    with `pg_authid` locked, the session's cache has it); None if the catalogue is locked just now."""
     import psycopg
 
     try:
-        with conn.transaction():
-            conn.execute(f"SET LOCAL lock_timeout = {BUSY_TIMEOUT_MS // 10:d}")
-            if conn.execute("SELECT to_regclass(%s) IS NULL", (ROLE_TABLE,)).fetchone()[0]:
-                return []  # no learner has a role yet
-            return [oid for (oid,) in conn.execute(
-                f"SELECT r.oid FROM pg_roles r JOIN {ROLE_TABLE} l ON l.role = r.rolname").fetchall()]
+        if conn.execute("SELECT to_regclass(%s) IS NULL", (ROLE_TABLE,)).fetchone()[0]:
+            return []  # no learner has a role yet
+        return [oid for oid, _ in conn.execute(
+            f"SELECT r.oid, pg_get_userbyid(r.oid) FROM pg_roles r JOIN {ROLE_TABLE} l ON l.role = r.rolname")]
     except psycopg.errors.LockNotAvailable:
         return None
 
@@ -68,13 +68,15 @@ def watch(owner_url: str, stop: threading.Event) -> None:
     clear) and end stalling learners' sessions every EVERY_SECONDS, until `stop` is set."""
     import psycopg
 
-    roles: list[int] = []
+    roles: list[int] = []  # (each statement waits BUSY_TIMEOUT_MS / 10 at most for a lock, then tries again)
     while not stop.is_set():
         try:
             with psycopg.connect(owner_url, autocommit=True, connect_timeout=10, application_name=NAME) as conn:
+                conn.execute(f"SET lock_timeout = {BUSY_TIMEOUT_MS // 10:d}")
                 while not stop.is_set():
                     roles = learner_roles(conn) or roles  # (the last known, while the catalogue is locked)
-                    end_stalling(conn, roles)
+                    with contextlib.suppress(psycopg.errors.LockNotAvailable):
+                        end_stalling(conn, roles)
                     stop.wait(EVERY_SECONDS)
         except psycopg.Error as error:
             log.warning("store watch: %s; connecting again", error)
