@@ -296,6 +296,32 @@ def test_a_learner_queued_for_a_lock_she_will_be_refused_is_ended_and_the_cohort
         watcher.join(10)
 
 
+def test_the_watch_leaves_alone_a_learner_who_holds_no_one_up_and_ends_her_when_she_does(store, monkeypatch):
+    """A transaction Ana leaves open (psycopg's default, in her own notebook) harms no one, until an upgrade's
+    table lock waits behind it."""
+    monkeypatch.setattr(watch, "WAIT_SECONDS", 0)  # (each wait counts at once: no waiting for the watch's clock)
+    ana = roles.learner_url(store, "ana")
+    holder = psycopg.connect(ana)
+    holder.execute("SELECT count(*) FROM answers")  # (a read lock, its transaction left open)
+    with psycopg.connect(store, autocommit=True) as conn, ThreadPoolExecutor(1) as pool:
+        learners = watch.learner_roles(conn)
+        assert watch.end_stalling(conn, learners) == []
+        assert holder.execute("SELECT 1").fetchone() == (1,)
+
+        def upgrade() -> None:
+            with psycopg.connect(store) as owner:
+                owner.execute("LOCK TABLE answers IN ACCESS EXCLUSIVE MODE")
+
+        upgrading = pool.submit(upgrade)
+        end = time.monotonic() + 30
+        while not watch.end_stalling(conn, learners):
+            assert time.monotonic() < end, "the upgrade never waited on Ana's lock"
+        upgrading.result(timeout=30)
+    with pytest.raises(psycopg.OperationalError):
+        holder.execute("SELECT 1")
+    holder.close()
+
+
 def test_a_learners_temporary_files_are_bounded_and_she_cannot_lift_the_bound(store):
     """A sort of her own making spilled 265 MB to disk in 3 s, on the disk every learner's answers are on."""
     ana = roles.learner_url(store, "ana")

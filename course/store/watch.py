@@ -5,13 +5,13 @@ A learner runs any SQL they like with their role (`course.store.roles`). Some st
 for a lock they will then be refused: `CREATE RULE` or `CREATE TRIGGER` on a store table, behind the learner's
 own open transaction, or on a system catalog. While they wait, everyone else's use of that table queues
 behind them: every save and hand-in, or, on `pg_authid`, every new connection to the server. No right and no
-setting of the role stops this, as a learner may change their own lock_timeout, statement_timeout and
-idle_in_transaction_session_timeout. So the hub runs this watch as the store's owner (`python -m
-course.store.watch`, with the owner's URL in ALLIES_HUB_STORE_URL). Every EVERY_SECONDS it ends the sessions of
-learners' roles, in any database of the server, that have waited on a lock, or sat idle inside a transaction,
-for more than STALL_SECONDS. The store's own code does neither for so long: it gives up a lock after
-BUSY_TIMEOUT_MS and never leaves a transaction open. A learner's kernel whose session was ended opens
-another. To end other roles' sessions the owner must be a superuser or hold `pg_signal_backend`.
+setting of the role stops this, as a learner may change their own lock_timeout and statement_timeout. So the
+hub runs this watch as the store's owner (`python -m course.store.watch`, with the owner's URL in
+ALLIES_HUB_STORE_URL). Every EVERY_SECONDS it looks for lock requests, in any database of the server, that
+have waited for over WAIT_SECONDS, and ends each learner's session that waits for a table lock its rights do
+not allow, or that holds one of those requests up. The store's own code never holds another up so long (its
+transactions last milliseconds). To end other roles' sessions the owner must be a superuser or hold
+`pg_signal_backend`; `waitstart` needs PostgreSQL 14 or later.
 """
 from __future__ import annotations
 
@@ -23,18 +23,32 @@ import threading
 from course.store.answers import BUSY_TIMEOUT_MS
 from course.store.roles import ROLE_TABLE
 
-STALL_SECONDS = BUSY_TIMEOUT_MS / 1000 + 3
+WAIT_SECONDS = 3.0  # a wait on a lock this long is no save's: the store's transactions last milliseconds
 EVERY_SECONDS = 1.0
 NAME = "allies-store-watch"  # its sessions' application_name
 log = logging.getLogger("allies.store.watch")
 
-# (pg_stat_get_activity, not the pg_stat_activity view, which reads pg_authid: the queue on it would hold the
-# watch up as well)
+# Lock requests waiting for over WAIT_SECONDS (PostgreSQL 14's pg_lock_status().waitstart). A learner's session
+# ends if it waits for a table lock stronger than its rights allow (refused once granted, it is only there to
+# hold the queue up), or if it holds up any of them (pg_blocking_pids: holding the lock, or ahead of it in the
+# queue). A learner's save waiting in the same queue is left alone. (pg_stat_get_activity, not the
+# pg_stat_activity view, which reads pg_authid: a queue on it would hold the watch up as well.)
 _END_STALLING = """
-    SELECT s.pid, s.wait_event_type, s.state, pg_terminate_backend(s.pid) FROM pg_stat_get_activity(NULL) AS s
-    WHERE s.usesysid = ANY(%(roles)s::oid[]) AND s.pid <> pg_backend_pid() AND (
-      (s.state = 'active' AND s.wait_event_type = 'Lock' AND s.query_start < now() - %(stall)s * interval '1 s')
-      OR (s.state LIKE 'idle in transaction%%' AND s.state_change < now() - %(stall)s * interval '1 s'))"""
+    WITH waits AS (
+      SELECT pid, locktype, mode FROM pg_lock_status()
+      WHERE NOT granted AND waitstart < now() - %(wait)s * interval '1 s'),
+    stalling AS (
+      SELECT waits.pid, 'waiting for a lock its rights do not allow' AS why
+      FROM waits, LATERAL pg_stat_get_activity(waits.pid) AS session
+      WHERE session.usesysid = ANY(%(roles)s::oid[]) AND waits.locktype IN ('relation', 'object')
+        AND waits.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock')
+      UNION
+      SELECT blocker.pid, 'holding up another session' FROM (SELECT DISTINCT pid FROM waits) AS waiting,
+        LATERAL unnest(pg_blocking_pids(waiting.pid)) AS blocker (pid),
+        LATERAL pg_stat_get_activity(blocker.pid) AS session
+      WHERE session.usesysid = ANY(%(roles)s::oid[]))
+    SELECT pid, string_agg(why, ', '), pg_terminate_backend(pid) FROM stalling
+    WHERE pid <> pg_backend_pid() GROUP BY pid"""
 
 
 def learner_roles(conn) -> list[int] | None:
@@ -52,12 +66,10 @@ def learner_roles(conn) -> list[int] | None:
 
 
 def end_stalling(conn, roles: list[int]) -> list[int]:
-    """End the sessions of `roles` that have waited on a lock, or been idle in a transaction, too long; returns
-    their process ids."""
+    """End the sessions of learners' `roles` that stall others (`_END_STALLING`); returns their process ids."""
     ended = []
-    for pid, waiting, state, done in conn.execute(_END_STALLING, {"roles": roles, "stall": STALL_SECONDS}):
-        log.warning("ended learner session %s (%s for over %.0f s)%s", pid,
-                    "waiting on a lock" if waiting == "Lock" else state, STALL_SECONDS,
+    for pid, why, done in conn.execute(_END_STALLING, {"roles": roles, "wait": WAIT_SECONDS}):
+        log.warning("ended learner session %s (%s for over %.0f s)%s", pid, why, WAIT_SECONDS,
                     "" if done else ": refused, the store's owner may not end it")
         ended.append(pid)
     return ended
