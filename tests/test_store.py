@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -822,6 +823,27 @@ def test_a_connection_the_server_ended_is_replaced_without_losing_a_save(store, 
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
     assert store.save("ana", "m01", "kc1", "after").revision == 2
     assert store._conn().execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+    assert [r.value for r in store.history("ana", "m01", "kc1")] == ["before", "after"]
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_a_save_whose_connection_is_ended_before_it_commits_is_made_again_once(store, db):
+    """The hub's store watch, an administrator or a restart may end a connection in the middle of a save: nothing
+    of it was kept, so it is made again on a new connection (before, the learner was told "Not saved")."""
+    import psycopg
+
+    store.save("ana", "m01", "kc1", "before")
+    locker = _Locker(db)  # (the save waits on it, its transaction begun)
+    with psycopg.connect(db, autocommit=True) as admin, ThreadPoolExecutor(1) as pool:
+        saving = pool.submit(store.save, "ana", "m01", "kc1", "after")
+        end, waiting = time.monotonic() + 30, None
+        while not waiting:
+            assert time.monotonic() < end, "the save never waited"
+            waiting = admin.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                                    "datname = current_database()").fetchone()
+        assert admin.execute("SELECT pg_terminate_backend(%s)", waiting).fetchone()[0]
+        locker.release()
+        assert saving.result(timeout=30).revision == 2
     assert [r.value for r in store.history("ana", "m01", "kc1")] == ["before", "after"]
 
 

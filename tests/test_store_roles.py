@@ -322,6 +322,62 @@ def test_the_watch_leaves_alone_a_learner_who_holds_no_one_up_and_ends_her_when_
     holder.close()
 
 
+def test_the_watch_ends_a_learner_filling_the_servers_lock_table(store):
+    """The lock table is the whole server's: full, every new connection and every save failed ("out of shared
+    memory"). From another database on the server, which she may reach too, Ana keeps 1,500 locks."""
+    ana = roles.learner_url(store, "ana")
+    other = psycopg.conninfo.make_conninfo(ana, dbname="postgres")
+    with psycopg.connect(other, autocommit=True) as hoarder, psycopg.connect(store, autocommit=True) as conn:
+        hoarder.execute("SELECT count(pg_advisory_lock(g)) FROM generate_series(1, 1500) AS g")
+        assert watch.end_stalling(conn, watch.learner_roles(conn)) != []
+        with pytest.raises(psycopg.OperationalError):
+            hoarder.execute("SELECT 1")
+
+
+def test_a_learner_queueing_one_refused_lock_after_another_never_gets_another_learners_session_ended(store):
+    """Ana keeps a transaction running and queues CREATE RULE after CREATE RULE from new sessions, each again as
+    soon as the watch ends it: a save of Ben's waiting between two of them was named by pg_blocking_pids as
+    holding up the later one, and the watch ended it (12 of 15 of his calls failed). Each now goes through."""
+    ana, ben = roles.learner_url(store, "ana"), roles.learner_url(store, "ben")
+    stop, ended = threading.Event(), []
+
+    def again_and_again(*statements: str) -> None:
+        while not stop.wait(0.3):
+            try:
+                with psycopg.connect(ana) as conn:
+                    for statement in statements:
+                        conn.execute(statement)
+            except psycopg.errors.AdminShutdown:
+                ended.append(statements[-1])
+            except psycopg.Error:
+                pass
+
+    threads = [threading.Thread(target=watch.watch, args=(store, stop), daemon=True),
+               threading.Thread(target=again_and_again, args=("SELECT 1 FROM answers LIMIT 1", "SELECT pg_sleep(60)"),
+                                daemon=True)]
+    threads += [threading.Thread(target=again_and_again, args=("CREATE RULE stall AS ON INSERT TO answers DO NOTHING",),
+                                 daemon=True) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        with AnswerStore(ben) as mine:
+            (pid,) = mine._conn().execute("SELECT pg_backend_pid()").fetchone()
+            n, end = 0, time.monotonic() + 120
+            while sum("CREATE RULE" in statement for statement in ended) < 4:  # (the watch ended 4 of her rules)
+                assert time.monotonic() < end, "the watch ended none of Ana's queued rules"
+                mine.save("ben", "m01", "m01-r1", f"Ben's answer, version {n}.")
+                assert mine.load("ben", "m01") == {"m01-r1": f"Ben's answer, version {n}."}
+                n += 1
+            assert mine._conn().execute("SELECT pg_backend_pid()").fetchone() == (pid,)  # (never ended, not retried)
+    finally:
+        stop.set()
+        with psycopg.connect(store, autocommit=True) as conn:  # (Ana's sessions, ended at once)
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "
+                         "(SELECT role FROM allies_learner_roles WHERE learner = 'ana')")
+        for thread in threads:
+            thread.join(10)
+
+
 def test_a_learners_temporary_files_are_bounded_and_she_cannot_lift_the_bound(store):
     """A sort of her own making spilled 265 MB to disk in 3 s, on the disk every learner's answers are on."""
     ana = roles.learner_url(store, "ana")

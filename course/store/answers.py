@@ -953,20 +953,20 @@ class AnswerStore:
         deadline = time.monotonic() + RETRY_FOR_SECONDS
         pause = 0.002
         while True:
-            conn, begun = None, False
+            conn, committing = None, False
             try:
                 conn = self._conn()
                 self._backend.begin(conn, write)
-                begun = True
                 result = work(conn)
+                committing = True
                 conn.execute("COMMIT")
                 return result
             except BaseException as error:
                 if conn is not None:
                     self._backend.rollback(conn)
-                    if self._backend.broken(conn):  # the server ended it (restarted, or idle too long)
+                    if self._backend.broken(conn):  # the server ended it (restarted, idle too long, or ended it)
                         self._forget(conn)
-                        if not begun and time.monotonic() < deadline:  # no work was sent: again, reconnected
+                        if not committing and time.monotonic() < deadline:  # nothing it did was kept: again
                             continue
                 if not self._backend.busy(error):
                     raise

@@ -7,15 +7,14 @@ own open transaction, or on a system catalog. While they wait, everyone else's u
 behind them: every save and hand-in, or, on `pg_authid`, every new connection to the server. No right and no
 setting of the role stops this, as a learner may change their own lock_timeout and statement_timeout. So the
 hub runs this watch as the store's owner (`python -m course.store.watch`, with the owner's URL in
-ALLIES_HUB_STORE_URL). Every EVERY_SECONDS it looks for lock requests, in any database of the server, that
-have waited for over WAIT_SECONDS, and ends each learner's session that waits for a table lock its rights do
-not allow, or that holds one of those requests up. The store's own code never holds another up so long (its
+ALLIES_HUB_STORE_URL). Every EVERY_SECONDS it ends, in any database of the server, each learner's session that
+stalls the others (`_END_STALLING`: waiting for a table lock its rights do not allow, holding up such a request,
+holding too many locks, idle in a transaction for ten minutes). The store's own code does none of these (its
 transactions last milliseconds). To end other roles' sessions the owner must be a superuser or hold
 `pg_signal_backend`; `waitstart` needs PostgreSQL 14 or later.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -24,31 +23,42 @@ from course.store.answers import BUSY_TIMEOUT_MS
 from course.store.roles import ROLE_TABLE
 
 WAIT_SECONDS = 3.0  # a wait on a lock this long is no save's: the store's transactions last milliseconds
+MAX_LOCKS = 1000  # a save takes a few dozen
+IDLE_SECONDS = 600.0
 EVERY_SECONDS = 1.0
 NAME = "allies-store-watch"  # its sessions' application_name
 log = logging.getLogger("allies.store.watch")
 
-# Lock requests waiting for over WAIT_SECONDS (PostgreSQL 14's pg_lock_status().waitstart). A learner's session
-# ends if it waits for a table lock stronger than its rights allow (refused once granted, it is only there to
-# hold the queue up), or if it holds up any of them (pg_blocking_pids: holding the lock, or ahead of it in the
-# queue). A learner's save waiting in the same queue is left alone. (pg_stat_get_activity, not the
-# pg_stat_activity view, which reads pg_authid: a queue on it would hold the watch up as well.)
+# What a learner's session is ended for, each kind one branch (learners: usesysid in %(roles)s):
+#  - waiting WAIT_SECONDS for a table lock stronger than its rights allow: refused once granted, it is only there
+#    to hold the lock's queue up (PostgreSQL 14's pg_lock_status().waitstart);
+#  - holding, for WAIT_SECONDS now, a lock that such a strong request (anyone's: an upgrade's too) waits for: a
+#    transaction that began WAIT_SECONDS ago and waits for nothing itself. (Not one merely ahead in the queue,
+#    which pg_blocking_pids also names: a learner's save waiting there is left alone.)
+#  - holding over MAX_LOCKS locks: the lock table is the whole server's, and full, it refuses everyone;
+#  - idle inside a transaction for IDLE_SECONDS: its snapshot keeps every later dead row from being vacuumed.
+# (Functions only, no table: with the lock table full, or pg_authid's queue held up, the watch still works.)
 _END_STALLING = """
     WITH waits AS (
-      SELECT pid, locktype, mode FROM pg_lock_status()
-      WHERE NOT granted AND waitstart < now() - %(wait)s * interval '1 s'),
+      SELECT pid, locktype, mode, waitstart FROM pg_lock_status() WHERE NOT granted),
+    strong AS (
+      SELECT pid FROM waits WHERE locktype IN ('relation', 'object') AND waitstart < now() - %(wait)s * interval '1 s'
+        AND mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock')),
+    sessions AS (
+      SELECT * FROM pg_stat_get_activity(NULL) WHERE usesysid = ANY(%(roles)s::oid[]) AND pid <> pg_backend_pid()),
     stalling AS (
-      SELECT waits.pid, 'waiting for a lock its rights do not allow' AS why
-      FROM waits, LATERAL pg_stat_get_activity(waits.pid) AS session
-      WHERE session.usesysid = ANY(%(roles)s::oid[]) AND waits.locktype IN ('relation', 'object')
-        AND waits.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock')
+      SELECT pid, 'waiting for a lock its rights do not allow' AS why FROM sessions WHERE pid IN (SELECT pid FROM strong)
       UNION
-      SELECT blocker.pid, 'holding up another session' FROM (SELECT DISTINCT pid FROM waits) AS waiting,
-        LATERAL unnest(pg_blocking_pids(waiting.pid)) AS blocker (pid),
-        LATERAL pg_stat_get_activity(blocker.pid) AS session
-      WHERE session.usesysid = ANY(%(roles)s::oid[]))
-    SELECT pid, string_agg(why, ', '), pg_terminate_backend(pid) FROM stalling
-    WHERE pid <> pg_backend_pid() GROUP BY pid"""
+      SELECT sessions.pid, 'holding a lock that such a request waits for' FROM strong,
+        LATERAL unnest(pg_blocking_pids(strong.pid)) AS blocker (pid) JOIN sessions ON sessions.pid = blocker.pid
+      WHERE sessions.xact_start < now() - %(wait)s * interval '1 s' AND sessions.pid NOT IN (SELECT pid FROM waits)
+      UNION
+      SELECT pid, 'holding over ' || %(locks)s || ' locks' FROM pg_lock_status() WHERE granted
+        AND pid IN (SELECT pid FROM sessions) GROUP BY pid HAVING count(*) > %(locks)s
+      UNION
+      SELECT pid, 'idle in a transaction' FROM sessions
+      WHERE state LIKE 'idle in transaction%%' AND state_change < now() - %(idle)s * interval '1 s')
+    SELECT pid, string_agg(why, ', '), pg_terminate_backend(pid) FROM stalling GROUP BY pid"""
 
 
 def learner_roles(conn) -> list[int] | None:
@@ -61,15 +71,16 @@ def learner_roles(conn) -> list[int] | None:
             return []  # no learner has a role yet
         return [oid for oid, _ in conn.execute(
             f"SELECT r.oid, pg_get_userbyid(r.oid) FROM pg_roles r JOIN {ROLE_TABLE} l ON l.role = r.rolname")]
-    except psycopg.errors.LockNotAvailable:
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.OutOfMemory):
         return None
 
 
 def end_stalling(conn, roles: list[int]) -> list[int]:
     """End the sessions of learners' `roles` that stall others (`_END_STALLING`); returns their process ids."""
     ended = []
-    for pid, why, done in conn.execute(_END_STALLING, {"roles": roles, "wait": WAIT_SECONDS}):
-        log.warning("ended learner session %s (%s for over %.0f s)%s", pid, why, WAIT_SECONDS,
+    for pid, why, done in conn.execute(_END_STALLING, {"roles": roles, "wait": WAIT_SECONDS, "locks": MAX_LOCKS,
+                                                       "idle": IDLE_SECONDS}):
+        log.warning("ended learner session %s (%s)%s", pid, why,
                     "" if done else ": refused, the store's owner may not end it")
         ended.append(pid)
     return ended
@@ -80,15 +91,19 @@ def watch(owner_url: str, stop: threading.Event) -> None:
     clear) and end stalling learners' sessions every EVERY_SECONDS, until `stop` is set."""
     import psycopg
 
-    roles: list[int] = []  # (each statement waits BUSY_TIMEOUT_MS / 10 at most for a lock, then tries again)
+    roles: list[int] = []
     while not stop.is_set():
         try:
             with psycopg.connect(owner_url, autocommit=True, connect_timeout=10, application_name=NAME) as conn:
-                conn.execute(f"SET lock_timeout = {BUSY_TIMEOUT_MS // 10:d}")
+                conn.execute(f"SET lock_timeout = {BUSY_TIMEOUT_MS // 10:d}")  # (then it tries again)
                 while not stop.is_set():
-                    roles = learner_roles(conn) or roles  # (the last known, while the catalogue is locked)
-                    with contextlib.suppress(psycopg.errors.LockNotAvailable):
+                    try:
+                        roles = learner_roles(conn) or roles  # (the last known, while the catalogue is locked)
                         end_stalling(conn, roles)
+                    except psycopg.Error as error:
+                        if conn.closed:
+                            raise
+                        log.warning("store watch: %s", error)  # (the lock table full, say: its query works)
                     stop.wait(EVERY_SECONDS)
         except psycopg.Error as error:
             log.warning("store watch: %s; connecting again", error)
