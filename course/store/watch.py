@@ -70,7 +70,7 @@ def learner_roles(conn) -> list[int] | None:
         if conn.execute("SELECT to_regclass(%s) IS NULL", (ROLE_TABLE,)).fetchone()[0]:
             return []  # no learner has a role yet
         return [oid for oid, _ in conn.execute(
-            f"SELECT r.oid, pg_get_userbyid(r.oid) FROM pg_roles r JOIN {ROLE_TABLE} l ON l.role = r.rolname")]
+            f"SELECT r.oid, r.oid::regrole::text FROM pg_roles r JOIN {ROLE_TABLE} l ON l.role = r.rolname")]
     except (psycopg.errors.LockNotAvailable, psycopg.errors.OutOfMemory):
         return None
 
