@@ -8,7 +8,8 @@ Variants of the page (its document is answered from memory, its other files by t
   - served: the page as served;
   - again: the same bytes a second time, so the spread between two runs of one page shows;
   - blocked: first paint held until the first chart is parsed (`<link rel="expect" blocking="render">`);
-  - floor: the page's first chart and a <select> alone (`bench/floor.page`).
+    only on a page with a chart;
+  - floor: the page's first chart (if any) and a <select> alone (`bench/floor.page`).
 Prints, per variant, `first` (bench/probe.js) as median, 75th percentile and maximum in ms, how many loads
 took over 150 ms, and the median first contentful paint.
 """
@@ -32,24 +33,31 @@ from bench import floor, stats  # noqa: E402
 
 CHART = re.compile(r'<figure class="allies-chart">.*?</figure>', re.S)
 SLOW_MS = 150
-EXPECT = json.dumps({"chart": True, "explorers": 1, "radios": 0, "textareas": 0})
 
 
 def variants(served: str, title: str) -> dict[str, str]:
-    chart = CHART.search(served).group(0)
-    blocked = served.replace('<figure class="allies-chart">', '<figure class="allies-chart" id="first-chart">', 1)
-    blocked = blocked.replace("</head>", '<link rel="expect" href="#first-chart" blocking="render"></head>', 1)
-    return {"served": served, "again": served, "blocked": blocked,
-            "floor": floor.page(title, {"chart": chart, "control": None})}
+    chart = CHART.search(served)
+    pages = {"served": served, "again": served}
+    if chart:
+        blocked = served.replace('<figure class="allies-chart">', '<figure class="allies-chart" id="first-chart">', 1)
+        pages["blocked"] = blocked.replace(
+            "</head>", '<link rel="expect" href="#first-chart" blocking="render"></head>', 1)
+    pages["floor"] = floor.page(title, {"chart": chart and chart.group(0), "control": None})
+    return pages
 
 
-async def load(browser, url: str, document: str) -> tuple[float, float]:
+def expect(served: str) -> str:
+    """What `first` waits for (bench/probe.js): a loaded chart, if the page has one, and a control."""
+    return json.dumps({"chart": bool(CHART.search(served)), "explorers": 1, "radios": 0, "textareas": 0})
+
+
+async def load(browser, url: str, document: str, expected: str) -> tuple[float, float]:
     """One cold load of `url` answered with `document`: (first, first contentful paint) in ms."""
     context = await browser.new_context()
     await context.route(url, lambda route: route.fulfill(status=200, body=document,
                                                          content_type="text/html; charset=utf-8"))
     page = await context.new_page()
-    await page.add_init_script(f"window.__benchExpect = {EXPECT};")
+    await page.add_init_script(f"window.__benchExpect = {expected};")
     await page.add_init_script(chrome.PROBE)
     await page.goto(url, wait_until="commit")
     await page.wait_for_function("window.__bench.first !== null"
@@ -67,10 +75,11 @@ async def main(base: str, module: str, loads: int) -> None:
     results = {name: [] for name in pages}
     async with async_playwright() as playwright:
         browser = await chrome.launch(playwright)
-        await load(browser, url, served)  # (unmeasured: the browser's own first start)
+        expected = expect(served)
+        await load(browser, url, served, expected)  # (unmeasured: the browser's own first start)
         for _ in range(loads):
             for name, document in pages.items():
-                results[name].append(await load(browser, url, document))
+                results[name].append(await load(browser, url, document, expected))
         await browser.close()
     print(f"{module}, {loads} cold loads of each, interleaved\n")
     print("| variant | first: median | 75th percentile | max | over 150 ms | first contentful paint: median |")

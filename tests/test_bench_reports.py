@@ -1,6 +1,8 @@
 """The capacity and recovery benches write their reports from what they measured, and say when issue 13's
 targets are not met (no timing here: speed is measured by the benches themselves)."""
-from bench import capacity, recovery, report
+import json
+
+from bench import capacity, first_frame, recovery, report
 
 MACHINE = {"date": "2026-11-30 12:00 UTC", "cores": 2, "cpu": "test CPU", "ram_gb": 23.5, "python": "3.11",
            "versions": {"voila": "0.5", "jupyter_server": "2", "ipykernel": "7"}, "commit": "abc1234",
@@ -116,3 +118,19 @@ def test_the_load_report_judges_issue_13s_target_over_every_learner_a_failure_co
     r["load"] = r["load"][:2]
     r["load"][1] = run(50, "plain-pre", 1, [1.0] * 19)  # under 10% failed: no rate to judge at
     assert "was not judged" in report.load_target(r)[0]
+
+
+def test_first_frame_compares_a_page_without_a_chart_by_its_control_alone():
+    chart = '<figure class="allies-chart"><img alt="x" src="data:image/png;base64,AA=="></figure>'
+    with_chart = f"<html><head></head><body><p>Text</p>{chart}</body></html>"
+    without = "<html><head></head><body><p>Text</p><select><option>a</option></select></body></html>"
+
+    pages = first_frame.variants(with_chart, "Module 1")
+    assert list(pages) == ["served", "again", "blocked", "floor"]
+    assert '<link rel="expect" href="#first-chart" blocking="render">' in pages["blocked"]
+    assert chart in pages["floor"] and json.loads(first_frame.expect(with_chart))["chart"] is True
+
+    pages = first_frame.variants(without, "Before you start")
+    assert list(pages) == ["served", "again", "floor"]
+    assert "allies-chart" not in pages["floor"] and "<select>" in pages["floor"]
+    assert json.loads(first_frame.expect(without))["chart"] is False
