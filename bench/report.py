@@ -248,8 +248,9 @@ def _against_floor(r: dict) -> list[str]:
     rows = []
     for module in r["modules"]:
         ours, base, pre = median("ours", module), median("floor", module), median("plain-pre", module)
-        rows.append([module, fmt(base), fmt(ours), ratio(ours, base), interval(module), fmt(pre), ratio(ours, pre),
-                     fmt(median("ours", module, _usable)), fmt(median("plain-pre", module, _usable))])
+        rows.append([module, fmt(base), fmt(ours), ratio(ours, base), interval(module), fmt(pre),
+                     ratio(ours, pre), fmt(median("ours", module, _usable)),
+                     fmt(median("plain-pre", module, _usable))])
     ratios = [a / b for a, b in ((median("ours", m), median("floor", m)) for m in r["modules"])
               if a is not None and b]
     worst = max(ratios, default=None)
@@ -262,10 +263,11 @@ def _against_floor(r: dict) -> list[str]:
             "Voilà where it was measured. The milestone is `first` in `bench/probe.js`: a loaded chart image "
             "(if the module has a chart) and a control are shown. The last two columns are the whole page "
             "usable (figure 1). The interval is where 90% of the ratios fell when both sites' loads were "
-            "resampled (bootstrap, 2,000 draws): an estimate of how far a median of this many loads would move between runs."
-            + verdict, "",
+            "resampled (bootstrap, 2,000 draws): an estimate of how far a median of this many loads would move "
+            "between runs." + verdict, "",
             *_table(["module", "floor", "ours", f"ours / floor (≤ {TARGETS['floor_ratio']:g}×)",
-                     "ours / floor: 90% interval", "plain-pre", "ours / plain-pre", "ours: page usable", "plain-pre: page usable"], rows)]
+                     "ours / floor: 90% interval", "plain-pre", "ours / plain-pre", "ours: page usable",
+                     "plain-pre: page usable"], rows)]
 
 
 def _pages(r: dict) -> list[str]:

@@ -145,6 +145,7 @@ def test_the_floor_ratio_interval_is_narrow_for_steady_loads_and_wide_for_a_spre
     low, high = stats.median_ratio_interval(ours, floor)
     assert low < 2 < 3 < high
     assert stats.median_ratio_interval(ours, []) is None
+    assert stats.median_ratio_interval(ours, [0, 0, 0]) is None
 
 
 def test_the_results_give_each_modules_floor_ratio_with_its_interval():
