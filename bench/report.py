@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .stats import fmt, median_ratio_interval, summary
+from .stats import fmt, summary
 
 TARGETS = {"page": 1000.0, "slider": 50.0, "kernel_mb": 100.0, "load_p95": 3.0, "floor_ratio": 3.0}
 # In-page milestones (ms from navigation start) and the phases between them.
@@ -239,18 +239,11 @@ def _against_floor(r: dict) -> list[str]:
     def ratio(a, b):
         return f"{a / b:.2f}×" if a is not None and b else "–"
 
-    def interval(module):
-        loads = [[x.get("first") for x in _ok(sites[key]["modules"].get(module, {}).get("cold", []))]
-                 for key in ("ours", "floor")]
-        found = median_ratio_interval(*loads)
-        return "–" if found is None else f"{found[0]:.2f}–{found[1]:.2f}×"
-
     rows = []
     for module in r["modules"]:
         ours, base, pre = median("ours", module), median("floor", module), median("plain-pre", module)
-        rows.append([module, fmt(base), fmt(ours), ratio(ours, base), interval(module), fmt(pre),
-                     ratio(ours, pre), fmt(median("ours", module, _usable)),
-                     fmt(median("plain-pre", module, _usable))])
+        rows.append([module, fmt(base), fmt(ours), ratio(ours, base), fmt(pre), ratio(ours, pre),
+                     fmt(median("ours", module, _usable)), fmt(median("plain-pre", module, _usable))])
     ratios = [a / b for a, b in ((median("ours", m), median("floor", m)) for m in r["modules"])
               if a is not None and b]
     worst = max(ratios, default=None)
@@ -262,12 +255,9 @@ def _against_floor(r: dict) -> list[str]:
             "served by `python -m http.server` in the same run (`bench/floor.py`), and against preheated "
             "Voilà where it was measured. The milestone is `first` in `bench/probe.js`: a loaded chart image "
             "(if the module has a chart) and a control are shown. The last two columns are the whole page "
-            "usable (figure 1). The interval is where 90% of the ratios fell when both sites' loads were "
-            "resampled (bootstrap, 2,000 draws): an estimate of how far a median of this many loads would move "
-            "between runs." + verdict, "",
+            "usable (figure 1)." + verdict, "",
             *_table(["module", "floor", "ours", f"ours / floor (≤ {TARGETS['floor_ratio']:g}×)",
-                     "ours / floor: 90% interval", "plain-pre", "ours / plain-pre", "ours: page usable",
-                     "plain-pre: page usable"], rows)]
+                     "plain-pre", "ours / plain-pre", "ours: page usable", "plain-pre: page usable"], rows)]
 
 
 def _pages(r: dict) -> list[str]:

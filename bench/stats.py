@@ -1,7 +1,6 @@
-"""Small summaries of samples: n, median, p95, min, max, and how far a ratio of two medians could move."""
+"""Small summaries of samples: n, median, p95, min, max."""
 from __future__ import annotations
 
-import random
 import statistics
 
 
@@ -20,24 +19,6 @@ def summary(values: list[float]) -> dict:
     xs = [v for v in values if v is not None]
     return {"n": len(xs), "median": statistics.median(xs) if xs else None, "p95": percentile(xs, 95),
             "min": min(xs) if xs else None, "max": max(xs) if xs else None}
-
-
-def median_ratio_interval(a: list[float], b: list[float], level: float = 90, draws: int = 2000,
-                          seed: int = 0) -> tuple[float, float] | None:
-    """The central `level` % of median(a) / median(b) over bootstrap resamples of both samples: the range in
-    which the ratio of two medians of samples this size would fall; None if either sample is empty (or b's
-    medians all 0)."""
-    a, b = [x for x in a if x is not None], [x for x in b if x is not None]
-    if not a or not any(b):
-        return None
-    rng = random.Random(seed)
-    pairs = ((statistics.median(rng.choices(a, k=len(a))), statistics.median(rng.choices(b, k=len(b))))
-             for _ in range(draws))
-    ratios = [x / y for x, y in pairs if y]
-    if not ratios:
-        return None
-    tail = (100 - level) / 2
-    return percentile(ratios, tail), percentile(ratios, 100 - tail)
 
 
 def fmt(value: float | None, unit: str = "", digits: int = 0) -> str:

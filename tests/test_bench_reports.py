@@ -2,7 +2,7 @@
 targets are not met (no timing here: speed is measured by the benches themselves)."""
 import json
 
-from bench import capacity, first_frame, recovery, report, stats
+from bench import capacity, first_frame, recovery, report
 
 MACHINE = {"date": "2026-11-30 12:00 UTC", "cores": 2, "cpu": "test CPU", "ram_gb": 23.5, "python": "3.11",
            "versions": {"voila": "0.5", "jupyter_server": "2", "ipykernel": "7"}, "commit": "abc1234",
@@ -135,24 +135,3 @@ def test_first_frame_compares_a_page_without_a_chart_by_its_control_alone():
     assert "allies-chart" not in pages["floor"] and "<select>" in pages["floor"]
     assert json.loads(first_frame.expect(without))["chart"] is False
 
-
-def test_the_floor_ratio_interval_is_narrow_for_steady_loads_and_wide_for_a_spread_like_module_6s():
-    steady = stats.median_ratio_interval([150.0] * 10, [50.0] * 10)
-    assert steady == (3.0, 3.0)
-    # Module 6's cold loads and the floor's in the full run of 2026-12-03, 18:43 UTC (bench/FIRST_CHART.md)
-    ours = [91, 204, 112, 291, 346, 280, 92, 226, 318, 108]
-    floor = [55, 66, 67, 76, 50, 45, 62, 86, 55, 79]
-    low, high = stats.median_ratio_interval(ours, floor)
-    assert low < 2 < 3 < high
-    assert stats.median_ratio_interval(ours, []) is None
-    assert stats.median_ratio_interval(ours, [0, 0, 0]) is None
-
-
-def test_the_results_give_each_modules_floor_ratio_with_its_interval():
-    cold = lambda values: [{"ok": True, "first": v, "usable": v * 5} for v in values]  # noqa: E731
-    r = {"modules": ["01-m.ipynb"],
-         "sites": {"ours": {"modules": {"01-m.ipynb": {"cold": cold([100, 110, 120])}}},
-                   "floor": {"modules": {"01-m.ipynb": {"cold": cold([50, 50, 50])}}}}}
-    row = next(line for line in report._against_floor(r) if line.startswith("| 01-m.ipynb"))
-    assert row.split(" | ")[1:5] == ["50", "110", "2.20×", "2.00–2.40×"]
-    assert "Worst module: 2.20×, within the 3× target." in report._against_floor(r)[0]
