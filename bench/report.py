@@ -227,14 +227,19 @@ def _against_baseline(r: dict) -> list[str]:
 
 def _against_floor(r: dict) -> list[str]:
     """Each module's first chart and control, cold cache: ours against the static floor page (target ≤ 3×)
-    and against preheated Voilà (measured on the reference module only), medians from this one run."""
+    and against preheated Voilà (measured on the reference module only), medians from this one run. The
+    floor's are its loads interleaved with ours where the run has them, else its own."""
     sites = r["sites"]
     if not {"ours", "floor"} <= set(sites):
         return []
 
     def median(key, module, of=_first):
         mod = sites.get(key, {}).get("modules", {}).get(module)
+        if mod and key == "floor" and sites["ours"]["modules"].get(module, {}).get("floor_interleaved"):
+            mod = {"cold": sites["ours"]["modules"][module]["floor_interleaved"]}
         return of(mod["cold"])["median"] if mod else None
+
+    interleaved = any(m.get("floor_interleaved") for m in sites["ours"]["modules"].values())
 
     def ratio(a, b):
         return f"{a / b:.2f}×" if a is not None and b else "–"
@@ -252,7 +257,9 @@ def _against_floor(r: dict) -> list[str]:
                                         f"{TARGETS['floor_ratio']:g}× target.")
     return ["**First chart and first control on screen, cold browser cache (ms, medians)**: each module page "
             "against the floor, a static HTML file with the same first chart (the same PNG) and a dropdown, "
-            "served by `python -m http.server` in the same run (`bench/floor.py`), and against preheated "
+            "served by `python -m http.server` in the same run (`bench/floor.py`"
+            + ("; one cold load of it after each of ours, so that both meet the machine in the same seconds"
+               if interleaved else "") + "), and against preheated "
             "Voilà where it was measured. The milestone is `first` in `bench/probe.js`: a loaded chart image "
             "(if the module has a chart) and a control are shown. The last two columns are the whole page "
             "usable (figure 1)." + verdict, "",

@@ -76,10 +76,13 @@ async def measured_load(context, site, module: str, expect: dict) -> dict:
     return record
 
 
-async def cold_loads(browser, site, module: str, expect: dict, learners, n: int) -> list[dict]:
+async def cold_loads(browser, site, module: str, expect: dict, learners, n: int,
+                     pair: tuple | None = None) -> tuple[list[dict], list[dict]]:
     """`n` loads, each in a fresh browser context (empty cache), signed in as a different learner; after
-    three pages in a row that never became usable, the rest are recorded as skipped."""
-    records = []
+    three pages in a row that never became usable, the rest are recorded as skipped. With `pair` (the floor's
+    site and what its page shows), each load is followed by a cold load of the floor's page for the same
+    module, so that the two meet the machine as it is in the same seconds; returns both lists."""
+    records, paired = [], []
     for _ in range(n):
         if len(records) >= 3 and not any(r["ok"] for r in records[-3:]):
             records.append({"module": module, "ok": False, "error": "skipped after 3 failures in a row"})
@@ -87,7 +90,12 @@ async def cold_loads(browser, site, module: str, expect: dict, learners, n: int)
         context = await chrome.new_context(browser, site, next(learners))
         records.append(await measured_load(context, site, module, expect))
         await context.close()
-    return records
+        if pair:
+            floor_site, floor_expect = pair
+            context = await chrome.new_context(browser, floor_site, None)
+            paired.append(await measured_load(context, floor_site, module, floor_expect))
+            await context.close()
+    return records, paired
 
 
 async def warm_loads(browser, site, module: str, expect: dict, learners, n: int) -> list[dict]:
@@ -115,11 +123,14 @@ async def slider(browser, site, module: str, expect: dict, learners, moves: int)
 
 
 async def measure_site(browser, site, modules: list[str], expect: dict, learners, opts: dict, bg,
-                       charted: dict[str, bool]) -> dict:
-    """Figures 1–3 for one freshly started site; `charted`: whether each module shows a chart."""
+                       charted: dict[str, bool], floor_site=None) -> dict:
+    """Figures 1–3 for one freshly started site; `charted`: whether each module shows a chart. With
+    `floor_site`, the floor's page for each module is loaded cold after each of the site's cold loads."""
     bg.mark(f"pages: {site.key}")
     out = {"label": site.label, "startup": await asyncio.to_thread(site.start), "modules": {}}
     try:
+        if floor_site:
+            await asyncio.to_thread(floor_site.start)
         pages = ([inline.NOTEBOOK] if site.key == "inline" else
                  modules[:1] if site.key in FIRST_MODULE_ONLY else modules)
         for number, module in enumerate(pages):
@@ -131,9 +142,18 @@ async def measure_site(browser, site, modules: list[str], expect: dict, learners
             want = ({**counted, "widgets": 0, **chart} if site.key == "floor" else  # the floor: its own page
                     expect.setdefault(module, {**counted, "widgets": min(found["widgets"], 1), **chart}))
             print(f"  {site.key} {module}: found {found}; usable means {want}", flush=True)
+            pair = None
+            if floor_site:
+                context = await chrome.new_context(browser, floor_site, None)
+                shows = await chrome.discover(context, floor_site, module)
+                await context.close()
+                pair = (floor_site, {**{k: shows[k] for k in ("explorers", "charted", "radios", "textareas")},
+                                     "widgets": 0, **chart})
+            cold, floor_cold = await cold_loads(browser, site, module, want, learners, opts["cold"], pair)
             out["modules"][module] = {
                 "found": found,
-                "cold": await cold_loads(browser, site, module, want, learners, opts["cold"]),
+                "cold": cold,
+                "floor_interleaved": floor_cold,
                 "warm": await warm_loads(browser, site, module, want, learners, 0 if number else opts["warm"]),
                 "slider": await slider(browser, site, module, want, learners, opts["moves"]),
             }
@@ -143,6 +163,8 @@ async def measure_site(browser, site, modules: list[str], expect: dict, learners
         out["server_rss"] = site.tree()[0].memory_info().rss / 2**20 if site.tree() else None
     finally:
         site.stop()
+        if floor_site:
+            floor_site.stop()
         out["log_events"] = site.log_events()
     return out
 
@@ -232,9 +254,11 @@ async def main(argv=None) -> int:
     async with async_playwright() as playwright:
         browser = await chrome.launch(playwright)
         info["chromium"] = browser.version
+        floor_site = next((s for s in sites if s.key == "floor"), None)
         for site in sites:
-            results["sites"][site.key] = await measure_site(browser, site, modules, results["expect"],
-                                                            learners, opts, bg, charted)
+            results["sites"][site.key] = await measure_site(
+                browser, site, modules, results["expect"], learners, opts, bg, charted,
+                floor_site if site.key == "ours" else None)
         if opts["rates"] and modules:
             first = modules[0]
             served = [s for s in sites if s.key not in ("floor", "inline")]  # they serve no module page

@@ -135,3 +135,22 @@ def test_first_frame_compares_a_page_without_a_chart_by_its_control_alone():
     assert "allies-chart" not in pages["floor"] and "<select>" in pages["floor"]
     assert json.loads(first_frame.expect(without))["chart"] is False
 
+
+
+def test_the_floor_ratio_uses_the_floors_loads_interleaved_with_ours_where_the_run_has_them():
+    def cold(values):
+        return [{"ok": True, "first": v, "usable": v * 5} for v in values]
+
+    ours = {"01-m.ipynb": {"cold": cold([100, 110, 120])}, "02-m.ipynb": {"cold": cold([90, 90, 90])}}
+    r = {"modules": ["01-m.ipynb", "02-m.ipynb"],
+         "sites": {"ours": {"modules": ours},
+                   "floor": {"modules": {m: {"cold": cold([25, 25, 25])} for m in ours}}}}
+    alone = report._against_floor(r)
+    assert "after each of ours" not in alone[0] and "Worst module: 4.40×, over the 3× target." in alone[0]
+
+    ours["01-m.ipynb"]["floor_interleaved"] = cold([50, 55, 60])
+    lines = report._against_floor(r)
+    row = next(line for line in lines if line.startswith("| 01-m.ipynb"))
+    assert row.split(" | ")[1:4] == ["55", "110", "2.00×"]
+    assert next(line for line in lines if line.startswith("| 02-m.ipynb")).split(" | ")[1:4] == ["25", "90", "3.60×"]
+    assert "one cold load of it after each of ours" in lines[0] and "Worst module: 3.60×" in lines[0]
