@@ -81,7 +81,8 @@ async def cold_loads(browser, site, module: str, expect: dict, learners, n: int,
     """`n` loads, each in a fresh browser context (empty cache), signed in as a different learner; after
     three pages in a row that never became usable, the rest are recorded as skipped. With `pair` (the floor's
     site and what its page shows), each load is followed by a cold load of the floor's page for the same
-    module, so that the two meet the machine as it is in the same seconds; returns both lists."""
+    module, once our site is idle again, so that the two meet the machine as it is in the same minute;
+    returns both lists."""
     records, paired = [], []
     for _ in range(n):
         if len(records) >= 3 and not any(r["ok"] for r in records[-3:]):
@@ -92,6 +93,7 @@ async def cold_loads(browser, site, module: str, expect: dict, learners, n: int,
         await context.close()
         if pair:
             floor_site, floor_expect = pair
+            await asyncio.to_thread(site.wait_idle)  # (not while our site shuts the page's kernel down)
             context = await chrome.new_context(browser, floor_site, None)
             paired.append(await measured_load(context, floor_site, module, floor_expect))
             await context.close()
