@@ -258,8 +258,9 @@ def _against_floor(r: dict) -> list[str]:
     return ["**First chart and first control on screen, cold browser cache (ms, medians)**: each module page "
             "against the floor, a static HTML file with the same first chart (the same PNG) and a dropdown, "
             "served by `python -m http.server` in the same run (`bench/floor.py`"
-            + ("; one cold load of it after each of ours, once our site is idle again, so that both meet "
-               "the machine in the same minute" if interleaved else "") + "), and against preheated "
+            + (("; one cold load of it after each of ours" + (", once our site is idle again" if r.get(
+                "floor_after_idle") else " (not waiting for our site to be idle)") + ", so that both meet the "
+                "machine in the same minute") if interleaved else "") + "), and against preheated "
             "Voilà where it was measured. The milestone is `first` in `bench/probe.js`: a loaded chart image "
             "(if the module has a chart) and a control are shown. The last two columns are the whole page "
             "usable (figure 1)." + verdict, "",

@@ -252,7 +252,9 @@ async def main(argv=None) -> int:
              if any(s.signed_in for s in sites) else {})
     people = sorted(codes.items())
     learners = itertools.cycle(people or [None])
-    results = {"machine": info, "options": opts, "modules": modules, "expect": {}, "sites": {}, "load": []}
+    # ("floor_after_idle": each interleaved floor load waits for our site to be idle; runs before it did not)
+    results = {"machine": info, "options": opts, "modules": modules, "expect": {}, "sites": {}, "load": [],
+               "floor_after_idle": True}
     async with async_playwright() as playwright:
         browser = await chrome.launch(playwright)
         info["chromium"] = browser.version

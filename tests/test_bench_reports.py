@@ -153,4 +153,6 @@ def test_the_floor_ratio_uses_the_floors_loads_interleaved_with_ours_where_the_r
     row = next(line for line in lines if line.startswith("| 01-m.ipynb"))
     assert row.split(" | ")[1:4] == ["55", "110", "2.00×"]
     assert next(line for line in lines if line.startswith("| 02-m.ipynb")).split(" | ")[1:4] == ["25", "90", "3.60×"]
-    assert "one cold load of it after each of ours" in lines[0] and "Worst module: 3.60×" in lines[0]
+    assert "one cold load of it after each of ours (not waiting" in lines[0] and "Worst module: 3.60×" in lines[0]
+    waited = report._against_floor({**r, "floor_after_idle": True})[0]
+    assert "after each of ours, once our site is idle again" in waited
