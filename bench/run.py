@@ -124,6 +124,11 @@ async def slider(browser, site, module: str, expect: dict, learners, moves: int)
     return result
 
 
+def floor_expect(found: dict, chart: dict) -> dict:
+    """What the floor's page counts as shown: what it was found to show, and the chart if the module has one."""
+    return {**{k: found[k] for k in ("explorers", "charted", "radios", "textareas")}, "widgets": 0, **chart}
+
+
 async def measure_site(browser, site, modules: list[str], expect: dict, learners, opts: dict, bg,
                        charted: dict[str, bool], floor_site=None) -> dict:
     """Figures 1–3 for one freshly started site; `charted`: whether each module shows a chart. With
@@ -141,7 +146,7 @@ async def measure_site(browser, site, modules: list[str], expect: dict, learners
             await context.close()
             counted = {k: found[k] for k in ("explorers", "charted", "radios", "textareas")}
             chart = {"chart": charted[module]}  # the first-chart milestone waits for a chart if the module has one
-            want = ({**counted, "widgets": 0, **chart} if site.key == "floor" else  # the floor: its own page
+            want = (floor_expect(found, chart) if site.key == "floor" else
                     expect.setdefault(module, {**counted, "widgets": min(found["widgets"], 1), **chart}))
             print(f"  {site.key} {module}: found {found}; usable means {want}", flush=True)
             pair = None
@@ -149,8 +154,7 @@ async def measure_site(browser, site, modules: list[str], expect: dict, learners
                 context = await chrome.new_context(browser, floor_site, None)
                 shows = await chrome.discover(context, floor_site, module)
                 await context.close()
-                pair = (floor_site, {**{k: shows[k] for k in ("explorers", "charted", "radios", "textareas")},
-                                     "widgets": 0, **chart})
+                pair = (floor_site, floor_expect(shows, chart))
             cold, floor_cold = await cold_loads(browser, site, module, want, learners, opts["cold"], pair)
             out["modules"][module] = {
                 "found": found,
