@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 from .stats import fmt, summary
@@ -242,6 +243,14 @@ def _against_floor(r: dict) -> list[str]:
         return _first(loads)["median"] if loads else median("floor", module)
 
     interleaved = any(m.get("floor_interleaved") for m in sites["ours"]["modules"].values())
+    waits = [load["ours_idle"] for m in sites["ours"]["modules"].values() for load in m.get("floor_interleaved", [])
+             if "ours_idle" in load]
+    busy = [w["waited_s"] for w in waits if not w["reached"]]
+    idle = "" if not waits else (
+        f" (idle before {len(waits) - len(busy)} of {len(waits)} floor loads, after a median wait of "
+        f"{statistics.median(w['waited_s'] for w in waits):.1f} s"
+        + (f"; still busy before the other {len(busy)}, which went ahead after {max(busy):.0f} s" if busy else "")
+        + ")")
 
     def ratio(a, b):
         return f"{a / b:.2f}×" if a is not None and b else "–"
@@ -272,7 +281,7 @@ def _against_floor(r: dict) -> list[str]:
     return ["**First chart and first control on screen, cold browser cache (ms, medians)**: each module page "
             "against the floor, a static HTML file with the same first chart (the same PNG) and a dropdown, "
             "served by `python -m http.server` in the same run (`bench/floor.py`"
-            + (("; one cold load of it after each of ours" + (", once our site is idle again" if r.get(
+            + (("; one cold load of it after each of ours" + (", once our site is idle again" + idle if r.get(
                 "floor_after_idle") else " (not waiting for our site to be idle)") + ", so that both meet the "
                 "machine in the same minute; *floor alone* is its own loads, measured minutes later with no other "
                 "site running") if interleaved else "") + "), and against preheated "

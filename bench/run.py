@@ -41,6 +41,7 @@ PRESETS = {
 # Warm-cache loads, the extra site plain Voilà preheated, and the load test use only the reference module
 # (every module's page loads the same JS and CSS): that keeps a full run with 7 modules near 45 minutes.
 FIRST_MODULE_ONLY = {"plain-pre"}  # and the inline-matplotlib site, which serves only its own notebook
+IDLE_TIMEOUT_S = 30.0  # how long a floor load waits for our site to go idle before it goes ahead
 
 
 def in_order(modules: list[str], reference: str | None) -> list[str]:
@@ -93,9 +94,11 @@ async def cold_loads(browser, site, module: str, expect: dict, learners, n: int,
         await context.close()
         if pair:
             floor_site, floor_expect = pair
-            await asyncio.to_thread(site.wait_idle)  # (not while our site shuts the page's kernel down)
+            # (not while our site shuts the page's kernel down; recorded, as the wait gives up after a while)
+            waited = await asyncio.to_thread(site.wait_idle, timeout=IDLE_TIMEOUT_S)
             context = await chrome.new_context(browser, floor_site, None)
-            paired.append(await measured_load(context, floor_site, module, floor_expect))
+            paired.append({**await measured_load(context, floor_site, module, floor_expect),
+                           "ours_idle": {"waited_s": waited, "reached": waited < IDLE_TIMEOUT_S}})
             await context.close()
     return records, paired
 

@@ -162,5 +162,14 @@ def test_the_floor_ratio_uses_the_floors_loads_interleaved_with_ours_and_shows_t
     ours["01-m.ipynb"]["floor_interleaved"] = cold([60, 60, 60])
     ours["02-m.ipynb"]["floor_interleaved"] = cold([60, 60, 60])
     waited = report._against_floor({**r, "floor_after_idle": True})[0]
-    assert "after each of ours, once our site is idle again" in waited
+    assert "after each of ours, once our site is idle again" in waited and "idle before" not in waited
     assert "Worst module: 3.60× (the larger of the two floors' ratios), over" in waited  # (02 against the floor alone)
+
+    r["sites"]["floor"]["modules"]["02-m.ipynb"]["cold"] = cold([30, 30, 30])  # (90 / 30: at the target exactly)
+    for load, (seconds, reached) in zip(ours["02-m.ipynb"]["floor_interleaved"], [(1.5, True), (30.2, False),
+                                                                                   (2.5, True)]):
+        load["ours_idle"] = {"waited_s": seconds, "reached": reached}
+    within = report._against_floor({**r, "floor_after_idle": True})[0]
+    assert "Worst module: 3.00× (the larger of the two floors' ratios), within the 3× target." in within
+    assert ("once our site is idle again (idle before 2 of 3 floor loads, after a median wait of 2.5 s; still busy "
+            "before the other 1, which went ahead after 30 s)") in within
