@@ -40,3 +40,30 @@ def test_each_path_says_how_to_answer_in_its_own_words(monkeypatch, env, says, n
         monkeypatch.setenv(name, value)
     shown = widgets.how_to_answer().data
     assert says in shown and never not in shown
+
+
+def test_the_copy_keeps_every_other_answer_saved_from_the_page_labelled_as_on_the_page():
+    """Module 6's copy once left out the action plan the learner had saved: every answer with a field on the
+    page is in it, labelled as the field is, a chosen option by its words."""
+    from course.lesson.figures import leading
+
+    builder = leading.PlanBuilder()
+    fields = {box.item: box.field for box in _answer_boxes(builder)}
+    assert "m06-plan-step1" in fields and "m06-plan-action1" in fields
+    first = leading.actions()[0]
+    saved = {"m06-plan-action1": first["id"], "m06-plan-step1": "Ask <b>Priya</b> to lead the review",
+             "m06-plan-partner": "", "m06-r1": "A reflection."}
+    page = answers_copy.page("Module 6", read(ROOT / "modules" / "06-from-learning-to-leading.ipynb"), saved,
+                             "today", fields)
+    assert "<h2>Your other answers on this page</h2>" in page
+    assert f"<dt>Action 1</dt><dd>{first['action']}</dd>" in page
+    assert "<dt>First step</dt><dd>Ask &lt;b&gt;Priya&lt;/b&gt; to lead the review</dd>" in page
+    assert "Partner" not in page  # (a blank answer is not listed)
+    assert page.count("A reflection.") == 1  # (listed once, with the reflections)
+
+
+def _answer_boxes(widget):
+    if isinstance(widget, widgets.AnswerBox):
+        yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _answer_boxes(child)

@@ -43,7 +43,7 @@ def test_the_label_says_kind_strength_and_how_the_figure_was_read():
 
 def test_the_badge_explains_itself_to_screen_readers_and_escapes_its_text():
     html = badges.badge("mckinsey2023", 'checked"><script>')
-    assert 'aria-label="Evidence: Correlational study: ' in html
+    assert '<span class="allies-unseen"> (evidence: Correlational study: ' in html and "aria-label" not in html
     assert "<script>" not in html
 
 

@@ -97,9 +97,10 @@ def test_progress_is_each_learners_own_and_needs_a_session(site_):
         assert status == 200, body
         return next(m for m in json.loads(body)["modules"] if m["path"] == RENDER.rsplit("/", 1)[1])
 
-    assert module_one("ana") == {"path": "01-why-men-why-now.ipynb", "answered": 1, "of": 6, "submitted": True,
-                                 "feedback": False}
-    assert module_one("ben")["answered"] == 0 and not module_one("ben")["submitted"]
+    assert module_one("ana") == {"path": "01-why-men-why-now.ipynb", "answered": 1, "of": 6, "started": True,
+                                 "submitted": True, "feedback": False}
+    ben = module_one("ben")
+    assert ben["answered"] == 0 and not ben["submitted"] and not ben["started"]
     status, head, _, _ = request(server.port, "/allies/progress")
     assert is_login_redirect(status, head) or status == 403
 

@@ -76,3 +76,27 @@ def test_a_row_without_a_source_is_refused(tmp_path, monkeypatch):
 def test_table_names_cannot_escape_the_data_folder(name):
     with pytest.raises(ValueError):
         data.table(name)
+
+
+def _caption_rest(html: str) -> str:
+    """What a chart's caption says outside its citations (each a <details>: short, the full reference within)."""
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", html, re.S).group(1)
+    return re.sub(r"<details class=\"allies-cite\">.*?</details>", "", caption, flags=re.S)
+
+
+def test_every_model_charts_caption_cites_its_sources_with_the_full_reference_a_click_away():
+    """Module 4's model charts and Module 5's veil charts named their sources as "Heather Boushey, Sarah Jane
+    Glynn (2012)" in plain text, with no full reference anywhere on the page."""
+    from course.lesson import charts, self_assessment
+    from course.lesson.figures import backlash, veil
+
+    game = veil.game()
+    for control in game.controls.values():
+        control.value = control.options[0][1]
+    game.draw()
+    captions = [charts.bars(["a"], [1], title="t", source=text).html()
+                for text in (backlash._source_line(), self_assessment.source_note_p())]
+    captions += [game.view.value, veil.knowing().first_view()]
+    for html in captions:
+        assert '<details class="allies-cite">' in html, html[:300]
+        assert not re.search(r"\(\d{4}\)", _caption_rest(html)), _caption_rest(html)

@@ -2,9 +2,11 @@
 plain sentence that says what to do, a link to the course index, HTML in UTF-8, and nothing else: no
 traceback, no server path, nothing the request said. Each request is sent raw, byte for byte, to a real
 cohort site and a real self-paced site; among them, those that got a 500, an empty body or no reply at all."""
+import json
 import re
 import socket
 
+import httpx
 import pytest
 from conftest import ROOT, Server, signed_in, start_cohort
 
@@ -106,3 +108,23 @@ def assert_course_page(text: str, base_url: str = "/") -> None:
     for leak in ("Traceback", 'File "', "/work/", ".venv", "site-packages", str(ROOT)):
         assert leak not in text, leak
     assert CANARY.decode() not in text.lower()
+
+
+def test_each_site_says_what_to_do_in_its_own_words(sites):
+    """The self-paced site has no facilitator and no sign-in: its pages once told its learner to "sign in
+    again or ask your facilitator". A page for another name than this computer's is refused (403) there."""
+    server, _ = sites["public"]
+    got, _, body = send(server.port, f"GET {MODULE} HTTP/1.1\r\nHost: rebound.example:{server.port}\r\n"
+                                     "Connection: close\r\n".encode())
+    text = body.decode("utf-8")
+    assert got == 403 and "open the course at the address the site printed" in text, (got, text[:400])
+    assert not re.search(r"facilitator|sign in", text, re.I)
+    cohort, learner = sites["cohort"]
+    headers = "".join(f"{name}: {value}\r\n" for name, value in learner.items())
+    got, _, body = send(cohort.port, f"GET {OTHERS_KERNEL} HTTP/1.1\r\nHost: 127.0.0.1:{cohort.port}\r\n"
+                                     f"Connection: close\r\n{headers}".encode())
+    assert got == 403 and "sign in again or ask your facilitator" in body.decode("utf-8")
+    # What a module page says if part of it fails to show, and the failure comes back (frontend/src/page.js)
+    page = httpx.get(f"http://127.0.0.1:{server.port}{MODULE}", timeout=120)
+    config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page.text, re.S).group(1))
+    assert page.status_code == 200 and config["alliesIfItComesBack"].startswith("stop the course site (Ctrl+C")

@@ -245,6 +245,15 @@ def test_module_7_waits_once_the_check_in_date_has_passed(tmp_path):
     assert found["waiting"] == {"path": f"{M7}.ipynb", "check_in": "2026-03-20"}
 
 
+def test_a_module_with_only_a_plan_saved_is_started_and_the_one_to_continue(tmp_path):
+    """Module 6 with a plan but no check or reflection answered said "Not started", while the index offered to
+    continue there: a module with anything saved is started."""
+    found = _progress(tmp_path, PLAN, dt.date(2026, 3, 1))
+    plan = next(m for m in found["modules"] if m["path"] == "06-from-learning-to-leading.ipynb")
+    assert plan["started"] and plan["answered"] == 0 and found["continue"] == plan["path"]
+    assert not any(m["started"] for m in found["modules"] if m is not plan)
+
+
 @pytest.mark.parametrize("check_in, today, schedule, submitted", [
     ("2026-03-20", dt.date(2026, 3, 19), None, False),  # not yet
     ("next month", dt.date(2030, 1, 1), None, False),  # not a date

@@ -2,8 +2,9 @@
 nobody to hand work in to, so the end of each module offers this instead of Submit.
 
 The page lists each knowledge check (the question, and the option chosen), each reflection (its prompt's
-heading, and the text) and the self-assessment, read from the release notebook and the learner's saved
-answers. Every piece of learner text is escaped; the page runs nothing (`course.lesson.keepsake`).
+heading, and the text), the self-assessment, and every other answer saved from the page (an action plan, a
+review, a practice scene: labelled as on the page), read from the release notebook, the page's fields and the
+learner's saved answers. Every piece of learner text is escaped; the page runs nothing (`course.lesson.keepsake`).
 """
 from __future__ import annotations
 
@@ -58,11 +59,35 @@ def _self_assessment(saved: dict[str, str]) -> list[tuple[str, str]]:
     return rows
 
 
-def page(title: str, release_nb: dict, saved: dict[str, str], when: str) -> str:
-    """The printable page of `saved` answers to the module `title`, made at `when` (words)."""
+def _chosen(field, value: str) -> str:
+    """`value` as the learner saw it: the label of the option it stands for, if `field` offers options."""
+    for option in getattr(field, "options", ()):
+        label, key = option if isinstance(option, tuple) else (option, option)
+        if str(key) == value:
+            return str(label)
+    return value
+
+
+def _others(release_nb: dict, saved: dict[str, str], fields: dict) -> list[tuple[str, str]]:
+    """Every other saved answer that has a field on the page (a plan, a review, a practice scene), in the
+    page's order, labelled as its field is."""
+    shown = set(answer_cells(release_nb))
+    rows = []
+    for item, field in fields.items():
+        if item in shown or SELF_ID.fullmatch(item) or not (saved.get(item) or "").strip():
+            continue
+        label = getattr(field, "description", "") or getattr(field, "placeholder", "") or item
+        rows.append((label, text_html(_chosen(field, saved[item]))))
+    return rows
+
+
+def page(title: str, release_nb: dict, saved: dict[str, str], when: str, fields: dict | None = None) -> str:
+    """The printable page of `saved` answers to the module `title`, made at `when` (words); `fields` (item:
+    its widget on the page) adds every other answer saved from the page."""
     checks, reflections = _entries(release_nb, saved)
     sections = [("Knowledge checks", checks), ("Reflections", reflections),
-                ("Self-assessment", _self_assessment(saved))]
+                ("Self-assessment", _self_assessment(saved)),
+                ("Your other answers on this page", _others(release_nb, saved, fields or {}))]
     body = f"<h1>My answers: {html.escape(title)}</h1><p>Copied {html.escape(when)}.</p>"
     for name, rows in sections:
         if rows:

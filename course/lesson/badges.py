@@ -76,8 +76,10 @@ def model_assumption() -> str:
 
 
 def _span(meaning: str, text: str) -> str:
-    return (f'<span class="allies-badge" title="{escaped(meaning)}" aria-label="Evidence: {escaped(meaning)}">'
-            f"{escaped(text)}</span>")
+    """The label as shown, and its meaning as a tooltip and, for a screen reader, as text after it (an
+    aria-label on a span with no role is prohibited, and replaced the label it was read instead of)."""
+    return (f'<span class="allies-badge" title="{escaped(meaning)}">{escaped(text)}'
+            f'<span class="allies-unseen"> (evidence: {escaped(meaning)})</span></span>')
 
 
 def badges(rows) -> str:

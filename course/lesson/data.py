@@ -58,7 +58,13 @@ def cite(rows) -> list[Source]:
 
 def citation_line(rows) -> str:
     """The citations behind `rows` on one line, for a chart's caption (`markup.cited` shows it)."""
-    return " | ".join(source.citation() for source in cite(rows))
+    return citations_of(row["source_id"] for row in rows)
+
+
+def citations_of(source_ids) -> str:
+    """The full citations of `source_ids` (each once, in order) on one line: a caption shows each as its short
+    "Author (year)", the full reference a click away (`markup.cited`)."""
+    return " | ".join(sources()[s].citation() for s in dict.fromkeys(source_ids))
 
 
 def table_names() -> list[str]:

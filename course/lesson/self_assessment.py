@@ -63,8 +63,7 @@ def item(key: str) -> Item:
 def source_note_p() -> str:
     """Where the questions come from, for a chart's caption."""
     rows = data.table("self_assessment_items")
-    publishers = "; ".join(f"{s.publisher} ({s.year})" for s in data.cite(rows))
-    return f"Your own answers to the course self-assessment. The questions draw on: {publishers}."
+    return f"Your own answers to the course self-assessment. The questions draw on: {data.citation_line(rows)}"
 
 
 # -- Reading answers ------------------------------------------------------------------------------------

@@ -370,7 +370,8 @@ def _copy_of_answers(module: str) -> w.VBox:
         current = answers()
         current.flush()
         when = datetime.datetime.now().astimezone().strftime("%d %B %Y, %H:%M %Z")  # the server's clock: zone named
-        text = answers_copy.page(timing.title(notebook), read(notebook), current.saved(module), when)
+        fields = {item: binding.widget for item, binding in current.bindings.items()}
+        text = answers_copy.page(timing.title(notebook), read(notebook), current.saved(module), when, fields)
         name = f"allies-in-tech-{module}-my-answers.html"
         link.value = f"<p>{keepsake.download_link(name, text, 'text/html', 'printable page')}</p>"
 

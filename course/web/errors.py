@@ -4,6 +4,7 @@ code alone. Every route of the sites (`everywhere`), every address no route matc
 and the front door's own refusals (`page`) send it."""
 from __future__ import annotations
 
+import os
 from functools import cache
 from http import HTTPStatus
 from pathlib import Path
@@ -13,25 +14,36 @@ from jupyter_server import DEFAULT_TEMPLATE_PATH_LIST
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from course import contract
+
 TEMPLATES = Path(__file__).resolve().parents[1] / "jupyter" / "voila" / "templates" / "allies"
 CONTENT_TYPE = "text/html; charset=utf-8"
 
-# For each status: what happened (the heading), then what to do.
+# For each status: what happened (the heading), then what to do; {retry} and {refused}, in the site's words.
 SAID = {
     400: ("The course site couldn't read that request",
           "Part of the address or form is something the site doesn't understand. Check the address, or start "
           "again from the course index."),
     403: ("This page isn't open to you",
-          "Go back to the course index and carry on from there. If you think you should see this page, sign "
-          "in again or ask your facilitator."),
+          "Go back to the course index and carry on from there. If you think you should see this page, "
+          "{refused}."),
     404: ("This page doesn't exist", "Check the address, or go back to the course index."),
     405: ("This page can't do that",
           "The course site doesn't take that kind of request here. Go back to the course index."),
     500: ("Something went wrong on the course server",
-          "Your saved answers are safe. Reload the page; if this comes back, tell your facilitator."),
+          "Your saved answers are safe. Reload the page; if this comes back, {retry}."),
 }
 OTHERWISE = ("The course site couldn't answer that request",
-             "Go back to the course index and try again. If this comes back, tell your facilitator.")
+             "Go back to the course index and try again. If this comes back, {retry}.")
+# A cohort's learner has a facilitator; on their own copy (`make serve`) the learner runs the site themselves.
+HELP = {contract.COHORT: {"retry": "tell your facilitator", "refused": "sign in again or ask your facilitator"},
+        contract.SELF_PACED: {"retry": "stop the course site (Ctrl+C where you started it) and start it again",
+                              "refused": "open the course at the address the site printed when it started"}}
+
+
+def help_here() -> dict[str, str]:
+    """What a learner is told to do when something fails again, on the site this server runs."""
+    return HELP.get(os.environ.get(contract.SITE_ENV), HELP[contract.COHORT])
 
 
 def pages() -> jinja2.Environment:
@@ -45,7 +57,10 @@ _PAGES = pages()
 
 def page(status: int, said: tuple[str, str] | None = None, base_url: str = "/") -> bytes:
     """The page for `status`: `said` (what happened, what to do) or the course's words for that status."""
-    heading, advice = said or SAID.get(status, OTHERWISE)
+    if said is None:
+        heading, advice = SAID.get(status, OTHERWISE)
+        said = heading, advice.format_map(help_here())
+    heading, advice = said
     return _PAGES.get_template("error.html").render(status_code=status, heading=heading, advice=advice,
                                                      base_url=base_url).encode()
 

@@ -56,8 +56,8 @@ def check_in(store: AnswerStore, learner: str) -> dt.date | None:
 
 
 def of(store: AnswerStore, learner: str, today: dt.date | None = None, *, instance: str | Path) -> dict:
-    """{"modules": [{path, answered, of, submitted, feedback, opens, due}], "continue": the path last worked
-    in, "waiting": {path, check_in} of the return visit once it waits for this learner, else None}; the
+    """{"modules": [{path, answered (checks and reflections), of, started (anything saved: a plan, a review),
+    submitted, feedback, opens, due}], "continue": the path last worked in, "waiting": {path, check_in} of the return visit once it waits for this learner, else None}; the
     `instance` folder holds the schedule and returned feedback."""
     now = dt.datetime.now(dt.timezone.utc)
     today = today or now.date()
@@ -69,7 +69,8 @@ def of(store: AnswerStore, learner: str, today: dt.date | None = None, *, instan
     for nb in sorted(folder("modules").glob("[0-9][0-9]-*.ipynb")):
         items = _answer_items(nb, nb.stat().st_mtime)
         saved, at, submitted = activity.get(nb.stem, (set(), None, False))
-        found.append({"path": nb.name, "answered": len(items & saved), "of": len(items), "submitted": submitted,
+        found.append({"path": nb.name, "answered": len(items & saved), "of": len(items), "started": bool(saved),
+                      "submitted": submitted,
                       "feedback": (feedback / f"{nb.stem}.html").is_file(), **dates.get(nb.stem, {})})
         if at is not None and (latest is None or at > latest[0]):
             latest = (at, nb.name)

@@ -67,6 +67,7 @@ def _page_config(page_config: dict, notebook_path: str = "", base_url: str = "/"
     modules before and after them, for their previous and next links, and their place in the course."""
     page_config["alliesMaxAnswerBytes"] = MAX_VALUE_BYTES
     page_config["alliesSite"] = os.environ.get(contract.SITE_ENV, contract.COHORT)
+    page_config["alliesIfItComesBack"] = errors.help_here()["retry"]
     if notebook_path.endswith(".ipynb"):
         listed = [{"path": m["path"], "title": m["title"]} for m in modules()]
         here = next((i for i, m in enumerate(listed) if m["path"] == Path(notebook_path).name), None)

@@ -552,9 +552,15 @@ async function main() {
   goToTarget();
 }
 
+/** What to do if a failure comes back, in the site's words (`course.web.errors.HELP`). */
+function ifItComesBack() {
+  const config = JSON.parse(document.getElementById('jupyter-config-data')?.textContent || '{}');
+  return config.alliesIfItComesBack || 'tell whoever runs this course site';
+}
+
 main().catch((error) => {
   console.error(error);
   document.body.dataset.alliesPage = 'failed';
-  notice('Part of this page could not be shown. Reload the page; if this note comes back, tell your ' +
-         'facilitator. Your saved answers are safe.');
+  notice(`Part of this page could not be shown. Reload the page; if this note comes back, ${ifItComesBack()}. ` +
+         'Your saved answers are safe.');
 });

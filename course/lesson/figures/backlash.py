@@ -11,7 +11,7 @@ from IPython.display import HTML
 from course.lesson import badges, cards, charts, markup, widgets
 from course.lesson.models import positive_sum
 from course.lesson.data import citation_line as _source
-from course.lesson.data import sources, table
+from course.lesson.data import citations_of, sources, table
 from course.lesson.validation import escaped
 
 MODEL_NOTE = "illustrative model, not data"
@@ -182,8 +182,7 @@ def assumptions_used() -> positive_sum.Assumptions:
 
 
 def _source_line() -> str:
-    names = "; ".join(f"{s.authors} ({s.year})" for rows in _cited_rows().values() for s in
-                      [sources()[rows[0]["source_id"]]])
+    names = citations_of(rows[0]["source_id"] for rows in _cited_rows().values())
     return f"Illustrative model built for this course, not data. Three inputs are cited figures: {names}"
 
 

@@ -8,7 +8,7 @@ from IPython.display import HTML
 
 from course.lesson import badges, charts, first_views, markup, widgets
 from course.lesson.models import veil
-from course.lesson.data import sources, table
+from course.lesson.data import citations_of, sources, table
 from course.lesson.validation import escaped
 
 ILLUSTRATIVE = "Illustrative model, not a measurement"
@@ -29,7 +29,7 @@ COMPARED = [
 
 
 def _short_cite(source_ids) -> str:
-    """'NCWIT (2016); Lean In and McKinsey & Company (2019)': who and when, for captions."""
+    """'NCWIT (2016); Lean In and McKinsey & Company (2019)': who and when, for a table's cell."""
     known = sources()
     return "; ".join(f"{known[s].authors} ({known[s].year})" for s in dict.fromkeys(source_ids) if s in known)
 
@@ -78,7 +78,7 @@ def _outcome_chart(result: veil.Outcome, model: veil.Model) -> charts.Chart:
     return scores_chart([veil.OUTCOMES[o] for o in veil.OUTCOMES],
                         {"This person": [round(result.scores[o], 1) for o in veil.OUTCOMES]},
                         title="How your rules treat this person", reference="only the work counts",
-                        source=f"{ILLUSTRATIVE}. Rows used: {_short_cite(used)}")
+                        source=f"{ILLUSTRATIVE}. Rows used: {citations_of(used)}")
 
 
 # -- the game -------------------------------------------------------------------------------------------------
@@ -315,7 +315,7 @@ def knowing() -> widgets.Explorer:
                              {"This person": [round(you_mine, 1), round(you_veil, 1)],
                               "Whoever fares worst": [round(mine.worst, 1), round(veil_worst.worst, 1)]},
                              title="Overall score (the mean of the four outcomes)", reference="only the work counts",
-                             source=f"{ILLUSTRATIVE}. Ways of choosing: {_short_cite(['sep_original_position'])}")
+                             source=f"{ILLUSTRATIVE}. Ways of choosing: {citations_of(['sep_original_position'])}")
         assumed = (f"What these assumptions imply, not a finding: each fairer step in promotion, meetings and pay "
                    f"takes {100 * cost:g}% of everyone's time. " if cost else
                    "What these assumptions imply, not a finding: the fairer options take nobody's time. ")
