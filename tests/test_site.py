@@ -720,6 +720,28 @@ def test_the_self_paced_site_speaks_to_a_learner_on_their_own(module_page):
     assert re.search(r"Copied \d\d \w+ \d{4}, \d\d:\d\d [A-Z+-]", page), "when, with the server's zone"
 
 
+def test_the_copy_of_module_6_keeps_the_action_plan(server, browser):
+    """The copy once listed only the checks and reflections, and left out the plan the learner had saved."""
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server}/voila/render/06-from-learning-to-leading.ipynb")
+        page.wait_for_function("document.body.dataset.alliesPage === 'ready'", timeout=60_000)
+        page.locator(".allies-item-m06-plan-action1 select").select_option(index=1)
+        step = page.locator(".allies-item-m06-plan-step1")
+        step.locator("textarea").fill("Ask <b>Priya</b> to lead the review")
+        expect(step.locator(".widget-html").nth(1)).to_contain_text("Saved at", timeout=15_000)
+        page.get_by_role("button", name="Make a copy of my answers").click()
+        link = page.locator("a.allies-download").last
+        expect(link).to_have_attribute("download", "allies-in-tech-06-from-learning-to-leading-my-answers.html",
+                                       timeout=15_000)
+        copy = base64.b64decode(link.get_attribute("href").split("base64,", 1)[1]).decode("utf-8")
+    finally:
+        page.close()
+    assert "<h2>Your other answers on this page</h2>" in copy
+    assert "<dt>First step</dt><dd>Ask &lt;b&gt;Priya&lt;/b&gt; to lead the review</dd>" in copy
+    assert re.search(r"<dt>Action 1</dt><dd>[A-Z][^<]+</dd>", copy)
+
+
 # What only a cohort's learner is told, which the learner's own copy of the website must not say (Module 6 once
 # spoke of answers "under your sign-in", every reflection box of "your graders").
 COHORT_WORDS = re.compile(r"graders?\b|sign-in|facilitator|in JupyterLab", re.I)
