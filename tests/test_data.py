@@ -85,8 +85,8 @@ def _caption_rest(html: str) -> str:
 
 
 def test_every_model_charts_caption_cites_its_sources_with_the_full_reference_a_click_away():
-    """Module 4's model charts and Module 5's veil charts named their sources as "Heather Boushey, Sarah Jane
-    Glynn (2012)" in plain text, with no full reference anywhere on the page."""
+    """Module 4's model charts and Module 5's veil charts and tables named their sources as "Heather Boushey,
+    Sarah Jane Glynn (2012)" in plain text, with no full reference anywhere on the page."""
     from course.lesson import charts, self_assessment
     from course.lesson.figures import backlash, veil
 
@@ -100,3 +100,7 @@ def test_every_model_charts_caption_cites_its_sources_with_the_full_reference_a_
     for html in captions:
         assert '<details class="allies-cite">' in html, html[:300]
         assert not re.search(r"\(\d{4}\)", _caption_rest(html)), _caption_rest(html)
+    for table in (veil.population().value, veil.assumptions().first_view()):  # (Module 5's "Basis" columns)
+        assert '<details class="allies-cite">' in table
+        rest = re.sub(r"<details class=\"allies-cite\">.*?</details>", "", table, flags=re.S)
+        assert not re.search(r"\(\d{4}\)", rest), re.search(r".{80}\(\d{4}\)", rest)

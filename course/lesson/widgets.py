@@ -438,8 +438,9 @@ def detail_explorer(control: w.ValueWidget, draw: Callable[[object], tuple[Chart
 
 
 def table(columns: list[str], rows: list[list[str]], caption: str) -> w.HTML:
-    """A plain, screen-reader-friendly table; cells may hold links (`validation.linked`), all else escaped."""
-    return Still(markup.table(caption, columns, rows, cell=validation.linked))
+    """A plain, screen-reader-friendly table; cells may hold links and citations (`markup.cited`: each short,
+    the full reference a click away), all else escaped."""
+    return Still(markup.table(caption, columns, rows, cell=markup.cited))
 
 
 def number_field(label: str, value: str = "", placeholder: str = "") -> w.Text:

@@ -28,12 +28,6 @@ COMPARED = [
 ]
 
 
-def _short_cite(source_ids) -> str:
-    """'NCWIT (2016); Lean In and McKinsey & Company (2019)': who and when, for a table's cell."""
-    known = sources()
-    return "; ".join(f"{known[s].authors} ({known[s].year})" for s in dict.fromkeys(source_ids) if s in known)
-
-
 # -- the chart ------------------------------------------------------------------------------------------------
 
 @charts.cached_by(__file__)
@@ -217,7 +211,7 @@ def _who(effect: veil.Effect) -> str:
 def _basis(confidence: str, source_ids) -> str:
     """How sure (the row's own label, e.g. 'illustrative model'), the evidence behind it, and the sources."""
     evidence = "; ".join(badges.label(s) for s in source_ids)
-    return f"{confidence} ({evidence}). {_short_cite(source_ids)}"
+    return f"{confidence} ({evidence}). {citations_of(source_ids)}"
 
 
 def population() -> w.HTML:
