@@ -10,6 +10,7 @@ import pytest
 from accessibility import MODULES, axe, contrast, interact, open_module, overflowing, squeezed
 from conftest import Server
 from playwright.sync_api import expect
+from course.lesson import widgets
 
 MODULE_1 = "01-why-men-why-now.ipynb"
 MODULE_6 = "06-from-learning-to-leading.ipynb"
@@ -308,6 +309,12 @@ def test_an_explorer_view_not_drawn_with_the_page_is_drawn_when_chosen(pages):
     explorer = page.locator(".allies-explorer", has=page.get_by_role("slider", name="Rating boost for men"))
     shown = explorer.locator(".allies-chart img").filter(visible=True)
     before = shown.get_attribute("alt")
+    # While a view is drawn, its note takes the chart's place at the chart's size: the page does not jump.
+    pending = explorer.evaluate("""(box, html) => { const probe = document.createElement('div');
+        probe.innerHTML = html; box.append(probe);
+        const height = probe.firstElementChild.getBoundingClientRect().height; probe.remove(); return height; }""",
+                                widgets.Explorer.PENDING)
+    assert pending == pytest.approx(shown.bounding_box()["height"], rel=0.05)
     handle = explorer.get_by_role("slider", name="Rating boost for men")
     handle.focus()
     page.keyboard.press("End")

@@ -735,6 +735,15 @@ def test_the_copy_of_module_6_keeps_the_action_plan(server, browser):
         expect(link).to_have_attribute("download", "allies-in-tech-06-from-learning-to-leading-my-answers.html",
                                        timeout=15_000)
         copy = base64.b64decode(link.get_attribute("href").split("base64,", 1)[1]).decode("utf-8")
+        # The plan taken back out: Module 7, opened by a later test here, would carry it over and save it
+        # (the learner's latest work, and the index's place to continue, would then be Module 7).
+        for item, clear in ((".allies-item-m06-plan-action1", lambda box: box.locator("select").select_option(
+                index=0)), (".allies-item-m06-plan-step1", lambda box: box.locator("textarea").fill(""))):
+            saved = page.locator(f"{item} .allies-saved")
+            before = saved.get_attribute("data-saved")
+            clear(page.locator(item))
+            expect(saved).not_to_have_attribute("data-saved", before, timeout=15_000)
+            expect(saved).to_contain_text("Saved at")
     finally:
         page.close()
     assert "<h2>Your other answers on this page</h2>" in copy

@@ -74,7 +74,7 @@ class Explorer(ShownFirst, w.VBox):
     kept, so a page never waits for views nobody looks at (Module 3's simulations among them).
     """
 
-    PENDING = '<p role="status">Drawing this view…</p>'
+    PENDING = '<p role="status" class="allies-pending">Drawing this view…</p>'  # (as tall as a chart)
 
     def __init__(self, controls: list[tuple[str, w.ValueWidget]], draw: Callable[..., tuple]):
         self.controls = [control for _, control in controls]

@@ -155,7 +155,7 @@ async function handOver(first, view, node) {
 function watchFirstViews() {
   document.addEventListener('change', (event) => {
     const chart = event.target.closest?.('.allies-first-view-host')?.querySelector('.allies-first-view-chart');
-    if (chart) chart.innerHTML = '<p role="status">Drawing this view…</p>';
+    if (chart) chart.innerHTML = '<p role="status" class="allies-pending">Drawing this view…</p>';
   });
 }
 
