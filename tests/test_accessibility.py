@@ -310,10 +310,12 @@ def test_an_explorer_view_not_drawn_with_the_page_is_drawn_when_chosen(pages):
     shown = explorer.locator(".allies-chart img").filter(visible=True)
     before = shown.get_attribute("alt")
     # While a view is drawn, its note takes the chart's place at the chart's size: the page does not jump.
-    pending = explorer.evaluate("""(box, html) => { const probe = document.createElement('div');
-        probe.innerHTML = html; box.append(probe);
-        const height = probe.firstElementChild.getBoundingClientRect().height; probe.remove(); return height; }""",
-                                widgets.Explorer.PENDING)
+    pending = shown.evaluate("""(chart, html) => {  // the chart's widget, holding the note instead, in its place
+        const view = chart.closest('.widget-html'), probe = view.cloneNode(false);
+        probe.innerHTML = `<div class="widget-html-content">${html}</div>`; view.after(probe);
+        view.style.display = 'none';
+        const height = probe.querySelector('.allies-pending').getBoundingClientRect().height;
+        probe.remove(); view.style.display = ''; return height; }""", widgets.Explorer.PENDING)
     assert pending == pytest.approx(shown.bounding_box()["height"], rel=0.05)
     handle = explorer.get_by_role("slider", name="Rating boost for men")
     handle.focus()

@@ -100,7 +100,8 @@ def test_every_model_charts_caption_cites_its_sources_with_the_full_reference_a_
     for html in captions:
         assert '<details class="allies-cite">' in html, html[:300]
         assert not re.search(r"\(\d{4}\)", _caption_rest(html)), _caption_rest(html)
-    for table in (veil.population().value, veil.assumptions().first_view()):  # (Module 5's "Basis" columns)
+    # Module 4's policies ("Why it is in the model") and Module 5's "Basis" columns
+    for table in (backlash.policies().value, veil.population().value, veil.assumptions().first_view()):
         assert '<details class="allies-cite">' in table
         rest = re.sub(r"<details class=\"allies-cite\">.*?</details>", "", table, flags=re.S)
-        assert not re.search(r"\(\d{4}\)", rest), re.search(r".{80}\(\d{4}\)", rest)
+        assert not re.search(r"(\(|, )\d{4}\)", rest), re.search(r".{80}(\(|, )\d{4}\)", rest)

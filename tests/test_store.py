@@ -593,7 +593,10 @@ class _Locker:
             self.conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
             self.conn.execute("BEGIN IMMEDIATE")
 
+        self.releasing = threading.Event()
+
     def release(self, how: str = "COMMIT") -> None:
+        self.releasing.set()  # before the lock goes, so nothing that waited on it can finish first
         self.conn.execute(how)
         self.conn.close()
 
@@ -602,11 +605,10 @@ def test_locked_file_is_waited_for_not_surfaced(store, db, monkeypatch):
     monkeypatch.setattr(answers, "BUSY_TIMEOUT_MS", 20)  # so our retry loop, not the database, does the waiting
     monkeypatch.setattr(answers, "RETRY_FOR_SECONDS", 10.0)
     locker = _Locker(db)
-    threading.Timer(0.5, locker.release).start()
     fresh = AnswerStore(db)  # a new connection, so the patched timeout applies
-    start = time.monotonic()
+    threading.Timer(0.5, locker.release).start()
     assert fresh.save("ana", "m01", "kc1", "waited").revision == 1
-    assert time.monotonic() - start >= 0.4
+    assert locker.releasing.is_set(), "the save finished while another client held the lock"
     fresh.close()
 
 

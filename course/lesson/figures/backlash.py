@@ -11,7 +11,7 @@ from IPython.display import HTML
 from course.lesson import badges, cards, charts, markup, widgets
 from course.lesson.models import positive_sum
 from course.lesson.data import citation_line as _source
-from course.lesson.data import citations_of, sources, table
+from course.lesson.data import citations_of, table
 from course.lesson.validation import escaped
 
 MODEL_NOTE = "illustrative model, not data"
@@ -225,16 +225,9 @@ def policies():
     """The four policies in the model: what each changes there, and the evidence that put it in."""
     rows = table("positive_sum_policies")
     return widgets.table(["Policy", "What it changes in the model", "Why it is in the model", "Evidence"],
-                         [[r["label"], r["model_change"], f"{r['why']} ({_short_cite(r['source_id'])})",
+                         [[r["label"], r["model_change"], f"{r['why']} Source: {citations_of([r['source_id']])}",
                            badges.label(r["source_id"], r["confidence"])] for r in rows],
                          caption="The policies you can switch on in the simulation")
-
-
-def _short_cite(source_id: str) -> str:
-    """'Moss-Racusin et al., 2012': the first author and the year, for a table cell."""
-    source = sources()[source_id]
-    first, *others = source.authors.split(", ")
-    return f"{first}{' et al.' if others else ''}, {source.year}"
 
 
 def _labels() -> dict[str, str]:
