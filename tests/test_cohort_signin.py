@@ -78,8 +78,9 @@ def test_a_slow_code_check_does_not_hold_up_other_requests(site_):
         assert get(server.port, "/login")[0] == 200
         waits.append(time.monotonic() - start)
     checking.join()
-    assert time.monotonic() - began > 1.0, "the check was not slow: nothing was measured"
-    assert len(waits) > 3 and max(waits) < 0.8, waits
+    took = time.monotonic() - began
+    assert took > 1.0, "the check was not slow: nothing was measured"
+    assert len(waits) > 3 and max(waits) < took / 2, (took, waits)  # no page waited for the check
 
 
 def test_an_oversized_body_is_refused_unread_with_a_readable_page(site_):
