@@ -105,3 +105,21 @@ def test_every_model_charts_caption_cites_its_sources_with_the_full_reference_a_
         assert '<details class="allies-cite">' in table
         rest = re.sub(r"<details class=\"allies-cite\">.*?</details>", "", table, flags=re.S)
         assert not re.search(r"(\(|, )\d{4}\)", rest), re.search(r".{80}(\(|, )\d{4}\)", rest)
+
+
+def test_the_lesson_code_types_no_year_so_each_comes_from_data():
+    """Chart titles and readings said "(2019)", "In 2019" and "(OECD, 2016)" in the code: a year, like every
+    figure, comes from data/ with its row, so it cannot drift from the source it names. An example date in a
+    placeholder ("2026-03-14") is not a year said of a source."""
+    import ast
+
+    typed = []
+    for path in sorted((ROOT / "course" / "lesson").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body
+                      and isinstance(node.body[0], ast.Expr)}
+        typed += [f"{path.name}:{node.lineno}: {node.value}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                  and re.search(r"\b(19|20)\d\d\b(?!-)", node.value)]
+    assert not typed, typed

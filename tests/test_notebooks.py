@@ -73,6 +73,25 @@ def test_prose_types_no_statistic_so_every_figure_comes_from_data(name):
             assert not re.search(r"\d\s*(%|per ?cent|percentage points)", text), text[:120]
 
 
+def _years_in_data() -> set[str]:
+    from course.lesson import data
+
+    rows = [row for name in data.table_names() for row in data.table(name)] + [vars(s) for s in data.sources().values()]
+    return {y for row in rows for column, value in row.items() if "year" in column
+            for y in re.findall(r"\b(?:19|20)\d\d\b", value)}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_year_the_prose_names_is_a_year_in_data(name):
+    """Prose names a study by its year ("In 2017, the Women in the Workplace study"): that year is one in data/,
+    so a mistyped or stale year fails here."""
+    known = _years_in_data()
+    for cell in _nb(ROOT / "solutions" / f"{name}.ipynb")["cells"]:
+        if cell["cell_type"] == "markdown" and not cell["metadata"].get("nbgrader", {}).get("solution"):
+            text = "".join(cell["source"])
+            assert set(re.findall(r"\b(?:19|20)\d\d\b", text)) <= known, text[:200]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_notebook_runs_top_to_bottom_in_a_fresh_kernel(path):
     nb = nbformat.read(path, as_version=4)

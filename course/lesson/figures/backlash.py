@@ -60,6 +60,10 @@ def _value(figure_id: str) -> float:
     return float(_figures()[figure_id]["value"])
 
 
+def _year(figure_id: str) -> str:
+    return _figures()[figure_id]["year"]
+
+
 def _rows(*ids: str) -> list[dict]:
     figures = _figures()
     return [figures[i] for i in ids]
@@ -78,22 +82,25 @@ def pull_back():
             chart = charts.bars(["Uncomfortable with at least one", "Did not say so"], [uneasy, 100 - uneasy],
                                 highlight="Uncomfortable with at least one", ylim=100, source=_source(rows),
                                 title="Managers who are men, uncomfortable with a common work activity with a "
-                                      "woman (2019)")
-            return chart, (f"In 2019, {figure('any_activity')} of managers who are men said they were uncomfortable "
-                           "taking part in a common work activity with a woman, such as mentoring, working alone "
-                           f"or socialising together: up {figure('rise_on_2018')} on 2018, as the source puts it "
-                           "(a rise relative to the 2018 share, not in percentage points). That counts discomfort "
-                           "with any one of those activities. The 2018 survey asked the same broad question "
+                                      f"woman ({_year('any_activity')})")
+            before = _year("any_activity_2018")
+            return chart, (f"In {_year('any_activity')}, {figure('any_activity')} of managers who are men said they "
+                           "were uncomfortable taking part in a common work activity with a woman, such as "
+                           f"mentoring, working alone or socialising together: up {figure('rise_on_2018')} on "
+                           f"{before}, as the source puts it (a rise relative to the {before} share, not in "
+                           "percentage points). That counts discomfort with any one of those activities. The "
+                           f"{before} survey asked the same broad question "
                            f"({figure('any_activity_2018')}, in the source's words) and, separately, about mentoring "
                            f"on its own: {figure('mentoring_alone')}. That mentoring figure is from a different year "
-                           "and a narrower question, so it is not set against the 2019 figure here. "
+                           f"and a narrower question, so it is not set against the {_year('any_activity')} figure "
+                           "here. "
                            f"Evidence: {badges.label('leanin2019', 'checked')}.")
         if view == views[1]:
             ids = ("one_to_one", "travel", "dinners")
             chart = charts.bars(["One-to-one meetings", "Travel for work", "Work dinners"], [_value(i) for i in ids],
                                 unit="×", ylim=14, source=_source(_rows(*ids)),
                                 title="How many times more likely senior men were to hesitate with a junior "
-                                      "woman than a junior man (2019)")
+                                      f"woman than a junior man ({_year('one_to_one')})")
             return chart, (f"Senior men were {figure('one_to_one')} more likely to hesitate to have a one-to-one "
                            f"meeting with a junior woman than with a junior man, {figure('travel')} more likely to "
                            f"hesitate to travel with her for work and {figure('dinners')} more likely to hesitate "
@@ -104,14 +111,15 @@ def pull_back():
             chart = charts.bars(["Had avoided it", "Did not say so"], [avoided, 100 - avoided],
                                 highlight="Had avoided it",
                                 title="Men who avoided mentoring or socialising with a woman, for fear of how "
-                                      "it would look (2019)", source=_source(_rows("avoided")))
+                                      f"it would look ({_year('avoided')})", source=_source(_rows("avoided")))
             return chart, (f"{figure('avoided')} of men said they had avoided mentoring or socialising with a "
                            "woman because they were nervous about how it would look. "
                            f"Evidence: {badges.label('leanin2019', 'checked')}.")
         ids = ("hire_attractive", "hire_close_contact", "avoid_one_to_one")
         chart = charts.bars(["Hiring attractive women", "Jobs with close contact", "One-to-one meetings"],
                             [_value(i) for i in ids], ylim=50, source=_source(_rows(*ids)),
-                            title="Men reluctant or avoiding, in a second survey (2019; secondary figures)")
+                            title=f"Men reluctant or avoiding, in a second survey ({_year(ids[0])}; secondary "
+                                  "figures)")
         return chart, (f"In a separate survey, {figure('hire_attractive')} of men were reluctant to hire attractive "
                        f"women, {figure('hire_close_contact')} reluctant to hire women for jobs with close "
                        f"interpersonal contact and {figure('avoid_one_to_one')} avoided one-to-one meetings with "
@@ -164,16 +172,17 @@ def myths() -> cards.Deck:
 
 def cited() -> dict[str, float]:
     """The three model inputs taken from `data/`, each a cited figure (the rest are illustrative)."""
-    women = max(table("women_computing_jobs_us"), key=lambda r: int(r["year"]))
-    rung = next(r for r in table("broken_rung") if r["report_year"] == "2019" and r["group"] == "Women")
-    cost = table("turnover_cost")[0]
-    return {"women_share": float(women["pct_women"]) / 100, "tilt": 1 - float(rung["per_100_men"]) / 100,
-            "replacement_cost": float(cost["median_pct_of_salary"]) / 100}
+    rows = {name: found[0] for name, found in _cited_rows().items()}
+    return {"women_share": float(rows["women_share"]["pct_women"]) / 100,
+            "tilt": 1 - float(rows["tilt"]["per_100_men"]) / 100,
+            "replacement_cost": float(rows["replacement_cost"]["median_pct_of_salary"]) / 100}
 
 
 def _cited_rows() -> dict[str, list[dict]]:
+    """Where each cited input comes from: the latest count of women in US computing jobs, the checked
+    broken-rung figure (the later reports' are secondary) and the median cost of replacing someone."""
     women = max(table("women_computing_jobs_us"), key=lambda r: int(r["year"]))
-    rung = next(r for r in table("broken_rung") if r["report_year"] == "2019" and r["group"] == "Women")
+    rung = next(r for r in table("broken_rung") if r["source_id"] == "wiw2019" and r["group"] == "Women")
     return {"women_share": [women], "tilt": [rung], "replacement_cost": [table("turnover_cost")[0]]}
 
 

@@ -64,10 +64,16 @@ def _athena_reading():
             f"Departures peak in their {row['peak']}, just as many would be moving into senior roles.")
 
 
+def _study(name: str) -> str:
+    """The study behind data table `name`, for a menu: its title's first part and its year."""
+    source = sources()[table(name)[0]["source_id"]]
+    return f"{source.title.partition(':')[0]} ({source.year})"
+
+
 def leaving():
     """Two studies of who leaves tech and why, one at a time."""
-    views = {"Tech Leavers Study (2017)": (_leavers_chart, _leavers_reading),
-             "The Athena Factor (2008)": (_athena_chart, _athena_reading)}
+    views = {_study("tech_leavers"): (_leavers_chart, _leavers_reading),
+             _study("set_attrition"): (_athena_chart, _athena_reading)}
 
     def draw(name):
         chart, reading = views[name]

@@ -62,7 +62,7 @@ def scenes() -> practice.RolePractice:
 @charts.cached_by(__file__)
 def _leave_chart(labels: tuple, values: tuple, words: tuple, highlight, source: str) -> charts.Chart:
     """Bars at the bounds the OECD gives, each labelled in words ("40% or more"), one highlighted."""
-    fig, ax = charts._figure("Men's share of parental-leave users (OECD, 2016)")
+    fig, ax = charts._figure("Men's share of parental-leave users")
     colours = [charts.PALETTE["blue"] if highlight in (None, label) else charts.MUTED for label in labels]
     drawn = ax.bar(labels, values, color=colours, edgecolor="black", linewidth=0.6)
     ax.bar_label(drawn, labels=list(words), padding=2, fontsize=9)

@@ -262,7 +262,7 @@ def fathers_leave() -> HTML:
     rows = table("fathers_leave")
     body = [[r["countries"], r["approximate"], badges.label(r["source_id"], r["confidence"])] for r in rows]
     shown = widgets.table(["Where", "Men among parental-leave users", "Evidence"], body,
-                          "Who takes parental leave (OECD, 2016)").value
+                          "Who takes parental leave").value
     return markup.panel(shown + markup.source_line(" | ".join(s.citation() for s in _cited(rows))))
 
 
