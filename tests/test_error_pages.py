@@ -119,6 +119,7 @@ def test_each_site_says_what_to_do_in_its_own_words(sites):
     text = body.decode("utf-8")
     assert got == 403 and "open the course at the address the site printed" in text, (got, text[:400])
     assert not re.search(r"facilitator|sign in", text, re.I)
+    assert not re.search(r'href="/', text), "every address under a refused name is refused: a link went in a loop"
     cohort, learner = sites["cohort"]
     headers = "".join(f"{name}: {value}\r\n" for name, value in learner.items())
     got, _, body = send(cohort.port, f"GET {OTHERS_KERNEL} HTTP/1.1\r\nHost: 127.0.0.1:{cohort.port}\r\n"

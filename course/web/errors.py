@@ -33,6 +33,10 @@ SAID = {
     500: ("Something went wrong on the course server",
           "Your saved answers are safe. Reload the page; if this comes back, {retry}."),
 }
+# Asked for under a name the server refuses (jupyter_server's Host check: DNS rebinding): every address on
+# that name is refused too, so this page links to none of them.
+WRONG_HOST = ("The course site doesn't answer to this address",
+              "The page was asked for under a name the site doesn't use. To carry on, {refused}.")
 OTHERWISE = ("The course site couldn't answer that request",
              "Go back to the course index and try again. If this comes back, {retry}.")
 # A cohort's learner has a facilitator; on their own copy (`make serve`) the learner runs the site themselves.
@@ -55,13 +59,12 @@ def pages() -> jinja2.Environment:
 _PAGES = pages()
 
 
-def page(status: int, said: tuple[str, str] | None = None, base_url: str = "/") -> bytes:
-    """The page for `status`: `said` (what happened, what to do) or the course's words for that status."""
-    if said is None:
-        heading, advice = SAID.get(status, OTHERWISE)
-        said = heading, advice.format_map(help_here())
-    heading, advice = said
-    return _PAGES.get_template("error.html").render(status_code=status, heading=heading, advice=advice,
+def page(status: int, said: tuple[str, str] | None = None, base_url: str | None = "/") -> bytes:
+    """The page for `status`: `said` (what happened, what to do) or the course's words for that status. Its
+    stylesheet and link to the index are under `base_url`; with None it has neither."""
+    heading, advice = said or SAID.get(status, OTHERWISE)
+    return _PAGES.get_template("error.html").render(status_code=status, heading=heading,
+                                                     advice=advice.format_map(help_here()) if said is None else advice,
                                                      base_url=base_url).encode()
 
 
@@ -79,9 +82,20 @@ class ErrorPages:
     so an error found before it runs (an unknown method, a path that is not UTF-8) still gets a page;
     jupyter_server's own `write_error` needed the signed-in user, and sent an empty body then."""
 
+    host_refused = False
+
+    def check_host(self) -> bool:
+        """jupyter_server's Host check (only a JupyterHandler's `prepare` calls it), remembered for the page."""
+        self.host_refused = not super().check_host()
+        return not self.host_refused
+
     def write_error(self, status_code: int, **kwargs) -> None:
         self.set_header("Content-Type", CONTENT_TYPE)
-        body = page(status_code, base_url=self.settings.get("base_url", "/"))
+        if self.host_refused:
+            heading, advice = WRONG_HOST
+            body = page(status_code, (heading, advice.format_map(help_here())), base_url=None)
+        else:
+            body = page(status_code, base_url=self.settings.get("base_url", "/"))
         # jupyter_server's API handlers set a JSON Content-Type as they finish unless told otherwise.
         self.finish(body, **({"set_content_type": CONTENT_TYPE} if isinstance(self, APIHandler) else {}))
 
