@@ -309,14 +309,19 @@ def test_an_explorer_view_not_drawn_with_the_page_is_drawn_when_chosen(pages):
     explorer = page.locator(".allies-explorer", has=page.get_by_role("slider", name="Rating boost for men"))
     shown = explorer.locator(".allies-chart img").filter(visible=True)
     before = shown.get_attribute("alt")
-    # While a view is drawn, its note takes the chart's place at the chart's size: the page does not jump.
-    pending = shown.evaluate("""(chart, html) => {  // the chart's widget, holding the note instead, in its place
-        const view = chart.closest('.widget-html'), probe = view.cloneNode(false);
-        probe.innerHTML = `<div class="widget-html-content">${html}</div>`; view.after(probe);
-        view.style.display = 'none';
-        const height = probe.querySelector('.allies-pending').getBoundingClientRect().height;
-        probe.remove(); view.style.display = ''; return height; }""", widgets.Explorer.PENDING)
-    assert pending == pytest.approx(shown.bounding_box()["height"], rel=0.05)
+    # While a view is drawn, its note takes the chart's place at the chart's size: the page does not jump, in a
+    # wide window or a 320 px one.
+    for width in (320, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        pending = shown.evaluate("""(chart, html) => {  // the chart's widget, holding the note instead, in its place
+            const view = chart.closest('.widget-html'), probe = view.cloneNode(false);
+            probe.innerHTML = `<div class="widget-html-content">${html}</div>`; view.after(probe);
+            view.style.display = 'none';
+            const box = probe.querySelector('.allies-pending').getBoundingClientRect();
+            probe.remove(); view.style.display = ''; return [box.left, box.right, box.height]; }""",
+                                 widgets.Explorer.PENDING)
+        assert 0 <= pending[0] and pending[1] <= width and pending[2] == pytest.approx(
+            shown.bounding_box()["height"], rel=0.05), (width, pending, shown.bounding_box())
     handle = explorer.get_by_role("slider", name="Rating boost for men")
     handle.focus()
     page.keyboard.press("End")
